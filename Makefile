@@ -1,0 +1,38 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Each builds .venv with pip; torch is pinned through constraints.txt to the CPU build.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+STAMP_RUN := $(VENV)/.stamp-run
+STAMP_TEST := $(VENV)/.stamp-test
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP_RUN): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) "torch==2.13.0"
+	$(PIP) -e .
+	touch $@
+
+$(STAMP_TEST): $(STAMP_RUN)
+	$(PIP) -e ".[test,imbalanced]"
+	touch $@
+
+demo: $(STAMP_RUN)
+	$(PY) -m ensemblekit.demo
+
+test: $(STAMP_TEST)
+	$(PY) -m ruff check ensemblekit tests examples benchmarks
+	$(PY) -m ruff format --check ensemblekit tests examples benchmarks
+	$(PY) -m pytest
+
+lint: $(STAMP_TEST)
+	$(PY) -m ruff check --fix ensemblekit tests examples benchmarks
+	$(PY) -m ruff format ensemblekit tests examples benchmarks
+
+bench: $(STAMP_TEST)
+	$(PY) benchmarks/bench_nets.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

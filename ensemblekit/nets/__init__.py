@@ -1,0 +1,6 @@
+"""skorch nets that are true scikit-learn estimators, and their default module."""
+
+from ._mlp import MLP
+from ._net import NeuralNetClassifier, NeuralNetRegressor
+
+__all__ = ["MLP", "NeuralNetClassifier", "NeuralNetRegressor"]

@@ -1,0 +1,332 @@
+"""What makes a skorch net a scikit-learn estimator: validation, seeds, weights, a lean data path.
+
+The classes here subclass ``skorch.NeuralNet`` and change it only along the seams skorch
+documents as safe (``initialize_module``, ``initialize_criterion``, ``get_dataset``,
+``get_split_datasets``, ``get_iterator``, ``train_step_single``, ``validation_step``,
+``evaluation_step``, ``get_loss``), plus a validating wrapper around ``fit``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from types import MappingProxyType
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils._random import draw_seeds
+from ..utils._torch import seeded_torch
+from ._mlp import MLP
+
+
+def _noop(*args, **kwargs) -> None:
+    """A sink for skorch callbacks when the net is silent."""
+
+
+class _ArrayData(torch.utils.data.Dataset):
+    """In-memory X, y and per-row loss weights, moved to the net's device once per fit.
+
+    Batches are ``(X, y, weight)`` tuples; ``y`` and ``weight`` may be None. As a torch
+    ``Dataset`` it also feeds a user's ``DataLoader`` (``iterator_train=DataLoader``).
+    """
+
+    def __init__(self, X, y=None, weight=None, device="cpu"):
+        self.X = torch.as_tensor(X, device=device)
+        self.y = None if y is None else torch.as_tensor(y, device=device)
+        self.weight = None if weight is None else torch.as_tensor(weight, device=device)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return self.X[index], _take(self.y, index), _take(self.weight, index)
+
+    def subset(self, index: np.ndarray) -> _ArrayData:
+        index = torch.as_tensor(index, device=self.X.device)
+        out = _ArrayData.__new__(_ArrayData)
+        out.X, out.y, out.weight = self.X[index], _take(self.y, index), _take(self.weight, index)
+        return out
+
+
+def _take(tensor, index):
+    return None if tensor is None else tensor[index]
+
+
+def _collate(rows):
+    """Stack ``(X, y, weight)`` rows from a DataLoader, keeping absent parts as None."""
+    return tuple(None if part[0] is None else torch.stack(part) for part in zip(*rows))
+
+
+class _EpochPermutations(torch.utils.data.Sampler):
+    """One ``randperm`` per epoch from the net's generator; shared by both data paths."""
+
+    def __init__(self, n: int, generator: torch.Generator | None):
+        self.n, self.generator = n, generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        if self.generator is None:
+            return iter(range(self.n))
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+    def indices(self) -> torch.Tensor:
+        if self.generator is None:
+            return torch.arange(self.n)
+        return torch.randperm(self.n, generator=self.generator)
+
+
+class _SliceBatches:
+    """Batches as index slices of tensors already on the device: no per-row collate."""
+
+    def __init__(self, data: _ArrayData, batch_size: int, order: _EpochPermutations):
+        self.data, self.batch_size, self.order = data, batch_size, order
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    def __iter__(self):
+        n, size = len(self.data), self.batch_size
+        if self.order.generator is None:
+            for start in range(0, n, size):
+                yield self.data[start : start + size]
+            return
+        index = self.order.indices().to(self.data.X.device)
+        for start in range(0, n, size):
+            yield self.data[index[start : start + size]]
+
+
+def _signature_has(component, name: str) -> bool:
+    """Whether a module or criterion (class or instance) takes ``name`` in its constructor."""
+    if isinstance(component, torch.nn.Module):
+        component = type(component)
+    try:
+        return name in inspect.signature(component).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class NeuralNetBase(NeuralNet):
+    """Shared machinery of :class:`NeuralNetClassifier` and :class:`NeuralNetRegressor`.
+
+    Not public: the two concrete classes list their parameters explicitly, as scikit-learn
+    requires, and call :meth:`_store_params`.
+    """
+
+    # skorch sets these in __init__; scikit-learn wants __init__ to set parameters only, so
+    # their "not yet fitted" values live on the class and fitting sets them on the instance.
+    history_ = None
+    initialized_ = False
+    virtual_params_ = MappingProxyType({})
+    # skorch reads these; ensemblekit fixes them (data path and splitting are its own).
+    train_split = None
+    dataset = None
+    iterator_valid = None
+    use_caching = "auto"
+
+    def _store_params(self, params: dict, kwargs: dict) -> None:
+        """Store constructor arguments verbatim (prefixed ones like ``module__x`` too)."""
+        self._params_to_validate = set(kwargs)
+        vars(self).update(params)
+        vars(self).update(kwargs)
+
+    def _get_param_names(self):
+        return sorted(k for k in self.__dict__ if not (k.endswith("_") or k.startswith("_")))
+
+    # ------------------------------------------------------------------ validation
+    def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64))
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _prepare_weights(self, y_encoded: np.ndarray, sample_weight) -> np.ndarray | None:
+        """Per-row loss weights: sample_weight times class weights, scaled to mean 1."""
+        n = len(y_encoded)
+        weight = None
+        if sample_weight is not None:
+            weight = np.asarray(sample_weight, dtype=np.float64)
+            if weight.ndim == 0:
+                weight = np.full(n, float(weight))
+            if weight.shape != (n,):
+                raise ValueError(
+                    f"sample_weight has shape {weight.shape}, expected ({n},): one weight "
+                    "per row of X."
+                )
+            if not np.all(np.isfinite(weight)):
+                raise ValueError("sample_weight contains NaN or inf; pass finite weights.")
+            if np.any(weight < 0):
+                raise ValueError("sample_weight has negative entries; weights must be >= 0.")
+        class_weight = self._row_class_weight(y_encoded)
+        if class_weight is not None:
+            weight = class_weight if weight is None else weight * class_weight
+        if weight is None:
+            return None
+        total = weight.sum()
+        if total <= 0:
+            raise ValueError("sample_weight sums to zero; at least one row needs weight > 0.")
+        # Mean 1: the step size does not depend on the scale of the weights, and all-ones
+        # weights train exactly as no weights.
+        return (weight * (n / total)).astype(np.float32)
+
+    def _row_class_weight(self, y_encoded: np.ndarray) -> np.ndarray | None:
+        return None
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, X, y, sample_weight, *, partial: bool, classes=None):
+        """Validate, draw the seeds, then let skorch run its loop on our dataset."""
+        # Continue training (partial_fit, or fit with warm_start) only on data of the same shape.
+        keep = self.__sklearn_is_fitted__() and (partial or self.warm_start)
+        X, y = self._validate_Xy(X, y, reset=not keep, classes=classes)
+        weight = self._prepare_weights(y, sample_weight)
+        self._check_early_stopping()
+        module_seed, shuffle_seed, split_seed, torch_seed = draw_seeds(self.random_state, 4)
+        self._seeds = {"module": int(module_seed), "split": int(split_seed)}
+        self._shuffle = torch.Generator().manual_seed(int(shuffle_seed))
+        data = _ArrayData(X, y, weight, device=self.device)
+        with seeded_torch(torch_seed, self.device):
+            if not keep:
+                self.initialize()
+            NeuralNet.partial_fit(self, data, None)
+        # Generators do not pickle across devices and are fit-time state only.
+        del self._shuffle
+        return self
+
+    def _check_early_stopping(self) -> None:
+        if self.early_stopping and not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1) when early_stopping=True, got "
+                f"{self.validation_fraction!r}."
+            )
+
+    def _stratify_split(self, y: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Hold out ``validation_fraction`` of the rows, only when ``early_stopping=True``."""
+        if not self.early_stopping:
+            return X, None
+        y_np = None if X.y is None else X.y.cpu().numpy()
+        train, valid = train_test_split(
+            np.arange(len(X)),
+            test_size=self.validation_fraction,
+            random_state=self._seeds["split"],
+            stratify=self._stratify_split(y_np),
+        )
+        return X.subset(np.sort(train)), X.subset(np.sort(valid))
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, _ArrayData):
+            return X
+        return _ArrayData(X, y, device=self.device)
+
+    def get_iterator(self, dataset, training=False):
+        batch_size = len(dataset) if self.batch_size == -1 else int(self.batch_size)
+        order = _EpochPermutations(len(dataset), self._shuffle if training else None)
+        if training and self.iterator_train is not None:
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", batch_size)
+            kwargs.setdefault("collate_fn", _collate)
+            return self.iterator_train(dataset, sampler=order, **kwargs)
+        return _SliceBatches(dataset, batch_size, order)
+
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        if self.early_stopping:
+            stopper = EarlyStopping(
+                monitor="valid_loss",
+                patience=self.n_iter_no_change,
+                threshold=self.tol,
+                threshold_mode="rel",
+                load_best=True,
+                sink=print if self.verbose else _noop,
+            )
+            callbacks.append(("early_stopping", stopper))
+        return callbacks
+
+    def initialize_module(self):
+        """Build the module; ``n_features``/``n_outputs``/``random_state`` come from the fit."""
+        kwargs = self.get_params_for("module")
+        fill = {
+            "n_features": getattr(self, "n_features_in_", None),
+            "n_outputs": getattr(self, "n_outputs_", None),
+            "random_state": getattr(self, "_seeds", {}).get("module"),
+        }
+        for name, value in fill.items():
+            if value is not None and name not in kwargs and _signature_has(self.module, name):
+                kwargs[name] = value
+        if isinstance(self.module, torch.nn.Module) and not kwargs:
+            self.module_ = self.module
+        else:
+            module = type(self.module) if isinstance(self.module, torch.nn.Module) else self.module
+            self.module_ = module(**kwargs)
+        return self
+
+    def initialize_criterion(self):
+        """Build the criterion with ``reduction="none"`` so each row's loss can be weighted."""
+        kwargs = self.get_params_for("criterion")
+        if _signature_has(self.criterion, "reduction"):
+            kwargs.setdefault("reduction", "none")
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    # ------------------------------------------------------------------ steps
+    def get_loss(self, y_pred, y_true, X=None, training=False, weight=None):
+        """Mean of the per-row losses, weighted by the rows' normalised weights."""
+        loss = self.criterion_(y_pred, y_true)
+        if loss.dim() > 1:
+            loss = loss.flatten(1).mean(1)
+        if weight is not None:
+            if loss.dim() != 1:
+                raise ValueError(
+                    "sample_weight and class_weight need per-row losses, but the criterion "
+                    f"{type(self.criterion_).__name__} returned a scalar. Give it a "
+                    "`reduction` argument or drop the weights."
+                )
+            loss = loss * weight
+        return loss.mean()
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi, wi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True, weight=wi)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        Xi, yi, wi = batch
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False, weight=wi)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def evaluation_step(self, batch, training=False):
+        self.check_is_fitted()
+        with torch.set_grad_enabled(training):
+            self._set_training(training)
+            return self.infer(batch[0])
+
+    # ------------------------------------------------------------------ prediction
+    def _forward_numpy(self, X) -> np.ndarray:
+        """Validated X through the module in eval mode; float64 numpy on the CPU."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        outputs = [
+            y[0] if isinstance(y, tuple) else y
+            for y in self.forward_iter(_ArrayData(X, device=self.device), device="cpu")
+        ]
+        return self._get_predict_nonlinearity()(torch.cat(outputs)).double().numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(self.initialized_) and hasattr(self, "n_features_in_")

@@ -1,0 +1,166 @@
+"""The default module: a multi-layer perceptron whose randomness is all its own."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "identity": nn.Identity,
+}
+
+_MAX_SEED = 2**31 - 1
+
+
+class _SeededDropout(nn.Module):
+    """Dropout that draws its masks from the owning MLP's generator, not torch's global one.
+
+    torch's global RNG is shared by every thread of a process, so nets trained side by side
+    under joblib's threading backend would interleave their draws; a generator per net
+    keeps each net's masks a pure function of its seed.
+    """
+
+    def __init__(self, p: float, owner: MLP):
+        super().__init__()
+        self.p = float(p)
+        # A plain attribute, not a submodule: the owner holds this module already.
+        object.__setattr__(self, "_owner", owner)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = torch.empty_like(x).bernoulli_(keep, generator=self._owner._generator_for(x.device))
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron, the default module of ensemblekit's nets.
+
+    The nets fill in ``n_features`` and ``n_outputs`` from the data at fit time, so a net
+    built with no arguments works on any table, including a random feature subspace. Weight
+    initialisation and dropout masks come from a generator seeded by ``random_state``, which
+    makes training reproducible in any process or thread.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the input.
+    n_outputs : int
+        Width of the output: one logit per class for classification, one value per target
+        for regression.
+    hidden_units : sequence of int, default=(100,)
+        Width of each hidden layer; ``()`` gives a linear model.
+    activation : str or callable, default="relu"
+        One of ``"relu"``, ``"tanh"``, ``"logistic"``, ``"sigmoid"``, ``"gelu"``, ``"elu"``,
+        ``"leaky_relu"``, ``"identity"``, or a callable returning an ``nn.Module``.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation, in [0, 1).
+    batch_norm : bool, default=False
+        Insert ``BatchNorm1d`` after each hidden linear layer.
+    random_state : int or None, default=None
+        Seed of the weight initialisation and dropout masks. ``None`` draws a seed from
+        torch's global generator.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ensemblekit.nets import MLP
+    >>> mlp = MLP(n_features=4, n_outputs=3, hidden_units=(8,), random_state=0)
+    >>> mlp(torch.zeros(2, 4)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        hidden_units: Sequence[int] = (100,),
+        activation: str | Callable[[], nn.Module] = "relu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        random_state: int | None = None,
+    ):
+        super().__init__()
+        hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
+        _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout)
+        if random_state is None:
+            random_state = int(torch.randint(_MAX_SEED, ()).item())
+        self.seed = int(random_state)
+        self._generators: dict[torch.device, torch.Generator] = {}
+
+        make_activation = (
+            _ACTIVATIONS[activation] if isinstance(activation, str) else activation
+        )
+        layers: list[nn.Module] = []
+        width = int(n_features)
+        for units in hidden_units:
+            layers.append(nn.Linear(width, units))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(units))
+            layers.append(make_activation())
+            if dropout > 0:
+                layers.append(_SeededDropout(dropout, self))
+            width = units
+        layers.append(nn.Linear(width, int(n_outputs)))
+        self.layers = nn.Sequential(*layers)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Initialise every linear layer as torch does, from this module's own seed."""
+        generator = torch.Generator().manual_seed(self.seed)
+        for layer in self.layers:
+            if isinstance(layer, nn.Linear):
+                # Same distribution as nn.Linear.reset_parameters, drawn from our generator.
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+                bound = 1.0 / math.sqrt(layer.in_features) if layer.in_features else 0.0
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+        self._generators.clear()
+
+    def _generator_for(self, device: torch.device) -> torch.Generator:
+        """The dropout generator on ``device``, created on first use from the seed."""
+        if device not in self._generators:
+            # Offset from the init seed so masks and weights are not drawn from one stream.
+            self._generators[device] = torch.Generator(device=device).manual_seed(
+                (self.seed + 1) % _MAX_SEED
+            )
+        return self._generators[device]
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.layers(X)
+
+    def __getstate__(self) -> dict:
+        # Generators may live on a GPU: leave them out so the module unpickles anywhere.
+        state = self.__dict__.copy()
+        state["_generators"] = {}
+        return state
+
+
+def _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout) -> None:
+    """Fail at construction with the argument's name rather than deep inside torch."""
+    if int(n_features) < 1 or int(n_outputs) < 1:
+        raise ValueError(
+            f"MLP needs n_features >= 1 and n_outputs >= 1, got {n_features} and {n_outputs}."
+        )
+    if any(int(u) < 1 for u in hidden_units):
+        raise ValueError(f"hidden_units must be positive integers, got {hidden_units!r}.")
+    if isinstance(activation, str) and activation not in _ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {activation!r}; use one of {sorted(_ACTIVATIONS)} "
+            "or pass a callable that returns an nn.Module."
+        )
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")

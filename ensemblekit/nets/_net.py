@@ -1,0 +1,394 @@
+"""NeuralNetClassifier and NeuralNetRegressor: skorch nets with scikit-learn's contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from ._base import NeuralNetBase
+from ._mlp import MLP
+
+_SHARED_PARAMS_DOC = """
+    module : torch.nn.Module class or instance, default=MLP
+        The network. Constructor arguments are given with the ``module__`` prefix, e.g.
+        ``module__hidden_units=(64, 64)``, ``module__dropout=0.2``. If the module's
+        constructor takes ``n_features``, ``n_outputs`` or ``random_state`` and they are not
+        set, they are filled in from the data and the net's seed at fit time.
+    criterion : torch loss class or instance, default={criterion}
+        Built with ``reduction="none"`` when it accepts that argument, so that sample and
+        class weights apply per row; further arguments via ``criterion__``.
+    optimizer : torch.optim.Optimizer class, default=torch.optim.Adam
+        Further arguments via ``optimizer__``, e.g. ``optimizer__weight_decay=1e-4``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=50
+        Number of passes over the training data (the most, with early stopping).
+    batch_size : int, default=128
+        Rows per mini-batch; ``-1`` uses all rows in one batch.
+    random_state : None, int or numpy.random.RandomState, default=None
+        Fixes weight initialisation, shuffling, dropout masks and the early-stopping split.
+        The same int gives bit-identical predictions in the main process and in any joblib
+        worker, whatever random calls ran before. Custom modules that draw from torch's
+        global generator are seeded through it, which is reproducible in processes but not
+        between threads running side by side.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (stratified for classifiers),
+        stop when the validation loss has not improved by ``tol`` (relative) for
+        ``n_iter_no_change`` epochs, and restore the best weights. Off by default: all
+        training rows are used, as scikit-learn users expect.
+    validation_fraction : float, default=0.1
+        Share of rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    tol : float, default=1e-4
+        Relative improvement of the validation loss that counts as progress.
+    callbacks : list of (name, callback) or None, default=None
+        skorch callbacks, their parameters reachable as ``callbacks__name__param``.
+    iterator_train : callable or None, default=None
+        None slices batches straight out of tensors held on ``device`` (fast). A
+        ``torch.utils.data.DataLoader``-like class is called as
+        ``iterator_train(dataset, batch_size=..., sampler=..., **iterator_train__params)``
+        and sees the same shuffled order for the same seed.
+    predict_nonlinearity : "auto", callable or None, default="auto"
+        Applied to the module's output at prediction. "auto" is {nonlin}.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the current weights instead of starting anew.
+    verbose : int, default=0
+        1 prints skorch's table of epochs.
+    device : str or torch.device, default="cpu"
+        Where the module trains (``"cuda"`` for a GPU). Predictions always come back as
+        numpy on the CPU, and a net fitted on a GPU unpickles on a machine without one.
+    compile : bool, default=False
+        Compile the module with ``torch.compile``.
+    torch_load_kwargs : dict or None, default=None
+        Passed to ``torch.load`` when unpickling.
+    **kwargs
+        Prefixed parameters: ``module__``, ``criterion__``, ``optimizer__``,
+        ``iterator_train__``, ``callbacks__``.
+"""
+
+_FITTED_DOC = """
+    n_features_in_ : int
+        Number of features seen at fit.
+    feature_names_in_ : ndarray of str
+        Column names, when X was a DataFrame with string column names.
+    n_outputs_ : int
+        Width of the module's output.
+    module_ : torch.nn.Module
+        The trained module.
+    history_ : skorch.History
+        Per-epoch record; ``net.history[:, "train_loss"]``.
+"""
+
+
+class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
+    __doc__ = (
+        """A torch net that is a true scikit-learn classifier.
+
+    Built on ``skorch.NeuralNet``. With no arguments it trains an :class:`MLP` whose input
+    width and number of classes come from the data. It takes ``sample_weight`` in
+    ``fit`` and ``class_weight``, has a ``random_state``, uses all training rows unless
+    ``early_stopping=True``, validates its input like scikit-learn estimators do, and
+    returns ``predict_proba`` as float64 rows that sum to one.
+
+    Parameters
+    ----------"""
+        + _SHARED_PARAMS_DOC.format(
+            criterion="torch.nn.CrossEntropyLoss",
+            nonlin="a softmax over the last axis (the module returns logits)",
+        )
+        + """    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes in the loss; "balanced" uses
+        ``n_samples / (n_classes * bincount(y))``. Multiplied with ``sample_weight``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen at fit, sorted."""
+        + _FITTED_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> net = NeuralNetClassifier(max_epochs=5, random_state=0).fit(X, y)
+    >>> net.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+    )
+
+    def __init__(
+        self,
+        module=MLP,
+        *,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=50,
+        batch_size=128,
+        class_weight=None,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
+        iterator_train=None,
+        predict_nonlinearity="auto",
+        warm_start=False,
+        verbose=0,
+        device="cpu",
+        compile=False,
+        torch_load_kwargs=None,
+        **kwargs,
+    ):
+        params = dict(locals())
+        del params["self"], params["kwargs"]
+        self._store_params(params, kwargs)
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the net from scratch (or continue, with ``warm_start=True``).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels, integers or strings.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-row weights of the loss, rescaled to mean one.
+
+        Returns
+        -------
+        self : NeuralNetClassifier
+        """
+        return self._fit(X, y, sample_weight, partial=False)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train ``max_epochs`` more epochs from the current weights (skorch's meaning).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, default=None
+            All classes, needed on the first call if ``y`` does not show them all.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : NeuralNetClassifier
+        """
+        return self._fit(X, y, sample_weight, partial=True, classes=classes)
+
+    def _validate_Xy(self, X, y, *, reset: bool, classes=None):
+        X, y = validate_data(self, X, y, reset=reset, dtype=(np.float32, np.float64))
+        check_classification_targets(y)
+        if reset:
+            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least 2 classes in y, got only class "
+                    f"{self.classes_[0]!r}. Check the labels, or the split that produced them."
+                )
+            self.n_outputs_ = len(self.classes_)
+        unseen = np.setdiff1d(y, self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y has labels {unseen.tolist()} not among the classes {self.classes_.tolist()}"
+                " seen in the first fit; pass all classes to partial_fit(classes=...)."
+            )
+        return np.ascontiguousarray(X, dtype=np.float32), np.searchsorted(self.classes_, y)
+
+    def _row_class_weight(self, y_encoded):
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight has classes {sorted(unknown, key=str)} that are not in y "
+                    f"(classes: {self.classes_.tolist()})."
+                )
+        present = np.unique(y_encoded)
+        weights = np.ones(len(self.classes_))
+        weights[present] = compute_class_weight(
+            self.class_weight, classes=self.classes_[present], y=self.classes_[y_encoded]
+        )
+        return weights[y_encoded]
+
+    def _stratify_split(self, y):
+        return y if np.bincount(y).min(initial=2) >= 2 and len(np.unique(y)) > 1 else None
+
+    def _get_predict_nonlinearity(self):
+        if self.predict_nonlinearity == "auto":
+            return lambda out: torch.softmax(out, dim=-1)
+        return super()._get_predict_nonlinearity()
+
+    def predict_proba(self, X):
+        """Class probabilities, float64, each row summing to one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        proba = self._forward_numpy(X)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class label of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self._forward_numpy(X), axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy, as scikit-learn classifiers score."""
+        return ClassifierMixin.score(self, X, y, sample_weight=sample_weight)
+
+
+class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
+    __doc__ = (
+        """A torch net that is a true scikit-learn regressor.
+
+    Built on ``skorch.NeuralNet``. With no arguments it trains an :class:`MLP` whose input
+    and output widths come from the data; 1-D targets give 1-D predictions and 2-D targets
+    (multi-output) 2-D ones. Takes ``sample_weight``, has a ``random_state`` and uses all
+    training rows unless ``early_stopping=True``. Targets are used as given: scale them
+    (``TransformedTargetRegressor``) when they are far from unit scale.
+
+    Parameters
+    ----------"""
+        + _SHARED_PARAMS_DOC.format(criterion="torch.nn.MSELoss", nonlin="the identity")
+        + """
+    Attributes
+    ----------"""
+        + _FITTED_DOC
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from ensemblekit.nets import NeuralNetRegressor
+    >>> X, y = make_regression(n_samples=50, n_features=3, random_state=0)
+    >>> net = NeuralNetRegressor(max_epochs=5, random_state=0).fit(X, y / y.std())
+    >>> net.predict(X[:2]).shape
+    (2,)
+    """
+    )
+
+    def __init__(
+        self,
+        module=MLP,
+        *,
+        criterion=torch.nn.MSELoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=50,
+        batch_size=128,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        callbacks=None,
+        iterator_train=None,
+        predict_nonlinearity="auto",
+        warm_start=False,
+        verbose=0,
+        device="cpu",
+        compile=False,
+        torch_load_kwargs=None,
+        **kwargs,
+    ):
+        params = dict(locals())
+        del params["self"], params["kwargs"]
+        self._store_params(params, kwargs)
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the net from scratch (or continue, with ``warm_start=True``).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-row weights of the loss, rescaled to mean one.
+
+        Returns
+        -------
+        self : NeuralNetRegressor
+        """
+        return self._fit(X, y, sample_weight, partial=False)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train ``max_epochs`` more epochs from the current weights (skorch's meaning).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : NeuralNetRegressor
+        """
+        return self._fit(X, y, sample_weight, partial=True)
+
+    def _validate_Xy(self, X, y, *, reset: bool, classes=None):
+        X, y = validate_data(
+            self, X, y, reset=reset, multi_output=True, y_numeric=True, dtype=(np.float32, np.float64)
+        )
+        y = np.asarray(y, dtype=np.float32)
+        y2d = y.reshape(len(y), -1)
+        if reset:
+            self.n_outputs_ = y2d.shape[1]
+            self._y_ndim = y.ndim
+        elif y2d.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y2d.shape[1]} targets but the net was fitted with {self.n_outputs_}."
+            )
+        return np.ascontiguousarray(X, dtype=np.float32), np.ascontiguousarray(y2d)
+
+    def _get_predict_nonlinearity(self):
+        if self.predict_nonlinearity == "auto":
+            return lambda out: out
+        return super()._get_predict_nonlinearity()
+
+    def predict(self, X):
+        """Predicted targets, float64, shaped like the ``y`` seen at fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        out = self._forward_numpy(X)
+        return out.reshape(len(out)) if self._y_ndim == 1 else out
+
+    def score(self, X, y, sample_weight=None):
+        """R², as scikit-learn regressors score."""
+        return RegressorMixin.score(self, X, y, sample_weight=sample_weight)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
