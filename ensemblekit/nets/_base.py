@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils._random import draw_seeds
-from ..utils._torch import seeded_torch
+from ..utils._torch import seeded_torch, torch_threads
 from ._mlp import MLP
 
 
@@ -138,6 +138,27 @@ class NeuralNetBase(NeuralNet):
     def _get_param_names(self):
         return sorted(k for k in self.__dict__ if not (k.endswith("_") or k.startswith("_")))
 
+    def set_params(self, **params):
+        """Set parameters; prefixed ones (``module__hidden_units``) are applied at fit.
+
+        On a net that is not initialized yet the values are only stored, as scikit-learn
+        expects (skorch would build the callbacks right away and fail on a bad value there
+        rather than at fit). A fitted net re-initializes what changed, as skorch does.
+        """
+        if self.initialized_:
+            return super().set_params(**params)
+        valid = set(self._get_param_names())
+        for key, value in params.items():
+            if "__" not in key and key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}; valid parameters "
+                    f"are {sorted(valid)} and prefixed ones such as module__hidden_units."
+                )
+            if "__" in key:
+                self._params_to_validate.add(key)
+            vars(self)[key] = value
+        return self
+
     # ------------------------------------------------------------------ validation
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64))
@@ -187,13 +208,17 @@ class NeuralNetBase(NeuralNet):
         self._seeds = {"module": int(module_seed), "split": int(split_seed)}
         self._shuffle = torch.Generator().manual_seed(int(shuffle_seed))
         data = _ArrayData(X, y, weight, device=self.device)
-        with seeded_torch(torch_seed, self.device):
+        with self._threads(), seeded_torch(torch_seed, self.device):
             if not keep:
                 self.initialize()
             NeuralNet.partial_fit(self, data, None)
         # Generators do not pickle across devices and are fit-time state only.
         del self._shuffle
         return self
+
+    def _threads(self):
+        """Pin torch's intra-op threads: rounding of CPU matrix products depends on them."""
+        return torch_threads(None if self.n_threads == -1 else self.n_threads)
 
     def _check_early_stopping(self) -> None:
         if self.early_stopping and not 0.0 < self.validation_fraction < 1.0:
@@ -317,10 +342,11 @@ class NeuralNetBase(NeuralNet):
         """Validated X through the module in eval mode; float64 numpy on the CPU."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        outputs = [
-            y[0] if isinstance(y, tuple) else y
-            for y in self.forward_iter(_ArrayData(X, device=self.device), device="cpu")
-        ]
+        with self._threads():
+            outputs = [
+                y[0] if isinstance(y, tuple) else y
+                for y in self.forward_iter(_ArrayData(X, device=self.device), device="cpu")
+            ]
         return self._get_predict_nonlinearity()(torch.cat(outputs)).double().numpy()
 
     def __sklearn_tags__(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -22,15 +23,31 @@ def seeded_torch(seed: int, device: str | torch.device = "cpu") -> Iterator[None
         yield
 
 
+_threads_lock = threading.Lock()
+_threads_state = {"depth": 0, "restore": None}
+
+
 @contextlib.contextmanager
 def torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Run the block with torch limited to ``n_threads`` intra-op threads, then restore."""
+    """Run the block with torch limited to ``n_threads`` intra-op threads.
+
+    torch's thread count is one setting for the whole process, and joblib's threading
+    backend runs several blocks at once: the count set on entry stays until the last block
+    in flight leaves, which restores the value found before the first one entered.
+    ``None`` leaves torch as it is.
+    """
     if n_threads is None:
         yield
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n_threads)))
+    with _threads_lock:
+        if _threads_state["depth"] == 0:
+            _threads_state["restore"] = torch.get_num_threads()
+        _threads_state["depth"] += 1
+        torch.set_num_threads(max(1, int(n_threads)))
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        with _threads_lock:
+            _threads_state["depth"] -= 1
+            if _threads_state["depth"] == 0:
+                torch.set_num_threads(_threads_state["restore"])

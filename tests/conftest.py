@@ -1,0 +1,34 @@
+"""Shared, session-scoped data: small, so the whole suite runs in minutes on 2 cores."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, make_classification, make_regression
+from sklearn.preprocessing import StandardScaler
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """400 rows of load_digits, scaled to [0, 1]: a 10-class problem a small net learns."""
+    X, y = load_digits(return_X_y=True)
+    return X[:400] / 16.0, y[:400]
+
+
+@pytest.fixture(scope="session")
+def binary():
+    X, y = make_classification(
+        n_samples=200, n_features=6, n_informative=4, class_sep=1.5, random_state=0
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="session")
+def regression():
+    X, y = make_regression(n_samples=200, n_features=5, noise=5.0, random_state=0)
+    return StandardScaler().fit_transform(X), (y - y.mean()) / y.std()
+
+
+@pytest.fixture(scope="session")
+def tiny_net_params():
+    """Parameters of a net that trains in a few hundredths of a second."""
+    return {"module__hidden_units": (16,), "max_epochs": 5, "lr": 1e-2, "batch_size": 32}
+

@@ -1,0 +1,41 @@
+"""scikit-learn's estimator checks on every ensemblekit estimator.
+
+A check an estimator truly cannot pass is listed in EXPECTED_FAILED_CHECKS with the reason.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
+
+# Few epochs: the checks fit hundreds of times on a few dozen rows. Prefixed parameters
+# (module__hidden_units) are **kwargs by skorch's design, which check_no_attributes_set_in_init
+# would flag, so they are tested in test_nets.py instead.
+NET_PARAMS = {"max_epochs": 30, "lr": 1e-2, "random_state": 0}
+
+ESTIMATORS = [NeuralNetClassifier(**NET_PARAMS), NeuralNetRegressor(**NET_PARAMS)]
+
+_SGD_WEIGHTS = (
+    "mini-batch SGD: a weight of 2 scales a row's gradient but does not reproduce the batch "
+    "composition and step count of duplicating the row, so the fits agree only statistically"
+)
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS,
+}
+REGRESSOR_FAILED_CHECKS: dict[str, str] = {
+    # Measured: 2.4e-7 on 1.19, two float32 ulps. The classifier's probabilities pass.
+    "check_methods_subset_invariance": (
+        "float32 matrix products round differently for one row than for a batch of rows, "
+        "so predictions agree to float32 precision (~2 ulps), not to the check's rtol=1e-7"
+    ),
+}
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, NeuralNetRegressor):
+        return {**EXPECTED_FAILED_CHECKS, **REGRESSOR_FAILED_CHECKS}
+    return EXPECTED_FAILED_CHECKS
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
