@@ -20,7 +20,7 @@ $(STAMP_TEST): $(STAMP_RUN)
 	touch $@
 
 demo: $(STAMP_RUN)
-	$(PY) -m ensemblekit.demo
+	$(PY) examples/demo.py
 
 test: $(STAMP_TEST)
 	$(PY) -m ruff check ensemblekit tests examples benchmarks

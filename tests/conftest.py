@@ -1,6 +1,5 @@
 """Shared, session-scoped data: small, so the whole suite runs in minutes on 2 cores."""
 
-import numpy as np
 import pytest
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.preprocessing import StandardScaler
@@ -31,4 +30,3 @@ def regression():
 def tiny_net_params():
     """Parameters of a net that trains in a few hundredths of a second."""
     return {"module__hidden_units": (16,), "max_epochs": 5, "lr": 1e-2, "batch_size": 32}
-

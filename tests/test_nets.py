@@ -78,7 +78,7 @@ def test_same_seed_bit_identical_whatever_ran_before(digits, tiny_net_params, dr
     X, y = digits
     params = {**tiny_net_params, "module__dropout": dropout, "random_state": 7}
     first = _fit_proba(params, X, y)
-    np.random.rand(3)
+    np.random.rand(3)  # noqa: NPY002  (the legacy global stream is the point here)
     torch.rand(5)
     torch.manual_seed(123)
     again = _fit_proba(params, X, y)
@@ -126,7 +126,9 @@ def test_custom_module_on_global_rng_is_seeded(digits, tiny_net_params):
         def __init__(self, n_features, n_outputs):
             super().__init__()
             self.net = torch.nn.Sequential(
-                torch.nn.Linear(n_features, 16), torch.nn.Dropout(0.3), torch.nn.Linear(16, n_outputs)
+                torch.nn.Linear(n_features, 16),
+                torch.nn.Dropout(0.3),
+                torch.nn.Linear(16, n_outputs),
             )
 
         def forward(self, X):
@@ -333,8 +335,9 @@ def test_nested_params_grid_search_in_a_pipeline(digits):
         cv=2,
     ).fit(X, y)
     best = search.best_estimator_.named_steps["net"]
-    assert best.module_.layers[0].out_features == search.best_params_["net__module__hidden_units"][0]
-    assert best.get_params()["module__hidden_units"] == search.best_params_["net__module__hidden_units"]
+    hidden = search.best_params_["net__module__hidden_units"]
+    assert best.module_.layers[0].out_features == hidden[0]
+    assert best.get_params()["module__hidden_units"] == hidden
 
 
 def test_clone_and_pickle_fitted_nets(digits, tiny_net_params):

@@ -13,14 +13,13 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping
 
 from ..utils._random import draw_seeds
 from ..utils._torch import seeded_torch, torch_threads
-from ._mlp import MLP
 
 
 def _noop(*args, **kwargs) -> None:
@@ -58,7 +57,7 @@ def _take(tensor, index):
 
 def _collate(rows):
     """Stack ``(X, y, weight)`` rows from a DataLoader, keeping absent parts as None."""
-    return tuple(None if part[0] is None else torch.stack(part) for part in zip(*rows))
+    return tuple(None if part[0] is None else torch.stack(part) for part in zip(*rows, strict=True))
 
 
 class _EpochPermutations(torch.utils.data.Sampler):

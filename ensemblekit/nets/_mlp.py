@@ -102,9 +102,7 @@ class MLP(nn.Module):
         self.seed = int(random_state)
         self._generators: dict[torch.device, torch.Generator] = {}
 
-        make_activation = (
-            _ACTIVATIONS[activation] if isinstance(activation, str) else activation
-        )
+        make_activation = _ACTIVATIONS[activation] if isinstance(activation, str) else activation
         layers: list[nn.Module] = []
         width = int(n_features)
         for units in hidden_units:

@@ -363,7 +363,13 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
 
     def _validate_Xy(self, X, y, *, reset: bool, classes=None):
         X, y = validate_data(
-            self, X, y, reset=reset, multi_output=True, y_numeric=True, dtype=(np.float32, np.float64)
+            self,
+            X,
+            y,
+            reset=reset,
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float32, np.float64),
         )
         y = np.asarray(y, dtype=np.float32)
         y2d = y.reshape(len(y), -1)

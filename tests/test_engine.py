@@ -1,0 +1,145 @@
+"""The member engine: plans in, members out, the same for any n_jobs and joblib backend."""
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from ensemblekit.nets import NeuralNetClassifier
+from ensemblekit.utils import MemberPlan, draw_seeds, fit_members, set_random_states
+
+
+def _plans(n_rows, n_features, n_members=4, seed=0):
+    rng = np.random.RandomState(seed)
+    return [
+        MemberPlan(
+            seed=int(s),
+            rows=rng.randint(n_rows, size=n_rows),
+            features=np.sort(rng.choice(n_features, size=n_features // 2, replace=False)),
+        )
+        for s in draw_seeds(seed, n_members)
+    ]
+
+
+def _probas(members, X, plans):
+    return [m.predict_proba(X[:, p.features]) for m, p in zip(members, plans, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def net(tiny_net_params):
+    return NeuralNetClassifier(**tiny_net_params, module__dropout=0.2)
+
+
+@pytest.fixture(scope="module")
+def reference(digits, net):
+    X, y = digits
+    plans = _plans(*X.shape)
+    return plans, _probas(fit_members(net, X, y, plans, n_jobs=1), X, plans)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"n_jobs": 2}, {"backend": "threading", "n_jobs": 2}, {"backend": "loky", "n_jobs": 2}],
+    ids=["n_jobs=2", "threading", "loky"],
+)
+def test_same_members_for_any_n_jobs_and_backend(digits, net, reference, config):
+    X, y = digits
+    plans, expected = reference
+    n_jobs = config.pop("n_jobs")
+    with joblib.parallel_config(**config):
+        members = fit_members(net, X, y, plans, n_jobs=n_jobs)
+    for got, want in zip(_probas(members, X, plans), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.slow
+def test_dask_backend_gives_the_same_members(digits, net, reference):
+    distributed = pytest.importorskip("distributed")
+    X, y = digits
+    plans, expected = reference
+    with (
+        # In-process workers (inproc transport): no ports, no network, the Dask scheduler.
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):  # fmt: skip
+        members = fit_members(net, X, y, plans)
+    for got, want in zip(_probas(members, X, plans), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_plan_rows_features_and_weights_reach_each_member(digits):
+    X, y = digits
+    plans = [
+        MemberPlan(seed=0, rows=np.arange(100), features=np.array([3, 4, 5])),
+        MemberPlan(seed=1, sample_weight=np.r_[np.zeros(200), np.ones(200)]),
+    ]
+    first, second = fit_members(DecisionTreeClassifier(), X, y, plans)
+    assert first.n_features_in_ == 3
+    np.testing.assert_array_equal(first.classes_, np.unique(y[:100]))
+    # Weight zero on the first 200 rows: the same tree as one fitted on the last 200 alone.
+    alone = DecisionTreeClassifier(random_state=second.random_state).fit(X[200:], y[200:])
+    np.testing.assert_array_equal(second.predict(X), alone.predict(X))
+
+
+def test_members_are_seeded_clones_and_the_template_is_untouched(digits):
+    X, y = digits
+    template = DecisionTreeClassifier(max_features=0.5)
+    plans = [MemberPlan(seed=s) for s in (11, 11, 12)]
+    a, b, c = fit_members(template, X, y, plans)
+    assert a is not template and not hasattr(template, "tree_")
+    assert template.random_state is None
+    assert a.random_state == b.random_state != c.random_state
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_set_random_states_reaches_nested_params():
+    est = NeuralNetClassifier(module__random_state=None)
+    seeded = set_random_states(clone(est), 5)
+    params = seeded.get_params()
+    assert isinstance(params["random_state"], int)
+    assert isinstance(params["module__random_state"], int)
+    assert params["random_state"] != params["module__random_state"]
+    again = set_random_states(clone(est), 5).get_params()
+    assert again["random_state"] == params["random_state"]
+
+
+def test_weights_for_an_estimator_without_sample_weight_fail_early(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="does not take sample_weight"):
+        fit_members(KNeighborsClassifier(), X, y, [MemberPlan(0, sample_weight=np.ones(len(y)))])
+
+
+class _ThreadSpy(ClassifierMixin, BaseEstimator):
+    """Records how many threads torch had while this member was fitting."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.torch_threads_ = torch.get_num_threads()
+        self.classes_ = np.unique(y)
+        return self
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_torch_gets_its_share_of_the_cores(digits, backend):
+    X, y = digits
+    before = torch.get_num_threads()
+    n_jobs = 2
+    share = max(1, joblib.cpu_count() // n_jobs)
+    with joblib.parallel_config(backend=backend):
+        members = fit_members(_ThreadSpy(), X, y, [MemberPlan(s) for s in range(4)], n_jobs=n_jobs)
+    assert {m.torch_threads_ for m in members} == {share}
+    assert torch.get_num_threads() == before
+
+
+def test_verbose_shows_progress(digits, capsys):
+    X, y = digits
+    fit_members(DecisionTreeClassifier(), X, y, [MemberPlan(s) for s in range(3)], verbose=1)
+    assert "fitting members" in capsys.readouterr().err
