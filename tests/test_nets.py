@@ -393,6 +393,21 @@ def test_cpu_device_object_and_predictions_on_cpu(digits, tiny_net_params):
     assert isinstance(proba, np.ndarray)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a machine without a GPU")
+def test_net_saved_for_cuda_unpickles_on_a_cpu_only_machine(digits, tiny_net_params):
+    """The CPU half of the GPU round trip, run in CI: a net that says device="cuda" loads."""
+    from skorch.exceptions import DeviceWarning
+
+    X, y = digits
+    net = NeuralNetClassifier(**tiny_net_params, random_state=0).fit(X, y)
+    expected = net.predict_proba(X)
+    net.device = "cuda"  # what a net trained on a GPU carries into its pickle
+    with pytest.warns(DeviceWarning, match="(?i)cuda"):  # skorch warns twice
+        restored = pickle.loads(pickle.dumps(net))
+    assert str(restored.device) == "cpu"
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU; run by the device check")
 def test_cuda_net_unpickles_on_a_cpu_only_process(digits, tiny_net_params, tmp_path):
     X, y = digits

@@ -70,13 +70,13 @@ class _EpochPermutations(torch.utils.data.Sampler):
         return self.n
 
     def __iter__(self):
-        if self.generator is None:
-            return iter(range(self.n))
-        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+        index = self.indices()
+        return iter(range(self.n) if index is None else index.tolist())
 
-    def indices(self) -> torch.Tensor:
+    def indices(self) -> torch.Tensor | None:
+        """This epoch's row order; None keeps the rows in place (prediction)."""
         if self.generator is None:
-            return torch.arange(self.n)
+            return None
         return torch.randperm(self.n, generator=self.generator)
 
 
@@ -90,14 +90,13 @@ class _SliceBatches:
         return -(-len(self.data) // self.batch_size)
 
     def __iter__(self):
-        n, size = len(self.data), self.batch_size
-        if self.order.generator is None:
-            for start in range(0, n, size):
-                yield self.data[start : start + size]
-            return
-        index = self.order.indices().to(self.data.X.device)
-        for start in range(0, n, size):
-            yield self.data[index[start : start + size]]
+        index = self.order.indices()
+        if index is not None:
+            index = index.to(self.data.X.device)
+        for start in range(0, len(self.data), self.batch_size):
+            stop = start + self.batch_size
+            # Unshuffled batches are views (a plain slice); shuffled ones gather rows.
+            yield self.data[slice(start, stop) if index is None else index[start:stop]]
 
 
 def _signature_has(component, name: str) -> bool:
@@ -207,12 +206,14 @@ class NeuralNetBase(NeuralNet):
         self._seeds = {"module": int(module_seed), "split": int(split_seed)}
         self._shuffle = torch.Generator().manual_seed(int(shuffle_seed))
         data = _ArrayData(X, y, weight, device=self.device)
-        with self._threads(), seeded_torch(torch_seed, self.device):
-            if not keep:
-                self.initialize()
-            NeuralNet.partial_fit(self, data, None)
-        # Generators do not pickle across devices and are fit-time state only.
-        del self._shuffle
+        try:
+            with self._threads(), seeded_torch(torch_seed, self.device):
+                if not keep:
+                    self.initialize()
+                NeuralNet.partial_fit(self, data, None)
+        finally:
+            # The shuffling generator is fit-time state only; keep it out of pickles.
+            del self._shuffle
         return self
 
     def _threads(self):
