@@ -5,6 +5,12 @@ A check an estimator truly cannot pass is listed in EXPECTED_FAILED_CHECKS with 
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from ensemblekit.ensemble import (
+    BaggingClassifier,
+    BaggingRegressor,
+    DeepEnsembleClassifier,
+    DeepEnsembleRegressor,
+)
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
 # Few epochs: the checks fit hundreds of times on a few dozen rows. Prefixed parameters
@@ -12,7 +18,16 @@ from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 # would flag, so they are tested in test_nets.py instead.
 NET_PARAMS = {"max_epochs": 30, "lr": 1e-2, "random_state": 0}
 
-ESTIMATORS = [NeuralNetClassifier(**NET_PARAMS), NeuralNetRegressor(**NET_PARAMS)]
+# Ensembles of 3 small nets: the default member, fast enough for every check.
+MEMBER_PARAMS = {"max_epochs": 20, "lr": 1e-2}
+ESTIMATORS = [
+    NeuralNetClassifier(**NET_PARAMS),
+    NeuralNetRegressor(**NET_PARAMS),
+    BaggingClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_estimators=3, random_state=0),
+    BaggingRegressor(NeuralNetRegressor(**MEMBER_PARAMS), n_estimators=3, random_state=0),
+    DeepEnsembleClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_members=3, random_state=0),
+    DeepEnsembleRegressor(NeuralNetRegressor(**MEMBER_PARAMS), n_members=3, random_state=0),
+]
 
 _SGD_WEIGHTS = (
     "mini-batch SGD: a weight of 2 scales a row's gradient but does not reproduce the batch "
@@ -22,7 +37,8 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
     "check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS,
 }
 REGRESSOR_FAILED_CHECKS: dict[str, str] = {
-    # Measured: 2.4e-7 on 1.19, two float32 ulps. The classifier's probabilities pass.
+    # Measured: 2.4e-7 on 1.19, two float32 ulps. The classifier's probabilities pass; the
+    # ensembles' averages pass or fail by luck, so the listing is non-strict.
     "check_methods_subset_invariance": (
         "float32 matrix products round differently for one row than for a batch of rows, "
         "so predictions agree to float32 precision (~2 ulps), not to the check's rtol=1e-7"
@@ -31,7 +47,7 @@ REGRESSOR_FAILED_CHECKS: dict[str, str] = {
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, NeuralNetRegressor):
+    if isinstance(estimator, NeuralNetRegressor | BaggingRegressor | DeepEnsembleRegressor):
         return {**EXPECTED_FAILED_CHECKS, **REGRESSOR_FAILED_CHECKS}
     return EXPECTED_FAILED_CHECKS
 

@@ -20,6 +20,7 @@ from skorch.callbacks import EarlyStopping
 
 from ..utils._random import draw_seeds
 from ..utils._torch import seeded_torch, torch_threads
+from ..utils._validation import check_sample_weight
 
 
 def _noop(*args, **kwargs) -> None:
@@ -165,20 +166,7 @@ class NeuralNetBase(NeuralNet):
     def _prepare_weights(self, y_encoded: np.ndarray, sample_weight) -> np.ndarray | None:
         """Per-row loss weights: sample_weight times class weights, scaled to mean 1."""
         n = len(y_encoded)
-        weight = None
-        if sample_weight is not None:
-            weight = np.asarray(sample_weight, dtype=np.float64)
-            if weight.ndim == 0:
-                weight = np.full(n, float(weight))
-            if weight.shape != (n,):
-                raise ValueError(
-                    f"sample_weight has shape {weight.shape}, expected ({n},): one weight "
-                    "per row of X."
-                )
-            if not np.all(np.isfinite(weight)):
-                raise ValueError("sample_weight contains NaN or inf; pass finite weights.")
-            if np.any(weight < 0):
-                raise ValueError("sample_weight has negative entries; weights must be >= 0.")
+        weight = check_sample_weight(sample_weight, n)
         class_weight = self._row_class_weight(y_encoded)
         if class_weight is not None:
             weight = class_weight if weight is None else weight * class_weight
@@ -186,7 +174,7 @@ class NeuralNetBase(NeuralNet):
             return None
         total = weight.sum()
         if total <= 0:
-            raise ValueError("sample_weight sums to zero; at least one row needs weight > 0.")
+            raise ValueError("The class weights zero out every row; give some class weight > 0.")
         # Mean 1: the step size does not depend on the scale of the weights, and all-ones
         # weights train exactly as no weights.
         return (weight * (n / total)).astype(np.float32)

@@ -1,0 +1,11 @@
+"""Meta-estimators whose members are fitted by the member engine."""
+
+from ._bagging import BaggingClassifier, BaggingRegressor
+from ._deep import DeepEnsembleClassifier, DeepEnsembleRegressor
+
+__all__ = [
+    "BaggingClassifier",
+    "BaggingRegressor",
+    "DeepEnsembleClassifier",
+    "DeepEnsembleRegressor",
+]

@@ -1,0 +1,303 @@
+"""Bagging, pasting, random subspaces and random patches of any estimator, nets by default."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import has_fit_parameter
+
+from ..utils._engine import MemberPlan
+from ..utils._random import MAX_SEED, draw_seeds
+from ._base import (
+    _COUNT_OR_SHARE,
+    AveragingRegressorMixin,
+    MemberEnsembleMixin,
+    SoftVotingClassifierMixin,
+    resolve_count,
+)
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    estimator : estimator or None, default=None
+        What each member clones; None uses a default ``{net}``. Nested parameters are
+        searchable as ``estimator__module__hidden_units``, ``estimator__lr``.
+    n_estimators : int, default=10
+        Number of members.
+    max_samples : int or float, default=1.0
+        Rows drawn for each member: a count, or a share of the training rows.
+    max_features : int or float, default=1.0
+        Columns drawn for each member (random subspaces when < 1.0).
+    bootstrap : bool, default=True
+        Draw rows with replacement (bagging); False draws without (pasting).
+    bootstrap_features : bool, default=False
+        Draw columns with replacement.
+    oob_score : bool, default=False
+        Score every training row with the members that did not train on it.
+    warm_start : bool, default=False
+        Keep the fitted members and add new ones up to ``n_estimators``; with an int
+        ``random_state`` the result equals one fit of all of them.
+    n_jobs : int or None, default=None
+        Members fitted in parallel through joblib (under any ``parallel_config``).
+    random_state : None, int or RandomState, default=None
+        Seeds every member's rows, columns and own ``random_state``, drawn up front: the
+        same int gives the same members for any ``n_jobs`` and joblib backend.
+    verbose : int, default=0
+        > 0 shows a progress bar while members fit.
+
+    Notes
+    -----
+    When the estimator's ``fit`` takes ``sample_weight``, a bootstrap reaches it as counts:
+    each member trains on its distinct drawn rows with weight (times of drawing) x
+    (``sample_weight``), which is the same empirical loss as training on the repeated rows and
+    keeps left-out rows out of batch statistics. Otherwise members train on the drawn rows,
+    repeats included, and ``sample_weight`` is refused.
+"""
+
+
+class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
+    _parameter_constraints: dict = {
+        **MemberEnsembleMixin._parameter_constraints,
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_samples": _COUNT_OR_SHARE,
+        "max_features": _COUNT_OR_SHARE,
+        "bootstrap": ["boolean"],
+        "bootstrap_features": ["boolean"],
+        "oob_score": ["boolean"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        n_estimators=10,
+        *,
+        max_samples=1.0,
+        max_features=1.0,
+        bootstrap=True,
+        bootstrap_features=False,
+        oob_score=False,
+        warm_start=False,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.max_features = max_features
+        self.bootstrap = bootstrap
+        self.bootstrap_features = bootstrap_features
+        self.oob_score = oob_score
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit ``n_estimators`` members, each on its own draw of rows and columns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to the members (times their bootstrap counts).
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        n_samples, n_features = X.shape
+        self._n_samples = n_samples
+        self._max_samples = resolve_count(self.max_samples, n_samples, "max_samples")
+        self._max_features = resolve_count(self.max_features, n_features, "max_features")
+        if self.oob_score and not self.bootstrap and self._max_samples == n_samples:
+            raise ValueError(
+                "oob_score=True needs rows left out of each member: set bootstrap=True or "
+                "max_samples below the number of rows."
+            )
+        existing = self.estimators_ if self.warm_start and hasattr(self, "estimators_") else []
+        if len(existing) > self.n_estimators:
+            raise ValueError(
+                f"n_estimators={self.n_estimators} is below the {len(existing)} members already "
+                "fitted; with warm_start=True raise n_estimators, or set warm_start=False."
+            )
+        # All seeds from one draw, so a warm start continues the same sequence.
+        seeds = draw_seeds(self.random_state, self.n_estimators)
+        self._seeds = (
+            np.r_[self._seeds[: len(existing)], seeds[len(existing) :]] if existing else seeds
+        )
+        uses_weights = has_fit_parameter(self._template(), "sample_weight")
+        plans = [
+            self._plan(seed, sample_weight, uses_weights) for seed in self._seeds[len(existing) :]
+        ]
+        self._fit_plans(X, y, plans, existing)
+        self.estimators_features_ = [self._draw(seed)[1] for seed in self._seeds]
+        if self.oob_score:
+            self._set_oob(X, y)
+        return self
+
+    def _draw(self, seed):
+        """A member's own seed, columns and rows: a pure function of its ensemble seed."""
+        rng = np.random.RandomState(seed)
+        member_seed = int(rng.randint(MAX_SEED))
+        features = _indices(rng, self.bootstrap_features, self.n_features_in_, self._max_features)
+        rows = _indices(rng, self.bootstrap, self._n_samples, self._max_samples)
+        return member_seed, features, rows
+
+    def _plan(self, seed, sample_weight, uses_weights) -> MemberPlan:
+        member_seed, features, rows = self._draw(seed)
+        if self._max_features == self.n_features_in_ and not self.bootstrap_features:
+            features = None  # all columns, in order
+        if not uses_weights:
+            weight = None if sample_weight is None else sample_weight[rows]
+            return MemberPlan(member_seed, rows=rows, features=features, sample_weight=weight)
+        counts = np.bincount(rows, minlength=self._n_samples)
+        in_bag = np.flatnonzero(counts)
+        weight = counts[in_bag].astype(float)
+        if sample_weight is not None:
+            weight *= sample_weight[in_bag]
+        elif np.all(weight == 1):
+            weight = None
+        return MemberPlan(member_seed, rows=in_bag, features=features, sample_weight=weight)
+
+    def _features_of(self, index):
+        features = self.estimators_features_[index]
+        return (
+            None
+            if len(features) == self.n_features_in_ and not self.bootstrap_features
+            else features
+        )
+
+    @property
+    def estimators_samples_(self) -> list[np.ndarray]:
+        """Rows drawn for each member (repeats included), recomputed from the seeds."""
+        return [self._draw(seed)[2] for seed in self._seeds]
+
+    def _set_oob(self, X, y):
+        total = None
+        seen = np.zeros(len(X))
+        for index, rows in enumerate(self.estimators_samples_):
+            out = np.ones(len(X), dtype=bool)
+            out[rows] = False
+            if not out.any():
+                continue
+            prediction = self._oob_prediction(index, X[out])
+            if total is None:
+                total = np.zeros((len(X), *prediction.shape[1:]))
+            total[out] += prediction
+            seen[out] += 1
+        if total is None or not seen.any():
+            raise ValueError("No row was left out of any member; oob_score cannot be computed.")
+        if not seen.all():
+            warnings.warn(
+                f"{int((seen == 0).sum())} rows were in every member's sample and have no OOB "
+                "prediction (NaN); use more estimators for a reliable OOB estimate.",
+                UserWarning,
+                stacklevel=3,
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            oob = total / seen.reshape(-1, *[1] * (total.ndim - 1))
+        self._store_oob(oob, y, seen > 0)
+
+
+def _indices(rng, replace: bool, n_population: int, n_draw: int) -> np.ndarray:
+    if replace:
+        return rng.randint(0, n_population, n_draw)
+    return np.sort(rng.choice(n_population, n_draw, replace=False))
+
+
+class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
+    __doc__ = (
+        """Bagging (and pasting, random subspaces, random patches) of any classifier.
+
+    Each member is a clone of ``estimator`` trained on its own draw of rows and columns;
+    predictions average the members' ``predict_proba`` (soft voting). Members are fitted
+    by ensemblekit's member engine in parallel, and every draw comes from ``random_state``
+    up front."""
+        + _PARAMS_DOC.format(net="NeuralNetClassifier()")
+        + """
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
+    estimators_features_ : list of ndarray
+        Columns each member was trained on.
+    estimators_samples_ : list of ndarray
+        Rows drawn for each member, recomputed from the seeds.
+    classes_ : ndarray of shape (n_classes,)
+    oob_score_ : float
+        Accuracy of the out-of-bag predictions (when ``oob_score=True``).
+    oob_decision_function_ : ndarray of shape (n_samples, n_classes)
+        Mean out-of-bag probabilities of each training row (NaN if never left out).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.ensemble import BaggingClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> bag = BaggingClassifier(DecisionTreeClassifier(), n_estimators=20, oob_score=True,
+    ...                         random_state=0).fit(X, y)
+    >>> len(bag), round(bag.oob_score_, 2)
+    (20, 0.95)
+    """
+    )
+
+    def _oob_prediction(self, index, X):
+        return self._member_proba(index, X)
+
+    def _store_oob(self, oob, y, has_oob):
+        self.oob_decision_function_ = oob
+        self.oob_score_ = accuracy_score(y[has_oob], np.argmax(oob[has_oob], axis=1))
+
+
+class BaggingRegressor(AveragingRegressorMixin, _BaseBagging):
+    __doc__ = (
+        """Bagging (and pasting, random subspaces, random patches) of any regressor.
+
+    Each member is a clone of ``estimator`` trained on its own draw of rows and columns;
+    predictions are the members' mean. Members are fitted by ensemblekit's member engine in
+    parallel, and every draw comes from ``random_state`` up front."""
+        + _PARAMS_DOC.format(net="NeuralNetRegressor()")
+        + """
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
+    estimators_features_ : list of ndarray
+        Columns each member was trained on.
+    estimators_samples_ : list of ndarray
+        Rows drawn for each member, recomputed from the seeds.
+    oob_score_ : float
+        R² of the out-of-bag predictions (when ``oob_score=True``).
+    oob_prediction_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Mean out-of-bag prediction of each training row (NaN if never left out).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from ensemblekit.ensemble import BaggingRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> bag = BaggingRegressor(DecisionTreeRegressor(), n_estimators=30, oob_score=True,
+    ...                        random_state=0).fit(X, y)
+    >>> bool(0.3 < bag.oob_score_ < 0.6)
+    True
+    """
+    )
+
+    def _oob_prediction(self, index, X):
+        return self.estimators_[index].predict(self._member_X(X, index))
+
+    def _store_oob(self, oob, y, has_oob):
+        self.oob_prediction_ = oob
+        self.oob_score_ = r2_score(y[has_oob], oob[has_oob])

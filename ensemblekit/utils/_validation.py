@@ -1,0 +1,29 @@
+"""Input checks shared by the nets, the ensembles and the validation tools."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """Validate ``sample_weight`` for ``n_samples`` rows: finite, non-negative, not all zero.
+
+    A scalar is broadcast to every row; None stays None.
+    """
+    if sample_weight is None:
+        return None
+    weight = np.asarray(sample_weight, dtype=np.float64)
+    if weight.ndim == 0:
+        weight = np.full(n_samples, float(weight))
+    if weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight has shape {weight.shape}, expected ({n_samples},): one weight per "
+            "row of X."
+        )
+    if not np.all(np.isfinite(weight)):
+        raise ValueError("sample_weight contains NaN or inf; pass finite weights.")
+    if np.any(weight < 0):
+        raise ValueError("sample_weight has negative entries; weights must be >= 0.")
+    if weight.sum() <= 0:
+        raise ValueError("sample_weight sums to zero; at least one row needs weight > 0.")
+    return weight
