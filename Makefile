@@ -32,7 +32,10 @@ lint: $(STAMP_TEST)
 	$(PY) -m ruff format ensemblekit tests examples benchmarks
 
 bench: $(STAMP_TEST)
+	# torchensemble declares torchvision, which it never imports and we must not pull in.
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps torchensemble==0.2.0
 	$(PY) benchmarks/bench_nets.py
+	$(PY) benchmarks/bench_bagging.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

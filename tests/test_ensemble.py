@@ -102,25 +102,23 @@ def test_deep_ensemble_is_identical_for_any_n_jobs(digits, small_net):
 
 
 # ---------------------------------------------------------------- plans
-def test_bootstrap_reaches_weighted_members_as_counts(digits):
+def test_members_get_their_drawn_rows_with_each_rows_weight(digits):
     X, y = digits
     weights = np.linspace(0.5, 2.0, len(y))
     bag = BaggingClassifier(_Spy(), n_estimators=3, random_state=0)
     bag.fit(_with_row_ids(X), y, sample_weight=weights)
     for member, drawn in zip(bag, bag.estimators_samples_, strict=True):
-        counts = np.bincount(drawn, minlength=len(y))
-        np.testing.assert_array_equal(member.rows_, np.flatnonzero(counts))
-        np.testing.assert_allclose(member.weight_, counts[member.rows_] * weights[member.rows_])
-        assert len(drawn) == len(y)
-
-
-def test_members_without_sample_weight_get_repeated_rows(digits):
-    X, y = digits
-    bag = BaggingClassifier(_SpyNoWeight(), n_estimators=2, random_state=0).fit(_with_row_ids(X), y)
-    for member, drawn in zip(bag, bag.estimators_samples_, strict=True):
+        assert len(drawn) == len(y) > len(np.unique(drawn))  # a bootstrap: repeats
         np.testing.assert_array_equal(member.rows_, drawn)
+        np.testing.assert_allclose(member.weight_, weights[drawn])
+
+
+def test_sample_weight_is_refused_for_members_that_cannot_take_it(digits):
+    X, y = digits
+    bag = BaggingClassifier(_SpyNoWeight(), n_estimators=2, random_state=0).fit(X, y)
+    assert len(bag) == 2
     with pytest.raises(ValueError, match="does not take sample_weight"):
-        clone(bag).fit(_with_row_ids(X), y, sample_weight=np.ones(len(y)))
+        clone(bag).fit(X, y, sample_weight=np.ones(len(y)))
 
 
 def test_pasting_and_patches(digits):

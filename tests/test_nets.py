@@ -259,6 +259,15 @@ def test_numeric_dtypes(digits, tiny_net_params, dtype):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
 
 
+def test_read_only_arrays_as_joblib_memmaps_them(digits, tiny_net_params):
+    X, y = digits
+    frozen_X, frozen_y = X.astype(np.float32), y.copy()
+    frozen_X.setflags(write=False)
+    frozen_y.setflags(write=False)
+    net = NeuralNetClassifier(**tiny_net_params, random_state=0).fit(frozen_X, frozen_y)
+    assert net.predict(frozen_X).shape == (len(X),)
+
+
 def test_dataframe_sets_feature_names(binary, tiny_net_params):
     X, y = binary
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])

@@ -8,6 +8,7 @@ and averaging are written once here.
 from __future__ import annotations
 
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, RegressorMixin
@@ -24,7 +25,7 @@ from ..utils._validation import check_sample_weight
 class MemberEnsembleMixin(MetaEstimatorMixin):
     """Members in ``estimators_``, fitted by the member engine from ``_make_plans``."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["fit", "predict"]), None],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
@@ -179,7 +180,7 @@ class AveragingRegressorMixin(RegressorMixin):
 
 def resolve_count(value, total: int, name: str) -> int:
     """An int count, or a float share of ``total``, as a number of items in [1, total]."""
-    count = int(value) if isinstance(value, Integral) else int(round(float(value) * total))
+    count = int(value) if isinstance(value, Integral) else round(float(value) * total)
     if not 1 <= count <= total:
         raise ValueError(
             f"{name}={value!r} selects {count} of {total} items; use an int in [1, {total}] "

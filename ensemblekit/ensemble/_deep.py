@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from numbers import Integral
+from typing import ClassVar
 
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
@@ -31,7 +32,7 @@ _PARAMS_DOC = """
 
 
 class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **MemberEnsembleMixin._parameter_constraints,
         "n_members": [Interval(Integral, 1, None, closed="left")],
     }

@@ -35,9 +35,9 @@ class _ArrayData(torch.utils.data.Dataset):
     """
 
     def __init__(self, X, y=None, weight=None, device="cpu"):
-        self.X = torch.as_tensor(X, device=device)
-        self.y = None if y is None else torch.as_tensor(y, device=device)
-        self.weight = None if weight is None else torch.as_tensor(weight, device=device)
+        self.X = _to_tensor(X, device)
+        self.y = None if y is None else _to_tensor(y, device)
+        self.weight = None if weight is None else _to_tensor(weight, device)
 
     def __len__(self) -> int:
         return len(self.X)
@@ -50,6 +50,14 @@ class _ArrayData(torch.utils.data.Dataset):
         out = _ArrayData.__new__(_ArrayData)
         out.X, out.y, out.weight = self.X[index], _take(self.y, index), _take(self.weight, index)
         return out
+
+
+def _to_tensor(array: np.ndarray, device) -> torch.Tensor:
+    """A tensor sharing the array's memory where torch may: read-only arrays (joblib's
+    memmaps in workers) are copied, as torch will not wrap them."""
+    if isinstance(array, np.ndarray) and not array.flags.writeable:
+        array = array.copy()
+    return torch.as_tensor(array, device=device)
 
 
 def _take(tensor, index):
