@@ -61,6 +61,16 @@ _PARAMS_DOC = """
 """
 
 
+_MEMBERS_DOC = """
+    estimators_ : list of estimators
+        The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
+    estimators_features_ : list of ndarray
+        Columns each member was trained on.
+    estimators_samples_ : list of ndarray
+        Rows drawn for each member, recomputed from the seeds.
+"""
+
+
 class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         **MemberEnsembleMixin._parameter_constraints,
@@ -215,14 +225,9 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
         + _PARAMS_DOC.format(net="NeuralNetClassifier()")
         + """
     Attributes
-    ----------
-    estimators_ : list of estimators
-        The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
-    estimators_features_ : list of ndarray
-        Columns each member was trained on.
-    estimators_samples_ : list of ndarray
-        Rows drawn for each member, recomputed from the seeds.
-    classes_ : ndarray of shape (n_classes,)
+    ----------"""
+        + _MEMBERS_DOC
+        + """    classes_ : ndarray of shape (n_classes,)
     oob_score_ : float
         Accuracy of the out-of-bag predictions (when ``oob_score=True``).
     oob_decision_function_ : ndarray of shape (n_samples, n_classes)
@@ -259,14 +264,9 @@ class BaggingRegressor(AveragingRegressorMixin, _BaseBagging):
         + _PARAMS_DOC.format(net="NeuralNetRegressor()")
         + """
     Attributes
-    ----------
-    estimators_ : list of estimators
-        The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
-    estimators_features_ : list of ndarray
-        Columns each member was trained on.
-    estimators_samples_ : list of ndarray
-        Rows drawn for each member, recomputed from the seeds.
-    oob_score_ : float
+    ----------"""
+        + _MEMBERS_DOC
+        + """    oob_score_ : float
         R² of the out-of-bag predictions (when ``oob_score=True``).
     oob_prediction_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Mean out-of-bag prediction of each training row (NaN if never left out).
