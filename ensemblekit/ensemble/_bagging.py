@@ -13,12 +13,12 @@ from sklearn.utils._param_validation import Interval
 
 from ..utils._engine import MemberPlan
 from ..utils._random import MAX_SEED, draw_seeds
+from ..utils._validation import resolve_count
 from ._base import (
     _COUNT_OR_SHARE,
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
-    resolve_count,
 )
 
 _PARAMS_DOC = """

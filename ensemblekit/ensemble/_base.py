@@ -178,17 +178,6 @@ class AveragingRegressorMixin(RegressorMixin):
         return tags
 
 
-def resolve_count(value, total: int, name: str) -> int:
-    """An int count, or a float share of ``total``, as a number of items in [1, total]."""
-    count = int(value) if isinstance(value, Integral) else round(float(value) * total)
-    if not 1 <= count <= total:
-        raise ValueError(
-            f"{name}={value!r} selects {count} of {total} items; use an int in [1, {total}] "
-            f"or a float in (0, 1]."
-        )
-    return count
-
-
 _COUNT_OR_SHARE = [
     Interval(Integral, 1, None, closed="left"),
     Interval(RealNotInt, 0, 1, closed="right"),

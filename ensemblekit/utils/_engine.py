@@ -55,6 +55,7 @@ def fit_members(
     n_jobs: int | None = None,
     verbose: int = 0,
     fit_params: dict | None = None,
+    reseed: str = "all",
 ) -> list[BaseEstimator]:
     """Fit one clone of ``estimator`` per plan and return them in plan order.
 
@@ -77,6 +78,10 @@ def fit_members(
         > 0 shows a progress bar over the members.
     fit_params : dict or None, default=None
         Extra keyword arguments for every member's ``fit``.
+    reseed : {"all", "unset"}, default="all"
+        "all" sets every ``random_state`` of each clone from its plan's seed (ensembles);
+        "unset" only those left at None, so a learner the user seeded keeps its seed and
+        members differ by their data alone (bias-variance rounds).
 
     Returns
     -------
@@ -94,6 +99,8 @@ def fit_members(
     [2, 2, 2]
     """
     plans = list(plans)
+    if reseed not in ("all", "unset"):
+        raise ValueError(f"reseed must be 'all' or 'unset', got {reseed!r}.")
     if any(plan.sample_weight is not None for plan in plans) and not has_fit_parameter(
         estimator, "sample_weight"
     ):
@@ -105,7 +112,9 @@ def fit_members(
     n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
     n_threads = max(1, joblib.cpu_count() // n_workers)
     tasks = (
-        delayed(_fit_member)(estimator, X, y, plan, fit_params or {}, n_threads, os.getpid())
+        delayed(_fit_member)(
+            estimator, X, y, plan, fit_params or {}, n_threads, os.getpid(), reseed == "unset"
+        )
         for plan in plans
     )
     # Threads share one torch thread pool: limit it here, for the call, in this process.
@@ -118,12 +127,12 @@ def fit_members(
         return list(results)
 
 
-def _fit_member(estimator, X, y, plan: MemberPlan, fit_params, n_threads, parent_pid):
+def _fit_member(estimator, X, y, plan: MemberPlan, fit_params, n_threads, parent_pid, only_unset):
     """One member: clone, seed, subset, fit. Module-level so every joblib backend can ship it."""
     if os.getpid() != parent_pid:
         # A worker process of its own (loky, Dask, Ray): set its torch share for good.
         torch.set_num_threads(n_threads)
-    member = set_random_states(clone(estimator), plan.seed)
+    member = set_random_states(clone(estimator), plan.seed, only_unset=only_unset)
     X_m, y_m = X, y
     if plan.rows is not None:
         X_m, y_m = _safe_indexing(X, plan.rows), _safe_indexing(y, plan.rows)

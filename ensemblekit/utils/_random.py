@@ -15,18 +15,21 @@ def draw_seeds(random_state, n: int) -> np.ndarray:
     return check_random_state(random_state).randint(MAX_SEED, size=n)
 
 
-def set_random_states(estimator: BaseEstimator, seed: int) -> BaseEstimator:
+def set_random_states(estimator: BaseEstimator, seed: int, *, only_unset: bool = False):
     """Give every ``random_state`` parameter of ``estimator`` (nested too) its own seed.
 
     The seeds are a pure function of ``seed`` and the sorted parameter names, as in
-    scikit-learn's ensembles, so a member is reproducible wherever it is fitted.
+    scikit-learn's ensembles, so a member is reproducible wherever it is fitted. With
+    ``only_unset=True`` a ``random_state`` the user already set (not None) is kept.
     """
-    keys = sorted(
-        key
-        for key in estimator.get_params(deep=True)
-        if key == "random_state" or key.endswith("__random_state")
-    )
-    if keys:
-        seeds = draw_seeds(int(seed), len(keys))
-        estimator.set_params(**{key: int(s) for key, s in zip(keys, seeds, strict=True)})
+    params = estimator.get_params(deep=True)
+    keys = sorted(key for key in params if key == "random_state" or key.endswith("__random_state"))
+    seeds = dict(zip(keys, draw_seeds(int(seed), len(keys)), strict=True)) if keys else {}
+    updates = {
+        key: int(value)
+        for key, value in seeds.items()
+        if not (only_unset and params[key] is not None)
+    }
+    if updates:
+        estimator.set_params(**updates)
     return estimator

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 
 
@@ -27,3 +29,14 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     if weight.sum() <= 0:
         raise ValueError("sample_weight sums to zero; at least one row needs weight > 0.")
     return weight
+
+
+def resolve_count(value, total: int, name: str) -> int:
+    """An int count, or a float share of ``total``, as a number of items in [1, total]."""
+    count = int(value) if isinstance(value, Integral) else round(float(value) * total)
+    if not 1 <= count <= total:
+        raise ValueError(
+            f"{name}={value!r} selects {count} of {total} items; use an int in [1, {total}] "
+            f"or a float in (0, 1]."
+        )
+    return count

@@ -1,0 +1,376 @@
+"""Bias-variance decomposition of any estimator's loss, nets included, in parallel.
+
+Plan: ``n_rounds`` training sets (bootstrap draws, subsamples, or fresh samples from a data
+generator), one fresh clone each, fitted through the member engine. Combine: the
+decomposition of the rounds' predictions on one fixed test set, for squared, 0-1 (Domingos
+2000) or log loss (Heskes 1998).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+
+from ..utils._engine import MemberPlan, fit_members
+from ..utils._random import draw_seeds
+from ..utils._validation import resolve_count
+
+_LOSSES = ("0-1", "mse", "log_loss")
+_PROBA_FLOOR = 1e-15
+
+
+@dataclass(frozen=True, repr=False)
+class BiasVarianceResult:
+    """The decomposition of an estimator's expected loss on a test set.
+
+    Attributes
+    ----------
+    loss : str
+        "0-1", "mse" or "log_loss".
+    expected_loss : float
+        Mean loss over rounds and test points.
+    bias : float
+        "mse": squared bias of the main (mean) prediction, noise included when y is noisy.
+        "0-1": share of test points whose main (most frequent) prediction is wrong.
+        "log_loss": cross-entropy of the labels and the normalised geometric mean of the
+        rounds' probabilities (noise included).
+    variance : float
+        Mean over rounds and points of the rounds' distance from the main prediction: the
+        squared difference, the disagreement, or KL(main || round).
+    variance_unbiased, variance_biased : float or None
+        0-1 only: the variance on points whose main prediction is right, and on those where
+        it is wrong, each averaged over all test points (they sum to ``variance``).
+    net_variance : float or None
+        0-1 only: ``expected_loss - bias`` = ``variance_unbiased`` minus the biased variance
+        weighted by P(prediction == y | prediction != main) per point; for two classes that
+        weight is 1 and ``net_variance = variance_unbiased - variance_biased``. Variance on
+        points the main prediction gets wrong *lowers* the loss, which is why 0-1 loss is not
+        bias + variance.
+    expected_loss_per_point, bias_per_point, variance_per_point : ndarray of shape (n_test,)
+    main_prediction : ndarray
+        Per test point: the mean (mse), the most frequent label, ties to the smallest (0-1),
+        or the normalised geometric-mean probabilities (log_loss).
+    predictions : ndarray or None
+        The rounds' predictions, shape (n_rounds, n_test) or (n_rounds, n_test, n_classes),
+        when ``return_predictions=True``.
+    n_rounds : int
+    params : dict
+        The parameter setting decomposed (by :func:`bias_variance_curve`), else empty.
+    """
+
+    loss: str
+    expected_loss: float
+    bias: float
+    variance: float
+    expected_loss_per_point: np.ndarray
+    bias_per_point: np.ndarray
+    variance_per_point: np.ndarray
+    main_prediction: np.ndarray
+    n_rounds: int
+    variance_unbiased: float | None = None
+    variance_biased: float | None = None
+    net_variance: float | None = None
+    predictions: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        parts = [f"loss={self.loss!r}"]
+        names = ["expected_loss", "bias", "variance"]
+        if self.loss == "0-1":
+            names += ["variance_unbiased", "variance_biased", "net_variance"]
+        parts += [f"{name}={getattr(self, name):.4f}" for name in names]
+        parts.append(f"n_rounds={self.n_rounds}")
+        if self.params:
+            parts.append(f"params={self.params!r}")
+        return f"BiasVarianceResult({', '.join(parts)})"
+
+
+def decompose_squared(predictions: np.ndarray, y: np.ndarray) -> dict:
+    """Squared loss: ``expected_loss = bias (squared, noise included) + variance``, exactly."""
+    main = predictions.mean(axis=0)
+    loss = ((predictions - y) ** 2).mean(axis=0)
+    bias = (main - y) ** 2
+    variance = ((predictions - main) ** 2).mean(axis=0)
+    return {"main": main, "loss": loss, "bias": bias, "variance": variance}
+
+
+def decompose_zero_one(predictions: np.ndarray, y: np.ndarray) -> dict:
+    """0-1 loss after Domingos (2000), with the variance split by the main prediction."""
+    labels, codes = np.unique(np.r_[predictions.ravel(), y], return_inverse=True)
+    codes_pred = codes[: predictions.size].reshape(predictions.shape)
+    counts = np.stack([(codes_pred == k).sum(axis=0) for k in range(len(labels))])
+    main = labels[np.argmax(counts, axis=0)]  # argmax: ties go to the smallest label
+    wrong_main = main != y
+    loss = (predictions != y).mean(axis=0)
+    variance = (predictions != main).mean(axis=0)
+    # On a point whose main prediction is wrong, a round helps exactly when it hits y.
+    helps = (predictions == y).mean(axis=0)
+    return {
+        "main": main,
+        "loss": loss,
+        "bias": wrong_main.astype(float),
+        "variance": variance,
+        "variance_unbiased": np.where(wrong_main, 0.0, variance),
+        "variance_biased": np.where(wrong_main, variance, 0.0),
+        "net_variance": np.where(wrong_main, -helps, variance),
+    }
+
+
+def decompose_log_loss(probabilities: np.ndarray, y_index: np.ndarray) -> dict:
+    """Log loss after Heskes (1998): ``expected_loss = bias + variance``, exactly.
+
+    The central prediction is the normalised geometric mean of the rounds' probabilities;
+    the variance is the mean KL divergence from it to each round. Probabilities are floored
+    at 1e-15 and renormalised first, as log loss needs.
+    """
+    p = np.clip(probabilities, _PROBA_FLOOR, None)
+    log_p = np.log(p / p.sum(axis=2, keepdims=True))
+    mean_log = log_p.mean(axis=0)
+    log_z = np.log(np.exp(mean_log).sum(axis=1))
+    log_main = mean_log - log_z[:, None]
+    points = np.arange(len(y_index))
+    loss = -log_p[:, points, y_index].mean(axis=0)
+    bias = -log_main[points, y_index]
+    variance = (np.exp(log_main) * (log_main - log_p)).sum(axis=2).mean(axis=0)
+    return {"main": np.exp(log_main), "loss": loss, "bias": bias, "variance": variance}
+
+
+def bias_variance_decomp(
+    estimator: BaseEstimator,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    loss: str = "0-1",
+    n_rounds: int = 200,
+    sampling: str | Callable = "bootstrap",
+    train_size: int | float | None = None,
+    random_state=None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    return_predictions: bool = False,
+) -> BiasVarianceResult:
+    """Decompose an estimator's expected loss on a test set into bias and variance.
+
+    Each of ``n_rounds`` rounds fits a fresh clone (never the caller's object) on its own
+    training set, in parallel through the member engine, and predicts ``X_test``. The
+    decompositions follow ../shared/REFERENCES.md: squared loss (``expected_loss = bias +
+    variance``, bias squared and including noise), 0-1 loss after Domingos (2000) with the
+    variance split by whether the main prediction is right, and log loss after Heskes (1998)
+    (``expected_loss = bias + variance``).
+
+    Parameters
+    ----------
+    estimator : estimator
+        Cloned each round. A ``random_state`` it sets is kept in every round (so the rounds
+        differ by their data alone); one left at None gets a seed per round drawn from
+        ``random_state``, so the variance includes the learner's own randomness.
+    X_train, y_train : array-like
+        The data the rounds draw from (ignored for a callable ``sampling``, beyond checks).
+    X_test, y_test : array-like
+        The fixed test set.
+    loss : {"0-1", "mse", "log_loss"}, default="0-1"
+        "0-1" and "log_loss" need a classifier (log loss also ``predict_proba``); "mse" a
+        regressor.
+    n_rounds : int, default=200
+        Training sets drawn (at least 2).
+    sampling : {"bootstrap", "subsample"} or callable, default="bootstrap"
+        "bootstrap": round r trains on the r-th draw of
+        ``RandomState(random_state).choice(n, n, replace=True)``, exactly as mlxtend draws,
+        so a deterministic learner gives mlxtend's numbers. "subsample": ``train_size`` rows
+        without replacement. A callable ``sampling(rng) -> (X, y)`` draws a fresh training
+        set from your data generator each round (the textbook definition), with ``rng`` a
+        ``numpy.random.RandomState`` seeded for that round.
+    train_size : int, float or None, default=None
+        Rows per round: a count or a share of ``X_train``. Default: all rows for
+        "bootstrap", half for "subsample".
+    random_state : None, int or RandomState, default=None
+    n_jobs : int or None, default=None
+        Rounds fitted in parallel through joblib (any ``parallel_config``).
+    verbose : int, default=0
+        > 0 shows a progress bar.
+    return_predictions : bool, default=False
+        Keep the rounds' predictions in the result.
+
+    Returns
+    -------
+    result : BiasVarianceResult
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.model_selection import bias_variance_decomp
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> r = bias_variance_decomp(DecisionTreeClassifier(random_state=0), X[:400], y[:400],
+    ...                          X[400:], y[400:], n_rounds=20, random_state=0)
+    >>> abs(r.expected_loss - (r.bias + r.variance_unbiased - r.variance_biased)) < 1e-12
+    True
+    """
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}.")
+    if int(n_rounds) < 2:
+        raise ValueError(f"n_rounds must be at least 2 to measure a variance, got {n_rounds!r}.")
+    _check_estimator_for_loss(estimator, loss)
+    X_train = check_array(X_train, dtype=None, ensure_all_finite=False)
+    X_test = check_array(X_test, dtype=None, ensure_all_finite=False)
+    y_train, y_test = column_or_1d(y_train), column_or_1d(y_test)
+    check_consistent_length(X_train, y_train)
+    check_consistent_length(X_test, y_test)
+    classes = None
+    if loss != "mse":
+        classes = np.unique(y_train)
+        unseen = np.setdiff1d(y_test, classes)
+        if len(unseen):
+            raise ValueError(
+                f"y_test has labels {unseen.tolist()} that y_train never shows; the rounds "
+                "cannot predict them. Split so that every test label occurs in training."
+            )
+
+    rng = check_random_state(random_state)
+    X_all, y_all, rows = _draw_training_sets(
+        sampling, X_train, y_train, int(n_rounds), train_size, rng
+    )
+    plans = [
+        MemberPlan(int(seed), rows=r)
+        for seed, r in zip(draw_seeds(rng, len(rows)), rows, strict=True)
+    ]
+    members = fit_members(
+        estimator, X_all, y_all, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset"
+    )
+
+    if loss == "log_loss":
+        predictions = np.stack([_aligned_proba(m, X_test, classes) for m in members])
+        parts = decompose_log_loss(predictions, np.searchsorted(classes, y_test))
+    elif loss == "0-1":
+        predictions = np.stack([m.predict(X_test) for m in members])
+        parts = decompose_zero_one(predictions, y_test)
+    else:
+        predictions = np.stack([np.asarray(m.predict(X_test), dtype=float) for m in members])
+        parts = decompose_squared(predictions, y_test.astype(float))
+    return _result(loss, parts, len(members), predictions if return_predictions else None)
+
+
+def _check_estimator_for_loss(estimator, loss: str) -> None:
+    if loss == "mse" and is_classifier(estimator):
+        raise ValueError("loss='mse' needs a regressor; use loss='0-1' or 'log_loss'.")
+    if loss != "mse" and is_regressor(estimator):
+        raise ValueError(f"loss={loss!r} needs a classifier; for a regressor use loss='mse'.")
+    if loss == "log_loss" and not hasattr(estimator, "predict_proba"):
+        raise ValueError(
+            f"loss='log_loss' needs predict_proba, which {type(estimator).__name__} lacks; use "
+            "loss='0-1' or a probabilistic classifier."
+        )
+
+
+def _draw_training_sets(sampling, X, y, n_rounds, train_size, rng):
+    """Each round's rows into the data the engine sees (generated sets are stacked)."""
+    n = len(X)
+    if callable(sampling):
+        sets = [sampling(np.random.RandomState(seed)) for seed in draw_seeds(rng, n_rounds)]
+        sizes = np.cumsum([0] + [len(X_r) for X_r, _ in sets])
+        X_all = np.concatenate([check_array(X_r, dtype=None) for X_r, _ in sets])
+        y_all = np.concatenate([column_or_1d(y_r) for _, y_r in sets])
+        return X_all, y_all, [np.arange(a, b) for a, b in pairwise(sizes)]
+    if sampling not in ("bootstrap", "subsample"):
+        raise ValueError(
+            f"sampling must be 'bootstrap', 'subsample' or a callable, got {sampling!r}."
+        )
+    default = n if sampling == "bootstrap" else n // 2
+    size = default if train_size is None else resolve_count(train_size, n, "train_size")
+    replace = sampling == "bootstrap"
+    return X, y, [rng.choice(n, size, replace=replace) for _ in range(n_rounds)]
+
+
+def _aligned_proba(member, X, classes) -> np.ndarray:
+    """Probabilities in the columns of all training classes (a round may miss one)."""
+    proba = np.zeros((len(X), len(classes)))
+    proba[:, np.searchsorted(classes, member.classes_)] = member.predict_proba(X)
+    return proba
+
+
+def _result(loss, parts, n_rounds, predictions) -> BiasVarianceResult:
+    extra = {}
+    if loss == "0-1":
+        extra = {
+            name: float(parts[name].mean())
+            for name in ("variance_unbiased", "variance_biased", "net_variance")
+        }
+    return BiasVarianceResult(
+        loss=loss,
+        expected_loss=float(parts["loss"].mean()),
+        bias=float(parts["bias"].mean()),
+        variance=float(parts["variance"].mean()),
+        expected_loss_per_point=parts["loss"],
+        bias_per_point=parts["bias"],
+        variance_per_point=parts["variance"],
+        main_prediction=parts["main"],
+        n_rounds=n_rounds,
+        predictions=predictions,
+        **extra,
+    )
+
+
+def bias_variance_curve(
+    estimator: BaseEstimator,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    param_name: str,
+    param_range: Sequence,
+    **decomp_params,
+) -> list[BiasVarianceResult]:
+    """Bias-variance decompositions along one parameter, like ``validation_curve``.
+
+    For each value in ``param_range`` a clone with ``param_name`` set to it is decomposed by
+    :func:`bias_variance_decomp` with the same ``decomp_params`` (loss, n_rounds, sampling,
+    random_state, n_jobs...). The same ``random_state`` gives every value the same training
+    sets, so the curve compares models, not draws.
+
+    Parameters
+    ----------
+    estimator : estimator
+    X_train, y_train, X_test, y_test : array-like
+    param_name : str
+        A parameter of the estimator, nested ones too (``estimator__module__hidden_units``,
+        ``max_depth``, ``n_estimators``).
+    param_range : sequence
+        Values to decompose, from simple to complex.
+    **decomp_params
+        Keyword arguments of :func:`bias_variance_decomp`.
+
+    Returns
+    -------
+    results : list of BiasVarianceResult
+        One per value, with ``params={param_name: value}``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from ensemblekit.model_selection import bias_variance_curve
+    >>> X, y = make_friedman1(n_samples=300, noise=1.0, random_state=0)
+    >>> curve = bias_variance_curve(DecisionTreeRegressor(random_state=0), X[:200], y[:200],
+    ...     X[200:], y[200:], param_name="max_depth", param_range=[1, 8], loss="mse",
+    ...     n_rounds=10, random_state=0)
+    >>> curve[0].bias > curve[1].bias and curve[0].variance < curve[1].variance
+    True
+    """
+    if "random_state" not in decomp_params or decomp_params["random_state"] is None:
+        # One fixed stream, so every value sees the same training sets.
+        decomp_params = {**decomp_params, "random_state": int(draw_seeds(None, 1)[0])}
+    results = []
+    for value in param_range:
+        candidate = clone(estimator).set_params(**{param_name: value})
+        result = bias_variance_decomp(candidate, X_train, y_train, X_test, y_test, **decomp_params)
+        results.append(replace(result, params={param_name: value}))
+    return results
