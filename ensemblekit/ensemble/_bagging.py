@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from ..imbalance._resampling import correct_prior_shift, resample_rows, resampling_targets
 from ..utils._engine import MemberPlan
 from ..utils._random import MAX_SEED, draw_seeds
 from ..utils._validation import resolve_count
@@ -146,8 +147,10 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         self._seeds = (
             np.r_[self._seeds[: len(existing)], seeds[len(existing) :]] if existing else seeds
         )
+        self._before_plans(X, y)
         plans = [self._plan(seed, sample_weight) for seed in self._seeds[len(existing) :]]
         self._fit_plans(X, y, plans, existing)
+        self._after_fit(X, y)
         self.estimators_features_ = [self._draw(seed)[1] for seed in self._seeds]
         if self.oob_score:
             self._set_oob(X, y)
@@ -158,8 +161,14 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         rng = np.random.RandomState(seed)
         member_seed = int(rng.randint(MAX_SEED))
         features = _indices(rng, self.bootstrap_features, self.n_features_in_, self._max_features)
-        rows = _indices(rng, self.bootstrap, self._n_samples, self._max_samples)
+        rows = self._resample(
+            rng, _indices(rng, self.bootstrap, self._n_samples, self._max_samples)
+        )
         return member_seed, features, rows
+
+    def _resample(self, rng, rows):
+        """Rebalance a member's drawn rows (classifiers with ``sampling_strategy``)."""
+        return rows
 
     def _plan(self, seed, sample_weight) -> MemberPlan:
         member_seed, features, rows = self._draw(seed)
@@ -167,6 +176,12 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
             features = None  # all columns, in order
         weight = None if sample_weight is None else sample_weight[rows]
         return MemberPlan(member_seed, rows=rows, features=features, sample_weight=weight)
+
+    def _before_plans(self, X, y) -> None:
+        """Checks and state the plans need (classifiers: the resampling targets)."""
+
+    def _after_fit(self, X, y) -> None:
+        """What a fit adds once the members are trained (classifiers: the class priors)."""
 
     def _features_of(self, index):
         features = self.estimators_features_[index]
@@ -246,10 +261,127 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
     """
     )
 
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseBagging._parameter_constraints,
+        "sampling_strategy": [
+            None,
+            StrOptions({"auto"}),
+            Interval(Real, 0, 1, closed="right"),
+            dict,
+        ],
+        "replacement": ["boolean"],
+        "sampler": [HasMethods(["fit_resample"]), None],
+        "correct_prior": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        n_estimators=10,
+        *,
+        max_samples=1.0,
+        max_features=1.0,
+        bootstrap=True,
+        bootstrap_features=False,
+        sampling_strategy=None,
+        replacement=False,
+        sampler=None,
+        correct_prior=False,
+        oob_score=False,
+        warm_start=False,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            estimator,
+            n_estimators,
+            max_samples=max_samples,
+            max_features=max_features,
+            bootstrap=bootstrap,
+            bootstrap_features=bootstrap_features,
+            oob_score=oob_score,
+            warm_start=warm_start,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.sampling_strategy = sampling_strategy
+        self.replacement = replacement
+        self.sampler = sampler
+        self.correct_prior = correct_prior
+
+    def _template(self):
+        template = super()._template()
+        if self.sampler is None:
+            return template
+        # Resampling inside each member's fit, never before the split: no leakage into OOB
+        # rows or a caller's validation folds (imbalanced-learn's pipeline semantics).
+        from imblearn.pipeline import Pipeline
+
+        return Pipeline([("sampler", clone(self.sampler)), ("estimator", template)])
+
+    def _before_plans(self, X, y):
+        if self.sampler is not None and self.sampling_strategy is not None:
+            raise ValueError("Set sampling_strategy or sampler, not both.")
+        self._y_fit = y
+        self._strategy = self.sampling_strategy
+        if isinstance(self._strategy, dict):
+            unknown = set(self._strategy) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"sampling_strategy names classes {sorted(unknown)} not in y.")
+            self._strategy = {
+                int(np.searchsorted(self.classes_, c)): n for c, n in self._strategy.items()
+            }
+        if self._strategy is not None:  # fail before any member trains
+            resampling_targets(dict(enumerate(np.bincount(y))), self._strategy)
+
+    def _resample(self, rng, rows):
+        """imbalanced-learn's meaning: the strategy applies to each member's own draw."""
+        if self.sampling_strategy is None:
+            return rows
+        drawn = np.bincount(self._y_fit[rows], minlength=len(self.classes_))
+        counts = {c: int(n) for c, n in enumerate(drawn) if n > 0}
+        targets = resampling_targets(counts, self._strategy)
+        return resample_rows(rng, rows, self._y_fit, targets, self.replacement)
+
+    def _after_fit(self, X, y):
+        self.class_prior_ = np.bincount(y, minlength=len(self.classes_)) / len(y)
+        if self.sampler is not None:
+            _, y_resampled = clone(self.sampler).fit_resample(X, y)
+            shares = np.bincount(y_resampled, minlength=len(self.classes_))
+        else:
+            shares = sum(
+                np.bincount(y[rows], minlength=len(self.classes_))
+                for rows in self.estimators_samples_
+            )
+        self.train_prior_ = shares / shares.sum()
+
+    def predict_proba(self, X):
+        """Mean of the members' class probabilities, prior-corrected if ``correct_prior``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._corrected(super().predict_proba(X))
+
+    def _corrected(self, proba):
+        if not self.correct_prior:
+            return proba
+        return correct_prior_shift(
+            proba, train_prior=self.train_prior_, true_prior=self.class_prior_
+        )
+
     def _oob_prediction(self, index, X):
         return self._member_proba(index, X)
 
     def _store_oob(self, oob, y, has_oob):
+        oob[has_oob] = self._corrected(oob[has_oob])
         self.oob_decision_function_ = oob
         self.oob_score_ = accuracy_score(y[has_oob], np.argmax(oob[has_oob], axis=1))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from types import MappingProxyType
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -90,15 +91,24 @@ class _EpochPermutations(torch.utils.data.Sampler):
 
 
 class _SliceBatches:
-    """Batches as index slices of tensors already on the device: no per-row collate."""
+    """Batches as index slices of tensors already on the device: no per-row collate.
 
-    def __init__(self, data: _ArrayData, batch_size: int, order: _EpochPermutations):
-        self.data, self.batch_size, self.order = data, batch_size, order
+    ``batches``, an iterable of index lists (a batch sampler), replaces the epoch order.
+    """
+
+    def __init__(self, data: _ArrayData, batch_size: int, order: _EpochPermutations, batches=None):
+        self.data, self.batch_size, self.order, self.batches = data, batch_size, order, batches
 
     def __len__(self) -> int:
+        if self.batches is not None:
+            return len(self.batches)
         return -(-len(self.data) // self.batch_size)
 
     def __iter__(self):
+        if self.batches is not None:
+            for rows in self.batches:
+                yield self.data[torch.as_tensor(rows, device=self.data.X.device)]
+            return
         index = self.order.indices()
         if index is not None:
             index = index.to(self.data.X.device)
@@ -130,6 +140,8 @@ class NeuralNetBase(NeuralNet):
     history_ = None
     initialized_ = False
     virtual_params_ = MappingProxyType({})
+    # Prefixes whose parameters (batch_sampler__sampling_ratio) skorch accepts and routes.
+    prefixes_: ClassVar[list] = [*NeuralNet.prefixes_, "batch_sampler"]
     # skorch reads these; ensemblekit fixes them (data path and splitting are its own).
     train_split = None
     dataset = None
@@ -198,8 +210,14 @@ class NeuralNetBase(NeuralNet):
         X, y = self._validate_Xy(X, y, reset=not keep, classes=classes)
         weight = self._prepare_weights(y, sample_weight)
         self._check_early_stopping()
-        module_seed, shuffle_seed, split_seed, torch_seed = draw_seeds(self.random_state, 4)
-        self._seeds = {"module": int(module_seed), "split": int(split_seed)}
+        module_seed, shuffle_seed, split_seed, torch_seed, sampler_seed = draw_seeds(
+            self.random_state, 5
+        )
+        self._seeds = {
+            "module": int(module_seed),
+            "split": int(split_seed),
+            "sampler": int(sampler_seed),
+        }
         self._shuffle = torch.Generator().manual_seed(int(shuffle_seed))
         data = _ArrayData(X, y, weight, device=self.device)
         try:
@@ -247,12 +265,19 @@ class NeuralNetBase(NeuralNet):
     def get_iterator(self, dataset, training=False):
         batch_size = len(dataset) if self.batch_size == -1 else int(self.batch_size)
         order = _EpochPermutations(len(dataset), self._shuffle if training else None)
+        batches = self._batch_sampler(dataset, batch_size) if training else None
         if training and self.iterator_train is not None:
             kwargs = self.get_params_for("iterator_train")
-            kwargs.setdefault("batch_size", batch_size)
             kwargs.setdefault("collate_fn", _collate)
+            if batches is not None:
+                return self.iterator_train(dataset, batch_sampler=batches, **kwargs)
+            kwargs.setdefault("batch_size", batch_size)
             return self.iterator_train(dataset, sampler=order, **kwargs)
-        return _SliceBatches(dataset, batch_size, order)
+        return _SliceBatches(dataset, batch_size, order, batches)
+
+    def _batch_sampler(self, dataset, batch_size):
+        """The user's batch sampler over the training rows, seeded from random_state."""
+        return None
 
     @property
     def _default_callbacks(self):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from ..imbalance._losses import compute_class_weight
+from ..imbalance._resampling import BalancedBatchSampler
 from ._base import NeuralNetBase
 from ._mlp import MLP
 
@@ -109,9 +110,21 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
             criterion="torch.nn.CrossEntropyLoss",
             nonlin="a softmax over the last axis (the module returns logits)",
         )
-        + """    class_weight : None, "balanced" or dict, default=None
-        Weights of the classes in the loss; "balanced" uses
-        ``n_samples / (n_classes * bincount(y))``. Multiplied with ``sample_weight``.
+        + """    class_weight : None, "balanced", "effective" or dict, default=None
+        Weights of the classes in the loss, multiplied with ``sample_weight``. "balanced"
+        uses ``n_samples / (n_classes * bincount(y))``; "effective" the class-balanced
+        weights of Cui et al. (2019), ``1 / E_c`` with ``E_c = (1 - beta^n_c) / (1 - beta)``
+        (see :func:`ensemblekit.imbalance.compute_class_weight`).
+    class_weight_beta : float in [0, 1), default=0.999
+        The ``beta`` of ``class_weight="effective"``.
+    batch_sampler : None, "balanced" or class, default=None
+        How training batches are drawn. None shuffles the rows each epoch. "balanced" uses
+        :class:`ensemblekit.imbalance.BalancedBatchSampler` (classes in equal shares in every
+        batch); a class is called as ``batch_sampler(y, batch_size=..., random_state=...,
+        **batch_sampler__params)`` and must yield lists of row indices, e.g.
+        ``batch_sampler=BalancedBatchSampler, batch_sampler__sampling_ratio={0: 2, 1: 1}``.
+        Balanced batches shift the prior the net learns: see
+        :func:`ensemblekit.imbalance.correct_prior_shift`.
 
     Attributes
     ----------
@@ -140,6 +153,8 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         max_epochs=50,
         batch_size=128,
         class_weight=None,
+        class_weight_beta=0.999,
+        batch_sampler=None,
         random_state=None,
         n_threads=1,
         early_stopping=False,
@@ -216,6 +231,8 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
     def _row_class_weight(self, y_encoded):
         if self.class_weight is None:
             return None
+        present = np.unique(y_encoded)
+        weights = np.ones(len(self.classes_))
         if isinstance(self.class_weight, dict):
             unknown = set(self.class_weight) - set(self.classes_.tolist())
             if unknown:
@@ -223,12 +240,29 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
                     f"class_weight has classes {sorted(unknown, key=str)} that are not in y "
                     f"(classes: {self.classes_.tolist()})."
                 )
-        present = np.unique(y_encoded)
-        weights = np.ones(len(self.classes_))
-        weights[present] = compute_class_weight(
-            self.class_weight, classes=self.classes_[present], y=self.classes_[y_encoded]
-        )
+            for label, weight in self.class_weight.items():
+                weights[np.searchsorted(self.classes_, label)] = weight
+        elif self.class_weight in ("balanced", "effective"):
+            weights[present] = compute_class_weight(
+                y_encoded, method=self.class_weight, beta=self.class_weight_beta
+            )
+        else:
+            raise ValueError(
+                "class_weight must be None, 'balanced', 'effective' or a dict of class: weight, "
+                f"got {self.class_weight!r}."
+            )
         return weights[y_encoded]
+
+    def _batch_sampler(self, dataset, batch_size):
+        if self.batch_sampler is None:
+            return None
+        make = BalancedBatchSampler if self.batch_sampler == "balanced" else self.batch_sampler
+        return make(
+            dataset.y.cpu().numpy(),
+            batch_size=batch_size,
+            random_state=self._seeds["sampler"],
+            **self.get_params_for("batch_sampler"),
+        )
 
     def _stratify_split(self, y):
         return y if np.bincount(y).min(initial=2) >= 2 and len(np.unique(y)) > 1 else None

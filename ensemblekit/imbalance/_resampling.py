@@ -1,0 +1,175 @@
+"""Balanced mini-batches, resampling plans for bagging, and prior correction."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+
+class BalancedBatchSampler:
+    """Index batches in which the classes are balanced (or in a given ratio).
+
+    Implements torch's batch-sampler interface (an iterable of index lists with ``len``), so
+    it can feed a ``DataLoader(batch_sampler=...)``; ensemblekit's nets take it with
+    ``batch_sampler=BalancedBatchSampler`` (extra arguments as ``batch_sampler__*``). Each
+    epoch has ``ceil(n_samples / batch_size)`` batches; within each class the rows are
+    shuffled and cycled, so minority rows are repeated and majority rows spread over epochs.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels of the rows the indices refer to.
+    batch_size : int
+    sampling_ratio : None or dict, default=None
+        Relative share of each class in a batch, e.g. ``{0: 3, 1: 1}``; None gives equal
+        shares. Classes left out of the dict are not sampled.
+    random_state : None, int or RandomState, default=None
+        The same int gives the same sequence of epochs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ensemblekit.imbalance import BalancedBatchSampler
+    >>> y = np.array([0] * 95 + [1] * 5)
+    >>> batches = list(BalancedBatchSampler(y, batch_size=10, random_state=0))
+    >>> len(batches), [int((y[b] == 1).sum()) for b in batches[:3]]
+    (10, [5, 5, 5])
+    """
+
+    def __init__(self, y, *, batch_size: int, sampling_ratio=None, random_state=None):
+        self.y = np.asarray(y)
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}.")
+        self.batch_size = int(batch_size)
+        classes = np.unique(self.y)
+        ratio = {c: 1.0 for c in classes} if sampling_ratio is None else dict(sampling_ratio)
+        unknown = set(ratio) - set(classes.tolist())
+        if unknown:
+            raise ValueError(f"sampling_ratio has classes {sorted(unknown)} that are not in y.")
+        if any(float(v) < 0 for v in ratio.values()) or sum(ratio.values()) <= 0:
+            raise ValueError("sampling_ratio needs non-negative shares with a positive sum.")
+        self.sampling_ratio = ratio
+        self._rng = check_random_state(random_state)
+        self._pools = {c: np.flatnonzero(self.y == c) for c in ratio if ratio[c] > 0}
+        self._positions = {c: len(pool) for c, pool in self._pools.items()}  # force a shuffle
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def _per_batch(self) -> dict:
+        """Rows of each class in a batch: largest remainders of the shares, summing to size."""
+        shares = np.array([float(self.sampling_ratio[c]) for c in self._pools])
+        exact = shares / shares.sum() * self.batch_size
+        counts = np.floor(exact).astype(int)
+        order = np.argsort(-(exact - counts), kind="stable")
+        counts[order[: self.batch_size - counts.sum()]] += 1
+        return dict(zip(self._pools, counts, strict=True))
+
+    def _take(self, cls, k: int) -> np.ndarray:
+        pool, out = self._pools[cls], []
+        while k > 0:
+            if self._positions[cls] >= len(pool):
+                self._pools[cls] = pool = self._rng.permutation(pool)
+                self._positions[cls] = 0
+            step = min(k, len(pool) - self._positions[cls])
+            out.append(pool[self._positions[cls] : self._positions[cls] + step])
+            self._positions[cls] += step
+            k -= step
+        return np.concatenate(out) if out else np.empty(0, dtype=int)
+
+    def __iter__(self):
+        per_batch = self._per_batch()
+        for _ in range(len(self)):
+            batch = np.concatenate([self._take(c, k) for c, k in per_batch.items()])
+            yield self._rng.permutation(batch).tolist()
+
+
+def resampling_targets(counts: dict, sampling_strategy) -> dict:
+    """Rows to keep of each class, with imbalanced-learn's meaning of ``sampling_strategy``.
+
+    ``"auto"`` (under-sampling's "not minority") brings every class down to the minority's
+    count; a float ``r`` in (0, 1] (two classes) keeps the majority at ``n_minority / r``;
+    a dict gives the counts of the classes it names (more than present over-samples).
+    """
+    if isinstance(sampling_strategy, str):
+        if sampling_strategy != "auto":
+            raise ValueError(
+                f"sampling_strategy must be 'auto', a float or a dict, got {sampling_strategy!r}."
+            )
+        smallest = min(counts.values())
+        return {c: smallest for c in counts}
+    if isinstance(sampling_strategy, Real):
+        if len(counts) != 2 or not 0 < float(sampling_strategy) <= 1:
+            raise ValueError(
+                "A float sampling_strategy is the minority/majority ratio after resampling: "
+                f"it needs two classes and a value in (0, 1], got {sampling_strategy!r}."
+            )
+        minority = min(counts, key=counts.get)
+        majority = max(counts, key=counts.get)
+        kept = max(counts[minority], int(counts[minority] / float(sampling_strategy)))
+        return {minority: counts[minority], majority: min(kept, counts[majority])}
+    if isinstance(sampling_strategy, dict):
+        unknown = set(sampling_strategy) - set(counts)
+        if unknown:
+            raise ValueError(f"sampling_strategy names classes {sorted(unknown)} not in y.")
+        if any(int(v) < 0 for v in sampling_strategy.values()):
+            raise ValueError("sampling_strategy counts must be >= 0.")
+        return {c: int(sampling_strategy.get(c, n)) for c, n in counts.items()}
+    raise ValueError(
+        f"sampling_strategy must be None, 'auto', a float or a dict, got {sampling_strategy!r}."
+    )
+
+
+def resample_rows(rng, rows: np.ndarray, y: np.ndarray, targets: dict, replacement: bool):
+    """Draw ``targets[c]`` of each class's ``rows`` (with repeats when asked or needed)."""
+    kept = []
+    for cls, n_keep in targets.items():
+        pool = rows[y[rows] == cls]
+        if n_keep == 0 or len(pool) == 0:
+            continue
+        replace = replacement or n_keep > len(pool)
+        kept.append(rng.choice(pool, n_keep, replace=replace))
+    return np.sort(np.concatenate(kept))
+
+
+def correct_prior_shift(proba, *, train_prior, true_prior) -> np.ndarray:
+    """Correct probabilities of a model trained on a resampled class prior (Saerens 2002).
+
+    ``p(c | x) ∝ p'(c | x) * true_prior[c] / train_prior[c]``, renormalised per row. Without
+    it, a model trained on balanced data over-predicts the minority class.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_classes)
+        The model's probabilities, columns in class order.
+    train_prior : array-like of shape (n_classes,)
+        Class shares the model was trained on (after resampling).
+    true_prior : array-like of shape (n_classes,)
+        Class shares where the model is deployed.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ensemblekit.imbalance import correct_prior_shift
+    >>> correct_prior_shift(np.array([[0.5, 0.5]]), train_prior=[0.5, 0.5],
+    ...                     true_prior=[0.9, 0.1]).round(2)
+    array([[0.9, 0.1]])
+    """
+    proba = np.asarray(proba, dtype=float)
+    train_prior = np.asarray(train_prior, dtype=float)
+    true_prior = np.asarray(true_prior, dtype=float)
+    if proba.ndim != 2 or not (len(train_prior) == len(true_prior) == proba.shape[1]):
+        raise ValueError(
+            f"proba has {proba.shape[-1]} columns; train_prior and true_prior need one share "
+            f"per column, got {len(train_prior)} and {len(true_prior)}."
+        )
+    if np.any(train_prior <= 0) or np.any(true_prior < 0):
+        raise ValueError("train_prior must be positive and true_prior non-negative.")
+    corrected = proba * (true_prior / train_prior)
+    return corrected / corrected.sum(axis=1, keepdims=True)
