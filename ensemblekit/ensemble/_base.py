@@ -114,12 +114,7 @@ class SoftVotingClassifierMixin(ClassifierMixin):
 
     def _member_proba(self, index: int, X) -> np.ndarray:
         """One member's probabilities in the columns of ``classes_`` (a bootstrap may miss some)."""
-        member = self.estimators_[index]
-        proba = np.zeros((len(X), len(self.classes_)))
-        proba[:, np.asarray(member.classes_, dtype=int)] = member.predict_proba(
-            self._member_X(X, index)
-        )
-        return proba
+        return aligned_proba(self.estimators_[index], self._member_X(X, index), len(self.classes_))
 
     def predict_proba(self, X) -> np.ndarray:
         """Mean of the members' class probabilities (soft voting).
@@ -182,3 +177,10 @@ _COUNT_OR_SHARE = [
     Interval(Integral, 1, None, closed="left"),
     Interval(RealNotInt, 0, 1, closed="right"),
 ]
+
+
+def aligned_proba(member, X, n_classes: int) -> np.ndarray:
+    """A member's probabilities in columns 0..n_classes-1 (it saw labels encoded that way)."""
+    proba = np.zeros((len(X), n_classes))
+    proba[:, np.asarray(member.classes_, dtype=int)] = member.predict_proba(X)
+    return proba

@@ -1,4 +1,4 @@
-"""Validation tools: bias-variance decomposition, bootstrap estimates and intervals."""
+"""Validation tools: bias-variance, bootstrap estimates, nested CV, model comparison."""
 
 from ._bias_variance import (
     BiasVarianceResult,
@@ -17,9 +17,39 @@ from ._bootstrap import (
     efron_estimate,
     leave_one_out_bootstrap_error,
 )
+from ._compare import (
+    ComparisonRow,
+    ComparisonTable,
+    TestResult,
+    compare_models,
+    corrected_resampled_ttest,
+    mcnemar_test,
+    paired_ttest_5x2cv,
+)
+from ._search import (
+    BorderFinding,
+    NestedCVResult,
+    SearchBorderWarning,
+    check_search_border,
+    nested_cross_validate,
+    top_k_ensemble,
+)
 
 __all__ = [
     "BiasVarianceDisplay",
+    "BorderFinding",
+    "ComparisonRow",
+    "ComparisonTable",
+    "NestedCVResult",
+    "SearchBorderWarning",
+    "TestResult",
+    "check_search_border",
+    "compare_models",
+    "corrected_resampled_ttest",
+    "mcnemar_test",
+    "nested_cross_validate",
+    "paired_ttest_5x2cv",
+    "top_k_ensemble",
     "BiasVarianceResult",
     "BootstrapCI",
     "BootstrapScoreResult",
