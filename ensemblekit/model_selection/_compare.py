@@ -285,8 +285,8 @@ def compare_models(
         splitter = RepeatedStratifiedKFold if is_classifier(first) else RepeatedKFold
         cv = splitter(n_splits=5, n_repeats=2, random_state=seed)
     splits = list(check_cv(cv, y, classifier=is_classifier(first)).split(X, y))
-    n_test = int(np.mean([len(test) for _, test in splits]))
-    n_train = int(np.mean([len(train) for train, _ in splits]))
+    n_test = float(np.mean([len(test) for _, test in splits]))
+    n_train = float(np.mean([len(train) for train, _ in splits]))
     scores = {
         name: fit_folds(
             est, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state

@@ -1,0 +1,273 @@
+"""CV ensembles, nested CV, paired comparisons and search helpers (issue 5)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    KFold,
+    RandomizedSearchCV,
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    cross_val_predict,
+    cross_val_score,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from ensemblekit.ensemble import CVEnsembleClassifier, CVEnsembleRegressor
+from ensemblekit.model_selection import (
+    SearchBorderWarning,
+    check_search_border,
+    compare_models,
+    corrected_resampled_ttest,
+    mcnemar_test,
+    nested_cross_validate,
+    paired_ttest_5x2cv,
+    top_k_ensemble,
+)
+from ensemblekit.nets import NeuralNetClassifier
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _logistic():
+    return LogisticRegression(max_iter=1000)
+
+
+# ---------------------------------------------------------------- CV ensembles
+def test_oof_predictions_equal_cross_val_predict(cancer):
+    X, y = cancer
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    ens = CVEnsembleClassifier(_logistic(), cv=cv).fit(X, y)
+    expected = cross_val_predict(_logistic(), X, y, cv=cv, method="predict_proba")
+    np.testing.assert_allclose(ens.oof_predictions_, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ens.cv_scores_, cross_val_score(_logistic(), X, y, cv=cv))
+    Xr, yr = load_diabetes(return_X_y=True)
+    reg = CVEnsembleRegressor(Ridge(), cv=KFold(4, shuffle=True, random_state=0)).fit(Xr, yr)
+    expected = cross_val_predict(Ridge(), Xr, yr, cv=KFold(4, shuffle=True, random_state=0))
+    np.testing.assert_allclose(reg.oof_predictions_, expected, rtol=0, atol=1e-9)
+
+
+def test_seeded_learners_keep_their_seed_like_cross_val_predict(cancer):
+    X, y = cancer
+    tree = DecisionTreeClassifier(max_features=3, random_state=7)
+    ens = CVEnsembleClassifier(tree, cv=3).fit(X, y)
+    np.testing.assert_array_equal(
+        ens.oof_predictions_, cross_val_predict(tree, X, y, cv=3, method="predict_proba")
+    )
+
+
+def test_repeated_folds_average_the_out_of_fold_predictions(cancer):
+    X, y = cancer
+    cv = RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=0)
+    ens = CVEnsembleClassifier(_logistic(), cv=cv).fit(X, y)
+    assert len(ens) == 6
+    splits = list(cv.split(X, y))
+    per_repeat = []
+    for repeat in (splits[:3], splits[3:]):
+        oof = np.zeros((len(X), 2))
+        for train, test in repeat:
+            oof[test] = clone(_logistic()).fit(X[train], y[train]).predict_proba(X[test])
+        per_repeat.append(oof)
+    np.testing.assert_allclose(ens.oof_predictions_, np.mean(per_repeat, axis=0), atol=1e-12)
+
+
+def test_group_kfold_keeps_groups_apart_and_works_in_a_pipeline(cancer):
+    X, y = cancer
+    groups = np.arange(len(X)) % 7
+    pipe = make_pipeline(StandardScaler(), CVEnsembleClassifier(_logistic(), cv=GroupKFold(3)))
+    pipe.fit(X, y, cvensembleclassifier__groups=groups)
+    for train, test in pipe[-1].splits_:
+        assert not set(groups[train]) & set(groups[test])
+
+
+def test_prediction_is_the_mean_of_fold_members_or_the_refit_one(cancer):
+    X, y = cancer
+    ens = CVEnsembleClassifier(_logistic(), cv=4).fit(X, y)
+    np.testing.assert_allclose(
+        ens.predict_proba(X), np.mean([m.predict_proba(X) for m in ens], axis=0)
+    )
+    refit = CVEnsembleClassifier(_logistic(), cv=4, refit=True).fit(X, y)
+    full = _logistic().fit(X, y)
+    np.testing.assert_allclose(refit.predict_proba(X), full.predict_proba(X), atol=1e-12)
+    np.testing.assert_allclose(refit.oof_predictions_, ens.oof_predictions_)
+
+
+def test_cv_ensemble_of_nets_is_deterministic_across_n_jobs(digits, tiny_net_params):
+    X, y = digits
+    net = NeuralNetClassifier(**tiny_net_params)
+    one = CVEnsembleClassifier(net, cv=3, random_state=0).fit(X, y)
+    two = CVEnsembleClassifier(net, cv=3, random_state=0, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(one.oof_predictions_, two.oof_predictions_)
+    search = GridSearchCV(
+        CVEnsembleClassifier(net, cv=2, random_state=0), {"estimator__lr": [1e-3, 1e-2]}, cv=2
+    ).fit(X, y)
+    assert search.best_params_["estimator__lr"] in (1e-3, 1e-2)
+
+
+def test_a_fold_missing_a_class_is_an_error():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="fold 0 have no samples of classes \\[0\\]"):
+        CVEnsembleClassifier(_logistic(), cv=KFold(3)).fit(X, y)
+
+
+# ---------------------------------------------------------------- paired tests
+def test_5x2cv_t_and_f_equal_mlxtend(cancer):
+    mlxtend = pytest.importorskip("mlxtend.evaluate")
+    X, y = cancer
+    a, b = _logistic(), DecisionTreeClassifier(max_depth=2, random_state=0)
+    for seed in (1, 2):
+        t = paired_ttest_5x2cv(a, b, X, y, random_state=seed)
+        np.testing.assert_allclose(
+            tuple(t), mlxtend.paired_ttest_5x2cv(a, b, X, y, random_seed=seed)
+        )
+        f = paired_ttest_5x2cv(a, b, X, y, random_state=seed, variant="f")
+        np.testing.assert_allclose(
+            tuple(f), mlxtend.combined_ftest_5x2cv(a, b, X, y, random_seed=seed)
+        )
+    assert t.statistic != 0
+
+
+def test_mcnemar_equals_mlxtend_and_the_exact_binomial():
+    mlxtend = pytest.importorskip("mlxtend.evaluate")
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 2, 300)
+    p1 = np.where(rng.rand(300) < 0.85, y, 1 - y)
+    p2 = np.where(rng.rand(300) < 0.75, y, 1 - y)
+    table = mlxtend.mcnemar_table(y_target=y, y_model1=p1, y_model2=p2)
+    chi2, p = mlxtend.mcnemar(table, exact=False, corrected=True)
+    ours = mcnemar_test(y, p1, p2, exact=False)
+    assert ours.statistic == pytest.approx(chi2) and ours.pvalue == pytest.approx(p)
+    _, p_exact = mlxtend.mcnemar(table, exact=True)
+    assert mcnemar_test(y, p1, p2, exact=True).pvalue == pytest.approx(p_exact)
+    # Few disagreements: exact by default. b = 1, c = 7: p = 2 * P(Bin(8, 1/2) <= 1) = 18/256.
+    y = np.zeros(20, dtype=int)
+    p1 = np.r_[np.ones(7, dtype=int), np.zeros(13, dtype=int)]
+    p2 = np.r_[np.zeros(19, dtype=int), 1]
+    r = mcnemar_test(y, p1, p2)
+    assert (r.statistic, r.pvalue) == (1.0, pytest.approx(18 / 256))
+    assert tuple(mcnemar_test(y, y, y)) == (0.0, 1.0)
+
+
+def test_corrected_resampled_ttest_by_hand():
+    d = np.array([0.02, 0.01, 0.03, 0.00, 0.04])
+    # mean 0.02, var 2.5e-4, correction 1/5 + 20/80 = 0.45: t = 0.02 / sqrt(1.125e-4)
+    r = corrected_resampled_ttest(d, n_train=80, n_test=20)
+    assert r.statistic == pytest.approx(0.02 / np.sqrt(1.125e-4))
+    assert r.pvalue == pytest.approx(2 * stats.t.sf(r.statistic, 4))
+    same = corrected_resampled_ttest(d + 0.5, np.full(5, 0.5), n_train=80, n_test=20)
+    assert same.statistic == pytest.approx(r.statistic)
+    naive = stats.ttest_1samp(d, 0.0)
+    assert r.pvalue > naive.pvalue  # the correction is more cautious
+    with pytest.raises(ValueError, match="at least 2 paired scores"):
+        corrected_resampled_ttest([0.1], n_train=8, n_test=2)
+
+
+def test_compare_models_table(cancer):
+    X, y = cancer
+    models = {"logistic": _logistic(), "stump": DecisionTreeClassifier(max_depth=1)}
+    cv = RepeatedStratifiedKFold(n_splits=5, n_repeats=2, random_state=0)
+    table = compare_models(models, X, y, cv=cv)
+    assert [r.name for r in table] == ["logistic", "stump"]
+    best, other = table
+    assert best.pvalue == 1.0
+    splits = list(cv.split(X, y))
+    n_test = np.mean([len(test) for _, test in splits])
+    n_train = len(X) - n_test
+    expected = corrected_resampled_ttest(best.scores, other.scores, n_train=n_train, n_test=n_test)
+    assert other.pvalue == pytest.approx(expected.pvalue, rel=1e-9)
+    half = stats.t.ppf(0.975, 9) * np.sqrt((1 / 10 + n_test / n_train) * best.scores.var(ddof=1))
+    assert best.ci_low == pytest.approx(best.mean - half)
+    np.testing.assert_allclose(best.scores, cross_val_score(_logistic(), X, y, cv=cv))
+    frame = table.to_frame()
+    assert list(frame.columns) == ["mean", "ci_low", "ci_high", "pvalue"]
+    assert "p vs best" in str(table)
+    with pytest.raises(ValueError, match="test must be"):
+        compare_models(models, X, y, test="wilcoxon")
+
+
+# ---------------------------------------------------------------- nested CV
+def test_nested_cv_equals_an_explicit_loop_and_runs_in_parallel():
+    X, y = load_iris(return_X_y=True)
+    search = GridSearchCV(SVC(), {"C": [0.1, 1, 10]}, cv=3)
+    result = nested_cross_validate(
+        search, X, y, outer_cv=StratifiedKFold(4, shuffle=True, random_state=0)
+    )
+    manual = []
+    for train, test in StratifiedKFold(4, shuffle=True, random_state=0).split(X, y):
+        fitted = clone(search).fit(X[train], y[train])
+        manual.append((fitted.score(X[test], y[test]), fitted.best_params_, fitted.best_score_))
+    np.testing.assert_allclose(result.outer_scores, [m[0] for m in manual])
+    assert result.best_params == [m[1] for m in manual]
+    np.testing.assert_allclose(result.inner_best_scores, [m[2] for m in manual])
+    parallel = nested_cross_validate(
+        search, X, y, outer_cv=StratifiedKFold(4, shuffle=True, random_state=0), n_jobs=2
+    )
+    np.testing.assert_array_equal(parallel.outer_scores, result.outer_scores)
+    assert "NestedCVResult(outer=" in repr(result)
+
+
+def test_nested_cv_errors():
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="must be a scikit-learn hyper-parameter search"):
+        nested_cross_validate(SVC(), X, y)
+    with pytest.raises(ValueError, match="refit=True"):
+        nested_cross_validate(GridSearchCV(SVC(), {"C": [1]}, refit=False), X, y)
+
+
+# ---------------------------------------------------------------- search helpers
+def test_top_k_ensemble_takes_the_best_candidates(cancer):
+    X, y = cancer
+    grid = {"C": [1e-3, 1e-2, 0.1, 1.0]}
+    search = GridSearchCV(_logistic(), grid, cv=3).fit(X, y)
+    ens = top_k_ensemble(search, k=2, X=X, y=y)
+    ranks = search.cv_results_["rank_test_score"]
+    best_two = [search.cv_results_["params"][i]["C"] for i in np.argsort(ranks, kind="stable")[:2]]
+    assert [est.C for _, est in ens.estimators] == best_two
+    assert ens.voting == "soft" and ens.score(X, y) > 0.9
+    assert not hasattr(top_k_ensemble(search, k=1).estimators[0][1], "coef_")
+    Xr, yr = load_diabetes(return_X_y=True)
+    reg_search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3).fit(Xr, yr)
+    assert type(top_k_ensemble(reg_search, k=2)).__name__ == "VotingRegressor"
+    with pytest.raises(ValueError, match="k=5 but the search tried 4 candidates"):
+        top_k_ensemble(search, k=5)
+    with pytest.raises(ValueError, match="is not fitted"):
+        top_k_ensemble(GridSearchCV(_logistic(), grid))
+
+
+def test_check_search_border_grid_and_distributions(cancer):
+    X, y = cancer
+    edge = GridSearchCV(_logistic(), {"C": [1e-5, 1e-4, 1e-3]}, cv=3).fit(X, y)
+    with pytest.warns(SearchBorderWarning, match="best C=0.001 lies on the high edge"):
+        findings = check_search_border(edge)
+    assert findings[0].suggestion.startswith("widen it on a log scale, e.g. [1e-05, 0.01]")
+    inside = GridSearchCV(_logistic(), {"C": [1e-5, 1.0, 1e5]}, cv=3).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if inside.best_params_["C"] == 1.0:
+            assert check_search_border(inside) == []
+    depth = GridSearchCV(DecisionTreeRegressor(random_state=0), {"max_depth": [1, 2]}, cv=3)
+    depth.fit(*load_diabetes(return_X_y=True))
+    if depth.best_params_["max_depth"] == 2:
+        with pytest.warns(SearchBorderWarning, match="extend it"):
+            assert check_search_border(depth)[0].edge == "high"
+    randomized = RandomizedSearchCV(
+        _logistic(), {"C": stats.loguniform(1e-5, 1e-3)}, n_iter=20, cv=3, random_state=0
+    ).fit(X, y)
+    with pytest.warns(SearchBorderWarning, match="high edge"):
+        assert check_search_border(randomized, margin=0.2)[0].param == "C"
+    with pytest.raises(ValueError, match="is not fitted"):
+        check_search_border(GridSearchCV(_logistic(), {"C": [1.0]}))
