@@ -25,7 +25,7 @@ demo: $(STAMP_RUN)
 test: $(STAMP_TEST)
 	$(PY) -m ruff check ensemblekit tests examples benchmarks
 	$(PY) -m ruff format --check ensemblekit tests examples benchmarks
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check --fix ensemblekit tests examples benchmarks

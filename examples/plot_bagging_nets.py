@@ -21,6 +21,7 @@ from ensemblekit.ensemble import BaggingClassifier, DeepEnsembleClassifier
 from ensemblekit.nets import NeuralNetClassifier
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+N_JOBS = 1 if QUICK else 2  # quick mode skips the worker start-up, not the parallel code
 N_MEMBERS = 3 if QUICK else 12
 
 
@@ -47,8 +48,10 @@ def main():
 
     net = NeuralNetClassifier(module__hidden_units=(64,), max_epochs=3 if QUICK else 30)
     ensembles = {
-        "bagging": BaggingClassifier(net, n_estimators=N_MEMBERS, random_state=0, n_jobs=2),
-        "deep ensemble": DeepEnsembleClassifier(net, n_members=N_MEMBERS, random_state=0, n_jobs=2),
+        "bagging": BaggingClassifier(net, n_estimators=N_MEMBERS, random_state=0, n_jobs=N_JOBS),
+        "deep ensemble": DeepEnsembleClassifier(
+            net, n_members=N_MEMBERS, random_state=0, n_jobs=N_JOBS
+        ),
     }
     results = {}
     for name, ensemble in ensembles.items():

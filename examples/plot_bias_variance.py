@@ -23,6 +23,7 @@ from ensemblekit.model_selection import BiasVarianceDisplay, bias_variance_curve
 from ensemblekit.nets import NeuralNetRegressor
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+N_JOBS = 1 if QUICK else 2  # quick mode skips the worker start-up, not the parallel code
 N_ROUNDS = 3 if QUICK else 20
 
 
@@ -39,13 +40,13 @@ def main():
     net_curve = bias_variance_curve(
         net, X_train, y_train, X_test, y_test,
         param_name="neuralnetregressor__module__hidden_units", param_range=widths,
-        loss="mse", n_rounds=N_ROUNDS, random_state=0, n_jobs=2,
+        loss="mse", n_rounds=N_ROUNDS, random_state=0, n_jobs=N_JOBS,
     )  # fmt: skip
     members = [1, 3] if QUICK else [1, 2, 5, 10, 25]
     bag_curve = bias_variance_curve(
         BaggingRegressor(DecisionTreeRegressor(), random_state=0), X_train, y_train, X_test,
         y_test, param_name="n_estimators", param_range=members, loss="mse",
-        n_rounds=N_ROUNDS, random_state=0, n_jobs=2,
+        n_rounds=N_ROUNDS, random_state=0, n_jobs=N_JOBS,
     )  # fmt: skip
 
     for title, curve in (("MLP hidden units", net_curve), ("bagged trees", bag_curve)):
