@@ -1,14 +1,24 @@
 """Meta-estimators whose members are fitted by the member engine."""
 
 from ._bagging import BaggingClassifier, BaggingRegressor
+from ._boosting import (
+    AdaBoostClassifier,
+    AdaBoostRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+)
 from ._cv import CVEnsembleClassifier, CVEnsembleRegressor
 from ._deep import DeepEnsembleClassifier, DeepEnsembleRegressor
 
 __all__ = [
+    "AdaBoostClassifier",
+    "AdaBoostRegressor",
     "BaggingClassifier",
     "BaggingRegressor",
     "CVEnsembleClassifier",
     "CVEnsembleRegressor",
     "DeepEnsembleClassifier",
     "DeepEnsembleRegressor",
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
 ]

@@ -15,16 +15,19 @@ def draw_seeds(random_state, n: int) -> np.ndarray:
     return check_random_state(random_state).randint(MAX_SEED, size=n)
 
 
-def set_random_states(estimator: BaseEstimator, seed: int, *, only_unset: bool = False):
+def set_random_states(estimator: BaseEstimator, seed, *, only_unset: bool = False):
     """Give every ``random_state`` parameter of ``estimator`` (nested too) its own seed.
 
-    The seeds are a pure function of ``seed`` and the sorted parameter names, as in
-    scikit-learn's ensembles, so a member is reproducible wherever it is fitted. With
-    ``only_unset=True`` a ``random_state`` the user already set (not None) is kept.
+    ``seed`` is an int or a ``RandomState``; the seeds are drawn from it in the order of the
+    sorted parameter names, as scikit-learn's ensembles draw them, so a member is
+    reproducible wherever it is fitted (and, from a shared ``RandomState``, equal to
+    scikit-learn's). With ``only_unset=True`` a ``random_state`` already set is kept.
     """
     params = estimator.get_params(deep=True)
     keys = sorted(key for key in params if key == "random_state" or key.endswith("__random_state"))
-    seeds = dict(zip(keys, draw_seeds(int(seed), len(keys)), strict=True)) if keys else {}
+    if isinstance(seed, np.integer | int):
+        seed = int(seed)
+    seeds = dict(zip(keys, draw_seeds(seed, len(keys)), strict=True)) if keys else {}
     updates = {
         key: int(value)
         for key, value in seeds.items()
