@@ -210,6 +210,7 @@ class AdaBoostClassifier(_BoostingMixin, ClassifierMixin, BaseEstimator):
 
     def staged_predict_proba(self, X):
         """Class probabilities after each stage."""
+        check_is_fitted(self)
         k = len(self.classes_)
         for decision in self.staged_decision_function(X):
             if k == 2:
