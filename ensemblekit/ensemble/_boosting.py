@@ -77,6 +77,7 @@ class AdaBoostClassifier(_BoostingMixin, ClassifierMixin, BaseEstimator):
     ----------
     estimators_ : list of fitted members
     estimator_weights_ : ndarray of shape (n_stages,)
+        One per fitted member (scikit-learn pads with zeros up to ``n_estimators``).
     estimator_errors_ : ndarray of shape (n_stages,)
     classes_ : ndarray of shape (n_classes,)
 
@@ -262,6 +263,7 @@ class AdaBoostRegressor(_BoostingMixin, RegressorMixin, BaseEstimator):
     ----------
     estimators_ : list of fitted members
     estimator_weights_ : ndarray of shape (n_stages,)
+        One per fitted member (scikit-learn pads with zeros up to ``n_estimators``).
     estimator_errors_ : ndarray of shape (n_stages,)
 
     Examples
