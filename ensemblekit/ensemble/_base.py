@@ -22,15 +22,8 @@ from ..utils._engine import MemberPlan, fit_members
 from ..utils._validation import check_sample_weight
 
 
-class MemberEnsembleMixin(MetaEstimatorMixin):
-    """Members in ``estimators_``, fitted by the member engine from ``_make_plans``."""
-
-    _parameter_constraints: ClassVar[dict] = {
-        "estimator": [HasMethods(["fit", "predict"]), None],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+class MembersMixin:
+    """``len(ens)``, ``ens[i]`` and iteration over the fitted members in ``estimators_``."""
 
     def __len__(self) -> int:
         """Number of fitted members."""
@@ -42,6 +35,17 @@ class MemberEnsembleMixin(MetaEstimatorMixin):
 
     def __iter__(self):
         return iter(self.estimators_)
+
+
+class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
+    """Members in ``estimators_``, fitted by the member engine from a plan."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     def _template(self) -> BaseEstimator:
         """The estimator each member clones: the user's, or a default net."""

@@ -24,34 +24,57 @@ from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._engine import MemberPlan, fit_members
 from ..utils._random import set_random_states
 from ..utils._validation import check_sample_weight
+from ._base import MembersMixin
 
 
-def _fit_stage(template, X, y, rng, *, rows=None, sample_weight=None):
-    """One stage's member: seeded from the shared ``rng`` as scikit-learn seeds, engine-fitted."""
+def _fit_stage(template, X, y, rng, *, bootstrap_p=None, sample_weight=None):
+    """One stage's member, seeded from the shared ``rng`` as scikit-learn seeds, then (with
+    ``bootstrap_p``) trained on a bootstrap drawn with those probabilities; engine-fitted."""
     member = set_random_states(clone(template), rng)
+    rows = None if bootstrap_p is None else rng.choice(len(X), len(X), replace=True, p=bootstrap_p)
     plan = MemberPlan(0, rows=rows, sample_weight=sample_weight)
     return fit_members(member, X, y, [plan], reseed="unset")[0]
 
 
-class _BoostingMixin:
-    """Shared by the four boosters: members, indexing, validation."""
-
-    def __len__(self) -> int:
-        return len(self.estimators_)
-
-    def __getitem__(self, index):
-        return self.estimators_[index]
-
-    def __iter__(self):
-        return iter(self.estimators_)
+class _BoostingMixin(MembersMixin):
+    """Shared by the four boosters: members (``len``, ``ens[i]``), validation at predict."""
 
     def _validate_X(self, X):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
 
 
+class _AdaBoostMixin(_BoostingMixin):
+    """scikit-learn's weight-boosting loop; ``_stage`` is SAMME's or R2's step."""
+
+    def _boost(self, X, y, sample_weight) -> None:
+        weight = check_sample_weight(sample_weight, len(X))
+        weight = np.full(len(X), 1 / len(X)) if weight is None else weight / weight.sum()
+        zero = weight == 0
+        rng = check_random_state(self.random_state)
+        eps = np.finfo(float).eps
+        self.estimators_, weights, errors = [], [], []
+        for stage in range(self.n_estimators):
+            weight = np.clip(weight, eps, None)
+            weight[zero] = 0.0
+            member, error, alpha, new_weight = self._stage(X, y, weight, rng)
+            if member is None:  # no better than chance: discarded, boosting ends
+                break
+            self.estimators_.append(member)
+            weights.append(alpha)
+            errors.append(error)
+            if error <= 0 or new_weight is None or stage == self.n_estimators - 1:
+                break
+            total = new_weight.sum()
+            if not np.isfinite(total) or total <= 0:
+                break
+            weight = new_weight / total
+        self.estimator_weights_ = np.array(weights)
+        self.estimator_errors_ = np.array(errors)
+
+
 # ==================================================================== AdaBoost
-class AdaBoostClassifier(_BoostingMixin, ClassifierMixin, BaseEstimator):
+class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
     """AdaBoost SAMME (Zhu et al. 2009) for K classes, for any classifier, nets included.
 
     Stage m fits a member under the current sample weights, with weighted error ``e``; its
@@ -145,53 +168,35 @@ class AdaBoostClassifier(_BoostingMixin, ClassifierMixin, BaseEstimator):
                 "to train each stage on a weighted bootstrap instead."
             )
         self.classes_ = np.unique(y)
-        n_classes = len(self.classes_)
-        if n_classes < 2:
+        if len(self.classes_) < 2:
             raise ValueError(
                 "AdaBoostClassifier needs at least 2 classes in y, got 1 class "
                 f"({self.classes_[0]!r})."
             )
-        weight = check_sample_weight(sample_weight, len(X))
-        weight = np.full(len(X), 1 / len(X)) if weight is None else weight / weight.sum()
-        zero = weight == 0
-        rng = check_random_state(self.random_state)
-        eps = np.finfo(float).eps
-        self.estimators_, weights, errors = [], [], []
-        for stage in range(self.n_estimators):
-            weight = np.clip(weight, eps, None)
-            weight[zero] = 0.0
-            if self.resample:
-                rows = rng.choice(len(X), len(X), replace=True, p=weight / weight.sum())
-                member = _fit_stage(template, X, y, rng, rows=rows)
-            else:
-                member = _fit_stage(template, X, y, rng, sample_weight=weight)
-            incorrect = member.predict(X) != y
-            error = float(np.average(incorrect, weights=weight))
-            if error <= 0:
-                self.estimators_.append(member)
-                weights.append(1.0)
-                errors.append(0.0)
-                break
-            if error >= 1.0 - 1.0 / n_classes:
-                if not self.estimators_:
-                    raise ValueError(
-                        "The first member is no better than chance; AdaBoost cannot continue. "
-                        "Use a stronger base learner or check the labels."
-                    )
-                break
-            alpha = self.learning_rate * (np.log((1.0 - error) / error) + np.log(n_classes - 1.0))
-            self.estimators_.append(member)
-            weights.append(alpha)
-            errors.append(error)
-            if stage < self.n_estimators - 1:
-                weight = np.exp(np.log(weight) + alpha * incorrect * (weight > 0))
-                total = weight.sum()
-                if not np.isfinite(total) or total <= 0:
-                    break
-                weight /= total
-        self.estimator_weights_ = np.array(weights)
-        self.estimator_errors_ = np.array(errors)
+        self._boost(X, y, sample_weight)
         return self
+
+    def _stage(self, X, y, weight, rng):
+        """SAMME: fit under the weights, weight the member, up-weight its mistakes."""
+        template = self._template()
+        if self.resample:
+            member = _fit_stage(template, X, y, rng, bootstrap_p=weight / weight.sum())
+        else:
+            member = _fit_stage(template, X, y, rng, sample_weight=weight)
+        incorrect = member.predict(X) != y
+        error = float(np.average(incorrect, weights=weight))
+        if error <= 0:
+            return member, 0.0, 1.0, weight
+        n_classes = len(self.classes_)
+        if error >= 1.0 - 1.0 / n_classes:
+            if not self.estimators_:
+                raise ValueError(
+                    "The first member is no better than chance; AdaBoost cannot continue. "
+                    "Use a stronger base learner or check the labels."
+                )
+            return None, None, None, None
+        alpha = self.learning_rate * (np.log((1.0 - error) / error) + np.log(n_classes - 1.0))
+        return member, error, alpha, weight * np.exp(alpha * incorrect)
 
     def staged_decision_function(self, X):
         """Decision function after each stage (as scikit-learn's SAMME)."""
@@ -240,7 +245,7 @@ class AdaBoostClassifier(_BoostingMixin, ClassifierMixin, BaseEstimator):
             yield float(np.average(pred == np.asarray(y), weights=sample_weight))
 
 
-class AdaBoostRegressor(_BoostingMixin, RegressorMixin, BaseEstimator):
+class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
     """AdaBoost.R2 (Drucker 1997) for any regressor, nets included.
 
     Each stage trains on a bootstrap drawn with the current weights, measures every row's
@@ -321,52 +326,30 @@ class AdaBoostRegressor(_BoostingMixin, RegressorMixin, BaseEstimator):
         """
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False, y_numeric=True)
-        template = self._template()
-        weight = check_sample_weight(sample_weight, len(X))
-        weight = np.full(len(X), 1 / len(X)) if weight is None else weight / weight.sum()
-        zero = weight == 0
-        rng = check_random_state(self.random_state)
-        eps = np.finfo(float).eps
-        self.estimators_, weights, errors = [], [], []
-        for stage in range(self.n_estimators):
-            weight = np.clip(weight, eps, None)
-            weight[zero] = 0.0
-            member = set_random_states(clone(template), rng)
-            rows = rng.choice(len(X), len(X), replace=True, p=weight)
-            member = fit_members(member, X, y, [MemberPlan(0, rows=rows)], reseed="unset")[0]
-            mask = weight > 0
-            loss = np.abs(member.predict(X) - y)[mask]
-            if loss.max() != 0:
-                loss = loss / loss.max()
-            if self.loss == "square":
-                loss = loss**2
-            elif self.loss == "exponential":
-                loss = 1.0 - np.exp(-loss)
-            error = float((weight[mask] * loss).sum())
-            if error <= 0:
-                self.estimators_.append(member)
-                weights.append(1.0)
-                errors.append(0.0)
-                break
-            if error >= 0.5:
-                if not self.estimators_:
-                    self.estimators_.append(member)  # as scikit-learn: keep the only member
-                    weights.append(1.0)
-                    errors.append(error)
-                break
-            beta = error / (1.0 - error)
-            self.estimators_.append(member)
-            weights.append(self.learning_rate * np.log(1.0 / beta))
-            errors.append(error)
-            if stage < self.n_estimators - 1:
-                weight[mask] *= np.power(beta, (1.0 - loss) * self.learning_rate)
-                total = weight.sum()
-                if not np.isfinite(total) or total <= 0:
-                    break
-                weight /= total
-        self.estimator_weights_ = np.array(weights)
-        self.estimator_errors_ = np.array(errors)
+        self._boost(X, y, sample_weight)
         return self
+
+    def _stage(self, X, y, weight, rng):
+        """AdaBoost.R2: fit on a weighted bootstrap, weight by beta, down-weight good rows."""
+        member = _fit_stage(self._template(), X, y, rng, bootstrap_p=weight)
+        mask = weight > 0
+        loss = np.abs(member.predict(X) - y)[mask]
+        if loss.max() != 0:
+            loss = loss / loss.max()
+        if self.loss == "square":
+            loss = loss**2
+        elif self.loss == "exponential":
+            loss = 1.0 - np.exp(-loss)
+        error = float((weight[mask] * loss).sum())
+        if error <= 0:
+            return member, 0.0, 1.0, weight
+        if error >= 0.5:
+            # scikit-learn keeps a first member this poor (and stops); later ones are dropped.
+            return (member, error, 1.0, None) if not self.estimators_ else (None, None, None, None)
+        beta = error / (1.0 - error)
+        new_weight = weight.copy()
+        new_weight[mask] *= np.power(beta, (1.0 - loss) * self.learning_rate)
+        return member, error, self.learning_rate * np.log(1.0 / beta), new_weight
 
     def _weighted_median(self, predictions, weights):
         order = np.argsort(predictions, axis=1)
