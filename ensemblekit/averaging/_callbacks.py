@@ -67,11 +67,12 @@ class EMA(Callback):
 class SWA(Callback):
     """Stochastic weight averaging (Izmailov et al. 2018) on ``torch.optim.swa_utils``.
 
-    From epoch ``swa_start`` on, the weights at the end of every epoch join an equal average
+    After epoch ``swa_start``, the weights at the end of every epoch join an equal average
     (``AveragedModel``); with ``swa_lr`` set, the learning rate then anneals to that constant
-    over ``anneal_epochs`` epochs (``SWALR``). When training ends, BatchNorm statistics are recomputed for
-    the averaged weights on the training data (``update_bn``) and the averaged weights replace
-    the module's, so ``predict`` uses them. Searchable as ``callbacks__swa__swa_start``.
+    over ``anneal_epochs`` epochs (``SWALR``). When training ends, BatchNorm statistics are
+    recomputed for the averaged weights on the training data (``update_bn``) and the
+    averaged weights replace the module's, so ``predict`` uses them. Searchable as
+    ``callbacks__swa__swa_start``.
 
     Parameters
     ----------
