@@ -27,6 +27,11 @@ from ..utils._validation import check_sample_weight
 from ._base import MembersMixin
 
 
+def _small_net(kind):
+    """The default base learner of the boosters: a weak net, one hidden layer of 16."""
+    return kind(module__hidden_units=(16,), max_epochs=20, lr=1e-2)
+
+
 def _fit_stage(template, X, y, rng, *, bootstrap_p=None, sample_weight=None):
     """One stage's member, seeded from the shared ``rng`` as scikit-learn seeds, then (with
     ``bootstrap_p``) trained on a bootstrap drawn with those probabilities; engine-fitted."""
@@ -140,9 +145,7 @@ class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _template(self):
-        if self.estimator is not None:
-            return self.estimator
-        return NeuralNetClassifier(module__hidden_units=(16,), max_epochs=20, lr=1e-2)
+        return self.estimator if self.estimator is not None else _small_net(NeuralNetClassifier)
 
     def fit(self, X, y, sample_weight=None):
         """Boost ``n_estimators`` stages (fewer on a perfect or a useless member).
@@ -307,9 +310,7 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def _template(self):
-        if self.estimator is not None:
-            return self.estimator
-        return NeuralNetRegressor(module__hidden_units=(16,), max_epochs=20, lr=1e-2)
+        return self.estimator if self.estimator is not None else _small_net(NeuralNetRegressor)
 
     def fit(self, X, y, sample_weight=None):
         """Boost up to ``n_estimators`` stages.
@@ -415,7 +416,7 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
                     f"regression target: pass a regressor, not {type(self.estimator).__name__}."
                 )
             return self.estimator
-        return NeuralNetRegressor(module__hidden_units=(16,), max_epochs=20, lr=1e-2)
+        return _small_net(NeuralNetRegressor)
 
     def fit(self, X, y, sample_weight=None):
         """Fit up to ``n_estimators`` stages, each on the negative gradient of the loss.
