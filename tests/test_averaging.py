@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Callback
 
-from ensemblekit.averaging import EMA, SWA
+from ensemblekit.averaging import EMA, SWA, model_soup
 from ensemblekit.nets import NeuralNetClassifier
 
 
@@ -108,3 +108,53 @@ def test_bad_arguments(digits):
         _net([("ema", EMA(decay=1.0))]).fit(X, y)
     with pytest.raises(ValueError, match="swa_start must be >= 0"):
         _net([("swa", SWA(swa_start=-1))]).fit(X, y)
+
+
+# ---------------------------------------------------------------- model soups
+@pytest.fixture(scope="module")
+def fine_tuned(digits):
+    """Nets fine-tuned from one start with different seeds and learning rates."""
+    import copy
+
+    X, y = digits
+    base = _net(None, max_epochs=5).fit(X[:300], y[:300])
+    tuned = []
+    for seed, lr in [(1, 1e-2), (2, 3e-3), (3, 3e-2)]:
+        net = copy.deepcopy(base).set_params(warm_start=True, random_state=seed, lr=lr)
+        tuned.append(net.fit(X[:300], y[:300]))
+    return tuned
+
+
+def test_uniform_soup_is_the_parameter_average(fine_tuned):
+    soup = model_soup(fine_tuned, None, None)
+    assert soup.soup_ingredients_ == [0, 1, 2]
+    for k, v in soup.module_.state_dict().items():
+        expected = torch.stack([n.module_.state_dict()[k] for n in fine_tuned]).mean(0)
+        torch.testing.assert_close(v, expected)
+    assert all(soup is not n for n in fine_tuned)
+
+
+def test_greedy_soup_is_never_worse_than_the_best_ingredient(fine_tuned, digits):
+    X, y = digits
+    X_val, y_val = X[300:], y[300:]
+    scores = [n.score(X_val, y_val) for n in fine_tuned]
+    soup = model_soup(fine_tuned, X_val, y_val, method="greedy")
+    assert soup.soup_ingredients_[0] == int(np.argmax(scores))
+    assert soup.score(X_val, y_val) >= max(scores)
+    same = model_soup([fine_tuned[0], fine_tuned[0]], X_val, y_val)
+    np.testing.assert_allclose(
+        same.predict_proba(X_val), fine_tuned[0].predict_proba(X_val), atol=1e-6
+    )
+
+
+def test_soup_errors(fine_tuned, digits):
+    X, y = digits
+    other = _net(None, module__hidden_units=(5,), max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="different architecture"):
+        model_soup([fine_tuned[0], other], X, y)
+    with pytest.raises(ValueError, match="method must be"):
+        model_soup(fine_tuned, X, y, method="best")
+    with pytest.raises(ValueError, match="estimators is empty"):
+        model_soup([], X, y)
+    with pytest.raises(ValueError, match="not fitted"):
+        model_soup([_net(None)], X, y)

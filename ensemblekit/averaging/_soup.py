@@ -1,0 +1,102 @@
+"""Model soups (Wortsman et al. 2022): one net whose weights average several nets'."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from sklearn.metrics import check_scoring
+from sklearn.utils.validation import check_is_fitted
+
+
+def _average(state_dicts: list[dict]) -> dict:
+    """Mean of floating tensors; other buffers (counters) from the first state."""
+    first = state_dicts[0]
+    return {
+        key: torch.stack([s[key] for s in state_dicts]).mean(0)
+        if first[key].is_floating_point()
+        else first[key].clone()
+        for key in first
+    }
+
+
+def _with_weights(net, state: dict):
+    soup = copy.deepcopy(net)
+    soup.module_.load_state_dict(state)
+    return soup
+
+
+def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", scoring=None):
+    """A fitted net whose weights average those of nets of one architecture.
+
+    "uniform" averages all of them. "greedy" sorts them by held-out score and adds a net
+    only if the soup's held-out score strictly improves, so on ``X_val, y_val`` the soup is
+    never worse than the best single net. Soups work for nets that share a starting point
+    (fine-tuned from one pretrained state, or snapshots of one run); averaging nets trained
+    from different initialisations usually does not (the greedy soup then keeps the best).
+
+    Parameters
+    ----------
+    estimators : sequence of fitted ensemblekit nets
+        Same module architecture (the same parameter names and shapes).
+    X_val, y_val : array-like
+        Held-out data for "greedy" (and for ordering); unused by "uniform" beyond checks.
+    method : {"uniform", "greedy"}, default="uniform"
+    scoring : str, callable or None, default=None
+        None uses the nets' ``score`` (accuracy, R²).
+
+    Returns
+    -------
+    soup : fitted net
+        A copy of the first ingredient (of the best, for "greedy") with the averaged
+        weights; ``soup.soup_ingredients_`` lists the indices averaged.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from ensemblekit.averaging import model_soup
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> base = NeuralNetClassifier(max_epochs=20, random_state=0).fit(X, y)
+    >>> tuned = [NeuralNetClassifier(max_epochs=20, random_state=0).fit(X, y) for _ in range(2)]
+    >>> soup = model_soup([base, *tuned], X, y, method="greedy")
+    >>> bool(soup.score(X, y) >= max(n.score(X, y) for n in [base, *tuned]))
+    True
+    """
+    if method not in ("uniform", "greedy"):
+        raise ValueError(f"method must be 'uniform' or 'greedy', got {method!r}.")
+    estimators = list(estimators)
+    if not estimators:
+        raise ValueError("estimators is empty; pass fitted nets of one architecture.")
+    for net in estimators:
+        check_is_fitted(net)
+        if not hasattr(net, "module_"):
+            raise ValueError(f"model_soup averages torch nets; got {type(net).__name__}.")
+    states = [
+        {k: v.detach().cpu() for k, v in net.module_.state_dict().items()} for net in estimators
+    ]
+    shapes = {k: tuple(v.shape) for k, v in states[0].items()}
+    for index, state in enumerate(states[1:], start=1):
+        if {k: tuple(v.shape) for k, v in state.items()} != shapes:
+            raise ValueError(
+                f"Net {index} has a different architecture from net 0 (parameter names or "
+                "shapes differ); a soup averages nets of one architecture."
+            )
+    if method == "uniform":
+        soup = _with_weights(estimators[0], _average(states))
+        soup.soup_ingredients_ = list(range(len(estimators)))
+        return soup
+    scorer = check_scoring(estimators[0], scoring=scoring)
+    scores = [scorer(net, X_val, y_val) for net in estimators]
+    order = sorted(range(len(estimators)), key=lambda i: -scores[i])
+    best = order[0]
+    chosen, soup, soup_score = [best], estimators[best], scores[best]
+    for index in order[1:]:
+        candidate = _with_weights(estimators[best], _average([states[i] for i in [*chosen, index]]))
+        candidate_score = scorer(candidate, X_val, y_val)
+        if candidate_score > soup_score:
+            chosen, soup, soup_score = [*chosen, index], candidate, candidate_score
+    soup = copy.deepcopy(soup) if soup is estimators[best] else soup
+    soup.soup_ingredients_ = chosen
+    return soup
