@@ -16,6 +16,8 @@ from ensemblekit.ensemble import (
     DeepEnsembleRegressor,
     GradientBoostingClassifier,
     GradientBoostingRegressor,
+    SnapshotEnsembleClassifier,
+    SnapshotEnsembleRegressor,
 )
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
@@ -46,6 +48,8 @@ ESTIMATORS = [
     GradientBoostingRegressor(
         NeuralNetRegressor(**MEMBER_PARAMS), n_estimators=3, learning_rate=0.5, random_state=0
     ),
+    SnapshotEnsembleClassifier(NeuralNetClassifier(**NET_PARAMS), n_snapshots=3, random_state=0),
+    SnapshotEnsembleRegressor(NeuralNetRegressor(**NET_PARAMS), n_snapshots=3, random_state=0),
 ]
 
 _SGD_WEIGHTS = (
@@ -79,6 +83,7 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     AdaBoostRegressor: {**SW, **SUBSET},
     GradientBoostingClassifier: SW,
     GradientBoostingRegressor: SW,
+    SnapshotEnsembleClassifier: SW,
 }
 
 

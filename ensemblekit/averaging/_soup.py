@@ -9,6 +9,8 @@ import torch
 from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._torch import net_with_state
+
 
 def _average(state_dicts: list[dict]) -> dict:
     """Mean of floating tensors; other buffers (counters) from the first state."""
@@ -19,12 +21,6 @@ def _average(state_dicts: list[dict]) -> dict:
         else first[key].clone()
         for key in first
     }
-
-
-def _with_weights(net, state: dict):
-    soup = copy.deepcopy(net)
-    soup.module_.load_state_dict(state)
-    return soup
 
 
 def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", scoring=None):
@@ -84,7 +80,7 @@ def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", s
                 "shapes differ); a soup averages nets of one architecture."
             )
     if method == "uniform":
-        soup = _with_weights(estimators[0], _average(states))
+        soup = net_with_state(estimators[0], _average(states))
         soup.soup_ingredients_ = list(range(len(estimators)))
         return soup
     scorer = check_scoring(estimators[0], scoring=scoring)
@@ -93,7 +89,9 @@ def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", s
     best = order[0]
     chosen, soup, soup_score = [best], estimators[best], scores[best]
     for index in order[1:]:
-        candidate = _with_weights(estimators[best], _average([states[i] for i in [*chosen, index]]))
+        candidate = net_with_state(
+            estimators[best], _average([states[i] for i in [*chosen, index]])
+        )
         candidate_score = scorer(candidate, X_val, y_val)
         if candidate_score > soup_score:
             chosen, soup, soup_score = [*chosen, index], candidate, candidate_score

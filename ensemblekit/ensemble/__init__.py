@@ -9,6 +9,7 @@ from ._boosting import (
 )
 from ._cv import CVEnsembleClassifier, CVEnsembleRegressor
 from ._deep import DeepEnsembleClassifier, DeepEnsembleRegressor
+from ._snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 
 __all__ = [
     "AdaBoostClassifier",
@@ -21,4 +22,6 @@ __all__ = [
     "DeepEnsembleRegressor",
     "GradientBoostingClassifier",
     "GradientBoostingRegressor",
+    "SnapshotEnsembleClassifier",
+    "SnapshotEnsembleRegressor",
 ]

@@ -36,6 +36,10 @@ class MembersMixin:
     def __iter__(self):
         return iter(self.estimators_)
 
+    def _combined_indices(self) -> range:
+        """The members whose predictions are combined (all of them, unless a subclass says)."""
+        return range(len(self))
+
 
 class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
     """Members in ``estimators_``, fitted by the member engine from a plan."""
@@ -132,7 +136,7 @@ class SoftVotingClassifierMixin(ClassifierMixin):
         proba : ndarray of shape (n_samples, n_classes)
         """
         X = self._validate_X(X)
-        return np.mean([self._member_proba(i, X) for i in range(len(self))], axis=0)
+        return np.mean([self._member_proba(i, X) for i in self._combined_indices()], axis=0)
 
     def predict(self, X) -> np.ndarray:
         """Class with the highest mean probability.
@@ -155,7 +159,7 @@ class AveragingRegressorMixin(RegressorMixin):
     def _member_predictions(self, X) -> np.ndarray:
         X = self._validate_X(X)
         return np.stack(
-            [member.predict(self._member_X(X, i)) for i, member in enumerate(self.estimators_)]
+            [self.estimators_[i].predict(self._member_X(X, i)) for i in self._combined_indices()]
         )
 
     def predict(self, X) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
 import threading
 from collections.abc import Iterator
 
@@ -51,3 +53,23 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
             _threads_state["depth"] -= 1
             if _threads_state["depth"] == 0:
                 torch.set_num_threads(_threads_state["restore"])
+
+
+def net_with_state(net, state, *, what: str = "state"):
+    """A deep copy of the fitted skorch ``net`` with module weights from ``state``.
+
+    ``state`` is a state dict or the path of one saved with ``torch.save`` (what
+    ``net.save_params(f_params=...)`` and skorch's ``Checkpoint`` write). A state of
+    another architecture raises a ValueError that names ``what`` it was.
+    """
+    if isinstance(state, str | os.PathLike):
+        state = torch.load(state, map_location="cpu", weights_only=True)
+    copied = copy.deepcopy(net)
+    try:
+        copied.module_.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"The {what} does not fit the architecture of {type(net.module_).__name__} "
+            f"(parameter names or shapes differ): {error}"
+        ) from error
+    return copied
