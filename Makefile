@@ -36,6 +36,7 @@ bench: $(STAMP_TEST)
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps torchensemble==0.2.0
 	$(PY) benchmarks/bench_nets.py
 	$(PY) benchmarks/bench_bagging.py
+	$(PY) benchmarks/bench_snapshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
