@@ -50,6 +50,13 @@ _PARAMS_DOC = """
         same int gives the same members for any ``n_jobs`` and joblib backend.
     verbose : int, default=0
         > 0 shows a progress bar while members fit.
+    engine : {{"auto", "joblib", "vectorized"}}, default="auto"
+        How members train. "vectorized" trains all of them as one model with stacked
+        weights, much faster for many small nets; each member keeps its own seed,
+        initialisation, rows, features, shuffling, dropout masks and optimizer state. It
+        needs ensemblekit nets with the MLP module and no callbacks (the conditions are in
+        ``ensemblekit.utils.fit_members``). "joblib" fits members one by one, ``n_jobs`` at
+        a time. "auto" vectorizes when it can.
 
     Notes
     -----
@@ -98,6 +105,7 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        engine="auto",
     ):
         self.estimator = estimator
         self.n_estimators = n_estimators
@@ -110,6 +118,7 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.engine = engine
 
     def fit(self, X, y, sample_weight=None):
         """Fit ``n_estimators`` members, each on its own draw of rows and columns.
@@ -292,6 +301,7 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        engine="auto",
     ):
         super().__init__(
             estimator,
@@ -305,6 +315,7 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
             n_jobs=n_jobs,
             random_state=random_state,
             verbose=verbose,
+            engine=engine,
         )
         self.sampling_strategy = sampling_strategy
         self.replacement = replacement

@@ -13,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, RegressorMixin
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -49,6 +49,7 @@ class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "engine": [StrOptions({"auto", "joblib", "vectorized"})],
     }
 
     def _template(self) -> BaseEstimator:
@@ -83,7 +84,9 @@ class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
         """Fit the members of ``plans`` and append them to ``existing`` (warm start)."""
         template = self._template()
         self._check_template(template)
-        new = fit_members(template, X, y, plans, n_jobs=self.n_jobs, verbose=self.verbose)
+        new = fit_members(
+            template, X, y, plans, n_jobs=self.n_jobs, verbose=self.verbose, engine=self.engine
+        )
         self.estimators_ = list(existing or []) + new
 
     def _check_template(self, template) -> None:

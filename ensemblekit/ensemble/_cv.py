@@ -31,6 +31,7 @@ def fit_folds(
     verbose=0,
     random_state=None,
     n_classes=None,
+    engine="joblib",
 ):
     """Fit one member per (train, test) split and score and predict it out of fold.
 
@@ -49,7 +50,9 @@ def fit_folds(
         )
         for seed, (train, _) in zip(seeds, splits, strict=True)
     ]
-    members = fit_members(template, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset")
+    members = fit_members(
+        template, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset", engine=engine
+    )
     scorer = check_scoring(template, scoring=scoring)
     scores = np.array(
         [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
@@ -90,6 +93,14 @@ _PARAMS_DOC = """
     random_state : None, int or RandomState, default=None
         Seeds of members whose ``random_state`` is unset.
     verbose : int, default=0
+        > 0 shows a progress bar while members fit.
+    engine : {{"auto", "joblib", "vectorized"}}, default="auto"
+        How members train. "vectorized" trains all of them as one model with stacked
+        weights, much faster for many small nets; each member keeps its own seed,
+        initialisation, rows, features, shuffling, dropout masks and optimizer state. It
+        needs ensemblekit nets with the MLP module and no callbacks (the conditions are in
+        ``ensemblekit.utils.fit_members``). "joblib" fits members one by one, ``n_jobs`` at
+        a time. "auto" vectorizes when it can.
 """
 
 _ATTRS_DOC = """
@@ -117,7 +128,7 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
 
     def __init__(
         self, estimator=None, cv=5, *, refit=False, scoring=None, n_jobs=None, random_state=None,
-        verbose=0,
+        verbose=0, engine="auto",
     ):  # fmt: skip
         self.estimator = estimator
         self.cv = cv
@@ -126,6 +137,7 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.engine = engine
 
     def fit(self, X, y, sample_weight=None, groups=None):
         """Fit one member per fold (and one on all rows with ``refit=True``).
@@ -155,12 +167,12 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.estimators_, self.cv_scores_, self.oof_predictions_ = fit_folds(
             template, X, y, self.splits_, sample_weight=sample_weight, scoring=self.scoring,
             n_jobs=self.n_jobs, verbose=self.verbose, random_state=int(fold_seed),
-            n_classes=n_classes,
+            n_classes=n_classes, engine=self.engine,
         )  # fmt: skip
         if self.refit:
             self.refit_estimator_ = fit_members(
                 template, X, y, [MemberPlan(int(refit_seed), sample_weight=sample_weight)],
-                reseed="unset",
+                reseed="unset", engine=self.engine,
             )[0]  # fmt: skip
         return self
 

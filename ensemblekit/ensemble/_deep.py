@@ -28,6 +28,13 @@ _PARAMS_DOC = """
         ``n_jobs`` and joblib backend.
     verbose : int, default=0
         > 0 shows a progress bar while members fit.
+    engine : {{"auto", "joblib", "vectorized"}}, default="auto"
+        How members train. "vectorized" trains all of them as one model with stacked
+        weights, much faster for many small nets; each member keeps its own seed,
+        initialisation, rows, features, shuffling, dropout masks and optimizer state. It
+        needs ensemblekit nets with the MLP module and no callbacks (the conditions are in
+        ``ensemblekit.utils.fit_members``). "joblib" fits members one by one, ``n_jobs`` at
+        a time. "auto" vectorizes when it can.
 """
 
 
@@ -37,12 +44,16 @@ class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
         "n_members": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, estimator=None, n_members=5, *, n_jobs=None, random_state=None, verbose=0):
+    def __init__(
+        self, estimator=None, n_members=5, *, n_jobs=None, random_state=None, verbose=0,
+        engine="auto",
+    ):  # fmt: skip
         self.estimator = estimator
         self.n_members = n_members
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.engine = engine
 
     def fit(self, X, y, sample_weight=None):
         """Fit ``n_members`` seeded clones of the estimator on all of X, y.

@@ -156,6 +156,7 @@ def bias_variance_decomp(
     n_jobs: int | None = None,
     verbose: int = 0,
     return_predictions: bool = False,
+    engine: str = "auto",
 ) -> BiasVarianceResult:
     """Decompose an estimator's expected loss on a test set into bias and variance.
 
@@ -198,6 +199,11 @@ def bias_variance_decomp(
         > 0 shows a progress bar.
     return_predictions : bool, default=False
         Keep the rounds' predictions in the result.
+    engine : {"auto", "joblib", "vectorized"}, default="auto"
+        How rounds train: "vectorized" trains the rounds' nets as one model with stacked
+        weights (ensemblekit nets with the MLP module; see
+        ``ensemblekit.utils.fit_members``), "joblib" one by one; "auto" vectorizes when it
+        can.
 
     Returns
     -------
@@ -243,7 +249,14 @@ def bias_variance_decomp(
         for seed, r in zip(draw_seeds(rng, len(rows)), rows, strict=True)
     ]
     members = fit_members(
-        estimator, X_all, y_all, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset"
+        estimator,
+        X_all,
+        y_all,
+        plans,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        reseed="unset",
+        engine=engine,
     )
 
     if loss == "log_loss":

@@ -207,7 +207,25 @@ class NeuralNetBase(NeuralNet):
         """Validate, draw the seeds, then let skorch run its loop on our dataset."""
         # Continue training (partial_fit, or fit with warm_start) only on data of the same shape.
         keep = self.__sklearn_is_fitted__() and (partial or self.warm_start)
-        X, y = self._validate_Xy(X, y, reset=not keep, classes=classes)
+        data, torch_seed = self._begin_fit(X, y, sample_weight, reset=not keep, classes=classes)
+        try:
+            with self._threads(), seeded_torch(torch_seed, self.device):
+                if not keep:
+                    self.initialize()
+                NeuralNet.partial_fit(self, data, None)
+        finally:
+            # The shuffling generator is fit-time state only; keep it out of pickles.
+            del self._shuffle
+        return self
+
+    def _begin_fit(self, X, y, sample_weight, *, reset: bool = True, classes=None):
+        """Validate the data and draw this fit's seeds: what a fit does before training.
+
+        Returns the training data (tensors on the device) and the seed of torch's global
+        generator for the fit. Sets ``_seeds`` and the shuffling generator ``_shuffle``.
+        The vectorized member engine calls it too, so its members start as a fit would.
+        """
+        X, y = self._validate_Xy(X, y, reset=reset, classes=classes)
         weight = self._prepare_weights(y, sample_weight)
         self._check_early_stopping()
         module_seed, shuffle_seed, split_seed, torch_seed, sampler_seed = draw_seeds(
@@ -219,16 +237,7 @@ class NeuralNetBase(NeuralNet):
             "sampler": int(sampler_seed),
         }
         self._shuffle = torch.Generator().manual_seed(int(shuffle_seed))
-        data = _ArrayData(X, y, weight, device=self.device)
-        try:
-            with self._threads(), seeded_torch(torch_seed, self.device):
-                if not keep:
-                    self.initialize()
-                NeuralNet.partial_fit(self, data, None)
-        finally:
-            # The shuffling generator is fit-time state only; keep it out of pickles.
-            del self._shuffle
-        return self
+        return _ArrayData(X, y, weight, device=self.device), torch_seed
 
     def _threads(self):
         """Pin torch's intra-op threads: rounding of CPU matrix products depends on them."""

@@ -22,6 +22,9 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ._random import set_random_states
 from ._torch import torch_threads
+from ._vectorized import fit_vectorized, vectorize_blocker
+
+ENGINES = ("auto", "joblib", "vectorized")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def fit_members(
     verbose: int = 0,
     fit_params: dict | None = None,
     reseed: str = "all",
+    engine: str = "joblib",
 ) -> list[BaseEstimator]:
     """Fit one clone of ``estimator`` per plan and return them in plan order.
 
@@ -82,6 +86,17 @@ def fit_members(
         "all" sets every ``random_state`` of each clone from its plan's seed (ensembles);
         "unset" only those left at None, so a learner the user seeded keeps its seed and
         members differ by their data alone (bias-variance rounds).
+    engine : {"joblib", "auto", "vectorized"}, default="joblib"
+        "joblib" fits each member on its own, in parallel. "vectorized" trains all members
+        as one model with stacked weights, in this process; each member keeps its seed,
+        initialisation, rows, features, shuffling, dropout masks and optimizer state, so
+        a member is the net its own fit would give, up to float rounding. It applies when
+        the members are ensemblekit nets with the MLP module, the default criterion, an
+        element-wise optimizer (SGD, Adam, AdamW, RMSprop, Adagrad), no callbacks, early
+        stopping, custom iterator or batch sampler; "vectorized" raises a ValueError that
+        says which condition fails, "auto" uses it when it applies and joblib otherwise.
+        The vectorized pass ignores ``n_jobs``: it uses the net's ``n_threads`` torch
+        threads (or the GPU of its ``device``).
 
     Returns
     -------
@@ -101,6 +116,8 @@ def fit_members(
     plans = list(plans)
     if reseed not in ("all", "unset"):
         raise ValueError(f"reseed must be 'all' or 'unset', got {reseed!r}.")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
     if any(plan.sample_weight is not None for plan in plans) and not has_fit_parameter(
         estimator, "sample_weight"
     ):
@@ -109,6 +126,17 @@ def fit_members(
             "needs. Use an estimator that accepts sample_weight, or draw rows instead of "
             "weights."
         )
+    if engine != "joblib":
+        blocker = vectorize_blocker(estimator, fit_params)
+        if blocker is None:
+            return fit_vectorized(
+                estimator, X, y, plans, only_unset=reseed == "unset", verbose=verbose
+            )
+        if engine == "vectorized":
+            raise ValueError(
+                f"engine='vectorized' cannot train these members: {blocker}. Use "
+                "engine='auto' (which falls back to joblib) or engine='joblib'."
+            )
     n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
     n_threads = max(1, joblib.cpu_count() // n_workers)
     tasks = (
