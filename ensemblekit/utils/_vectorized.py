@@ -134,10 +134,10 @@ def _record_epoch(members, losses: list[list[float]], sizes: list[int], start_ti
         history = member.history
         history.new_epoch()
         history.record("epoch", len(history))
-        for loss, size in zip(member_losses, sizes, strict=True):
-            history.new_batch()
-            history.record_batch("train_loss", loss)
-            history.record_batch("train_batch_size", size)
+        history[-1]["batches"] = [
+            {"train_loss": loss, "train_batch_size": size}
+            for loss, size in zip(member_losses, sizes, strict=True)
+        ]
         history.record("train_batch_count", len(sizes))
         history.record("train_loss", float(np.average(member_losses, weights=sizes)))
         history.record("dur", duration)
@@ -254,6 +254,8 @@ def _train_stacked(members: list, datasets: list) -> None:
         stacked = _StackedMLP([m.module_ for m in members], device)
         kwargs = first.get_params_for("optimizer")
         kwargs.setdefault("lr", first.lr)
+        # One multi-tensor kernel per update on the CPU too (torch picks it only on GPUs).
+        kwargs.setdefault("foreach", True)
         optimizer = first.optimizer(stacked.params, **kwargs)
         batch_size = n_rows if first.batch_size == -1 else int(first.batch_size)
         member_index = torch.arange(n_members, device=device)[:, None]

@@ -1,0 +1,202 @@
+"""The vectorized member engine: members equal their own fits, and every ensemble uses it."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.tree import DecisionTreeClassifier
+
+from ensemblekit.averaging import EMA, model_soup
+from ensemblekit.ensemble import (
+    BaggingClassifier,
+    BaggingRegressor,
+    CVEnsembleClassifier,
+    DeepEnsembleClassifier,
+)
+from ensemblekit.model_selection import bias_variance_decomp
+from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
+from ensemblekit.utils import MemberPlan, _vectorized, fit_members, set_random_states
+
+NET = {"module__hidden_units": (16, 8), "max_epochs": 3, "lr": 1e-2, "batch_size": 64}
+# float32 sums in a stacked matrix product round differently from one member's: members
+# agree with their own fits to ~1e-7 per step, which training grows to ~1e-6.
+ATOL = 1e-5
+
+
+def _proba(net, X):
+    return net.predict_proba(X) if hasattr(net, "classes_") else net.predict(X)
+
+
+def _assert_members_equal(a, b, X, plans):
+    for left, right, plan in zip(a, b, plans, strict=True):
+        X_m = X if plan.features is None else X[:, plan.features]
+        np.testing.assert_allclose(_proba(left, X_m), _proba(right, X_m), atol=ATOL)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"module__dropout": 0.3},
+        {"class_weight": "balanced"},
+        {"optimizer": torch.optim.SGD, "optimizer__momentum": 0.9},
+        {"optimizer": torch.optim.SGD, "module__batch_norm": True},
+        {"batch_size": -1, "optimizer": torch.optim.AdamW},
+    ],
+    ids=["adam", "dropout", "class-weight", "sgd-momentum", "batch-norm", "full-batch-adamw"],
+)
+def test_one_vectorized_member_is_a_plain_fit_of_its_seed(digits, params):
+    X, y = digits
+    net = NeuralNetClassifier(**{**NET, **params})
+    (member,) = fit_members(net, X, y, [MemberPlan(7)], engine="vectorized")
+    plain = set_random_states(clone(net), 7).fit(X, y)
+    np.testing.assert_allclose(member.predict_proba(X), plain.predict_proba(X), atol=ATOL)
+    np.testing.assert_allclose(
+        member.history[:, "train_loss"], plain.history[:, "train_loss"], rtol=1e-5
+    )
+    assert member.history[:, "train_batch_count"] == plain.history[:, "train_batch_count"]
+
+
+def test_regressor_members_with_weights_rows_and_features(regression):
+    X, y = regression
+    rng = np.random.RandomState(0)
+    plans = [
+        MemberPlan(
+            seed,
+            rows=rng.randint(0, len(X), len(X)),
+            features=np.sort(rng.choice(5, 3, replace=False)),
+            sample_weight=rng.uniform(0.5, 2, len(X)),
+        )
+        for seed in range(4)
+    ]
+    net = NeuralNetRegressor(**NET)
+    joblib = fit_members(net, X, y, plans, engine="joblib")
+    vectorized = fit_members(net, X, y, plans, engine="vectorized")
+    _assert_members_equal(joblib, vectorized, X, plans)
+
+
+def test_members_of_uneven_shapes_are_grouped(digits):
+    """Folds of different sizes, and a member whose rows miss classes, still train."""
+    X, y = digits
+    plans = [
+        MemberPlan(0, rows=np.arange(300)),
+        MemberPlan(1, rows=np.arange(301)),
+        MemberPlan(2, rows=np.flatnonzero(y < 5)),
+        MemberPlan(3, rows=np.arange(100, 400)),
+    ]
+    net = NeuralNetClassifier(**NET)
+    joblib = fit_members(net, X, y, plans, engine="joblib")
+    vectorized = fit_members(net, X, y, plans, engine="vectorized")
+    assert [len(m.classes_) for m in vectorized] == [10, 10, 5, 10]
+    _assert_members_equal(joblib, vectorized, X, plans)
+
+
+def test_memory_guard_splits_members_into_chunks(digits, monkeypatch):
+    X, y = digits
+    plans = [MemberPlan(seed) for seed in range(3)]
+    net = NeuralNetClassifier(**NET)
+    whole = fit_members(net, X, y, plans, engine="vectorized")
+    chunks = []
+    train = _vectorized._train_stacked
+    monkeypatch.setattr(_vectorized, "_available_memory", lambda device: 1)
+    monkeypatch.setattr(
+        _vectorized, "_train_stacked", lambda m, d: (chunks.append(len(m)), train(m, d))
+    )
+    chunked = fit_members(net, X, y, plans, engine="vectorized")
+    assert chunks == [1, 1, 1]
+    _assert_members_equal(whole, chunked, X, plans)
+
+
+def test_auto_falls_back_and_vectorized_says_why(digits):
+    X, y = digits
+    plans = [MemberPlan(seed) for seed in range(2)]
+    with_callback = NeuralNetClassifier(callbacks=[("ema", EMA(0.5))], **NET)
+    auto = fit_members(with_callback, X, y, plans, engine="auto")
+    joblib = fit_members(with_callback, X, y, plans, engine="joblib")
+    _assert_members_equal(auto, joblib, X, plans)
+    with pytest.raises(ValueError, match="cannot train these members: the net has callbacks"):
+        fit_members(with_callback, X, y, plans, engine="vectorized")
+    with pytest.raises(ValueError, match="not ensemblekit's nets"):
+        fit_members(DecisionTreeClassifier(), X, y, plans, engine="vectorized")
+    early = NeuralNetClassifier(early_stopping=True, **NET)
+    with pytest.raises(ValueError, match="early stopping"):
+        fit_members(early, X, y, plans, engine="vectorized")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        fit_members(early, X, y, plans, engine="gpu")
+
+
+@pytest.fixture(scope="module")
+def bagged(digits):
+    X, y = digits
+    net = NeuralNetClassifier(**{**NET, "max_epochs": 10})
+    params = {"n_estimators": 5, "max_features": 0.75, "random_state": 0}
+    return (
+        BaggingClassifier(net, engine="vectorized", **params).fit(X, y),
+        BaggingClassifier(net, engine="joblib", n_jobs=2, **params).fit(X, y),
+    )
+
+
+def test_bagging_vectorized_equals_joblib_and_members_are_ordinary_nets(digits, bagged):
+    X, y = digits
+    vectorized, joblib = bagged
+    np.testing.assert_allclose(vectorized.predict_proba(X), joblib.predict_proba(X), atol=ATOL)
+    restored = pickle.loads(pickle.dumps(vectorized))
+    np.testing.assert_array_equal(restored.predict_proba(X), vectorized.predict_proba(X))
+    member = vectorized[0]
+    assert type(member) is NeuralNetClassifier and not hasattr(member, "_shuffle")
+    features = vectorized.estimators_features_[0]
+    soup = model_soup([member, clone(member).fit(X[:, features], member.classes_[y])], X, y)
+    assert soup.predict(X[:, features]).shape == (len(X),)
+    # partial_fit trains max_epochs more epochs (skorch), continuing the vectorized history.
+    assert member.partial_fit(X[:, features], y).history[:, "epoch"] == list(range(1, 21))
+
+
+def test_ensembles_agree_across_engines_over_seeds(digits):
+    """The statistical check: accuracies of both engines within noise, seed after seed."""
+    X, y = digits
+    X_test, y_test, X, y = X[300:], y[300:], X[:300], y[:300]
+    net = NeuralNetClassifier(**{**NET, "max_epochs": 8, "module__dropout": 0.2})
+    for seed in range(3):
+        scores = {}
+        for engine in ("vectorized", "joblib"):
+            ens = DeepEnsembleClassifier(net, n_members=3, random_state=seed, engine=engine)
+            ens.fit(X, y)
+            members = [m.score(X_test, y_test) for m in ens]
+            scores[engine] = (ens.score(X_test, y_test), np.mean(members))
+        np.testing.assert_allclose(scores["vectorized"], scores["joblib"], atol=0.02)
+
+
+def test_cv_ensemble_and_bagging_regressor_and_bias_variance(digits, regression):
+    X, y = digits
+    net = NeuralNetClassifier(**NET)
+    cv = {
+        engine: CVEnsembleClassifier(net, cv=3, random_state=0, engine=engine).fit(X, y)
+        for engine in ("vectorized", "joblib")
+    }
+    np.testing.assert_allclose(
+        cv["vectorized"].oof_predictions_, cv["joblib"].oof_predictions_, atol=ATOL
+    )
+    Xr, yr = regression
+    reg = NeuralNetRegressor(**NET)
+    a = BaggingRegressor(reg, n_estimators=3, random_state=0, engine="vectorized").fit(Xr, yr)
+    b = BaggingRegressor(reg, n_estimators=3, random_state=0, engine="joblib").fit(Xr, yr)
+    np.testing.assert_allclose(a.predict(Xr), b.predict(Xr), atol=ATOL)
+    results = [
+        bias_variance_decomp(
+            reg, Xr[:150], yr[:150], Xr[150:], yr[150:], loss="mse", n_rounds=4,
+            random_state=0, engine=engine,
+        )
+        for engine in ("vectorized", "joblib")
+    ]  # fmt: skip
+    assert results[0].expected_loss == pytest.approx(results[1].expected_loss, rel=1e-4)
+    assert results[0].variance == pytest.approx(results[1].variance, rel=1e-3)
+
+
+def test_engine_is_a_searchable_validated_parameter(digits):
+    X, y = digits
+    ens = DeepEnsembleClassifier(NeuralNetClassifier(**NET), n_members=2, engine="fast")
+    with pytest.raises(ValueError, match="'engine' parameter"):
+        ens.fit(X, y)
+    assert clone(ens.set_params(engine="joblib")).get_params()["engine"] == "joblib"
