@@ -37,6 +37,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_nets.py
 	$(PY) benchmarks/bench_bagging.py
 	$(PY) benchmarks/bench_snapshots.py
+	$(PY) benchmarks/bench_ensemble_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
