@@ -17,7 +17,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 
 from ..utils._random import draw_seeds
 from ..utils._torch import seeded_torch, torch_threads
@@ -238,6 +238,23 @@ class NeuralNetBase(NeuralNet):
         }
         self._shuffle = torch.Generator().manual_seed(int(shuffle_seed))
         return _ArrayData(X, y, weight, device=self.device), torch_seed
+
+    # ------------------------------------------------------------------ per-step overhead
+    def _set_training(self, training=True):
+        """As skorch's, but only when the mode changes: skorch sets it on every step."""
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and module.training != training:
+                return super()._set_training(training)
+        return None
+
+    def notify(self, method_name, **cb_kwargs):
+        """As skorch's, skipping the callbacks that leave ``method_name`` a no-op."""
+        getattr(self, method_name)(self, **cb_kwargs)
+        default = getattr(Callback, method_name, None)
+        for _, callback in self.callbacks_:
+            if getattr(type(callback), method_name, None) is not default:
+                getattr(callback, method_name)(self, **cb_kwargs)
 
     def _threads(self):
         """Pin torch's intra-op threads: rounding of CPU matrix products depends on them."""
