@@ -83,7 +83,8 @@ def fit_vectorized(estimator, X, y, plans, *, only_unset: bool, verbose: int = 0
         with member._threads(), seeded_torch(torch_seed, member.device):
             member.initialize()
         members.append(member)
-        datasets.append(data)
+        # Members' data waits in host memory; only the chunk being trained is on the device.
+        datasets.append(_on_host(data))
     groups = defaultdict(list)
     for index, (member, data) in enumerate(zip(members, datasets, strict=True)):
         groups[len(data), member.n_features_in_, member.n_outputs_].append(index)
@@ -104,6 +105,14 @@ def fit_vectorized(estimator, X, y, plans, *, only_unset: bool, verbose: int = 0
     for member in members:
         del member._shuffle
     return members
+
+
+def _on_host(data):
+    for name in ("X", "y", "weight"):
+        tensor = getattr(data, name)
+        if tensor is not None and tensor.device.type != "cpu":
+            setattr(data, name, tensor.cpu())
+    return data
 
 
 def _available_memory(device: torch.device) -> int:
@@ -238,16 +247,13 @@ def _train_stacked(members: list, datasets: list) -> None:
     n_rows, n_members = len(datasets[0]), len(members)
     classifier = hasattr(first, "classes_")
     with first._threads():
-        X = torch.stack([d.X for d in datasets])
-        y = torch.stack([d.y for d in datasets])
+        X = torch.stack([d.X for d in datasets]).to(device)
+        y = torch.stack([d.y for d in datasets]).to(device)
         weighted = any(d.weight is not None for d in datasets)
         weight = (
             torch.stack(
-                [
-                    torch.ones(n_rows, device=device) if d.weight is None else d.weight
-                    for d in datasets
-                ]
-            )
+                [torch.ones(n_rows) if d.weight is None else d.weight for d in datasets]
+            ).to(device)
             if weighted
             else None
         )
