@@ -21,9 +21,7 @@ import numpy as np
 import sklearn.ensemble
 import skorch
 import torch
-from sklearn.datasets import make_classification
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
+from _workload import three_class_split
 from torch import nn
 
 from ensemblekit.ensemble import BaggingClassifier
@@ -87,14 +85,7 @@ def torchensemble_bagging(X, y, X_test, n_jobs, epochs=EPOCHS):
 
 def main():
     logging.getLogger().setLevel(logging.WARNING)  # torchensemble logs every batch otherwise
-    X, y = make_classification(
-        n_samples=N_ROWS, n_features=20, n_informative=10, n_classes=3, random_state=0
-    )
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    X_train = scaler.transform(X_train).astype(np.float32)
-    X_test = scaler.transform(X_test).astype(np.float32)
-    y_train = y_train.astype(np.int64)
+    X_train, X_test, y_train, y_test = three_class_split(N_ROWS)
 
     contenders = {"ensemblekit": ours, "sklearn Bagging(skorch)": sklearn_skorch}
     try:

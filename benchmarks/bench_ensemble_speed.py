@@ -33,9 +33,7 @@ import sklearn.ensemble
 import skorch
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import make_classification
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
+from _workload import three_class_split
 from torch import nn
 
 from ensemblekit.ensemble import BaggingClassifier
@@ -133,14 +131,7 @@ def main():
     if QUICK:
         n_rows, sizes = 3000, (3,)
     torch.set_num_threads(args.threads)
-    X, y = make_classification(
-        n_samples=n_rows, n_features=20, n_informative=10, n_classes=3, random_state=0
-    )
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    X_train = scaler.transform(X_train).astype(np.float32)
-    X_test = scaler.transform(X_test).astype(np.float32)
-    y_train = y_train.astype(np.int64)
+    X_train, X_test, y_train, y_test = three_class_split(n_rows)
     device, threads = args.device, args.threads
 
     contenders = {

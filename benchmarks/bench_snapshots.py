@@ -20,10 +20,8 @@ import time
 
 import numpy as np
 import torch
-from sklearn.datasets import make_classification
+from _workload import three_class_split
 from sklearn.metrics import accuracy_score, log_loss
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from ensemblekit.ensemble import SnapshotEnsembleClassifier
 from ensemblekit.nets import MLP, NeuralNetClassifier
@@ -72,14 +70,7 @@ def torchensemble_snapshots(X, y, X_test):
 def main():
     logging.getLogger().setLevel(logging.WARNING)  # torchensemble logs every batch otherwise
     torch.set_num_threads(1)  # as our nets pin; the peer then runs under the same terms
-    X, y = make_classification(
-        n_samples=N_ROWS, n_features=20, n_informative=10, n_classes=3, random_state=0
-    )
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    X_train = scaler.transform(X_train).astype(np.float32)
-    X_test = scaler.transform(X_test).astype(np.float32)
-    y_train = y_train.astype(np.int64)
+    X_train, X_test, y_train, y_test = three_class_split(N_ROWS)
 
     contenders = {"one net": one_net, "ensemblekit snapshots": ours}
     try:
