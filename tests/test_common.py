@@ -72,6 +72,7 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     BaggingClassifier: SW,
     BaggingRegressor: SW,
     DeepEnsembleClassifier: SW,
+    DeepEnsembleRegressor: SW,
     CVEnsembleClassifier: SW,
     AdaBoostClassifier: {
         "check_n_features_in": (

@@ -9,7 +9,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from ensemblekit.nets import NeuralNetClassifier
-from ensemblekit.utils import MemberPlan, draw_seeds, fit_members, set_random_states
+from ensemblekit.engine import MemberPlan, fit_members
+from ensemblekit.utils import draw_seeds, set_random_states
 
 
 def _plans(n_rows, n_features, n_members=4, seed=0):

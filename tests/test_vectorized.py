@@ -17,7 +17,9 @@ from ensemblekit.ensemble import (
 )
 from ensemblekit.model_selection import bias_variance_decomp
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
-from ensemblekit.utils import MemberPlan, _vectorized, fit_members, set_random_states
+from ensemblekit.engine import MemberPlan, fit_members
+from ensemblekit.nets import _stacked
+from ensemblekit.utils import set_random_states
 
 NET = {"module__hidden_units": (16, 8), "max_epochs": 3, "lr": 1e-2, "batch_size": 64}
 # float32 sums in a stacked matrix product round differently from one member's: members
@@ -47,7 +49,7 @@ def _assert_members_equal(a, b, X, plans):
     ],
     ids=["adam", "dropout", "class-weight", "sgd-momentum", "batch-norm", "full-batch-adamw"],
 )
-def test_one_vectorized_member_is_a_plain_fit_of_its_seed(digits, params):
+def test_one_stacked_member_is_a_plain_fit_of_its_seed(digits, params):
     X, y = digits
     net = NeuralNetClassifier(**{**NET, **params})
     (member,) = fit_members(net, X, y, [MemberPlan(7)], engine="vectorized")
@@ -99,17 +101,17 @@ def test_memory_guard_splits_members_into_chunks(digits, monkeypatch):
     net = NeuralNetClassifier(**NET)
     whole = fit_members(net, X, y, plans, engine="vectorized")
     chunks = []
-    train = _vectorized._train_stacked
-    monkeypatch.setattr(_vectorized, "_available_memory", lambda device: 1)
+    train = _stacked._Stack.train
+    monkeypatch.setattr(_stacked, "_available_memory", lambda device: 1)
     monkeypatch.setattr(
-        _vectorized, "_train_stacked", lambda m, d: (chunks.append(len(m)), train(m, d))
+        _stacked, "_train_stacked", lambda m, d: (chunks.append(len(m)), train(m, d))
     )
     chunked = fit_members(net, X, y, plans, engine="vectorized")
     assert chunks == [1, 1, 1]
     _assert_members_equal(whole, chunked, X, plans)
 
 
-def test_auto_falls_back_and_vectorized_says_why(digits):
+def test_auto_falls_back_and_stacked_says_why(digits):
     X, y = digits
     plans = [MemberPlan(seed) for seed in range(2)]
     with_callback = NeuralNetClassifier(callbacks=[("ema", EMA(0.5))], **NET)
@@ -138,7 +140,7 @@ def bagged(digits):
     )
 
 
-def test_bagging_vectorized_equals_joblib_and_members_are_ordinary_nets(digits, bagged):
+def test_bagging_stacked_equals_joblib_and_members_are_ordinary_nets(digits, bagged):
     X, y = digits
     vectorized, joblib = bagged
     np.testing.assert_allclose(vectorized.predict_proba(X), joblib.predict_proba(X), atol=ATOL)

@@ -10,9 +10,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import has_fit_parameter
 
+from ..engine import MemberPlan
 from ..imbalance._resampling import correct_prior_shift, resample_rows, resampling_targets
-from ..utils._engine import MemberPlan
 from ..utils._random import MAX_SEED, draw_seeds
 from ..utils._validation import resolve_count
 from ._base import (
@@ -60,6 +61,12 @@ _PARAMS_DOC = """
 
     Notes
     -----
+    A member net with ``early_stopping=True`` monitors its own out-of-bag rows (the rows
+    its bootstrap did not draw, of the classes it drew), passed to its ``fit`` as
+    ``X_val, y_val``, with either engine: a validation split of its own drawn rows would
+    share about 60% of its rows with the training rows and never stop. When a member drew
+    every row (pasting all rows) it holds out ``validation_fraction`` of them instead.
+
     Members train on their drawn rows, repeats included, and on labels encoded
     ``0..n_classes-1`` (as in scikit-learn's bagging); a ``sample_weight`` goes with each
     drawn copy of its row. scikit-learn instead passes bootstrap counts as weights on the
@@ -157,7 +164,15 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
             np.r_[self._seeds[: len(existing)], seeds[len(existing) :]] if existing else seeds
         )
         self._before_plans(X, y)
-        plans = [self._plan(seed, sample_weight) for seed in self._seeds[len(existing) :]]
+        template = self._template()
+        # Members that stop early monitor their out-of-bag rows, never their own repeats.
+        validate = getattr(template, "early_stopping", False) is True and has_fit_parameter(
+            template, "X_val"
+        )
+        plans = [
+            self._plan(seed, sample_weight, y if validate else None)
+            for seed in self._seeds[len(existing) :]
+        ]
         self._fit_plans(X, y, plans, existing)
         self._after_fit(X, y)
         self.estimators_features_ = [self._draw(seed)[1] for seed in self._seeds]
@@ -179,12 +194,25 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         """Rebalance a member's drawn rows (classifiers with ``sampling_strategy``)."""
         return rows
 
-    def _plan(self, seed, sample_weight) -> MemberPlan:
+    def _plan(self, seed, sample_weight, y=None) -> MemberPlan:
+        """A member's plan; with ``y``, its out-of-bag rows are its validation rows."""
         member_seed, features, rows = self._draw(seed)
         if self._max_features == self.n_features_in_ and not self.bootstrap_features:
             features = None  # all columns, in order
-        weight = None if sample_weight is None else sample_weight[rows]
-        return MemberPlan(member_seed, rows=rows, features=features, sample_weight=weight)
+        valid = None if y is None else self._out_of_bag(rows, y)
+        return MemberPlan(
+            member_seed,
+            rows=rows,
+            features=features,
+            sample_weight=_take(sample_weight, rows),
+            valid_rows=valid,
+            sample_weight_val=_take(sample_weight, valid),
+        )
+
+    def _out_of_bag(self, rows, y) -> np.ndarray | None:
+        """The rows a member did not draw (None if it drew them all)."""
+        valid = np.setdiff1d(np.arange(len(y)), rows)
+        return valid if len(valid) else None
 
     def _before_plans(self, X, y) -> None:
         """Checks and state the plans need (classifiers: the resampling targets)."""
@@ -230,6 +258,10 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             oob = total / seen.reshape(-1, *[1] * (total.ndim - 1))
         self._store_oob(oob, y, seen > 0)
+
+
+def _take(values, rows):
+    return None if values is None or rows is None else values[rows]
 
 
 def _indices(rng, replace: bool, n_population: int, n_draw: int) -> np.ndarray:
@@ -387,6 +419,14 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
         return correct_prior_shift(
             proba, train_prior=self.train_prior_, true_prior=self.class_prior_
         )
+
+    def _out_of_bag(self, rows, y):
+        """Out-of-bag rows of the classes the member saw: it cannot score the others."""
+        valid = super()._out_of_bag(rows, y)
+        if valid is None:
+            return None
+        valid = valid[np.isin(y[valid], y[rows])]
+        return valid if len(valid) else None
 
     def _oob_prediction(self, index, X):
         return self._member_proba(index, X)

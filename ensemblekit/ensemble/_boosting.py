@@ -20,8 +20,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..utils._engine import MemberPlan, fit_members
 from ..utils._random import set_random_states
 from ..utils._validation import check_sample_weight
 from ._base import MembersMixin

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 
-from ..utils._engine import MemberPlan, fit_members
+from ..engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
 from ._base import (
     AveragingRegressorMixin,

@@ -8,7 +8,7 @@ from typing import ClassVar
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
-from ..utils._engine import MemberPlan
+from ..engine import MemberPlan
 from ..utils._random import draw_seeds
 from ._base import AveragingRegressorMixin, MemberEnsembleMixin, SoftVotingClassifierMixin
 

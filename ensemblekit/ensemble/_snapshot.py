@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
 from ..averaging._snapshots import SCHEDULES, SnapshotCollector
-from ..utils._engine import MemberPlan, fit_members
+from ..engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
 from ..utils._torch import net_with_state
 from ._base import AveragingRegressorMixin, MemberEnsembleMixin, SoftVotingClassifierMixin

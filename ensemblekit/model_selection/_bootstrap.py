@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from ..utils._engine import MemberPlan, fit_members
+from ..engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
 
 _METHODS = ("oob", ".632", ".632+")

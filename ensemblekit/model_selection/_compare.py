@@ -17,8 +17,8 @@ from sklearn.model_selection import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
+from ..engine import MemberPlan, fit_members
 from ..ensemble._cv import fit_folds
-from ..utils._engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
 
 

@@ -12,7 +12,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_array, column_or_1d
 
-from ..utils._engine import MemberPlan, fit_members
+from ..engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
 
 

@@ -8,7 +8,6 @@ documents as safe (``initialize_module``, ``initialize_criterion``, ``get_datase
 
 from __future__ import annotations
 
-import inspect
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -20,8 +19,9 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 
 from ..utils._random import draw_seeds
-from ..utils._torch import seeded_torch, torch_threads
+from ..utils._torch import seeded_torch, signature_has, torch_threads
 from ..utils._validation import check_sample_weight
+from ._stacked import MemberRows, _Rows, _take_rows, fit_stacked, stacking_blocker
 
 
 def _noop(*args, **kwargs) -> None:
@@ -118,16 +118,6 @@ class _SliceBatches:
             yield self.data[slice(start, stop) if index is None else index[start:stop]]
 
 
-def _signature_has(component, name: str) -> bool:
-    """Whether a module or criterion (class or instance) takes ``name`` in its constructor."""
-    if isinstance(component, torch.nn.Module):
-        component = type(component)
-    try:
-        return name in inspect.signature(component).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class NeuralNetBase(NeuralNet):
     """Shared machinery of :class:`NeuralNetClassifier` and :class:`NeuralNetRegressor`.
 
@@ -183,12 +173,19 @@ class NeuralNetBase(NeuralNet):
         X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64))
         return np.ascontiguousarray(X, dtype=np.float32)
 
-    def _prepare_weights(self, y_encoded: np.ndarray, sample_weight) -> np.ndarray | None:
-        """Per-row loss weights: sample_weight times class weights, scaled to mean 1."""
+    def _prepare_weights(
+        self, y_encoded: np.ndarray, sample_weight, y_fit: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """Per-row loss weights: sample_weight times class weights, scaled to mean 1.
+
+        Class weights come from the training targets ``y_fit`` (``y_encoded`` itself when
+        None), so validation rows are weighed as the training rows are.
+        """
         n = len(y_encoded)
         weight = check_sample_weight(sample_weight, n)
-        class_weight = self._row_class_weight(y_encoded)
-        if class_weight is not None:
+        table = self._class_weight_table(y_encoded if y_fit is None else y_fit)
+        if table is not None:
+            class_weight = table[y_encoded]
             weight = class_weight if weight is None else weight * class_weight
         if weight is None:
             return None
@@ -199,23 +196,30 @@ class NeuralNetBase(NeuralNet):
         # weights train exactly as no weights.
         return (weight * (n / total)).astype(np.float32)
 
-    def _row_class_weight(self, y_encoded: np.ndarray) -> np.ndarray | None:
+    def _class_weight_table(self, y_encoded: np.ndarray) -> np.ndarray | None:
+        """The weight of each encoded class (None: no class weights)."""
         return None
 
     # ------------------------------------------------------------------ fitting
-    def _fit(self, X, y, sample_weight, *, partial: bool, classes=None):
-        """Validate, draw the seeds, then let skorch run its loop on our dataset."""
+    def _fit(self, X, y, sample_weight, *, partial: bool, classes=None, valid=None):
+        """Validate, draw the seeds, then let skorch run its loop on our dataset.
+
+        ``valid`` is ``(X_val, y_val, sample_weight_val)`` or None.
+        """
         # Continue training (partial_fit, or fit with warm_start) only on data of the same shape.
         keep = self.__sklearn_is_fitted__() and (partial or self.warm_start)
         data, torch_seed = self._begin_fit(X, y, sample_weight, reset=not keep, classes=classes)
         try:
+            if valid is not None:
+                self._valid_set = self._validation_data(data, *valid)
             with self._threads(), seeded_torch(torch_seed, self.device):
                 if not keep:
                     self.initialize()
                 NeuralNet.partial_fit(self, data, None)
         finally:
-            # The shuffling generator is fit-time state only; keep it out of pickles.
+            # Fit-time state only; keep it out of pickles.
             del self._shuffle
+            vars(self).pop("_valid_set", None)
         return self
 
     def _begin_fit(self, X, y, sample_weight, *, reset: bool = True, classes=None):
@@ -223,10 +227,13 @@ class NeuralNetBase(NeuralNet):
 
         Returns the training data (tensors on the device) and the seed of torch's global
         generator for the fit. Sets ``_seeds`` and the shuffling generator ``_shuffle``.
-        The vectorized member engine calls it too, so its members start as a fit would.
         """
         X, y = self._validate_Xy(X, y, reset=reset, classes=classes)
         weight = self._prepare_weights(y, sample_weight)
+        return _ArrayData(X, y, weight, device=self.device), self._draw_fit_seeds()
+
+    def _draw_fit_seeds(self) -> int:
+        """Seeds of this fit's module, shuffling, split and sampler; returns torch's seed."""
         self._check_early_stopping()
         module_seed, shuffle_seed, split_seed, torch_seed, sampler_seed = draw_seeds(
             self.random_state, 5
@@ -237,7 +244,68 @@ class NeuralNetBase(NeuralNet):
             "sampler": int(sampler_seed),
         }
         self._shuffle = torch.Generator().manual_seed(int(shuffle_seed))
-        return _ArrayData(X, y, weight, device=self.device), torch_seed
+        return int(torch_seed)
+
+    def _validation_data(self, train: _ArrayData, X_val, y_val, sample_weight_val) -> _ArrayData:
+        """The rows early stopping monitors, given by the caller (``X_val``, ``y_val``)."""
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are only used for early stopping; set early_stopping=True "
+                "or leave them out."
+            )
+        if X_val is None or y_val is None:
+            raise ValueError("Pass both X_val and y_val, or neither.")
+        X_val = self._validate_X(X_val, reset=False)
+        if len(X_val) != len(y_val):
+            raise ValueError(
+                f"X_val has {len(X_val)} rows but y_val has {len(y_val)}; give one target per row."
+            )
+        y_val = self._encode_targets(y_val, reset=False)
+        weight = self._prepare_weights(y_val, sample_weight_val, y_fit=train.y.cpu().numpy())
+        return _ArrayData(X_val, y_val, weight, device=self.device)
+
+    def _begin_member_fit(self, X: np.ndarray, y, plan) -> MemberRows:
+        """What ``fit(X[rows][:, features], y[rows], sample_weight)`` does before training,
+        on row indices: X (float32, validated once for all members) is never copied.
+
+        ``plan`` has ``rows``, ``features``, ``sample_weight`` and ``valid_rows`` (see
+        ``ensemblekit.engine.MemberPlan``). Returns the member's rows and torch's seed.
+        """
+        rows = np.arange(len(X)) if plan.rows is None else np.asarray(plan.rows)
+        self.n_features_in_ = X.shape[1] if plan.features is None else len(plan.features)
+        y_fit = self._encode_targets(_take_rows(y, rows), reset=True)
+        weight = self._prepare_weights(y_fit, plan.sample_weight)
+        torch_seed = self._draw_fit_seeds()
+        train = _Rows(rows, y_fit, weight)
+        valid = None
+        if plan.valid_rows is not None and self.early_stopping:
+            y_val = self._encode_targets(_take_rows(y, plan.valid_rows), reset=False)
+            weight_val = self._prepare_weights(y_val, plan.sample_weight_val, y_fit=y_fit)
+            valid = _Rows(np.asarray(plan.valid_rows), y_val, weight_val)
+        elif self.early_stopping:
+            positions = self._split_positions(len(rows), y_fit)
+            train, valid = train.take(positions[0]), train.take(positions[1])
+        features = None if plan.features is None else np.asarray(plan.features)
+        return MemberRows(train, valid, features), torch_seed
+
+    # ------------------------------------------------------------------ stacked training
+    def stacking_blocker(self, fit_params: dict | None = None) -> str | None:
+        """Why clones of this net cannot train stacked as one model; None if they can.
+
+        The member engine asks this once, before any member trains: ``engine="auto"``
+        then fits members one by one, and ``engine="vectorized"`` raises with the reason.
+        """
+        return stacking_blocker(self, fit_params)
+
+    def fit_stacked(self, members: list, X, y, plans, *, on_epoch=None) -> list:
+        """Train ``members`` (seeded clones of this net), member ``i`` on ``plans[i]``, as
+        stacked models; each ends as the net its own ``fit`` on its rows would give.
+
+        The member engine's hook. ``plans`` have ``rows``, ``features``,
+        ``sample_weight`` and ``valid_rows``; ``on_epoch(fraction)`` is called with the
+        share of a member's training done (summed over members) as epochs end.
+        """
+        return fit_stacked(members, X, y, plans, on_epoch=on_epoch)
 
     # ------------------------------------------------------------------ per-step overhead
     def _set_training(self, training=True):
@@ -271,17 +339,23 @@ class NeuralNetBase(NeuralNet):
         return None
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Hold out ``validation_fraction`` of the rows, only when ``early_stopping=True``."""
+        """The rows early stopping monitors: ``X_val``, or ``validation_fraction`` of X."""
         if not self.early_stopping:
             return X, None
-        y_np = None if X.y is None else X.y.cpu().numpy()
+        if getattr(self, "_valid_set", None) is not None:
+            return X, self._valid_set
+        train, valid = self._split_positions(len(X), None if X.y is None else X.y.cpu().numpy())
+        return X.subset(train), X.subset(valid)
+
+    def _split_positions(self, n: int, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted training and validation positions of the early-stopping split."""
         train, valid = train_test_split(
-            np.arange(len(X)),
+            np.arange(n),
             test_size=self.validation_fraction,
             random_state=self._seeds["split"],
-            stratify=self._stratify_split(y_np),
+            stratify=self._stratify_split(y),
         )
-        return X.subset(np.sort(train)), X.subset(np.sort(valid))
+        return np.sort(train), np.sort(valid)
 
     def get_dataset(self, X, y=None):
         if isinstance(X, _ArrayData):
@@ -329,7 +403,7 @@ class NeuralNetBase(NeuralNet):
             "random_state": getattr(self, "_seeds", {}).get("module"),
         }
         for name, value in fill.items():
-            if value is not None and name not in kwargs and _signature_has(self.module, name):
+            if value is not None and name not in kwargs and signature_has(self.module, name):
                 kwargs[name] = value
         if isinstance(self.module, torch.nn.Module) and not kwargs:
             self.module_ = self.module
@@ -341,17 +415,23 @@ class NeuralNetBase(NeuralNet):
     def initialize_criterion(self):
         """Build the criterion with ``reduction="none"`` so each row's loss can be weighted."""
         kwargs = self.get_params_for("criterion")
-        if _signature_has(self.criterion, "reduction"):
+        if signature_has(self.criterion, "reduction"):
             kwargs.setdefault("reduction", "none")
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         return self
 
     # ------------------------------------------------------------------ steps
+    def row_losses(self, y_pred, y_true) -> torch.Tensor:
+        """The criterion's loss of each row (the mean over a row's outputs for wider losses).
+
+        Shared by a plain fit and a stacked one, so both weigh rows alike.
+        """
+        loss = self.criterion_(y_pred, y_true)
+        return loss.flatten(1).mean(1) if loss.dim() > 1 else loss
+
     def get_loss(self, y_pred, y_true, X=None, training=False, weight=None):
         """Mean of the per-row losses, weighted by the rows' normalised weights."""
-        loss = self.criterion_(y_pred, y_true)
-        if loss.dim() > 1:
-            loss = loss.flatten(1).mean(1)
+        loss = self.row_losses(y_pred, y_true)
         if weight is not None:
             if loss.dim() != 1:
                 raise ValueError(

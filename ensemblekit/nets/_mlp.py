@@ -162,3 +162,57 @@ def _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout) ->
         )
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+
+
+def stacked_forward(
+    modules: Sequence[MLP],
+    params: dict[str, torch.Tensor],
+    buffers: dict[str, torch.Tensor],
+    h: torch.Tensor,
+    training: bool,
+) -> torch.Tensor:
+    """The forward pass of K MLPs of one architecture at once, on ``h`` of shape (K, b, d).
+
+    ``params`` and ``buffers`` hold each of the modules' tensors stacked along a first axis
+    of size K, under the modules' own names (``layers.0.weight``). Linear layers are one
+    ``baddbmm``; dropout masks come from each module's own generator, as in its forward;
+    BatchNorm uses (and, training, updates) each member's running statistics.
+    """
+    for position, layer in enumerate(modules[0].layers):
+        name = f"layers.{position}"
+        if isinstance(layer, nn.Linear):
+            weight, bias = params[f"{name}.weight"], params[f"{name}.bias"]
+            h = torch.baddbmm(bias[:, None], h, weight.transpose(1, 2))
+        elif isinstance(layer, nn.BatchNorm1d):
+            h = _stacked_batch_norm(h, layer, name, params, buffers, training)
+        elif isinstance(layer, _SeededDropout):
+            if training and layer.p > 0:
+                keep = 1.0 - layer.p
+                masks = [
+                    torch.empty(h.shape[1:], device=h.device, dtype=h.dtype).bernoulli_(
+                        keep, generator=module._generator_for(h.device)
+                    )
+                    for module in modules
+                ]
+                h = h * torch.stack(masks) / keep
+        else:
+            h = layer(h)
+    return h
+
+
+def _stacked_batch_norm(h, layer: nn.BatchNorm1d, name, params, buffers, training: bool):
+    """``F.batch_norm`` of each member on its own rows and with its own running statistics."""
+    running_mean, running_var = buffers[f"{name}.running_mean"], buffers[f"{name}.running_var"]
+    if training:
+        mean, var = h.mean(1), h.var(1, unbiased=False)
+        with torch.no_grad():
+            n = h.shape[1]
+            momentum = layer.momentum
+            running_mean.mul_(1 - momentum).add_(mean.detach(), alpha=momentum)
+            unbiased = var.detach() * (n / max(n - 1, 1))
+            running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
+            buffers[f"{name}.num_batches_tracked"].add_(1)
+    else:
+        mean, var = running_mean, running_var
+    h = (h - mean[:, None]) / torch.sqrt(var[:, None] + layer.eps)
+    return h * params[f"{name}.weight"][:, None] + params[f"{name}.bias"][:, None]

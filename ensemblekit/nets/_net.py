@@ -175,7 +175,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         del params["self"], params["kwargs"]
         self._store_params(params, kwargs)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Train the net from scratch (or continue, with ``warm_start=True``).
 
         Parameters
@@ -185,12 +185,19 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
             Class labels, integers or strings.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative per-row weights of the loss, rescaled to mean one.
+        X_val, y_val : array-like, default=None
+            Rows early stopping monitors instead of holding out ``validation_fraction``
+            of X (needs ``early_stopping=True``). Bagging passes each member its
+            out-of-bag rows this way.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation rows.
 
         Returns
         -------
         self : NeuralNetClassifier
         """
-        return self._fit(X, y, sample_weight, partial=False)
+        valid = None if X_val is None and y_val is None else (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, partial=False, valid=valid)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train ``max_epochs`` more epochs from the current weights (skorch's meaning).
@@ -211,6 +218,12 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
 
     def _validate_Xy(self, X, y, *, reset: bool, classes=None):
         X, y = validate_data(self, X, y, reset=reset, dtype=(np.float32, np.float64))
+        return np.ascontiguousarray(X, dtype=np.float32), self._encode_targets(
+            y, reset=reset, classes=classes
+        )
+
+    def _encode_targets(self, y, *, reset: bool, classes=None) -> np.ndarray:
+        """Labels as indices into ``classes_`` (set from ``y``, or ``classes``, on reset)."""
         check_classification_targets(y)
         if reset:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
@@ -226,9 +239,9 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
                 f"y has labels {unseen.tolist()} not among the classes {self.classes_.tolist()}"
                 " seen in the first fit; pass all classes to partial_fit(classes=...)."
             )
-        return np.ascontiguousarray(X, dtype=np.float32), np.searchsorted(self.classes_, y)
+        return np.searchsorted(self.classes_, y)
 
-    def _row_class_weight(self, y_encoded):
+    def _class_weight_table(self, y_encoded):
         if self.class_weight is None:
             return None
         present = np.unique(y_encoded)
@@ -251,7 +264,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
                 "class_weight must be None, 'balanced', 'effective' or a dict of class: weight, "
                 f"got {self.class_weight!r}."
             )
-        return weights[y_encoded]
+        return weights
 
     def _batch_sampler(self, dataset, batch_size):
         if self.batch_sampler is None:
@@ -364,7 +377,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         del params["self"], params["kwargs"]
         self._store_params(params, kwargs)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Train the net from scratch (or continue, with ``warm_start=True``).
 
         Parameters
@@ -373,12 +386,19 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative per-row weights of the loss, rescaled to mean one.
+        X_val, y_val : array-like, default=None
+            Rows early stopping monitors instead of holding out ``validation_fraction``
+            of X (needs ``early_stopping=True``). Bagging passes each member its
+            out-of-bag rows this way.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation rows.
 
         Returns
         -------
         self : NeuralNetRegressor
         """
-        return self._fit(X, y, sample_weight, partial=False)
+        valid = None if X_val is None and y_val is None else (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, partial=False, valid=valid)
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train ``max_epochs`` more epochs from the current weights (skorch's meaning).
@@ -405,6 +425,10 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
             y_numeric=True,
             dtype=(np.float32, np.float64),
         )
+        return np.ascontiguousarray(X, dtype=np.float32), self._encode_targets(y, reset=reset)
+
+    def _encode_targets(self, y, *, reset: bool, classes=None) -> np.ndarray:
+        """Targets as float32 of shape (n_samples, n_outputs_) (set from ``y`` on reset)."""
         y = np.asarray(y, dtype=np.float32)
         y2d = y.reshape(len(y), -1)
         if reset:
@@ -414,7 +438,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
             raise ValueError(
                 f"y has {y2d.shape[1]} targets but the net was fitted with {self.n_outputs_}."
             )
-        return np.ascontiguousarray(X, dtype=np.float32), np.ascontiguousarray(y2d)
+        return np.ascontiguousarray(y2d)
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":

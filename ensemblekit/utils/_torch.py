@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import os
 import threading
 from collections.abc import Iterator
@@ -73,3 +74,13 @@ def net_with_state(net, state, *, what: str = "state"):
             f"(parameter names or shapes differ): {error}"
         ) from error
     return copied
+
+
+def signature_has(component, name: str) -> bool:
+    """Whether a module or criterion (class or instance) takes ``name`` in its constructor."""
+    if isinstance(component, torch.nn.Module):
+        component = type(component)
+    try:
+        return name in inspect.signature(component).parameters
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,229 @@
+"""The member engine: plans in, fitted members out, packed into tasks and dispatched.
+
+Every meta-estimator and validation tool is a plan (which rows, which features, which
+weights, which seed for each member) plus a combiner. This module is the one place that
+turns a plan into fitted members, so parallelism, thread limits, stacked training and
+progress reporting are written once.
+
+Pack, then dispatch: the plans are packed into tasks (a task trains one member, or several
+members stacked as one model when the estimator can train that way), and the tasks run
+through scikit-learn's ``Parallel`` under whatever ``joblib.parallel_config`` is active.
+The engine knows nothing of nets: an estimator that can train several of its clones as
+one model says so through two methods, ``stacking_blocker(fit_params)`` and
+``fit_stacked(members, X, y, plans, on_epoch=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import _safe_indexing
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import has_fit_parameter
+
+from ..utils._random import set_random_states
+from ..utils._torch import torch_threads
+from ._progress import progress_bar
+
+ENGINES = ("auto", "joblib", "vectorized")
+
+
+@dataclass(frozen=True)
+class MemberPlan:
+    """What one member is fitted on.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds every ``random_state`` of the member's clone (nested ones too).
+    rows : ndarray of int or None, default=None
+        Row indices into X (repeats allowed, as in a bootstrap); None takes all rows.
+    features : ndarray of int or None, default=None
+        Column indices into X (a random subspace); None takes all columns.
+    sample_weight : ndarray of float or None, default=None
+        The member's loss weights, aligned with ``rows`` (or with all rows).
+    valid_rows : ndarray of int or None, default=None
+        Row indices into X that the member's early stopping monitors (bagging gives each
+        member its out-of-bag rows); passed to ``fit`` as ``X_val``, ``y_val``.
+    sample_weight_val : ndarray of float or None, default=None
+        Weights of the ``valid_rows``.
+    """
+
+    seed: int
+    rows: np.ndarray | None = None
+    features: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
+    valid_rows: np.ndarray | None = None
+    sample_weight_val: np.ndarray | None = None
+
+
+def fit_members(
+    estimator: BaseEstimator,
+    X,
+    y,
+    plans: Sequence[MemberPlan],
+    *,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    fit_params: dict | None = None,
+    reseed: str = "all",
+    engine: str = "joblib",
+) -> list[BaseEstimator]:
+    """Fit one clone of ``estimator`` per plan and return them in plan order.
+
+    The plans are packed into tasks and the tasks run under whatever
+    ``joblib.parallel_config`` is active (loky, threading, Dask, Ray), ``n_jobs`` at a time.
+    Each member's result depends on its plan alone, so the same plans give the same
+    members, bit for bit, for any ``n_jobs`` and backend. torch is limited to its share of
+    the cores (``cpu_count // n_workers`` threads) in each worker, avoiding the
+    oversubscription that makes two 2-thread workers on 2 cores several times slower than
+    two 1-thread ones.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted template; never modified.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+    plans : sequence of MemberPlan
+    n_jobs : int or None, default=None
+        Parallel workers, as in joblib (None: 1 unless a ``parallel_config`` says otherwise).
+    verbose : int, default=0
+        > 0 shows a progress bar: over members, or over the epochs of stacked members.
+    fit_params : dict or None, default=None
+        Extra keyword arguments for every member's ``fit``.
+    reseed : {"all", "unset"}, default="all"
+        "all" sets every ``random_state`` of each clone from its plan's seed (ensembles);
+        "unset" only those left at None, so a learner the user seeded keeps its seed and
+        members differ by their data alone (bias-variance rounds).
+    engine : {"joblib", "auto", "vectorized"}, default="joblib"
+        "joblib": each task fits one member. "vectorized": each task trains its members
+        stacked as one model (ensemblekit's nets with the MLP module: one ``baddbmm`` per
+        layer for all of them), and there are as many tasks as workers; each member is the
+        net its own fit would give, up to float rounding, with its history, optimizer
+        state and early stopping. It applies when the estimator's ``stacking_blocker``
+        returns None; "vectorized" raises a ValueError with the reason otherwise, "auto"
+        stacks when it applies and fits one member per task otherwise.
+
+    Returns
+    -------
+    members : list of fitted estimators
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.engine import MemberPlan, fit_members
+    >>> X, y = load_iris(return_X_y=True)
+    >>> plans = [MemberPlan(seed=s, features=[0, 1]) for s in range(3)]
+    >>> members = fit_members(DecisionTreeClassifier(), X, y, plans, n_jobs=2)
+    >>> [m.n_features_in_ for m in members]
+    [2, 2, 2]
+    """
+    plans = list(plans)
+    if reseed not in ("all", "unset"):
+        raise ValueError(f"reseed must be 'all' or 'unset', got {reseed!r}.")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    if any(plan.sample_weight is not None for plan in plans) and not has_fit_parameter(
+        estimator, "sample_weight"
+    ):
+        raise ValueError(
+            f"{type(estimator).__name__}.fit does not take sample_weight, which this plan "
+            "needs. Use an estimator that accepts sample_weight, or draw rows instead of "
+            "weights."
+        )
+    if any(plan.valid_rows is not None for plan in plans) and not has_fit_parameter(
+        estimator, "X_val"
+    ):
+        raise ValueError(
+            f"{type(estimator).__name__}.fit does not take X_val, y_val, which this plan "
+            "gives for early stopping. Leave valid_rows out of the plans."
+        )
+    stacked = engine != "joblib" and _stacking(estimator, fit_params, engine) is None
+    n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
+    n_threads = max(1, joblib.cpu_count() // n_workers)
+    only_unset = reseed == "unset"
+    if stacked:
+        # Members' numbers do not depend on their stack-mates (tested bit for bit), so
+        # the packing may follow the number of workers: one task per worker.
+        tasks = [list(part) for part in np.array_split(np.arange(len(plans)), n_workers)]
+        what = f"{len(plans)} members in {len(tasks)} stacked task{'s' * (len(tasks) > 1)}"
+    else:
+        tasks = [[i] for i in range(len(plans))]
+        what = f"{len(plans)} members"
+    backend = joblib.parallel.get_active_backend()[0]
+    in_process = n_workers == 1 or getattr(backend, "uses_threads", False)
+    with progress_bar(verbose, len(plans), what, in_process) as report:
+        calls = (
+            delayed(_fit_task)(
+                estimator, X, y, [plans[i] for i in task], stacked, fit_params or {},
+                n_threads, os.getpid(), only_unset, report,
+            )
+            for task in tasks
+        )  # fmt: skip
+        # Threads share one torch thread pool: limit it here, for the call, in this process.
+        with torch_threads(n_threads if n_workers > 1 else None):
+            results = Parallel(n_jobs=n_jobs)(calls)
+    return [member for members in results for member in members]
+
+
+def _stacking(estimator, fit_params, engine: str) -> str | None:
+    """Why ``estimator``'s clones cannot train stacked (None: they can)."""
+    blocker = getattr(estimator, "stacking_blocker", None)
+    reason = (
+        f"the members are {type(estimator).__name__}, which has no stacked training"
+        if blocker is None
+        else blocker(fit_params)
+    )
+    if reason is not None and engine == "vectorized":
+        raise ValueError(
+            f"engine='vectorized' cannot train these members: {reason}. Use engine='auto' "
+            "(which fits them one by one when they cannot be stacked) or engine='joblib'."
+        )
+    return reason
+
+
+def _fit_task(
+    estimator, X, y, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report
+):
+    """One task: its members cloned, seeded and fitted, one by one or stacked.
+
+    Module-level so that every joblib backend can ship it.
+    """
+    if os.getpid() != parent_pid:
+        # A worker process of its own (loky, Dask, Ray): set its torch share for good.
+        torch.set_num_threads(n_threads)
+    members = [set_random_states(clone(estimator), p.seed, only_unset=only_unset) for p in plans]
+    if stacked:
+        return estimator.fit_stacked(members, X, y, plans, on_epoch=report)
+    for member, plan in zip(members, plans, strict=True):
+        _fit_one(member, X, y, plan, fit_params)
+        report(1.0)
+    return members
+
+
+def _fit_one(member, X, y, plan: MemberPlan, fit_params):
+    """Fit one member on its rows and columns (and validation rows, for early stopping)."""
+    fit_params = dict(fit_params)
+    if plan.sample_weight is not None:
+        fit_params["sample_weight"] = plan.sample_weight
+    if plan.valid_rows is not None:
+        fit_params["X_val"] = _member_X(X, plan.valid_rows, plan.features)
+        fit_params["y_val"] = _safe_indexing(y, plan.valid_rows)
+        if plan.sample_weight_val is not None:
+            fit_params["sample_weight_val"] = plan.sample_weight_val
+    y_m = y if plan.rows is None else _safe_indexing(y, plan.rows)
+    return member.fit(_member_X(X, plan.rows, plan.features), y_m, **fit_params)
+
+
+def _member_X(X, rows, features):
+    if rows is not None:
+        X = _safe_indexing(X, rows)
+    return X if features is None else _safe_indexing(X, features, axis=1)

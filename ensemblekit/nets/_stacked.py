@@ -1,0 +1,383 @@
+"""Several nets of one architecture trained as one model: how the nets fit many members.
+
+The member engine hands a net's seeded clones and their plans to ``fit_stacked``. Each
+member is prepared by the code of its own fit (its targets, weights, seeds, early-stopping
+split and initialisation), on row indices into one shared X: no member's rows are copied,
+they are gathered batch by batch. The members' weights are then stacked into ``(K, ...)``
+tensors and trained in lockstep: one stacked forward, the net's own per-row loss, one
+optimizer over the stacked tensors. The optimizers allowed update every element from its
+own gradient and state alone, so each member gets exactly the steps of its own fit.
+
+At the end of every epoch each member gets its current weights back and runs its own
+epoch-level callbacks: skorch's history records, timer and print log, and early stopping.
+A member whose early stopping fires leaves the stack (so it is frozen, while the others
+go on) with its optimizer state, and restores its best weights as its own fit would.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.utils import check_array
+from skorch.callbacks import Callback
+
+from ..utils._torch import seeded_torch, signature_has
+from ._mlp import MLP, stacked_forward
+
+# Optimizers whose update of an element depends only on that element's gradient and state.
+ELEMENTWISE_OPTIMIZERS = (
+    torch.optim.SGD,
+    torch.optim.Adam,
+    torch.optim.AdamW,
+    torch.optim.RMSprop,
+    torch.optim.Adagrad,
+)
+# Callback hooks that run inside an epoch; stacked members run callbacks once an epoch.
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+
+
+@dataclass
+class _Rows:
+    """Rows of one member as indices into X, with their encoded targets and loss weights."""
+
+    rows: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+
+    def take(self, positions: np.ndarray) -> _Rows:
+        weight = None if self.weight is None else self.weight[positions]
+        return _Rows(self.rows[positions], self.y[positions], weight)
+
+
+@dataclass
+class MemberRows:
+    """What one member trains on (and early stopping monitors), and its columns."""
+
+    train: _Rows
+    valid: _Rows | None
+    features: np.ndarray | None
+
+
+def _take_rows(y, rows) -> np.ndarray:
+    return np.asarray(y)[np.asarray(rows)]
+
+
+def _name(component) -> str:
+    return getattr(component, "__name__", type(component).__name__)
+
+
+def _user_callbacks(net):
+    if net.callbacks in (None, "disable"):
+        return []
+    return [item if isinstance(item, tuple) else (_name(item), item) for item in net.callbacks]
+
+
+def stacking_blocker(net, fit_params: dict | None) -> str | None:
+    """Why clones of ``net`` cannot train as stacked models (None: they can)."""
+    if fit_params:
+        return "fit parameters are passed to the members"
+    if net.module is not MLP:
+        return f"the module is {_name(net.module)}, not ensemblekit's MLP class"
+    if not isinstance(net.get_params_for("module").get("activation", "relu"), str):
+        return "the MLP's activation is a callable"
+    if not signature_has(net.criterion, "reduction"):
+        return (
+            f"the criterion {_name(net.criterion)} gives no per-row losses (it has no "
+            "`reduction` argument)"
+        )
+    if net.optimizer not in ELEMENTWISE_OPTIMIZERS:
+        return (
+            f"the optimizer {_name(net.optimizer)} is not one of SGD, Adam, AdamW, RMSprop, Adagrad"
+        )
+    if "param_groups" in net.get_params_for("optimizer"):
+        return "the optimizer has param_groups"
+    if net.iterator_train is not None or getattr(net, "batch_sampler", None) is not None:
+        return "the net has its own training iterator or batch sampler"
+    if net.warm_start:
+        return "the net has warm_start=True"
+    if net.compile:
+        return "compile=True (stacked members run one stacked forward, not a compiled module)"
+    for name, callback in _user_callbacks(net):
+        kind = callback if isinstance(callback, type) else type(callback)
+        hooks = [h for h in _BATCH_HOOKS if getattr(kind, h, None) is not getattr(Callback, h)]
+        if hooks:
+            return (
+                f"the callback {name!r} acts on every batch ({', '.join(hooks)}); stacked "
+                "members run callbacks once an epoch"
+            )
+    return None
+
+
+def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
+    """Prepare each member as its fit would, then train them in stacks of one shape."""
+    # One float32 copy at most; torch will not wrap a read-only array (joblib's memmaps).
+    X = check_array(X, dtype=(np.float32, np.float64), input_name="X")
+    X = np.require(X, dtype=np.float32, requirements=["C_CONTIGUOUS", "WRITEABLE"])
+    prepared, groups = [], {}
+    try:
+        for index, (member, plan) in enumerate(zip(members, plans, strict=True)):
+            rows, torch_seed = member._begin_member_fit(X, y, plan)
+            with member._threads(), seeded_torch(torch_seed, member.device):
+                member.initialize()
+            prepared.append(rows)
+            # Members train in lockstep: same number of rows, input and output widths.
+            key = (len(rows.train.rows), member.n_features_in_, member.n_outputs_)
+            groups.setdefault((*key, rows.valid is None), []).append(index)
+        X_host = torch.from_numpy(X)
+        for indices in groups.values():
+            size = _chunk_size(members[indices[0]], prepared[indices[0]])
+            for start in range(0, len(indices), size):
+                chunk = indices[start : start + size]
+                stack = _Stack([members[i] for i in chunk], [prepared[i] for i in chunk], X_host)
+                with members[chunk[0]]._threads():
+                    stack.train(on_epoch)
+    finally:
+        for member in members:
+            vars(member).pop("_shuffle", None)
+    return members
+
+
+def _available_memory(device: torch.device) -> int:
+    """Bytes free on ``device`` (a module-level function, so tests can shrink it)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def _chunk_size(member, rows: MemberRows) -> int:
+    """How many members of this shape fit in half the free memory of the device at once."""
+    params = list(member.module_.parameters())
+    n_params = sum(p.numel() for p in params)
+    widths = sum(p.shape[0] for p in params if p.dim() == 1)
+    n = len(rows.train.rows)
+    batch = n if member.batch_size == -1 else min(int(member.batch_size), n)
+    # Weights, gradients and two optimizer states; row indices, epoch order and targets;
+    # one batch's inputs and the activations kept for backward.
+    per_member = 16 * n_params + 32 * n + 4 * batch * (member.n_features_in_ + 4 * widths)
+    budget = _available_memory(torch.device(member.device)) // 2
+    return max(1, int(budget // per_member))
+
+
+def _padded(parts: list[np.ndarray], device) -> torch.Tensor:
+    """Arrays of different lengths as one (K, longest, ...) tensor, zero-padded."""
+    longest = max(len(part) for part in parts)
+    out = np.zeros((len(parts), longest, *parts[0].shape[1:]), dtype=parts[0].dtype)
+    for k, part in enumerate(parts):
+        out[k, : len(part)] = part
+    return torch.from_numpy(out).to(device)
+
+
+class _Stack:
+    """K prepared members of one shape: their weights stacked, trained in lockstep."""
+
+    def __init__(self, members: list, rows: list[MemberRows], X: torch.Tensor):
+        first = members[0]
+        self.members, self.first = members, first
+        self.device = device = torch.device(first.device)
+        self.X = X.to(device)
+        self.n_epochs = int(first.max_epochs)
+        n_rows = len(rows[0].train.rows)
+        self.batch_size = n_rows if first.batch_size == -1 else int(first.batch_size)
+        self.data = {
+            "rows": _padded([r.train.rows for r in rows], device),
+            "y": _padded([r.train.y for r in rows], device),
+        }
+        if any(r.train.weight is not None for r in rows):
+            ones = np.ones(n_rows, dtype=np.float32)
+            self.data["weight"] = _padded(
+                [ones if r.train.weight is None else r.train.weight for r in rows], device
+            )
+        if any(r.features is not None for r in rows):
+            every = np.arange(first.n_features_in_)
+            self.data["features"] = _padded(
+                [every if r.features is None else r.features for r in rows], device
+            )
+        if rows[0].valid is not None:
+            valid = [r.valid for r in rows]
+            self.data["valid_rows"] = _padded([v.rows for v in valid], device)
+            self.data["valid_y"] = _padded([v.y for v in valid], device)
+            self.data["valid_length"] = torch.tensor([len(v.rows) for v in valid], device=device)
+            if any(v.weight is not None for v in valid):
+                self.data["valid_weight"] = _padded(
+                    [np.ones(len(v.rows), np.float32) if v.weight is None else v.weight
+                     for v in valid],
+                    device,
+                )  # fmt: skip
+        with torch.no_grad():
+            self.params = {
+                name: torch.stack([m.module_.get_parameter(name) for m in members]).to(device)
+                for name, _ in first.module_.named_parameters()
+            }
+            self.buffers = {
+                name: torch.stack([m.module_.get_buffer(name) for m in members]).to(device)
+                for name, _ in first.module_.named_buffers()
+            }
+        for param in self.params.values():
+            param.requires_grad_(True)
+        self.optimizer_kwargs = first.get_params_for("optimizer")
+        self.optimizer_kwargs.setdefault("lr", first.lr)
+        # One multi-tensor kernel per update on the CPU too (torch picks it only on GPUs).
+        self.optimizer_kwargs.setdefault("foreach", True)
+        self.optimizer = first.optimizer(list(self.params.values()), **self.optimizer_kwargs)
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, on_epoch=None) -> None:
+        """Run every member's epochs as its own fit's loop would, all members at once."""
+        for member in self.members:
+            member.notify("on_train_begin", X=None, y=None)
+        for epoch in range(self.n_epochs):
+            for member in self.members:
+                member.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+            train = self._train_epoch()
+            valid = self._valid_epoch() if "valid_rows" in self.data else None
+            self._sync_members()
+            stopped = []
+            for k, member in enumerate(self.members):
+                _record(member.history, "train", *train[k])
+                if valid is not None:
+                    _record(member.history, "valid", *valid[k])
+                try:
+                    member.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+                except KeyboardInterrupt:  # skorch's way for a callback to stop training
+                    stopped.append(k)
+            left = self.n_epochs - epoch - 1
+            if on_epoch is not None:
+                on_epoch((len(self.members) + len(stopped) * left) / self.n_epochs)
+            if stopped:
+                self._release(stopped)
+            if not self.members:
+                return
+        self._release(range(len(self.members)))
+
+    def _forward(self, rows: torch.Tensor, training: bool) -> torch.Tensor:
+        """The stacked output for each member's ``rows`` (K, b): rows gathered per batch."""
+        if "features" in self.data:
+            inputs = self.X[rows[..., None], self.data["features"][:, None, :]]
+        else:
+            inputs = self.X[rows]
+        modules = [m.module_ for m in self.members]
+        return stacked_forward(modules, self.params, self.buffers, inputs, training)
+
+    def _losses(self, output, y, weight) -> torch.Tensor:
+        """Each row's weighted loss, (K, b), by the net's own per-row loss."""
+        loss = self.first.row_losses(output.flatten(0, 1), y.flatten(0, 1)).view(y.shape[:2])
+        return loss if weight is None else loss * weight
+
+    def _train_epoch(self) -> list[tuple[list[float], list[int]]]:
+        data, n_members = self.data, len(self.members)
+        n_rows = data["rows"].shape[1]
+        order = torch.stack(
+            [torch.randperm(n_rows, generator=m._shuffle) for m in self.members]
+        ).to(self.device)
+        losses, sizes = [], []
+        for start in range(0, n_rows, self.batch_size):
+            positions = order[:, start : start + self.batch_size]
+            output = self._forward(data["rows"].gather(1, positions), training=True)
+            y = _gather(data["y"], positions)
+            weight = data["weight"].gather(1, positions) if "weight" in data else None
+            loss = self._losses(output, y, weight).mean(1)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            self.optimizer.step()
+            losses.append(loss.detach())
+            sizes.append(positions.shape[1])
+        per_member = torch.stack(losses, 1).tolist()
+        return [(per_member[k], sizes) for k in range(n_members)]
+
+    @torch.no_grad()
+    def _valid_epoch(self) -> list[tuple[list[float], list[int]]]:
+        """Each member's validation batches, as its own fit cuts them (rows padded to K)."""
+        data = self.data
+        length = data["valid_length"]
+        sums, counts = [], []
+        for start in range(0, data["valid_rows"].shape[1], self.batch_size):
+            stop = start + self.batch_size
+            output = self._forward(data["valid_rows"][:, start:stop], training=False)
+            weight = data["valid_weight"][:, start:stop] if "valid_weight" in data else None
+            loss = self._losses(output, data["valid_y"][:, start:stop], weight)
+            mask = torch.arange(start, start + loss.shape[1], device=self.device) < length[:, None]
+            sums.append((loss * mask).sum(1))
+            counts.append(mask.sum(1))
+        sums, counts = torch.stack(sums, 1).tolist(), torch.stack(counts, 1).tolist()
+        return [
+            ([s / c for s, c in zip(sums[k], counts[k]) if c], [c for c in counts[k] if c])
+            for k in range(len(self.members))
+        ]
+
+    # ------------------------------------------------------------------ members
+    @torch.no_grad()
+    def _sync_members(self) -> None:
+        """Each member's module gets its current weights and statistics from the stack."""
+        for k, member in enumerate(self.members):
+            for name, tensor in member.module_.named_parameters():
+                tensor.copy_(self.params[name][k])
+            for name, tensor in member.module_.named_buffers():
+                tensor.copy_(self.buffers[name][k])
+
+    def _release(self, positions) -> None:
+        """Members at ``positions`` end training: optimizer state back, train-end callbacks
+        (early stopping restores the best weights), and the stack goes on without them."""
+        positions = sorted(positions)
+        for k in positions:
+            member = self.members[k]
+            self._write_optimizer_state(k, member)
+            member.notify("on_train_end", X=None, y=None)
+        keep = [k for k in range(len(self.members)) if k not in positions]
+        if keep:
+            self._keep(keep)
+        else:
+            self.members = []
+
+    def _write_optimizer_state(self, k: int, member) -> None:
+        """Member ``k``'s slice of the stacked optimizer state, as its own optimizer's."""
+        named = dict(member.module_.named_parameters())
+        for name, stacked in self.params.items():
+            state = self.optimizer.state.get(stacked)
+            if state:
+                member.optimizer_.state[named[name]] = {
+                    key: _member_slice(value, stacked, k) for key, value in state.items()
+                }
+
+    def _keep(self, keep: list[int]) -> None:
+        """Go on with the members at ``keep`` only: stopped members are frozen."""
+        index = torch.tensor(keep, device=self.device)
+        self.members = [self.members[k] for k in keep]
+        self.data = {name: value[index] for name, value in self.data.items()}
+        self.buffers = {name: value[index] for name, value in self.buffers.items()}
+        params, state = {}, {}
+        for name, stacked in self.params.items():
+            params[name] = stacked.detach()[index].requires_grad_(True)
+            state[params[name]] = {
+                key: _member_slice(value, stacked, index)
+                for key, value in self.optimizer.state.get(stacked, {}).items()
+            }
+        self.params = params
+        self.optimizer = self.first.optimizer(list(params.values()), **self.optimizer_kwargs)
+        self.optimizer.state.update(state)
+
+
+def _member_slice(value, stacked: torch.Tensor, index):
+    """A stacked optimizer state entry for the member(s) at ``index``; scalars as they are."""
+    if torch.is_tensor(value):
+        if value.shape == stacked.shape:
+            return value[index].clone()
+        return value.clone()
+    return value
+
+
+def _gather(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """``values[k, positions[k]]`` for every member k; values may have trailing axes."""
+    members = torch.arange(len(values), device=values.device)[:, None]
+    return values[members, positions]
+
+
+def _record(history, prefix: str, losses: list[float], sizes: list[int]) -> None:
+    """What skorch's ``run_single_epoch`` records for one member's batches."""
+    for loss, size in zip(losses, sizes, strict=True):
+        history.new_batch()
+        history.record_batch(f"{prefix}_loss", loss)
+        history.record_batch(f"{prefix}_batch_size", size)
+    history.record(f"{prefix}_batch_count", len(sizes))
