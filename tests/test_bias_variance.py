@@ -166,10 +166,14 @@ def test_predictions_and_per_point_arrays(iris_split):
     assert text.startswith("BiasVarianceResult(loss='0-1', expected_loss=") and "n_rounds=5" in text
 
 
-def test_nets_in_parallel_are_deterministic_and_seeded_per_round(binary_split):
+@pytest.mark.parametrize("engine", ["vectorized", "joblib"])
+def test_nets_in_parallel_are_deterministic_and_seeded_per_round(binary_split, engine):
     X_tr, X_te, y_tr, y_te = binary_split
     net = NeuralNetClassifier(module__hidden_units=(8,), max_epochs=3, lr=1e-2)
-    kw = {"loss": "log_loss", "n_rounds": 4, "random_state": 0, "return_predictions": True}
+    kw = {
+        "loss": "log_loss", "n_rounds": 4, "random_state": 0, "return_predictions": True,
+        "engine": engine,
+    }  # fmt: skip
     one = bias_variance_decomp(net, X_tr, y_tr, X_te, y_te, **kw)
     two = bias_variance_decomp(net, X_tr, y_tr, X_te, y_te, n_jobs=2, **kw)
     np.testing.assert_array_equal(one.predictions, two.predictions)

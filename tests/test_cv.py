@@ -106,11 +106,12 @@ def test_prediction_is_the_mean_of_fold_members_or_the_refit_one(cancer):
     np.testing.assert_allclose(refit.oof_predictions_, ens.oof_predictions_)
 
 
-def test_cv_ensemble_of_nets_is_deterministic_across_n_jobs(digits, tiny_net_params):
+@pytest.mark.parametrize("engine", ["vectorized", "joblib"])
+def test_cv_ensemble_of_nets_is_deterministic_across_n_jobs(digits, tiny_net_params, engine):
     X, y = digits
     net = NeuralNetClassifier(**tiny_net_params)
-    one = CVEnsembleClassifier(net, cv=3, random_state=0).fit(X, y)
-    two = CVEnsembleClassifier(net, cv=3, random_state=0, n_jobs=2).fit(X, y)
+    one = CVEnsembleClassifier(net, cv=3, random_state=0, engine=engine).fit(X, y)
+    two = CVEnsembleClassifier(net, cv=3, random_state=0, n_jobs=2, engine=engine).fit(X, y)
     np.testing.assert_array_equal(one.oof_predictions_, two.oof_predictions_)
     search = GridSearchCV(
         CVEnsembleClassifier(net, cv=2, random_state=0), {"estimator__lr": [1e-3, 1e-2]}, cv=2

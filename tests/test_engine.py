@@ -8,8 +8,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from ensemblekit.nets import NeuralNetClassifier
 from ensemblekit.engine import MemberPlan, fit_members
+from ensemblekit.nets import NeuralNetClassifier
 from ensemblekit.utils import draw_seeds, set_random_states
 
 
@@ -140,7 +140,24 @@ def test_torch_gets_its_share_of_the_cores(digits, backend):
     assert torch.get_num_threads() == before
 
 
-def test_verbose_shows_progress(digits, capsys):
+@pytest.mark.parametrize("n_jobs", [1, 2], ids=["in-process", "loky-workers"])
+def test_verbose_shows_progress_from_any_process(digits, tiny_net_params, n_jobs, capsys):
     X, y = digits
     fit_members(DecisionTreeClassifier(), X, y, [MemberPlan(s) for s in range(3)], verbose=1)
-    assert "fitting members" in capsys.readouterr().err
+    assert "fitting 3 members" in capsys.readouterr().err
+    plans = [MemberPlan(s) for s in range(4)]
+    net = NeuralNetClassifier(**tiny_net_params)
+    fit_members(net, X, y, plans, engine="vectorized", n_jobs=n_jobs, verbose=1)
+    err = capsys.readouterr().err
+    # Epochs of stacked members advance the bar, also from worker processes.
+    assert f"4 members in {n_jobs} stacked task" in err and "4.0/4 members" in err
+
+
+def test_stacked_members_report_every_epoch(digits, tiny_net_params):
+    X, y = digits
+    net = NeuralNetClassifier(**tiny_net_params)
+    plans = [MemberPlan(s) for s in range(4)]
+    members = [set_random_states(clone(net), p.seed) for p in plans]
+    reports = []
+    net.fit_stacked(members, X, y, plans, on_epoch=reports.append)
+    assert reports == [4 / tiny_net_params["max_epochs"]] * tiny_net_params["max_epochs"]

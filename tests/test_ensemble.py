@@ -64,41 +64,66 @@ def _with_row_ids(X):
 
 
 # ---------------------------------------------------------------- determinism
-@pytest.mark.parametrize(
-    "config",
-    [{"n_jobs": 2}, {"backend": "threading", "n_jobs": 2}],
-    ids=["n_jobs=2", "threading"],
-)
-def test_bagging_is_identical_for_any_n_jobs(digits, small_net, bagged_nets, config):
+ENGINES = ["vectorized", "joblib"]
+CONFIGS = {
+    "n_jobs=2": ({}, 2),
+    "threading": ({"backend": "threading"}, 2),
+    "loky": ({"backend": "loky"}, 2),
+}
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def reference(request, digits, bagged_nets):
+    """Bagging and a deep ensemble fitted with n_jobs=1 by one engine (the reference)."""
     X, y = digits
-    n_jobs = config.pop("n_jobs")
-    with joblib.parallel_config(**config):
-        other = clone(bagged_nets).set_params(n_jobs=n_jobs).fit(X, y)
-    np.testing.assert_array_equal(other.predict_proba(X), bagged_nets.predict_proba(X))
-    for a, b in zip(other.estimators_features_, bagged_nets.estimators_features_, strict=True):
-        np.testing.assert_array_equal(a, b)
+    bag = clone(bagged_nets).set_params(engine=request.param).fit(X, y)
+    deep = DeepEnsembleClassifier(
+        bagged_nets.estimator, n_members=3, random_state=0, engine=request.param
+    ).fit(X, y)
+    return bag, deep
+
+
+def _assert_same(fitted, reference, X):
+    np.testing.assert_array_equal(fitted.predict_proba(X), reference.predict_proba(X))
+    for a, b in zip(fitted, reference, strict=True):
+        assert a.history[:, "train_loss"] == b.history[:, "train_loss"]
+
+
+@pytest.mark.parametrize("config", list(CONFIGS), ids=list(CONFIGS))
+def test_ensembles_are_identical_for_any_n_jobs_and_backend(digits, reference, config):
+    """Stacked or one by one, n_jobs=2 (two tasks, two workers) gives n_jobs=1's members."""
+    X, y = digits
+    options, n_jobs = CONFIGS[config]
+    for fitted in reference:
+        with joblib.parallel_config(**options):
+            other = clone(fitted).set_params(n_jobs=n_jobs).fit(X, y)
+        _assert_same(other, fitted, X)
+
+
+def test_both_engines_give_the_same_ensemble_up_to_rounding(digits, bagged_nets):
+    X, y = digits
+    joblib_bag = clone(bagged_nets).set_params(engine="joblib").fit(X, y)
+    stacked_bag = clone(bagged_nets).set_params(engine="vectorized").fit(X, y)
+    np.testing.assert_allclose(joblib_bag.predict_proba(X), stacked_bag.predict_proba(X), atol=1e-5)
 
 
 @pytest.mark.slow
-def test_bagging_is_identical_on_a_dask_cluster(digits, bagged_nets):
+def test_ensembles_are_identical_on_a_dask_cluster_that_gets_the_tasks(digits, reference):
     distributed = pytest.importorskip("distributed")
     X, y = digits
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
         ) as cluster,
-        distributed.Client(cluster),
+        distributed.Client(cluster) as client,
         joblib.parallel_config(backend="dask"),
     ):
-        other = clone(bagged_nets).fit(X, y)
-    np.testing.assert_array_equal(other.predict_proba(X), bagged_nets.predict_proba(X))
-
-
-def test_deep_ensemble_is_identical_for_any_n_jobs(digits, small_net):
-    X, y = digits
-    one = DeepEnsembleClassifier(small_net, n_members=3, random_state=0).fit(X, y)
-    two = DeepEnsembleClassifier(small_net, n_members=3, random_state=0, n_jobs=2).fit(X, y)
-    np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+        for fitted in reference:
+            with distributed.get_task_stream(client) as tasks:
+                other = clone(fitted).fit(X, y)
+            # Two workers: the members went out in (at least) two tasks to the cluster.
+            assert len(tasks.data) >= 2
+            _assert_same(other, fitted, X)
 
 
 # ---------------------------------------------------------------- plans

@@ -18,6 +18,7 @@ from ..utils._random import MAX_SEED, draw_seeds
 from ..utils._validation import resolve_count
 from ._base import (
     _COUNT_OR_SHARE,
+    ENGINE_DOC,
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
@@ -51,14 +52,7 @@ _PARAMS_DOC = """
         same int gives the same members for any ``n_jobs`` and joblib backend.
     verbose : int, default=0
         > 0 shows a progress bar while members fit.
-    engine : {{"auto", "joblib", "vectorized"}}, default="auto"
-        How members train. "vectorized" trains all of them as one model with stacked
-        weights, much faster for many small nets; each member keeps its own seed,
-        initialisation, rows, features, shuffling, dropout masks and optimizer state. It
-        needs ensemblekit nets with the MLP module and no callbacks (the conditions are in
-        ``ensemblekit.utils.fit_members``). "joblib" fits members one by one, ``n_jobs`` at
-        a time. "auto" vectorizes when it can.
-
+{engine}
     Notes
     -----
     A member net with ``early_stopping=True`` monitors its own out-of-bag rows (the rows
@@ -278,7 +272,7 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
     predictions average the members' ``predict_proba`` (soft voting). Members are fitted
     by ensemblekit's member engine in parallel, and every draw comes from ``random_state``
     up front."""
-        + _PARAMS_DOC.format(net="NeuralNetClassifier()")
+        + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetClassifier()")
         + """
     Attributes
     ----------"""
@@ -444,7 +438,7 @@ class BaggingRegressor(AveragingRegressorMixin, _BaseBagging):
     Each member is a clone of ``estimator`` trained on its own draw of rows and columns;
     predictions are the members' mean. Members are fitted by ensemblekit's member engine in
     parallel, and every draw comes from ``random_state`` up front."""
-        + _PARAMS_DOC.format(net="NeuralNetRegressor()")
+        + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetRegressor()")
         + """
     Attributes
     ----------"""

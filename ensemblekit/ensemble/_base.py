@@ -21,6 +21,16 @@ from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._validation import check_sample_weight
 
+#: The ``engine`` parameter of the ensembles that fit through the member engine.
+ENGINE_DOC = """    engine : {"auto", "joblib", "vectorized"}, default="auto"
+        How members train. "vectorized" trains them stacked as one model (one task per
+        joblib worker), much faster for many small nets; each member is the net its own
+        fit gives, up to float rounding: its seed, rows, features, shuffling, dropout
+        masks, history, optimizer state and early stopping. It needs ensemblekit nets with
+        the MLP module (what blocks it: ``ensemblekit.engine.fit_members``). "joblib" fits
+        one member per task. "auto" stacks when it can.
+"""
+
 
 class MembersMixin:
     """``len(ens)``, ``ens[i]`` and iteration over the fitted members in ``estimators_``."""

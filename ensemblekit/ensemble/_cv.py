@@ -12,6 +12,7 @@ from sklearn.model_selection import check_cv
 from ..engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
 from ._base import (
+    ENGINE_DOC,
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
@@ -94,14 +95,7 @@ _PARAMS_DOC = """
         Seeds of members whose ``random_state`` is unset.
     verbose : int, default=0
         > 0 shows a progress bar while members fit.
-    engine : {{"auto", "joblib", "vectorized"}}, default="auto"
-        How members train. "vectorized" trains all of them as one model with stacked
-        weights, much faster for many small nets; each member keeps its own seed,
-        initialisation, rows, features, shuffling, dropout masks and optimizer state. It
-        needs ensemblekit nets with the MLP module and no callbacks (the conditions are in
-        ``ensemblekit.utils.fit_members``). "joblib" fits members one by one, ``n_jobs`` at
-        a time. "auto" vectorizes when it can.
-"""
+{engine}"""
 
 _ATTRS_DOC = """
     Attributes
@@ -197,7 +191,7 @@ class CVEnsembleClassifier(SoftVotingClassifierMixin, _BaseCVEnsemble):
     (``oof_predictions_``, as ``cross_val_predict(method="predict_proba")`` gives) and its
     fold score, and predicts with the mean of the members' probabilities, or with one
     member refit on all rows (``refit=True``)."""
-        + _PARAMS_DOC.format(net="NeuralNetClassifier()")
+        + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetClassifier()")
         + _ATTRS_DOC.format(oof="class probabilities, shape (n_samples, n_classes),")
         + """    classes_ : ndarray of shape (n_classes,)
 
@@ -237,7 +231,7 @@ class CVEnsembleRegressor(AveragingRegressorMixin, _BaseCVEnsemble):
     keeps each member's out-of-fold predictions for every training row
     (``oof_predictions_``, as ``cross_val_predict`` gives) and its fold score, and predicts
     with the members' mean, or with one member refit on all rows (``refit=True``)."""
-        + _PARAMS_DOC.format(net="NeuralNetRegressor()")
+        + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetRegressor()")
         + _ATTRS_DOC.format(oof="predictions")
         + """
     Examples

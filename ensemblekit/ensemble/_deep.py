@@ -10,7 +10,12 @@ from sklearn.utils._param_validation import Interval
 
 from ..engine import MemberPlan
 from ..utils._random import draw_seeds
-from ._base import AveragingRegressorMixin, MemberEnsembleMixin, SoftVotingClassifierMixin
+from ._base import (
+    ENGINE_DOC,
+    AveragingRegressorMixin,
+    MemberEnsembleMixin,
+    SoftVotingClassifierMixin,
+)
 
 _PARAMS_DOC = """
     Parameters
@@ -28,14 +33,7 @@ _PARAMS_DOC = """
         ``n_jobs`` and joblib backend.
     verbose : int, default=0
         > 0 shows a progress bar while members fit.
-    engine : {{"auto", "joblib", "vectorized"}}, default="auto"
-        How members train. "vectorized" trains all of them as one model with stacked
-        weights, much faster for many small nets; each member keeps its own seed,
-        initialisation, rows, features, shuffling, dropout masks and optimizer state. It
-        needs ensemblekit nets with the MLP module and no callbacks (the conditions are in
-        ``ensemblekit.utils.fit_members``). "joblib" fits members one by one, ``n_jobs`` at
-        a time. "auto" vectorizes when it can.
-"""
+{engine}"""
 
 
 class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
@@ -85,7 +83,7 @@ class DeepEnsembleClassifier(SoftVotingClassifierMixin, _BaseDeepEnsemble):
 
     Lakshminarayanan et al. (2017): independently initialised and shuffled nets, averaged,
     are more accurate and better calibrated than one."""
-        + _PARAMS_DOC.format(net="NeuralNetClassifier()")
+        + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetClassifier()")
         + """
     Attributes
     ----------
@@ -113,7 +111,7 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
 
     ``predict(X, return_std=True)`` also returns the spread of the members' predictions, a
     measure of the model uncertainty (Lakshminarayanan et al. 2017)."""
-        + _PARAMS_DOC.format(net="NeuralNetRegressor()")
+        + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetRegressor()")
         + """
     Attributes
     ----------

@@ -200,10 +200,9 @@ def bias_variance_decomp(
     return_predictions : bool, default=False
         Keep the rounds' predictions in the result.
     engine : {"auto", "joblib", "vectorized"}, default="auto"
-        How rounds train: "vectorized" trains the rounds' nets as one model with stacked
-        weights (ensemblekit nets with the MLP module; see
-        ``ensemblekit.utils.fit_members``), "joblib" one by one; "auto" vectorizes when it
-        can.
+        How rounds train: "vectorized" trains the rounds' nets stacked as one model
+        (ensemblekit nets with the MLP module; see ``ensemblekit.engine.fit_members``),
+        "joblib" one per task; "auto" stacks when it can.
 
     Returns
     -------

@@ -302,10 +302,11 @@ class _Stack:
             sums.append((loss * mask).sum(1))
             counts.append(mask.sum(1))
         sums, counts = torch.stack(sums, 1).tolist(), torch.stack(counts, 1).tolist()
-        return [
-            ([s / c for s, c in zip(sums[k], counts[k]) if c], [c for c in counts[k] if c])
-            for k in range(len(self.members))
-        ]
+        per_member = []
+        for member_sums, member_counts in zip(sums, counts, strict=True):
+            batches = [(s / c, c) for s, c in zip(member_sums, member_counts, strict=True) if c]
+            per_member.append(([loss for loss, _ in batches], [size for _, size in batches]))
+        return per_member
 
     # ------------------------------------------------------------------ members
     @torch.no_grad()

@@ -1,4 +1,5 @@
-"""The vectorized member engine: members equal their own fits, and every ensemble uses it."""
+"""Stacked training: members are their own fits, whatever their stack-mates, with the whole
+net contract (history, optimizer state, callbacks, early stopping, verbose output)."""
 
 import pickle
 
@@ -7,8 +8,10 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.tree import DecisionTreeClassifier
+from skorch.callbacks import Callback
 
 from ensemblekit.averaging import EMA, model_soup
+from ensemblekit.engine import MemberPlan, fit_members
 from ensemblekit.ensemble import (
     BaggingClassifier,
     BaggingRegressor,
@@ -16,12 +19,11 @@ from ensemblekit.ensemble import (
     DeepEnsembleClassifier,
 )
 from ensemblekit.model_selection import bias_variance_decomp
-from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
-from ensemblekit.engine import MemberPlan, fit_members
-from ensemblekit.nets import _stacked
+from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor, _stacked
 from ensemblekit.utils import set_random_states
 
 NET = {"module__hidden_units": (16, 8), "max_epochs": 3, "lr": 1e-2, "batch_size": 64}
+EARLY = {"early_stopping": True, "max_epochs": 40, "n_iter_no_change": 2}
 # float32 sums in a stacked matrix product round differently from one member's: members
 # agree with their own fits to ~1e-7 per step, which training grows to ~1e-6.
 ATOL = 1e-5
@@ -37,6 +39,20 @@ def _assert_members_equal(a, b, X, plans):
         np.testing.assert_allclose(_proba(left, X_m), _proba(right, X_m), atol=ATOL)
 
 
+def _assert_same_history(stacked, plain):
+    assert len(stacked.history) == len(plain.history)
+    for left, right in zip(stacked.history, plain.history, strict=True):
+        assert sorted(left) == sorted(right)
+        assert [sorted(b) for b in left["batches"]] == [sorted(b) for b in right["batches"]]
+    for key in ("train_loss", "valid_loss"):
+        if key in plain.history[-1]:
+            np.testing.assert_allclose(
+                stacked.history[:, key], plain.history[:, key], rtol=1e-4, atol=1e-6
+            )
+            assert stacked.history[:, f"{key}_best"] == plain.history[:, f"{key}_best"]
+    assert stacked.history[:, "train_batch_count"] == plain.history[:, "train_batch_count"]
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -46,19 +62,124 @@ def _assert_members_equal(a, b, X, plans):
         {"optimizer": torch.optim.SGD, "optimizer__momentum": 0.9},
         {"optimizer": torch.optim.SGD, "module__batch_norm": True},
         {"batch_size": -1, "optimizer": torch.optim.AdamW},
+        EARLY,
     ],
-    ids=["adam", "dropout", "class-weight", "sgd-momentum", "batch-norm", "full-batch-adamw"],
-)
+    ids=[
+        "adam", "dropout", "class-weight", "sgd-momentum", "batch-norm", "full-batch-adamw",
+        "early-stopping",
+    ],
+)  # fmt: skip
 def test_one_stacked_member_is_a_plain_fit_of_its_seed(digits, params):
     X, y = digits
     net = NeuralNetClassifier(**{**NET, **params})
     (member,) = fit_members(net, X, y, [MemberPlan(7)], engine="vectorized")
     plain = set_random_states(clone(net), 7).fit(X, y)
     np.testing.assert_allclose(member.predict_proba(X), plain.predict_proba(X), atol=ATOL)
-    np.testing.assert_allclose(
-        member.history[:, "train_loss"], plain.history[:, "train_loss"], rtol=1e-5
-    )
-    assert member.history[:, "train_batch_count"] == plain.history[:, "train_batch_count"]
+    _assert_same_history(member, plain)
+    # The optimizer state came back too: training on from it agrees with the plain net.
+    member.partial_fit(X, y)
+    plain.partial_fit(X, y)
+    np.testing.assert_allclose(member.predict_proba(X), plain.predict_proba(X), atol=ATOL)
+
+
+def _weights(net):
+    return [t.detach().clone() for t in net.module_.state_dict().values()]
+
+
+def test_a_member_does_not_depend_on_its_stack_mates(digits):
+    """Bit for bit: why the engine may pack members by the number of workers."""
+    X, y = digits
+    rng = np.random.RandomState(0)
+    plans = [
+        MemberPlan(seed, rows=rng.randint(0, len(X), len(X)), features=rng.permutation(64)[:40])
+        for seed in range(5)
+    ]
+    net = NeuralNetClassifier(**{**NET, "module__dropout": 0.2})
+    together = fit_members(net, X, y, plans, engine="vectorized")[2]
+    for mates in ([2], [0, 2], [2, 3, 4]):
+        members = fit_members(net, X, y, [plans[i] for i in mates], engine="vectorized")
+        alone = members[mates.index(2)]
+        for a, b in zip(_weights(alone), _weights(together), strict=True):
+            assert torch.equal(a, b)
+        assert alone.history[:, "train_loss"] == together.history[:, "train_loss"]
+
+
+def test_members_stop_early_on_their_own_and_the_rest_go_on(digits):
+    X, y = digits
+    net = NeuralNetClassifier(**{**NET, **EARLY})
+    plans = [MemberPlan(seed) for seed in range(4)]
+    stacked = fit_members(net, X, y, plans, engine="vectorized")
+    plain = fit_members(net, X, y, plans, engine="joblib")
+    epochs = [len(m.history) for m in stacked]
+    assert len(set(epochs)) > 1 and min(epochs) < EARLY["max_epochs"]
+    assert epochs == [len(m.history) for m in plain]
+    for left, right in zip(stacked, plain, strict=True):
+        _assert_same_history(left, right)
+    # Best weights restored, as the plain fit's EarlyStopping(load_best=True) does.
+    _assert_members_equal(stacked, plain, X, plans)
+
+
+@pytest.mark.parametrize("engine", ["vectorized", "joblib"])
+def test_bagged_members_stop_on_their_own_out_of_bag_rows(digits, engine):
+    X, y = digits
+    net = NeuralNetClassifier(**{**NET, **EARLY})
+    bag = BaggingClassifier(net, n_estimators=3, random_state=0, engine=engine).fit(X, y)
+    for member, drawn in zip(bag, bag.estimators_samples_, strict=True):
+        out_of_bag = np.setdiff1d(np.arange(len(X)), drawn)
+        out_of_bag = out_of_bag[np.isin(y[out_of_bag], y[drawn])]
+        assert sum(member.history[-1, "batches", :, "valid_batch_size"]) == len(out_of_bag)
+        assert len(member.history) < EARLY["max_epochs"]
+
+
+class _EpochCounter(Callback):
+    """An epoch-level callback: stacked members run it as their own fits do."""
+
+    def initialize(self):
+        self.epochs_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.epochs_ += 1
+        net.history.record("weight_norm", float(net.module_.layers[0].weight.detach().norm()))
+
+
+class _BatchCounter(Callback):
+    def on_batch_end(self, net, **kwargs):
+        pass
+
+
+def test_epoch_callbacks_run_per_member_and_batch_callbacks_say_why(digits):
+    X, y = digits
+    net = NeuralNetClassifier(callbacks=[("count", _EpochCounter())], **NET)
+    plans = [MemberPlan(seed) for seed in range(2)]
+    stacked = fit_members(net, X, y, plans, engine="vectorized")
+    plain = fit_members(net, X, y, plans, engine="joblib")
+    for left, right in zip(stacked, plain, strict=True):
+        assert dict(left.callbacks_)["count"].epochs_ == NET["max_epochs"]
+        # The callback saw the member's weights of each epoch.
+        np.testing.assert_allclose(
+            left.history[:, "weight_norm"], right.history[:, "weight_norm"], rtol=1e-5
+        )
+    batch = NeuralNetClassifier(callbacks=[("batches", _BatchCounter())], **NET)
+    with pytest.raises(ValueError, match=r"'batches' acts on every batch \(on_batch_end\)"):
+        fit_members(batch, X, y, plans, engine="vectorized")
+    with pytest.raises(ValueError, match="compile=True"):
+        fit_members(NeuralNetClassifier(compile=True, **NET), X, y, plans, engine="vectorized")
+
+
+def test_members_verbose_output_and_the_progress_bar(digits, capsys):
+    X, y = digits
+    net = NeuralNetClassifier(verbose=1, **NET)
+    plans = [MemberPlan(seed) for seed in range(4)]
+    fit_members(net, X, y, plans, engine="vectorized", n_jobs=2, verbose=1)
+    out, err = capsys.readouterr()
+    # Each member prints its own table of epochs (the workers' output reaches the terminal
+    # in processes; here with the threading of one task's members in this process).
+    assert "fitting 4 members in 2 stacked tasks" in err
+    fit_members(net, X, y, plans, engine="vectorized", verbose=1)
+    out, err = capsys.readouterr()
+    assert out.count("train_loss") == 4 and "fitting 4 members in 1 stacked task" in err
+    assert "4.0/4 members" in err
 
 
 def test_regressor_members_with_weights_rows_and_features(regression):
@@ -100,33 +221,35 @@ def test_memory_guard_splits_members_into_chunks(digits, monkeypatch):
     plans = [MemberPlan(seed) for seed in range(3)]
     net = NeuralNetClassifier(**NET)
     whole = fit_members(net, X, y, plans, engine="vectorized")
-    chunks = []
-    train = _stacked._Stack.train
+    sizes = []
+
+    class Recorded(_stacked._Stack):
+        def __init__(self, members, rows, X):
+            sizes.append(len(members))
+            super().__init__(members, rows, X)
+
     monkeypatch.setattr(_stacked, "_available_memory", lambda device: 1)
-    monkeypatch.setattr(
-        _stacked, "_train_stacked", lambda m, d: (chunks.append(len(m)), train(m, d))
-    )
+    monkeypatch.setattr(_stacked, "_Stack", Recorded)
     chunked = fit_members(net, X, y, plans, engine="vectorized")
-    assert chunks == [1, 1, 1]
-    _assert_members_equal(whole, chunked, X, plans)
+    assert sizes == [1, 1, 1]
+    for a, b in zip(whole, chunked, strict=True):
+        for left, right in zip(_weights(a), _weights(b), strict=True):
+            assert torch.equal(left, right)
 
 
-def test_auto_falls_back_and_stacked_says_why(digits):
+def test_auto_falls_back_and_vectorized_says_why(digits):
     X, y = digits
     plans = [MemberPlan(seed) for seed in range(2)]
     with_callback = NeuralNetClassifier(callbacks=[("ema", EMA(0.5))], **NET)
     auto = fit_members(with_callback, X, y, plans, engine="auto")
     joblib = fit_members(with_callback, X, y, plans, engine="joblib")
     _assert_members_equal(auto, joblib, X, plans)
-    with pytest.raises(ValueError, match="cannot train these members: the net has callbacks"):
+    with pytest.raises(ValueError, match="cannot train these members: the callback 'ema'"):
         fit_members(with_callback, X, y, plans, engine="vectorized")
-    with pytest.raises(ValueError, match="not ensemblekit's nets"):
+    with pytest.raises(ValueError, match="DecisionTreeClassifier, which has no stacked"):
         fit_members(DecisionTreeClassifier(), X, y, plans, engine="vectorized")
-    early = NeuralNetClassifier(early_stopping=True, **NET)
-    with pytest.raises(ValueError, match="early stopping"):
-        fit_members(early, X, y, plans, engine="vectorized")
     with pytest.raises(ValueError, match="engine must be one of"):
-        fit_members(early, X, y, plans, engine="gpu")
+        fit_members(with_callback, X, y, plans, engine="gpu")
 
 
 @pytest.fixture(scope="module")
