@@ -73,6 +73,7 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     BaggingRegressor: SW,
     DeepEnsembleClassifier: SW,
     DeepEnsembleRegressor: SW,
+    SnapshotEnsembleRegressor: SUBSET,
     CVEnsembleClassifier: SW,
     AdaBoostClassifier: {
         "check_n_features_in": (

@@ -293,8 +293,9 @@ def test_deep_regressor_returns_the_spread_of_its_members(regression, tiny_net_p
     ).fit(X, y)
     mean, std = ens.predict(X, return_std=True)
     members = np.stack([m.predict(X) for m in ens])
-    np.testing.assert_allclose(mean, members.mean(axis=0))
-    np.testing.assert_allclose(std, members.std(axis=0))
+    # The ensemble runs its members in one stacked float32 pass: equal to float32 precision.
+    np.testing.assert_allclose(mean, members.mean(axis=0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(std, members.std(axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ens.predict(X), mean)
 
 

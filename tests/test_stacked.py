@@ -325,3 +325,30 @@ def test_engine_is_a_searchable_validated_parameter(digits):
     with pytest.raises(ValueError, match="'engine' parameter"):
         ens.fit(X, y)
     assert clone(ens.set_params(engine="joblib")).get_params()["engine"] == "joblib"
+
+
+def test_ensembles_predict_their_members_in_one_stacked_pass(digits, bagged):
+    """Validated once, one stacked forward: the members' own predictions, and a member that
+    trains on is seen at the next prediction."""
+    X, y = digits
+    stacked, _ = bagged
+    bag = pickle.loads(pickle.dumps(stacked))
+    n_classes = len(bag.classes_)
+
+    def members_mean():
+        probas = []
+        for member, features in zip(bag, bag.estimators_features_, strict=True):
+            proba = np.zeros((len(X), n_classes))
+            proba[:, member.classes_] = member.predict_proba(X[:, features])
+            probas.append(proba)
+        return np.mean(probas, axis=0)
+
+    np.testing.assert_allclose(bag.predict_proba(X), members_mean(), atol=1e-6)
+    before = bag.predict_proba(X)
+    features = bag.estimators_features_[0]
+    bag[0].partial_fit(X[:, features], y)
+    after = bag.predict_proba(X)
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(after, members_mean(), atol=1e-6)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        bag.predict_proba(np.where(X == X.max(), np.nan, X))

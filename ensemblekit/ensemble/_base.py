@@ -7,6 +7,7 @@ and averaging are written once here.
 
 from __future__ import annotations
 
+import weakref
 from numbers import Integral
 from typing import ClassVar
 
@@ -19,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..nets._stacked import StackedPredictor
 from ..utils._validation import check_sample_weight
 
 #: The ``engine`` parameter of the ensembles that fit through the member engine.
@@ -107,6 +109,21 @@ class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
                 "(for SVC, probability=True)."
             )
 
+    def _combined_outputs(self, X) -> list[np.ndarray]:
+        """The combined members' predictions on validated X (``_member_output`` of each).
+
+        Member nets of one architecture predict in one stacked forward pass, with their
+        weights stacked once and reused while they are unchanged; X is validated once.
+        """
+        indices = list(self._combined_indices())
+        members = [self.estimators_[i] for i in indices]
+        predictor = _PREDICTORS.get(self)
+        if predictor is None or not predictor.is_current(members):
+            predictor = StackedPredictor(members, [self._features_of(i) for i in indices])
+            _PREDICTORS[self] = predictor
+        outputs = predictor(X)
+        return [self._member_output(i, X, out) for i, out in zip(indices, outputs, strict=True)]
+
     def _member_X(self, X, index: int):
         features = self._features_of(index)
         return X if features is None else X[:, features]
@@ -135,7 +152,15 @@ class SoftVotingClassifierMixin(ClassifierMixin):
 
     def _member_proba(self, index: int, X) -> np.ndarray:
         """One member's probabilities in the columns of ``classes_`` (a bootstrap may miss some)."""
-        return aligned_proba(self.estimators_[index], self._member_X(X, index), len(self.classes_))
+        return self._member_output(index, X)
+
+    def _member_output(self, index: int, X, proba=None) -> np.ndarray:
+        """Member ``index``'s probabilities on X in the columns of ``classes_``; ``proba``
+        is its ``predict_proba`` when already computed."""
+        member = self.estimators_[index]
+        if proba is None:
+            proba = member.predict_proba(self._member_X(X, index))
+        return align_proba(member, proba, len(self.classes_))
 
     def predict_proba(self, X) -> np.ndarray:
         """Mean of the members' class probabilities (soft voting).
@@ -148,8 +173,7 @@ class SoftVotingClassifierMixin(ClassifierMixin):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        X = self._validate_X(X)
-        return np.mean([self._member_proba(i, X) for i in self._combined_indices()], axis=0)
+        return np.mean(self._combined_outputs(self._validate_X(X)), axis=0)
 
     def predict(self, X) -> np.ndarray:
         """Class with the highest mean probability.
@@ -170,10 +194,13 @@ class AveragingRegressorMixin(RegressorMixin):
     """Predictions are the mean of the members' predictions."""
 
     def _member_predictions(self, X) -> np.ndarray:
-        X = self._validate_X(X)
-        return np.stack(
-            [self.estimators_[i].predict(self._member_X(X, i)) for i in self._combined_indices()]
-        )
+        return np.stack(self._combined_outputs(self._validate_X(X)))
+
+    def _member_output(self, index: int, X, prediction=None) -> np.ndarray:
+        """Member ``index``'s prediction on X (``prediction`` when already computed)."""
+        if prediction is None:
+            prediction = self.estimators_[index].predict(self._member_X(X, index))
+        return prediction
 
     def predict(self, X) -> np.ndarray:
         """Mean of the members' predictions.
@@ -202,6 +229,18 @@ _COUNT_OR_SHARE = [
 
 def aligned_proba(member, X, n_classes: int) -> np.ndarray:
     """A member's probabilities in columns 0..n_classes-1 (it saw labels encoded that way)."""
-    proba = np.zeros((len(X), n_classes))
-    proba[:, np.asarray(member.classes_, dtype=int)] = member.predict_proba(X)
-    return proba
+    return align_proba(member, member.predict_proba(X), n_classes)
+
+
+def align_proba(member, proba: np.ndarray, n_classes: int) -> np.ndarray:
+    """``member``'s ``predict_proba`` output placed in columns 0..n_classes-1."""
+    if proba.shape[1] == n_classes:
+        return proba
+    aligned = np.zeros((len(proba), n_classes))
+    aligned[:, np.asarray(member.classes_, dtype=int)] = proba
+    return aligned
+
+
+# Each ensemble's stacked predictor, outside the estimator: predicting leaves its __dict__
+# (and its pickles) as they were, as scikit-learn's checks require.
+_PREDICTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

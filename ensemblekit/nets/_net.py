@@ -297,8 +297,12 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        proba = self._forward_numpy(X)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return self._finish_prediction(self._forward_numpy(X))
+
+    def _finish_prediction(self, output: np.ndarray) -> np.ndarray:
+        """``predict_proba``'s rows from the module's output after its nonlinearity (of
+        shape (n_samples, n_classes), or (n_members, n_samples, n_classes) when stacked)."""
+        return output / output.sum(axis=-1, keepdims=True)
 
     def predict(self, X):
         """Most probable class label of each row.
@@ -456,8 +460,12 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
-        out = self._forward_numpy(X)
-        return out.reshape(len(out)) if self._y_ndim == 1 else out
+        return self._finish_prediction(self._forward_numpy(X))
+
+    def _finish_prediction(self, output: np.ndarray) -> np.ndarray:
+        """``predict``'s values from the module's output, shaped like the fitted ``y`` (with
+        a leading members axis when stacked)."""
+        return output[..., 0] if self._y_ndim == 1 else output
 
     @property
     def predict_proba(self):

@@ -24,7 +24,7 @@ import torch
 from sklearn.utils import check_array
 from skorch.callbacks import Callback
 
-from ..utils._torch import seeded_torch, signature_has
+from ..utils._torch import seeded_torch, signature_has, tensor_versions
 from ._mlp import MLP, stacked_forward
 
 # Optimizers whose update of an element depends only on that element's gradient and state.
@@ -382,3 +382,96 @@ def _record(history, prefix: str, losses: list[float], sizes: list[int]) -> None
         history.record_batch(f"{prefix}_loss", loss)
         history.record_batch(f"{prefix}_batch_size", size)
     history.record(f"{prefix}_batch_count", len(sizes))
+
+
+class StackedPredictor:
+    """Fitted members of one MLP architecture with their weights stacked: one forward pass
+    predicts them all. Members that cannot (another module, a custom nonlinearity) get None
+    and are predicted one by one by the caller.
+
+    Built once per set of members and reused while their weights are unchanged.
+    """
+
+    def __init__(self, members: list, features: list):
+        self.members = list(members)
+        self.tensors = [t for m in self.members if _predicts_stacked(m) for t in _state(m)]
+        self.versions = tensor_versions(self.tensors)
+        self.groups = {}
+        for index, member in enumerate(self.members):
+            if _predicts_stacked(member):
+                self.groups.setdefault(_architecture(member), []).append(index)
+        self.stacks = []
+        for indices in self.groups.values():
+            group = [self.members[i] for i in indices]
+            with torch.no_grad():
+                params = {
+                    name: torch.stack([m.module_.get_parameter(name) for m in group]).detach()
+                    for name, _ in group[0].module_.named_parameters()
+                }
+                buffers = {
+                    name: torch.stack([m.module_.get_buffer(name) for m in group])
+                    for name, _ in group[0].module_.named_buffers()
+                }
+            columns = None
+            if any(features[i] is not None for i in indices):
+                every = np.arange(group[0].n_features_in_)
+                columns = torch.as_tensor(
+                    np.stack([every if features[i] is None else features[i] for i in indices]),
+                    device=params[next(iter(params))].device,
+                )
+            self.stacks.append((indices, params, buffers, columns))
+
+    def is_current(self, members: list) -> bool:
+        """Whether these are the same members with the same weights as at construction."""
+        return (
+            len(members) == len(self.members)
+            and all(a is b for a, b in zip(members, self.members, strict=True))
+            and tensor_versions(self.tensors) == self.versions
+        )
+
+    def __call__(self, X: np.ndarray) -> list[np.ndarray | None]:
+        """Each member's ``predict_proba`` (classifiers) or ``predict`` output on X, a
+        numeric array already validated by the caller (its width, its type)."""
+        outputs: list = [None] * len(self.members)
+        if not self.stacks:
+            return outputs
+        X = np.require(X, np.float32, ["C_CONTIGUOUS", "WRITEABLE"])
+        if not np.isfinite(X).all():
+            raise ValueError("Input X contains NaN or infinity; the member nets need finite X.")
+        X = torch.from_numpy(X)
+        for indices, params, buffers, columns in self.stacks:
+            first = self.members[indices[0]]
+            modules = [self.members[i].module_ for i in indices]
+            with first._threads(), torch.no_grad():
+                inputs = X.to(torch.device(first.device))
+                if columns is None:
+                    inputs = inputs.expand(len(indices), *inputs.shape)
+                else:
+                    inputs = inputs[:, columns].transpose(0, 1)
+                out = stacked_forward(modules, params, buffers, inputs, training=False)
+                out = first._get_predict_nonlinearity()(out).double().cpu().numpy()
+            out = first._finish_prediction(out)
+            for position, index in enumerate(indices):
+                outputs[index] = out[position]
+        return outputs
+
+
+def _predicts_stacked(member) -> bool:
+    return (
+        isinstance(getattr(member, "module_", None), MLP)
+        and member.predict_nonlinearity == "auto"
+        and not member.compile
+        and member.__sklearn_is_fitted__()
+    )
+
+
+def _state(member) -> list[torch.Tensor]:
+    return [*member.module_.parameters(), *member.module_.buffers()]
+
+
+def _architecture(member) -> tuple:
+    """What must be equal for members to predict in one stacked pass."""
+    layers = member.module_.layers
+    shapes = tuple(tuple(p.shape) for p in member.module_.parameters())
+    kinds = tuple(type(layer) for layer in layers)
+    return type(member), str(member.device), member.n_features_in_, kinds, shapes

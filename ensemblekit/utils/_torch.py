@@ -84,3 +84,10 @@ def signature_has(component, name: str) -> bool:
         return name in inspect.signature(component).parameters
     except (TypeError, ValueError):
         return False
+
+
+def tensor_versions(tensors) -> list[int]:
+    """Version counters of ``tensors``: every in-place change (an optimizer step, a
+    ``load_state_dict``) bumps them, so equal versions mean unchanged values. Read from
+    torch's ``Tensor._version``, the counter autograd keeps for the same purpose."""
+    return [tensor._version for tensor in tensors]
