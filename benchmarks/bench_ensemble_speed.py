@@ -1,23 +1,24 @@
-"""Training K bagged nets: the vectorized engine vs joblib, scikit-learn, torchensemble, bmm.
+"""Training K bagged nets: stacked vs one by one, scikit-learn, torchensemble, bmm; in parallel.
 
     python benchmarks/bench_ensemble_speed.py                  # CPU, K=10 and K=32
     python benchmarks/bench_ensemble_speed.py --device cuda    # GPU, 200k rows, K=10 and 50
     ENSEMBLEKIT_QUICK=1 python benchmarks/bench_ensemble_speed.py
 
-Workload (the speed issue's): make_classification(n_informative=10, n_classes=3, 20
-features), 80/20 split, K bootstrap members, MLPs 20-64-64-3 (ensemblekit's MLP class for
-all), Adam 1e-3, 10 epochs; batch 256 on the CPU (16k training rows), 1024 on the GPU.
-Contenders, each at n_jobs=1 in this process, warmed up first:
+Workload: make_classification(n_informative=10, n_classes=3, 20 features), 80/20 split, K
+bootstrap members, MLPs 20-64-64-3 (ensemblekit's MLP class for all), Adam 1e-3, 10
+epochs; batch 256 on the CPU (16k training rows), 1024 on the GPU. Every contender gets the
+same torch threads (``--threads``, default 1) and is warmed up first:
 
-- ensemblekit BaggingClassifier, engine="vectorized" and engine="joblib";
+- ensemblekit BaggingClassifier, engine="vectorized" (stacked) and engine="joblib";
 - scikit-learn BaggingClassifier(skorch.NeuralNetClassifier);
 - torchensemble BaggingClassifier (optional; `make bench` installs it);
 - a hand-written batched baseline: the K members' weights stacked, ``baddbmm``, one
   bootstrap per member, Adam over the stacked tensors (what one would write by hand).
 
-Every contender gets the same torch threads (``--threads``, default all cores). Prints wall
-time (the median of 3 runs for the vectorized engine and the baseline), test accuracy and
-the ratios against the vectorized engine.
+Then, at the largest K: stacked with n_jobs=2 and on a 2-worker Dask LocalCluster against
+n_jobs=1; the peak host memory of K=100 stacked members on 50k rows (in a fresh process);
+and prediction latency of a 100-member ensemble. Prints wall times (medians of 3 for the
+fast contenders), test accuracy and ratios.
 """
 
 import argparse
@@ -25,7 +26,10 @@ import contextlib
 import io
 import math
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -45,12 +49,16 @@ MODULE_ARGS = {"n_features": 20, "n_outputs": 3, "hidden_units": (64, 64)}
 SLOW = ("ensemblekit joblib", "sklearn Bagging(skorch)", "torchensemble Bagging")
 
 
-def ours(X, y, X_test, k, engine, device, batch, threads):
+def our_bagging(k, engine, device, batch, threads, n_jobs=None, epochs=EPOCHS):
     net = NeuralNetClassifier(
-        module__hidden_units=(64, 64), lr=1e-3, batch_size=batch, max_epochs=EPOCHS,
+        module__hidden_units=(64, 64), lr=1e-3, batch_size=batch, max_epochs=epochs,
         device=device, n_threads=threads,
     )  # fmt: skip
-    bag = BaggingClassifier(net, n_estimators=k, random_state=0, engine=engine)
+    return BaggingClassifier(net, n_estimators=k, random_state=0, engine=engine, n_jobs=n_jobs)
+
+
+def ours(X, y, X_test, k, engine, device, batch, threads, n_jobs=None):
+    bag = our_bagging(k, engine, device, batch, threads, n_jobs)
     return bag.fit(X, y).predict(X_test)
 
 
@@ -121,11 +129,112 @@ def batched_baseline(X, y, X_test, k, device, batch):
         return forward(X_test).softmax(-1).mean(0).argmax(1).cpu().numpy()
 
 
+def timed(run, repeats: int, gpu: bool):
+    """Median wall time of ``repeats`` calls, and the last call's result."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        if gpu:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def parallel_rows(X, y, X_test, y_test, k, device, batch, threads, repeats):
+    """Stacked training across workers: n_jobs=2 and a 2-worker Dask cluster vs n_jobs=1."""
+    import joblib
+
+    def fit(n_jobs):
+        return lambda: ours(X, y, X_test, k, "vectorized", device, batch, threads, n_jobs)
+
+    one, _ = timed(fit(1), repeats, False)
+    two, pred = timed(fit(2), repeats, False)
+    print(f"K={k:<3} stacked, n_jobs=1                  {one:8.2f} s")
+    print(f"K={k:<3} stacked, n_jobs=2                  {two:8.2f} s  accuracy "
+          f"{np.mean(pred == y_test):.4f}  {one / two:.2f}x faster than n_jobs=1")  # fmt: skip
+    try:
+        import distributed
+    except ImportError:
+        print("(dask.distributed not installed: no cluster row)")
+        return
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+    ):
+        client.run(torch.set_num_threads, threads)
+        fit(None)()  # warm-up: the workers import torch and ensemblekit
+        with distributed.get_task_stream(client) as tasks:
+            dask, pred = timed(fit(None), repeats, False)
+    print(f"K={k:<3} stacked, Dask LocalCluster (2 workers) {dask:6.2f} s  accuracy "
+          f"{np.mean(pred == y_test):.4f}  {one / dask:.2f}x faster than n_jobs=1, "
+          f"{len(tasks.data) // repeats} tasks per fit on the cluster")  # fmt: skip
+
+
+def peak_memory(k: int, n_rows: int, batch: int) -> None:
+    """Run in a fresh process: peak host memory of one stacked fit of K members."""
+    X, _, y, _ = three_class_split(n_rows)
+    bag = our_bagging(k, "vectorized", "cpu", batch, 1, epochs=1)
+    our_bagging(2, "vectorized", "cpu", batch, 1, epochs=1).fit(X[:512], y[:512])
+    before = _rss_mb()
+    bag.fit(X, y)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    weights = sum(p.numel() * 4 for m in bag for p in m.module_.parameters()) / 2**20
+    rows = sum(len(r) * 8 for r in bag.estimators_samples_) / 2**20
+    x_mb = X.nbytes / 2**20
+    print(f"K={k} members, {len(X)} rows: peak host memory of the fit {peak:.1f} MB; one copy "
+          f"of X {x_mb:.1f} MB, the members' weights {weights:.1f} MB: peak = "
+          f"{peak / (x_mb + weights):.2f}x (X + weights); the plans' row indices "
+          f"alone are {rows:.1f} MB")  # fmt: skip
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def prediction_rows(X, y, X_test, batch, threads):
+    """A 100-member ensemble's predict_proba against one net and one batched forward."""
+    bag = our_bagging(100 if not QUICK else 4, "vectorized", "cpu", batch, threads, epochs=1)
+    bag.fit(X[:2000], y[:2000])
+    one = bag[0]
+    params = {
+        name: torch.stack([m.module_.get_parameter(name).detach() for m in bag])
+        for name, _ in one.module_.named_parameters()
+    }
+
+    def batched_forward(rows):
+        with torch.no_grad():
+            h = torch.as_tensor(rows).expand(len(bag), -1, -1)
+            for position in (0, 2, 4):
+                weight = params[f"layers.{position}.weight"].transpose(1, 2)
+                h = torch.baddbmm(params[f"layers.{position}.bias"][:, None], h, weight)
+                h = h.relu() if position < 4 else h.softmax(-1)
+            return h.mean(0)
+
+    for n_rows, reference, label in [
+        (10, lambda rows: one.predict_proba(rows), "one net's predict_proba"),
+        (5000, batched_forward, "one batched forward of all members"),
+    ]:
+        rows = X_test[:n_rows]
+        ens, _ = timed(lambda rows=rows: bag.predict_proba(rows), 20, False)
+        ref, _ = timed(lambda rows=rows, reference=reference: reference(rows), 20, False)
+        print(f"predict_proba of {len(bag)} members on {n_rows} rows: {ens * 1e3:.2f} ms, "
+              f"{label} {ref * 1e3:.2f} ms: {ens / ref:.2f}x")  # fmt: skip
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory", nargs=3, type=int, metavar=("K", "ROWS", "BATCH"))
     args = parser.parse_args()
+    if args.memory:
+        torch.set_num_threads(1)
+        return peak_memory(*args.memory)
     gpu = args.device.startswith("cuda")
     n_rows, batch, sizes = (250_000, 1024, (10, 50)) if gpu else (20_000, 256, (10, 32))
     if QUICK:
@@ -156,15 +265,11 @@ def main():
     for k in sizes:
         times = {}
         for name, run in contenders.items():
-            runs = []
             # The fast contenders are timed 3 times (median); the slow ones once.
-            for _ in range(1 if name in SLOW or QUICK else 3):
-                start = time.perf_counter()
-                pred = run(X_train, y_train, X_test, k)
-                if gpu:
-                    torch.cuda.synchronize()
-                runs.append(time.perf_counter() - start)
-            times[name] = statistics.median(runs)
+            repeats = 1 if name in SLOW or QUICK else 3
+            times[name], pred = timed(
+                lambda run=run, k=k: run(X_train, y_train, X_test, k), repeats, gpu
+            )
             accuracy = np.mean(pred == y_test)
             print(f"K={k:<3} {name:28s} {times[name]:8.2f} s  accuracy {accuracy:.4f}")
         reference = times["ensemblekit vectorized"]
@@ -172,6 +277,15 @@ def main():
             if name != "ensemblekit vectorized":
                 print(f"      vectorized vs {name:28s} {seconds / reference:6.2f}x faster")
         print()
+    if gpu:
+        return
+    parallel_rows(
+        X_train, y_train, X_test, y_test, sizes[-1], device, batch, threads, 1 if QUICK else 3
+    )
+    k, rows = (4, 3000) if QUICK else (100, 50_000)
+    memory = [sys.executable, __file__, "--memory", str(k), str(rows), str(batch)]
+    print(subprocess.run(memory, capture_output=True, text=True, check=True).stdout.strip())
+    prediction_rows(X_train, y_train, X_test, batch, threads)
 
 
 if __name__ == "__main__":

@@ -264,7 +264,7 @@ class NeuralNetBase(NeuralNet):
         weight = self._prepare_weights(y_val, sample_weight_val, y_fit=train.y.cpu().numpy())
         return _ArrayData(X_val, y_val, weight, device=self.device)
 
-    def _begin_member_fit(self, X: np.ndarray, y, plan) -> MemberRows:
+    def _begin_member_fit(self, X: np.ndarray, y, plan) -> tuple[MemberRows, int]:
         """What ``fit(X[rows][:, features], y[rows], sample_weight)`` does before training,
         on row indices: X (float32, validated once for all members) is never copied.
 

@@ -132,8 +132,11 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
             for start in range(0, len(indices), size):
                 chunk = indices[start : start + size]
                 stack = _Stack([members[i] for i in chunk], [prepared[i] for i in chunk], X_host)
+                for i in chunk:  # the stack holds their rows now
+                    prepared[i] = None
                 with members[chunk[0]]._threads():
                     stack.train(on_epoch)
+                del stack
     finally:
         for member in members:
             vars(member).pop("_shuffle", None)
@@ -161,10 +164,16 @@ def _chunk_size(member, rows: MemberRows) -> int:
     return max(1, int(budget // per_member))
 
 
-def _padded(parts: list[np.ndarray], device) -> torch.Tensor:
+def _compact(y: np.ndarray):
+    """int32 for encoded class labels (half the memory of int64), else y's own dtype."""
+    return np.int32 if y.dtype.kind in "iu" else None
+
+
+def _padded(parts: list[np.ndarray], device, dtype=None) -> torch.Tensor:
     """Arrays of different lengths as one (K, longest, ...) tensor, zero-padded."""
     longest = max(len(part) for part in parts)
-    out = np.zeros((len(parts), longest, *parts[0].shape[1:]), dtype=parts[0].dtype)
+    shape = (len(parts), longest, *parts[0].shape[1:])
+    out = np.zeros(shape, dtype=parts[0].dtype if dtype is None else dtype)
     for k, part in enumerate(parts):
         out[k, : len(part)] = part
     return torch.from_numpy(out).to(device)
@@ -181,9 +190,11 @@ class _Stack:
         self.n_epochs = int(first.max_epochs)
         n_rows = len(rows[0].train.rows)
         self.batch_size = n_rows if first.batch_size == -1 else int(first.batch_size)
+        # Row indices as int32 (half the memory of int64; X has fewer than 2**31 rows).
+        index = np.int32 if len(X) < 2**31 else np.int64
         self.data = {
-            "rows": _padded([r.train.rows for r in rows], device),
-            "y": _padded([r.train.y for r in rows], device),
+            "rows": _padded([r.train.rows for r in rows], device, index),
+            "y": _padded([r.train.y for r in rows], device, _compact(rows[0].train.y)),
         }
         if any(r.train.weight is not None for r in rows):
             ones = np.ones(n_rows, dtype=np.float32)
@@ -197,8 +208,8 @@ class _Stack:
             )
         if rows[0].valid is not None:
             valid = [r.valid for r in rows]
-            self.data["valid_rows"] = _padded([v.rows for v in valid], device)
-            self.data["valid_y"] = _padded([v.y for v in valid], device)
+            self.data["valid_rows"] = _padded([v.rows for v in valid], device, index)
+            self.data["valid_y"] = _padded([v.y for v in valid], device, _compact(valid[0].y))
             self.data["valid_length"] = torch.tensor([len(v.rows) for v in valid], device=device)
             if any(v.weight is not None for v in valid):
                 self.data["valid_weight"] = _padded(
@@ -263,18 +274,22 @@ class _Stack:
 
     def _losses(self, output, y, weight) -> torch.Tensor:
         """Each row's weighted loss, (K, b), by the net's own per-row loss."""
+        if y.dtype == torch.int32:  # class indices are kept compact; losses take int64
+            y = y.long()
         loss = self.first.row_losses(output.flatten(0, 1), y.flatten(0, 1)).view(y.shape[:2])
         return loss if weight is None else loss * weight
 
     def _train_epoch(self) -> list[tuple[list[float], list[int]]]:
         data, n_members = self.data, len(self.members)
         n_rows = data["rows"].shape[1]
-        order = torch.stack(
-            [torch.randperm(n_rows, generator=m._shuffle) for m in self.members]
-        ).to(self.device)
+        # Each member's epoch order from its own generator, as its fit draws it.
+        order = torch.empty((n_members, n_rows), dtype=data["rows"].dtype)
+        for k, member in enumerate(self.members):
+            order[k] = torch.randperm(n_rows, generator=member._shuffle)
+        order = order.to(self.device)
         losses, sizes = [], []
         for start in range(0, n_rows, self.batch_size):
-            positions = order[:, start : start + self.batch_size]
+            positions = order[:, start : start + self.batch_size].long()
             output = self._forward(data["rows"].gather(1, positions), training=True)
             y = _gather(data["y"], positions)
             weight = data["weight"].gather(1, positions) if "weight" in data else None
