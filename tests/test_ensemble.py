@@ -121,8 +121,10 @@ def test_ensembles_are_identical_on_a_dask_cluster_that_gets_the_tasks(digits, r
         for fitted in reference:
             with distributed.get_task_stream(client) as tasks:
                 other = clone(fitted).fit(X, y)
-            # Two workers: the members went out in (at least) two tasks to the cluster.
-            assert len(tasks.data) >= 2
+            # Two workers: the members went out in (at least) two tasks to the cluster, and
+            # stacked tasks (one per worker) ran on both workers, not queued on one.
+            workers = {task["worker"] for task in tasks.data}
+            assert len(tasks.data) >= 2 and len(workers) == 2, tasks.data
             _assert_same(other, fitted, X)
 
 

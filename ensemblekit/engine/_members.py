@@ -160,10 +160,14 @@ def fit_members(
         what = f"{len(plans)} members"
     backend = joblib.parallel.get_active_backend()[0]
     in_process = n_workers == 1 or getattr(backend, "uses_threads", False)
+    # Dask scatters a large argument to one worker and runs the tasks that use it there:
+    # right for many one-member tasks, but stacked tasks are one per worker, so each one
+    # carries the data inside (a tuple, which is not scattered) and they run side by side.
+    data = ((X, y),) if stacked else (X, y)
     with progress_bar(verbose, len(plans), what, in_process) as report:
         calls = (
             delayed(_fit_task)(
-                estimator, X, y, [plans[i] for i in task], stacked, fit_params or {},
+                estimator, data, [plans[i] for i in task], stacked, fit_params or {},
                 n_threads, os.getpid(), only_unset, report,
             )
             for task in tasks
@@ -191,12 +195,14 @@ def _stacking(estimator, fit_params, engine: str) -> str | None:
 
 
 def _fit_task(
-    estimator, X, y, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report
+    estimator, data, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report
 ):
     """One task: its members cloned, seeded and fitted, one by one or stacked.
 
-    Module-level so that every joblib backend can ship it.
+    ``data`` is ``(X, y)`` or ``((X, y),)``. Module-level so that every joblib backend
+    can ship it.
     """
+    X, y = data[0] if len(data) == 1 else data
     if os.getpid() != parent_pid:
         # A worker process of its own (loky, Dask, Ray): set its torch share for good.
         torch.set_num_threads(n_threads)
