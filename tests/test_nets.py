@@ -436,3 +436,22 @@ def test_cuda_net_unpickles_on_a_cpu_only_process(digits, tiny_net_params, tmp_p
     env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip().endswith("ok"), out.stderr
+
+
+def test_early_stopping_monitors_the_validation_rows_given_to_fit(digits):
+    X, y = digits
+    net = NeuralNetClassifier(
+        max_epochs=60, lr=1e-2, early_stopping=True, n_iter_no_change=2, random_state=0
+    )
+    net.fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:])
+    assert sum(net.history[-1, "batches", :, "valid_batch_size"]) == 100
+    assert sum(net.history[-1, "batches", :, "train_batch_size"]) == 300
+    assert len(net.history) < 60
+    with pytest.raises(ValueError, match="only used for early stopping; set early_stopping"):
+        NeuralNetClassifier(max_epochs=1).fit(X, y, X_val=X, y_val=y)
+    with pytest.raises(ValueError, match="Pass both X_val and y_val"):
+        net.fit(X, y, X_val=X)
+    with pytest.raises(ValueError, match="X_val has 10 rows but y_val has 9"):
+        net.fit(X, y, X_val=X[:10], y_val=y[:9])
+    with pytest.raises(ValueError, match="X has 3 features"):
+        net.fit(X, y, X_val=X[:, :3], y_val=y)

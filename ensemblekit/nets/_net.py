@@ -48,7 +48,9 @@ _SHARED_PARAMS_DOC = """
         Hold out ``validation_fraction`` of the training rows (stratified for classifiers),
         stop when the validation loss has not improved by ``tol`` (relative) for
         ``n_iter_no_change`` epochs, and restore the best weights. Off by default: all
-        training rows are used, as scikit-learn users expect.
+        training rows are used, as scikit-learn users expect. ``fit(X, y, X_val=...,
+        y_val=..., sample_weight_val=...)`` monitors the rows given instead of a split of
+        X; bagging hands each member its out-of-bag rows this way.
     validation_fraction : float, default=0.1
         Share of rows held out when ``early_stopping=True``.
     n_iter_no_change : int, default=10
@@ -185,12 +187,8 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
             Class labels, integers or strings.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative per-row weights of the loss, rescaled to mean one.
-        X_val, y_val : array-like, default=None
-            Rows early stopping monitors instead of holding out ``validation_fraction``
-            of X (needs ``early_stopping=True``). Bagging passes each member its
-            out-of-bag rows this way.
-        sample_weight_val : array-like of shape (n_val_samples,), default=None
-            Weights of the validation rows.
+        X_val, y_val, sample_weight_val : array-like, default=None
+            Rows and weights for early stopping to monitor (see ``early_stopping``).
 
         Returns
         -------
@@ -390,12 +388,8 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative per-row weights of the loss, rescaled to mean one.
-        X_val, y_val : array-like, default=None
-            Rows early stopping monitors instead of holding out ``validation_fraction``
-            of X (needs ``early_stopping=True``). Bagging passes each member its
-            out-of-bag rows this way.
-        sample_weight_val : array-like of shape (n_val_samples,), default=None
-            Weights of the validation rows.
+        X_val, y_val, sample_weight_val : array-like, default=None
+            Rows and weights for early stopping to monitor (see ``early_stopping``).
 
         Returns
         -------
