@@ -167,6 +167,29 @@ def test_epoch_callbacks_run_per_member_and_batch_callbacks_say_why(digits):
         fit_members(NeuralNetClassifier(compile=True, **NET), X, y, plans, engine="vectorized")
 
 
+class _HalveLr(Callback):
+    """An epoch-level schedule written by hand: halves the learning rate every epoch."""
+
+    def on_epoch_end(self, net, **kwargs):
+        for group in net.optimizer_.param_groups:
+            group["lr"] /= 2
+
+
+@pytest.mark.parametrize("params", [{"max_epochs": 4}, EARLY], ids=["all-epochs", "early-stop"])
+def test_optimizer_settings_changed_by_epoch_callbacks_reach_the_stack(digits, params):
+    """Also after a member stopped early and the stack went on without it."""
+    X, y = digits
+    net = NeuralNetClassifier(callbacks=[("halve", _HalveLr())], **{**NET, **params})
+    plans = [MemberPlan(seed) for seed in range(4)]
+    stacked = fit_members(net, X, y, plans, engine="vectorized")
+    plain = fit_members(net, X, y, plans, engine="joblib")
+    assert [len(m.history) for m in stacked] == [len(m.history) for m in plain]
+    _assert_members_equal(stacked, plain, X, plans)
+    for left, right in zip(stacked, plain, strict=True):
+        assert left.optimizer_.param_groups[0]["lr"] == right.optimizer_.param_groups[0]["lr"]
+        assert left.optimizer_.param_groups[0]["lr"] < NET["lr"] / 8
+
+
 def test_members_verbose_output_and_the_progress_bar(digits, capsys):
     X, y = digits
     net = NeuralNetClassifier(verbose=1, **NET)

@@ -261,6 +261,7 @@ class _Stack:
                 self._release(stopped)
             if not self.members:
                 return
+            self._adopt_optimizer_settings()
         self._release(range(len(self.members)))
 
     def _forward(self, rows: torch.Tensor, training: bool) -> torch.Tensor:
@@ -347,6 +348,18 @@ class _Stack:
         else:
             self.members = []
 
+    def _adopt_optimizer_settings(self) -> None:
+        """Settings epoch callbacks gave the members' optimizers (an epoch-stepped learning
+        rate) go to the stacked optimizer. Members of a stack are in the same epoch, so
+        such callbacks change them alike; members that disagree cannot share a stack."""
+        settings = [_settings(member.optimizer_) for member in self.members]
+        if any(other != settings[0] for other in settings[1:]):
+            raise ValueError(
+                "Epoch callbacks gave the members trained in one stack different optimizer "
+                "settings; train them one by one with engine='joblib'."
+            )
+        self.optimizer.param_groups[0].update(settings[0])
+
     def _write_optimizer_state(self, k: int, member) -> None:
         """Member ``k``'s slice of the stacked optimizer state, as its own optimizer's."""
         named = dict(member.module_.named_parameters())
@@ -371,8 +384,16 @@ class _Stack:
                 for key, value in self.optimizer.state.get(stacked, {}).items()
             }
         self.params = params
+        # Its settings come from the members next (_adopt_optimizer_settings).
         self.optimizer = self.first.optimizer(list(params.values()), **self.optimizer_kwargs)
         self.optimizer.state.update(state)
+
+
+def _settings(optimizer) -> dict:
+    """An optimizer's hyper-parameters (its one parameter group, less its tensors and the
+    implementation choice, which differs between a member and the stack)."""
+    group = optimizer.param_groups[0]
+    return {key: value for key, value in group.items() if key not in ("params", "foreach")}
 
 
 def _member_slice(value, stacked: torch.Tensor, index):
