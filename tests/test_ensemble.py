@@ -165,7 +165,7 @@ def test_random_subspaces_reach_the_nets(bagged_nets, digits):
     for member, features in zip(bagged_nets, bagged_nets.estimators_features_, strict=True):
         assert member.module_.layers[0].in_features == len(features) == 32
     member_proba = bagged_nets[1].predict_proba(X[:, bagged_nets.estimators_features_[1]])
-    np.testing.assert_allclose(bagged_nets._member_proba(1, X), member_proba)
+    np.testing.assert_allclose(bagged_nets._member_output(1, X), member_proba)
 
 
 def test_soft_voting_is_the_mean_of_member_probabilities(bagged_nets, digits):

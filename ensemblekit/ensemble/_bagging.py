@@ -423,7 +423,7 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
         return valid if len(valid) else None
 
     def _oob_prediction(self, index, X):
-        return self._member_proba(index, X)
+        return self._member_output(index, X)
 
     def _store_oob(self, oob, y, has_oob):
         oob[has_oob] = self._corrected(oob[has_oob])

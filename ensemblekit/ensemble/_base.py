@@ -150,13 +150,9 @@ class SoftVotingClassifierMixin(ClassifierMixin):
             )
         return encoded
 
-    def _member_proba(self, index: int, X) -> np.ndarray:
-        """One member's probabilities in the columns of ``classes_`` (a bootstrap may miss some)."""
-        return self._member_output(index, X)
-
     def _member_output(self, index: int, X, proba=None) -> np.ndarray:
-        """Member ``index``'s probabilities on X in the columns of ``classes_``; ``proba``
-        is its ``predict_proba`` when already computed."""
+        """Member ``index``'s probabilities on X in the columns of ``classes_`` (a bootstrap
+        may miss some); ``proba`` is its ``predict_proba`` when already computed."""
         member = self.estimators_[index]
         if proba is None:
             proba = member.predict_proba(self._member_X(X, index))

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from typing import ClassVar
 
-import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -220,10 +219,6 @@ class SnapshotEnsembleClassifier(SoftVotingClassifierMixin, _BaseSnapshotEnsembl
     (2,)
     """
     )
-
-    def _member_proba(self, index: int, X) -> np.ndarray:
-        # Every snapshot of the run, or checkpoint of ``net``, has all classes in order.
-        return self.estimators_[index].predict_proba(self._member_X(X, index))
 
 
 class SnapshotEnsembleRegressor(AveragingRegressorMixin, _BaseSnapshotEnsemble):

@@ -164,6 +164,30 @@ def _chunk_size(member, rows: MemberRows) -> int:
     return max(1, int(budget // per_member))
 
 
+@torch.no_grad()
+def _stacked_state(members: list, device) -> tuple[dict, dict]:
+    """The members' module parameters and buffers, each stacked along a first axis of size
+    K under the module's own names (``layers.0.weight``), on ``device``."""
+    modules = [member.module_ for member in members]
+    params = {
+        name: torch.stack([m.get_parameter(name) for m in modules]).to(device)
+        for name, _ in modules[0].named_parameters()
+    }
+    buffers = {
+        name: torch.stack([m.get_buffer(name) for m in modules]).to(device)
+        for name, _ in modules[0].named_buffers()
+    }
+    return params, buffers
+
+
+def _columns(members: list, features: list, device) -> torch.Tensor | None:
+    """Each member's input columns as a (K, width) index tensor; None when all take all."""
+    if all(columns is None for columns in features):
+        return None
+    every = np.arange(members[0].n_features_in_)
+    return _padded([every if columns is None else columns for columns in features], device)
+
+
 def _compact(y: np.ndarray):
     """int32 for encoded class labels (half the memory of int64), else y's own dtype."""
     return np.int32 if y.dtype.kind in "iu" else None
@@ -201,11 +225,9 @@ class _Stack:
             self.data["weight"] = _padded(
                 [ones if r.train.weight is None else r.train.weight for r in rows], device
             )
-        if any(r.features is not None for r in rows):
-            every = np.arange(first.n_features_in_)
-            self.data["features"] = _padded(
-                [every if r.features is None else r.features for r in rows], device
-            )
+        columns = _columns(members, [r.features for r in rows], device)
+        if columns is not None:
+            self.data["features"] = columns
         if rows[0].valid is not None:
             valid = [r.valid for r in rows]
             self.data["valid_rows"] = _padded([v.rows for v in valid], device, index)
@@ -217,15 +239,7 @@ class _Stack:
                      for v in valid],
                     device,
                 )  # fmt: skip
-        with torch.no_grad():
-            self.params = {
-                name: torch.stack([m.module_.get_parameter(name) for m in members]).to(device)
-                for name, _ in first.module_.named_parameters()
-            }
-            self.buffers = {
-                name: torch.stack([m.module_.get_buffer(name) for m in members]).to(device)
-                for name, _ in first.module_.named_buffers()
-            }
+        self.params, self.buffers = _stacked_state(members, device)
         for param in self.params.values():
             param.requires_grad_(True)
         self.optimizer_kwargs = first.get_params_for("optimizer")
@@ -439,22 +453,9 @@ class StackedPredictor:
         self.stacks = []
         for indices in self.groups.values():
             group = [self.members[i] for i in indices]
-            with torch.no_grad():
-                params = {
-                    name: torch.stack([m.module_.get_parameter(name) for m in group]).detach()
-                    for name, _ in group[0].module_.named_parameters()
-                }
-                buffers = {
-                    name: torch.stack([m.module_.get_buffer(name) for m in group])
-                    for name, _ in group[0].module_.named_buffers()
-                }
-            columns = None
-            if any(features[i] is not None for i in indices):
-                every = np.arange(group[0].n_features_in_)
-                columns = torch.as_tensor(
-                    np.stack([every if features[i] is None else features[i] for i in indices]),
-                    device=params[next(iter(params))].device,
-                )
+            device = torch.device(group[0].device)
+            params, buffers = _stacked_state(group, device)
+            columns = _columns(group, [features[i] for i in indices], device)
             self.stacks.append((indices, params, buffers, columns))
 
     def is_current(self, members: list) -> bool:
