@@ -2,13 +2,14 @@
 net contract (history, optimizer state, callbacks, early stopping, verbose output)."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 from sklearn.tree import DecisionTreeClassifier
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 
 from ensemblekit.averaging import EMA, model_soup
 from ensemblekit.engine import MemberPlan, fit_members
@@ -18,6 +19,7 @@ from ensemblekit.ensemble import (
     CVEnsembleClassifier,
     DeepEnsembleClassifier,
 )
+from ensemblekit.imbalance import FocalLoss
 from ensemblekit.model_selection import bias_variance_decomp
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor, _stacked
 from ensemblekit.utils import set_random_states
@@ -375,3 +377,200 @@ def test_ensembles_predict_their_members_in_one_stacked_pass(digits, bagged):
     np.testing.assert_allclose(after, members_mean(), atol=1e-6)
     with pytest.raises(ValueError, match="NaN or infinity"):
         bag.predict_proba(np.where(X == X.max(), np.nan, X))
+
+
+# ---------------------------------------------------------------------------- any module
+class DigitsCNN(torch.nn.Module):
+    """A small CNN for the 8x8 digit images, with optional BatchNorm and a residual block."""
+
+    def __init__(self, n_features=64, n_outputs=10, channels=4, dropout=0.25, batch_norm=False):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, channels, 3, padding=1)
+        self.norm = torch.nn.BatchNorm2d(channels) if batch_norm else torch.nn.Identity()
+        self.block = torch.nn.Conv2d(channels, channels, 3, padding=1)
+        self.drop = torch.nn.Dropout(dropout)
+        self.out = torch.nn.Linear(channels * 16, n_outputs)
+
+    def forward(self, X):
+        h = torch.relu(self.norm(self.conv(X.view(-1, 1, 8, 8))))
+        h = h + torch.relu(self.block(h))  # residual
+        h = torch.nn.functional.max_pool2d(h, 2).flatten(1)
+        return self.out(self.drop(h))
+
+
+class ChannelDropoutNet(torch.nn.Module):
+    """Channel-wise dropout (dropout2d) and the functional form, on a linear stem."""
+
+    def __init__(self, n_features=64, n_outputs=10):
+        super().__init__()
+        self.stem = torch.nn.Linear(n_features, 32)
+        self.out = torch.nn.Linear(32, n_outputs)
+
+    def forward(self, X):
+        h = torch.relu(self.stem(X)).view(-1, 8, 2, 2)
+        h = torch.nn.functional.dropout2d(h, 0.3, self.training)
+        h = torch.nn.functional.dropout(h.flatten(1), p=0.2, training=self.training)
+        return self.out(h)
+
+
+class BranchyNet(ChannelDropoutNet):
+    def forward(self, X):
+        h = self.stem(X)
+        return self.out(h if h.mean() > 0 else -h)  # data-dependent control flow
+
+
+class NoisyNet(ChannelDropoutNet):
+    def forward(self, X):
+        h = self.stem(X)
+        return self.out(h + 0.1 * torch.randn_like(h) * self.training)
+
+
+class TotalingNet(ChannelDropoutNet):
+    """Keeps a running total of its inputs in a plain tensor (not a registered buffer)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.total = torch.zeros(())
+
+    def forward(self, X):
+        self.total.add_(X.sum())
+        return self.out(self.stem(X))
+
+
+class SummedLoss(torch.nn.Module):
+    """A criterion that only gives the batch's total loss."""
+
+    def forward(self, output, target):
+        return torch.nn.functional.cross_entropy(output, target, reduction="sum")
+
+
+CNN = {"module": DigitsCNN, "max_epochs": 3, "lr": 1e-2, "batch_size": 64}
+COSINE = LRScheduler(policy="CosineAnnealingLR", T_max=3)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"module": ChannelDropoutNet},
+        {"optimizer": torch.optim.SGD, "module__batch_norm": True},
+        {"criterion": FocalLoss, "criterion__gamma": 2.0, "class_weight": "balanced"},
+        {"optimizer": torch.optim.SGD, "optimizer__momentum": 0.9, "callbacks": [COSINE]},
+        # Adam at a learning rate of 1e-2 grows a CNN's float rounding past 1e-5 in
+        # six epochs (its first steps are sign steps); 1e-3 keeps it at 1e-8.
+        {**EARLY, "max_epochs": 6, "lr": 1e-3},
+    ],
+    ids=["cnn-dropout", "channel-dropout", "batch-norm-sgd", "focal-class-weight",
+         "sgd-momentum-cosine", "early-stopping"],
+)  # fmt: skip
+def test_any_module_trains_stacked_as_its_plain_fit(digits, params):
+    X, y = digits
+    net = NeuralNetClassifier(**{**CNN, **params})
+    assert net.stacking_blocker(X, y, [MemberPlan(0)]) is None
+    plans = [MemberPlan(seed) for seed in (3, 7)]
+    members = fit_members(net, X, y, plans, engine="vectorized")
+    for member, plan in zip(members, plans, strict=True):
+        plain = set_random_states(clone(net), plan.seed).fit(X, y)
+        np.testing.assert_allclose(member.predict_proba(X), plain.predict_proba(X), atol=ATOL)
+        _assert_same_history(member, plain)
+        member.partial_fit(X, y)
+        plain.partial_fit(X, y)
+        np.testing.assert_allclose(member.predict_proba(X), plain.predict_proba(X), atol=ATOL)
+    if "callbacks" in params:  # the cosine schedule ran on each member's own optimizer
+        assert members[0].history[:, "event_lr"] == plain.history[:, "event_lr"]
+
+
+def test_a_module_member_does_not_depend_on_its_stack_mates(digits):
+    """Bit for bit, alone too: torch's kernels for a lone member round differently."""
+    X, y = digits
+    rng = np.random.RandomState(0)
+    plans = [MemberPlan(seed, rows=rng.randint(0, len(X), len(X))) for seed in range(4)]
+    net = NeuralNetClassifier(**{**CNN, "max_epochs": 2})
+    together = fit_members(net, X, y, plans, engine="vectorized")[1]
+    for mates in ([1], [1, 3], [0, 2, 3, 1]):
+        members = fit_members(net, X, y, [plans[i] for i in mates], engine="vectorized")
+        alone = members[mates.index(1)]
+        for a, b in zip(_weights(alone), _weights(together), strict=True):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("optimizer", _stacked.ELEMENTWISE_OPTIMIZERS, ids=lambda o: o.__name__)
+def test_every_elementwise_optimizer_steps_members_as_their_own_fits(digits, optimizer):
+    X, y = digits
+    net = NeuralNetClassifier(optimizer=optimizer, **{**NET, "max_epochs": 2, "lr": 1e-3})
+    (member,) = fit_members(net, X, y, [MemberPlan(5)], engine="vectorized")
+    plain = set_random_states(clone(net), 5).fit(X, y)
+    np.testing.assert_allclose(member.predict_proba(X), plain.predict_proba(X), atol=ATOL)
+
+
+@pytest.mark.parametrize("module", [None, DigitsCNN], ids=["mlp", "cnn"])
+def test_members_with_their_own_learning_rates_share_a_stack(digits, module):
+    """Learning rates set per member, and a scheduler that follows each member's own
+    validation loss: members with different settings train in parameter groups."""
+    X, y = digits
+    plateau = LRScheduler(
+        policy="ReduceLROnPlateau", monitor="valid_loss", patience=0, threshold=0.05
+    )
+    base = NET if module is None else {**CNN, "module": module}
+    net = NeuralNetClassifier(**{**base, **EARLY, "max_epochs": 8, "callbacks": [plateau]})
+    lrs = [1e-2, 3e-3, 1e-2, 3e-2]
+    members = [clone(net).set_params(lr=lr, random_state=s) for s, lr in enumerate(lrs)]
+    plans = [MemberPlan(None) for _ in lrs]
+    net.fit_stacked(members, X, y, plans)
+    factors = set()
+    for member, lr, seed in zip(members, lrs, range(4), strict=True):
+        plain = clone(net).set_params(lr=lr, random_state=seed).fit(X, y)
+        np.testing.assert_allclose(member.predict_proba(X), plain.predict_proba(X), atol=ATOL)
+        assert member.history[:, "event_lr"] == plain.history[:, "event_lr"]
+        factors.add(member.optimizer_.param_groups[0]["lr"] / lr)
+    assert len(factors) > 1  # the schedules parted
+
+
+ONE_CYCLE = LRScheduler(policy="OneCycleLR", max_lr=0.1, total_steps=30, step_every="batch")
+REFUSALS = {
+    "control-flow": (
+        {"module": BranchyNet},
+        "vmap cannot run the module BranchyNet (RuntimeError: vmap: It looks like you're "
+        "attempting to use a Tensor in some data-dependent control flow)",
+    ),
+    "random-op": (
+        {"module": NoisyNet},
+        "the module NoisyNet draws random numbers other than through torch's dropout",
+    ),
+    "in-place-attribute": (
+        {"module": TotalingNet},
+        "vmap cannot run the module TotalingNet (RuntimeError: output with shape [] doesn't "
+        "match the broadcast shape [2])",
+    ),
+    "summed-loss": ({"criterion": SummedLoss}, "the criterion SummedLoss gives no per-row"),
+    "lbfgs": ({"optimizer": torch.optim.LBFGS}, "the optimizer LBFGS is not one whose update"),
+    "batch-scheduler": ({"callbacks": [ONE_CYCLE]}, "'LRScheduler' acts on every batch"),
+}
+
+
+@pytest.mark.parametrize(("params", "reason"), REFUSALS.values(), ids=REFUSALS)
+def test_what_cannot_be_stacked_is_found_before_training(digits, params, reason, monkeypatch):
+    X, y = digits
+    net = NeuralNetClassifier(**{**CNN, "module": ChannelDropoutNet, **params})
+    plans = [MemberPlan(seed) for seed in range(2)]
+    assert reason in net.stacking_blocker(X, y, plans)
+    monkeypatch.setattr(_stacked, "_Stack", None)  # no stack is ever built
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        fit_members(net, X, y, plans, engine="vectorized")
+    if params.get("module") is BranchyNet:  # auto fits them one by one instead
+        auto = fit_members(net, X, y, plans, engine="auto")
+        joblib = fit_members(net, X, y, plans, engine="joblib")
+        _assert_members_equal(auto, joblib, X, plans)
+
+
+def test_cnn_deep_ensemble_pickles_and_predicts_as_its_joblib_twin(digits):
+    X, y = digits
+    ensembles = [
+        DeepEnsembleClassifier(NeuralNetClassifier(**CNN), n_members=3, engine=engine,
+                               random_state=0).fit(X, y)
+        for engine in ("vectorized", "joblib")
+    ]  # fmt: skip
+    stacked, plain = ensembles
+    np.testing.assert_allclose(stacked.predict_proba(X), plain.predict_proba(X), atol=ATOL)
+    again = pickle.loads(pickle.dumps(stacked))
+    np.testing.assert_array_equal(again.predict_proba(X), stacked.predict_proba(X))

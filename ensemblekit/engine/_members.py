@@ -9,7 +9,7 @@ Pack, then dispatch: the plans are packed into tasks (a task trains one member, 
 members stacked as one model when the estimator can train that way), and the tasks run
 through scikit-learn's ``Parallel`` under whatever ``joblib.parallel_config`` is active.
 The engine knows nothing of nets: an estimator that can train several of its clones as
-one model says so through two methods, ``stacking_blocker(fit_params)`` and
+one model says so through two methods, ``stacking_blocker(X, y, plans, fit_params)`` and
 ``fit_stacked(members, X, y, plans, on_epoch=...)``.
 """
 
@@ -146,7 +146,7 @@ def fit_members(
             f"{type(estimator).__name__}.fit does not take X_val, y_val, which this plan "
             "gives for early stopping. Leave valid_rows out of the plans."
         )
-    stacked = engine != "joblib" and _stacking(estimator, fit_params, engine) is None
+    stacked = engine != "joblib" and _stacking(estimator, X, y, plans, fit_params, engine) is None
     n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
     n_threads = max(1, joblib.cpu_count() // n_workers)
     only_unset = reseed == "unset"
@@ -178,13 +178,13 @@ def fit_members(
     return [member for members in results for member in members]
 
 
-def _stacking(estimator, fit_params, engine: str) -> str | None:
+def _stacking(estimator, X, y, plans, fit_params, engine: str) -> str | None:
     """Why ``estimator``'s clones cannot train stacked (None: they can)."""
     blocker = getattr(estimator, "stacking_blocker", None)
     reason = (
         f"the members are {type(estimator).__name__}, which has no stacked training"
         if blocker is None
-        else blocker(fit_params)
+        else blocker(X, y, plans, fit_params)
     )
     if reason is not None and engine == "vectorized":
         raise ValueError(

@@ -289,13 +289,16 @@ class NeuralNetBase(NeuralNet):
         return MemberRows(train, valid, features), torch_seed
 
     # ------------------------------------------------------------------ stacked training
-    def stacking_blocker(self, fit_params: dict | None = None) -> str | None:
-        """Why clones of this net cannot train stacked as one model; None if they can.
+    def stacking_blocker(self, X, y, plans, fit_params: dict | None = None) -> str | None:
+        """Why clones of this net cannot train stacked as one model on ``plans``; None if
+        they can.
 
         The member engine asks this once, before any member trains: ``engine="auto"``
         then fits members one by one, and ``engine="vectorized"`` raises with the reason.
+        Besides the settings, it tries one member's module, criterion and backward pass
+        stacked on a few rows of X (a module ``torch.func.vmap`` cannot run is found here).
         """
-        return stacking_blocker(self, fit_params)
+        return stacking_blocker(self, X, y, plans, fit_params)
 
     def fit_stacked(self, members: list, X, y, plans, *, on_epoch=None) -> list:
         """Train ``members`` (seeded clones of this net), member ``i`` on ``plans[i]``, as

@@ -164,6 +164,13 @@ def _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout) ->
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
 
 
+def stacks_by_bmm(module: nn.Module) -> bool:
+    """Whether :func:`stacked_forward` runs ``module``: an MLP whose layers it knows (its
+    activations act on each element, so they apply to stacked members as they are)."""
+    known = (nn.Linear, nn.BatchNorm1d, _SeededDropout, *_ACTIVATIONS.values())
+    return isinstance(module, MLP) and all(type(layer) in known for layer in module.layers)
+
+
 def stacked_forward(
     modules: Sequence[MLP],
     params: dict[str, torch.Tensor],

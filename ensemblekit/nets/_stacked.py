@@ -4,14 +4,18 @@ The member engine hands a net's seeded clones and their plans to ``fit_stacked``
 member is prepared by the code of its own fit (its targets, weights, seeds, early-stopping
 split and initialisation), on row indices into one shared X: no member's rows are copied,
 they are gathered batch by batch. The members' weights are then stacked into ``(K, ...)``
-tensors and trained in lockstep: one stacked forward, the net's own per-row loss, one
-optimizer over the stacked tensors. The optimizers allowed update every element from its
-own gradient and state alone, so each member gets exactly the steps of its own fit.
+tensors and trained in lockstep: one stacked forward (batched matrix products for
+ensemblekit's MLP, ``torch.func.vmap`` for any other module), the net's own per-row loss,
+one optimizer over the stacked tensors. The optimizers allowed update every element from
+its own gradient and state alone, so each member gets exactly the steps of its own fit;
+members whose optimizer settings differ (their own learning rates, or a scheduler that
+follows each member's validation loss) get a parameter group each.
 
 At the end of every epoch each member gets its current weights back and runs its own
-epoch-level callbacks: skorch's history records, timer and print log, and early stopping.
-A member whose early stopping fires leaves the stack (so it is frozen, while the others
-go on) with its optimizer state, and restores its best weights as its own fit would.
+epoch-level callbacks: skorch's history records, timer and print log, learning-rate
+schedulers and early stopping. A member whose early stopping fires leaves the stack (so it
+is frozen, while the others go on) with its optimizer state, and restores its best weights
+as its own fit would.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.utils import check_array
-from skorch.callbacks import Callback
+from sklearn.base import clone
+from sklearn.utils import _safe_indexing, check_array
+from skorch.callbacks import Callback, LRScheduler
 
-from ..utils._torch import seeded_torch, signature_has, tensor_versions
-from ._mlp import MLP, stacked_forward
+from ..utils._torch import seeded_torch, tensor_versions
+from ._functional import VmapForward, saved_bytes_per_row, vmap_blocker
+from ._mlp import stacked_forward, stacks_by_bmm
 
 # Optimizers whose update of an element depends only on that element's gradient and state.
 ELEMENTWISE_OPTIMIZERS = (
@@ -34,6 +40,12 @@ ELEMENTWISE_OPTIMIZERS = (
     torch.optim.AdamW,
     torch.optim.RMSprop,
     torch.optim.Adagrad,
+    torch.optim.Adadelta,
+    torch.optim.Adamax,
+    torch.optim.NAdam,
+    torch.optim.RAdam,
+    torch.optim.ASGD,
+    torch.optim.Rprop,
 )
 # Callback hooks that run inside an epoch; stacked members run callbacks once an epoch.
 _BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
@@ -75,22 +87,41 @@ def _user_callbacks(net):
     return [item if isinstance(item, tuple) else (_name(item), item) for item in net.callbacks]
 
 
-def stacking_blocker(net, fit_params: dict | None) -> str | None:
-    """Why clones of ``net`` cannot train as stacked models (None: they can)."""
+def stacking_blocker(net, X, y, plans, fit_params: dict | None) -> str | None:
+    """Why clones of ``net`` cannot train as stacked models on ``plans`` (None: they can).
+
+    The settings are read first; then one member is prepared on the first plan and its
+    module, criterion and backward pass are tried, stacked, on a few rows.
+    """
+    reason = _settings_blocker(net, fit_params)
+    if reason is not None or not plans:
+        return reason
+    member = clone(net)
+    rows, torch_seed = member._begin_member_fit(X, y, plans[0])
+    with member._threads(), seeded_torch(torch_seed, member.device):
+        member.initialize()
+        if stacks_by_bmm(member.module_):
+            return None
+        few = rows.train.take(np.arange(min(len(rows.train.rows), 4)))
+        inputs = _safe_indexing(X, few.rows)
+        if rows.features is not None:
+            inputs = _safe_indexing(inputs, rows.features, axis=1)
+        inputs = torch.as_tensor(check_array(inputs, dtype=np.float32), device=member.device)
+        targets = torch.as_tensor(few.y, device=member.device)
+        if targets.dtype == torch.int32:
+            targets = targets.long()
+        return vmap_blocker(member, member.module_, inputs, targets)
+
+
+def _settings_blocker(net, fit_params: dict | None) -> str | None:
+    """What in the net's settings rules stacked training out, before any data is seen."""
     if fit_params:
         return "fit parameters are passed to the members"
-    if net.module is not MLP:
-        return f"the module is {_name(net.module)}, not ensemblekit's MLP class"
-    if not isinstance(net.get_params_for("module").get("activation", "relu"), str):
-        return "the MLP's activation is a callable"
-    if not signature_has(net.criterion, "reduction"):
-        return (
-            f"the criterion {_name(net.criterion)} gives no per-row losses (it has no "
-            "`reduction` argument)"
-        )
     if net.optimizer not in ELEMENTWISE_OPTIMIZERS:
+        names = ", ".join(opt.__name__ for opt in ELEMENTWISE_OPTIMIZERS)
         return (
-            f"the optimizer {_name(net.optimizer)} is not one of SGD, Adam, AdamW, RMSprop, Adagrad"
+            f"the optimizer {_name(net.optimizer)} is not one whose update of a weight "
+            f"depends on that weight alone ({names})"
         )
     if "param_groups" in net.get_params_for("optimizer"):
         return "the optimizer has param_groups"
@@ -101,14 +132,35 @@ def stacking_blocker(net, fit_params: dict | None) -> str | None:
     if net.compile:
         return "compile=True (stacked members run one stacked forward, not a compiled module)"
     for name, callback in _user_callbacks(net):
-        kind = callback if isinstance(callback, type) else type(callback)
-        hooks = [h for h in _BATCH_HOOKS if getattr(kind, h, None) is not getattr(Callback, h)]
+        hooks = _batch_hooks(callback)
         if hooks:
             return (
                 f"the callback {name!r} acts on every batch ({', '.join(hooks)}); stacked "
                 "members run callbacks once an epoch"
             )
     return None
+
+
+def _batch_hooks(callback) -> list[str]:
+    """The hooks by which ``callback`` (a class or an instance) acts inside an epoch."""
+    kind = callback if isinstance(callback, type) else type(callback)
+    hooks = [h for h in _BATCH_HOOKS if getattr(kind, h, None) is not getattr(Callback, h)]
+    # skorch's LRScheduler steps on batches only when told to (its default is "epoch").
+    if issubclass(kind, LRScheduler) and getattr(callback, "step_every", "epoch") == "epoch":
+        hooks.remove("on_batch_end")
+    return hooks
+
+
+def _global_generator(device) -> torch.Generator:
+    """A generator in the state torch's global one has now on ``device``: a member's own
+    fit draws its dropout masks from there."""
+    device = torch.device(device)
+    generator = torch.Generator(device=device)
+    if device.type == "cuda":
+        generator.set_state(torch.cuda.get_rng_state(device))
+    else:
+        generator.set_state(torch.get_rng_state())
+    return generator
 
 
 def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
@@ -122,13 +174,17 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
             rows, torch_seed = member._begin_member_fit(X, y, plan)
             with member._threads(), seeded_torch(torch_seed, member.device):
                 member.initialize()
-            prepared.append(rows)
+                # What the module's dropout would draw from in the member's own fit.
+                generator = (
+                    None if stacks_by_bmm(member.module_) else _global_generator(member.device)
+                )
+            prepared.append((rows, generator))
             # Members train in lockstep: same number of rows, input and output widths.
             key = (len(rows.train.rows), member.n_features_in_, member.n_outputs_)
             groups.setdefault((*key, rows.valid is None), []).append(index)
         X_host = torch.from_numpy(X)
         for indices in groups.values():
-            size = _chunk_size(members[indices[0]], prepared[indices[0]])
+            size = _chunk_size(members[indices[0]], prepared[indices[0]][0], X_host)
             for start in range(0, len(indices), size):
                 chunk = indices[start : start + size]
                 stack = _Stack([members[i] for i in chunk], [prepared[i] for i in chunk], X_host)
@@ -150,16 +206,24 @@ def _available_memory(device: torch.device) -> int:
     return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
-def _chunk_size(member, rows: MemberRows) -> int:
+def _chunk_size(member, rows: MemberRows, X: torch.Tensor) -> int:
     """How many members of this shape fit in half the free memory of the device at once."""
-    params = list(member.module_.parameters())
-    n_params = sum(p.numel() for p in params)
-    widths = sum(p.shape[0] for p in params if p.dim() == 1)
+    module = member.module_
+    n_params = sum(p.numel() for p in module.parameters())
     n = len(rows.train.rows)
     batch = n if member.batch_size == -1 else min(int(member.batch_size), n)
+    if stacks_by_bmm(module):
+        widths = sum(p.shape[0] for p in module.parameters() if p.dim() == 1)
+        per_row = 4 * (member.n_features_in_ + 4 * widths)
+    else:
+        sample = X[torch.as_tensor(rows.train.rows[: min(n, 16)])]
+        if rows.features is not None:
+            sample = sample[:, torch.as_tensor(rows.features)]
+        with member._threads():
+            per_row = saved_bytes_per_row(module, sample.to(member.device))
     # Weights, gradients and two optimizer states; row indices, epoch order and targets;
     # one batch's inputs and the activations kept for backward.
-    per_member = 16 * n_params + 32 * n + 4 * batch * (member.n_features_in_ + 4 * widths)
+    per_member = 16 * n_params + 32 * n + batch * per_row
     budget = _available_memory(torch.device(member.device)) // 2
     return max(1, int(budget // per_member))
 
@@ -206,8 +270,12 @@ def _padded(parts: list[np.ndarray], device, dtype=None) -> torch.Tensor:
 class _Stack:
     """K prepared members of one shape: their weights stacked, trained in lockstep."""
 
-    def __init__(self, members: list, rows: list[MemberRows], X: torch.Tensor):
+    def __init__(self, members: list, prepared: list[tuple], X: torch.Tensor):
         first = members[0]
+        rows = [member_rows for member_rows, _ in prepared]
+        # Dropout generators of members whose module runs through vmap (None for MLPs).
+        self.generators = [generator for _, generator in prepared]
+        self.vmap = None if stacks_by_bmm(first.module_) else VmapForward(first.module_)
         self.members, self.first = members, first
         self.device = device = torch.device(first.device)
         self.X = X.to(device)
@@ -239,14 +307,12 @@ class _Stack:
                      for v in valid],
                     device,
                 )  # fmt: skip
-        self.params, self.buffers = _stacked_state(members, device)
-        for param in self.params.values():
-            param.requires_grad_(True)
+        params, self.buffers = _stacked_state(members, device)
         self.optimizer_kwargs = first.get_params_for("optimizer")
         self.optimizer_kwargs.setdefault("lr", first.lr)
         # One multi-tensor kernel per update on the CPU too (torch picks it only on GPUs).
         self.optimizer_kwargs.setdefault("foreach", True)
-        self.optimizer = first.optimizer(list(self.params.values()), **self.optimizer_kwargs)
+        self._group(params, {}, list(range(len(members))))
 
     # ------------------------------------------------------------------ the loop
     def train(self, on_epoch=None) -> None:
@@ -261,6 +327,9 @@ class _Stack:
             self._sync_members()
             stopped = []
             for k, member in enumerate(self.members):
+                # The stack stepped the member's weights: its own optimizer takes an empty
+                # step (no weight has a gradient), so torch's LR schedulers see it stepped.
+                member.optimizer_.step()
                 _record(member.history, "train", *train[k])
                 if valid is not None:
                     _record(member.history, "valid", *valid[k])
@@ -284,8 +353,28 @@ class _Stack:
             inputs = self.X[rows[..., None], self.data["features"][:, None, :]]
         else:
             inputs = self.X[rows]
+        if self.vmap is not None:
+            return self._vmap_forward(inputs, training)
         modules = [m.module_ for m in self.members]
         return stacked_forward(modules, self.params, self.buffers, inputs, training)
+
+    def _vmap_forward(self, inputs: torch.Tensor, training: bool) -> torch.Tensor:
+        """The vmapped forward; a lone member runs beside a throwaway copy of itself, as
+        torch's kernels for one member (a convolution without groups) round differently
+        from those for several, and a member must not depend on its stack-mates."""
+        params, buffers, generators = self.params, self.buffers, self.generators
+        if len(inputs) > 1:
+            return self.vmap(params, buffers, inputs, training, generators)
+        params = {name: tensor.expand(2, *tensor.shape[1:]) for name, tensor in params.items()}
+        pair = {
+            name: tensor.repeat(2, *[1] * (tensor.dim() - 1)) for name, tensor in buffers.items()
+        }
+        generators = [*generators, torch.Generator(self.device)]
+        output = self.vmap(params, pair, inputs.expand(2, *inputs.shape[1:]), training, generators)
+        with torch.no_grad():
+            for name, tensor in buffers.items():
+                tensor.copy_(pair[name][:1])
+        return output[:1]
 
     def _losses(self, output, y, weight) -> torch.Tensor:
         """Each row's weighted loss, (K, b), by the net's own per-row loss."""
@@ -338,13 +427,75 @@ class _Stack:
             per_member.append(([loss for loss, _ in batches], [size for _, size in batches]))
         return per_member
 
+    # ------------------------------------------------------------------ weights
+    @property
+    def params(self) -> dict[str, torch.Tensor]:
+        """Every member's parameters, stacked: the parameter groups' tensors joined."""
+        if len(self.groups) == 1:
+            return self.groups[0]
+        return {name: torch.cat([group[name] for group in self.groups]) for name in self.groups[0]}
+
+    def _locate(self, k: int) -> tuple[dict, int]:
+        """The parameter group holding member ``k``, and the member's position in it."""
+        for group in self.groups:
+            size = len(next(iter(group.values())))
+            if k < size:
+                return group, k
+            k -= size
+        raise IndexError(k)
+
+    def _group(self, params: dict, state: dict, order: list[int]) -> None:
+        """Train the members at ``order`` (stacked ``params`` and optimizer ``state`` are
+        indexed by the current positions) with one parameter group per optimizer setting:
+        members are reordered so that each group's members are adjacent."""
+        settings = [_settings(self.members[k].optimizer_) for k in order]
+        keys = [repr(sorted(setting.items())) for setting in settings]
+        first = {key: keys.index(key) for key in keys}
+        ranked = sorted(range(len(order)), key=lambda i: first[keys[i]])
+        order = [order[i] for i in ranked]
+        index = torch.tensor(order, device=self.device)
+        if order != list(range(len(self.members))):
+            self.members = [self.members[k] for k in order]
+            self.generators = [self.generators[k] for k in order]
+            self.data = {name: value[index] for name, value in self.data.items()}
+            self.buffers = {name: value[index] for name, value in self.buffers.items()}
+        self.groups, param_groups, states = [], [], {}
+        for key in dict.fromkeys(keys):
+            members = torch.tensor([i for i, k in enumerate(order) if keys[ranked[i]] == key])
+            rows = index[members.to(self.device)]
+            group = {}
+            for name, stacked in params.items():
+                group[name] = stacked.detach()[rows].clone().requires_grad_(True)
+                states[group[name]] = {
+                    entry: _member_slice(value, stacked, rows)
+                    for entry, value in state.get(name, {}).items()
+                }
+            self.groups.append(group)
+            param_groups.append({"params": list(group.values()), **settings[first[key]]})
+        self.optimizer = self.first.optimizer(param_groups, **self.optimizer_kwargs)
+        self.optimizer.state.update(states)
+
+    def _state(self) -> dict[str, dict]:
+        """The stacked optimizer state of every member, by parameter name."""
+        state = {}
+        for name in self.groups[0]:
+            parts = [self.optimizer.state.get(group[name], {}) for group in self.groups]
+            state[name] = {
+                entry: torch.cat([part[entry] for part in parts])
+                if torch.is_tensor(value) and value.shape == self.groups[0][name].shape
+                else value
+                for entry, value in parts[0].items()
+            }
+        return state
+
     # ------------------------------------------------------------------ members
     @torch.no_grad()
     def _sync_members(self) -> None:
         """Each member's module gets its current weights and statistics from the stack."""
         for k, member in enumerate(self.members):
+            group, position = self._locate(k)
             for name, tensor in member.module_.named_parameters():
-                tensor.copy_(self.params[name][k])
+                tensor.copy_(group[name][position])
             for name, tensor in member.module_.named_buffers():
                 tensor.copy_(self.buffers[name][k])
 
@@ -358,49 +509,34 @@ class _Stack:
             member.notify("on_train_end", X=None, y=None)
         keep = [k for k in range(len(self.members)) if k not in positions]
         if keep:
-            self._keep(keep)
+            self._group(self.params, self._state(), keep)
         else:
             self.members = []
 
     def _adopt_optimizer_settings(self) -> None:
-        """Settings epoch callbacks gave the members' optimizers (an epoch-stepped learning
-        rate) go to the stacked optimizer. Members of a stack are in the same epoch, so
-        such callbacks change them alike; members that disagree cannot share a stack."""
+        """Settings epoch callbacks gave the members' optimizers (a learning rate from a
+        scheduler) go to the stacked optimizer: members regroup when their settings part."""
         settings = [_settings(member.optimizer_) for member in self.members]
-        if any(other != settings[0] for other in settings[1:]):
-            raise ValueError(
-                "Epoch callbacks gave the members trained in one stack different optimizer "
-                "settings; train them one by one with engine='joblib'."
-            )
-        self.optimizer.param_groups[0].update(settings[0])
+        start = 0
+        for group, param_group in zip(self.groups, self.optimizer.param_groups, strict=True):
+            size = len(next(iter(group.values())))
+            part = settings[start : start + size]
+            if any(other != part[0] for other in part[1:]):
+                self._group(self.params, self._state(), list(range(len(self.members))))
+                return
+            param_group.update(part[0])
+            start += size
 
     def _write_optimizer_state(self, k: int, member) -> None:
         """Member ``k``'s slice of the stacked optimizer state, as its own optimizer's."""
         named = dict(member.module_.named_parameters())
-        for name, stacked in self.params.items():
+        group, position = self._locate(k)
+        for name, stacked in group.items():
             state = self.optimizer.state.get(stacked)
             if state:
                 member.optimizer_.state[named[name]] = {
-                    key: _member_slice(value, stacked, k) for key, value in state.items()
+                    key: _member_slice(value, stacked, position) for key, value in state.items()
                 }
-
-    def _keep(self, keep: list[int]) -> None:
-        """Go on with the members at ``keep`` only: stopped members are frozen."""
-        index = torch.tensor(keep, device=self.device)
-        self.members = [self.members[k] for k in keep]
-        self.data = {name: value[index] for name, value in self.data.items()}
-        self.buffers = {name: value[index] for name, value in self.buffers.items()}
-        params, state = {}, {}
-        for name, stacked in self.params.items():
-            params[name] = stacked.detach()[index].requires_grad_(True)
-            state[params[name]] = {
-                key: _member_slice(value, stacked, index)
-                for key, value in self.optimizer.state.get(stacked, {}).items()
-            }
-        self.params = params
-        # Its settings come from the members next (_adopt_optimizer_settings).
-        self.optimizer = self.first.optimizer(list(params.values()), **self.optimizer_kwargs)
-        self.optimizer.state.update(state)
 
 
 def _settings(optimizer) -> dict:
@@ -495,7 +631,7 @@ class StackedPredictor:
 
 def _predicts_stacked(member) -> bool:
     return (
-        isinstance(getattr(member, "module_", None), MLP)
+        stacks_by_bmm(getattr(member, "module_", None))
         and member.predict_nonlinearity == "auto"
         and not member.compile
         and member.__sklearn_is_fitted__()
