@@ -37,7 +37,7 @@ import sklearn.ensemble
 import skorch
 import torch
 import torch.nn.functional as F
-from _workload import three_class_split
+from _workload import DigitsCNN, digits_split, three_class_split
 from torch import nn
 
 from ensemblekit.ensemble import BaggingClassifier
@@ -49,22 +49,27 @@ MODULE_ARGS = {"n_features": 20, "n_outputs": 3, "hidden_units": (64, 64)}
 SLOW = ("ensemblekit joblib", "sklearn Bagging(skorch)", "torchensemble Bagging")
 
 
-def our_bagging(k, engine, device, batch, threads, n_jobs=None, epochs=EPOCHS):
+class VmapMLP(MLP):
+    """ensemblekit's MLP, trained stacked through torch.func.vmap rather than baddbmm."""
+
+
+def our_bagging(k, engine, device, batch, threads, n_jobs=None, epochs=EPOCHS, module=MLP):
+    kwargs = {"module__hidden_units": (64, 64)} if issubclass(module, MLP) else {}
     net = NeuralNetClassifier(
-        module__hidden_units=(64, 64), lr=1e-3, batch_size=batch, max_epochs=epochs,
-        device=device, n_threads=threads,
+        module=module, lr=1e-3, batch_size=batch, max_epochs=epochs, device=device,
+        n_threads=threads, **kwargs,
     )  # fmt: skip
     return BaggingClassifier(net, n_estimators=k, random_state=0, engine=engine, n_jobs=n_jobs)
 
 
-def ours(X, y, X_test, k, engine, device, batch, threads, n_jobs=None):
-    bag = our_bagging(k, engine, device, batch, threads, n_jobs)
+def ours(X, y, X_test, k, engine, device, batch, threads, n_jobs=None, module=MLP):
+    bag = our_bagging(k, engine, device, batch, threads, n_jobs, module=module)
     return bag.fit(X, y).predict(X_test)
 
 
-def sklearn_skorch(X, y, X_test, k, device, batch):
+def sklearn_skorch(X, y, X_test, k, device, batch, module=MLP, module_args=MODULE_ARGS):
     net = skorch.NeuralNetClassifier(
-        MLP, **{f"module__{name}": v for name, v in MODULE_ARGS.items()},
+        module, **{f"module__{name}": v for name, v in module_args.items()},
         criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3, batch_size=batch,
         max_epochs=EPOCHS, iterator_train__shuffle=True, train_split=None, verbose=0,
         device=device,
@@ -226,6 +231,38 @@ def prediction_rows(X, y, X_test, batch, threads):
               f"{label} {ref * 1e3:.2f} ms: {ens / ref:.2f}x")  # fmt: skip
 
 
+def cnn_rows(device, threads, sizes):
+    """A custom module: a small CNN (DigitsCNN) on the 8x8 digits, batch 32."""
+    X, X_test, y, y_test = digits_split()
+    batch, args = 32, {"n_features": 64, "n_outputs": 10}
+    contenders = {
+        "ensemblekit vectorized": lambda *a: ours(
+            *a, "vectorized", device, batch, threads, module=DigitsCNN
+        ),
+        "ensemblekit joblib": lambda *a: ours(
+            *a, "joblib", device, batch, threads, module=DigitsCNN
+        ),
+        "sklearn Bagging(skorch)": lambda *a: sklearn_skorch(
+            *a, device, batch, module=DigitsCNN, module_args=args
+        ),
+    }
+    print(f"\nDigitsCNN (conv 3x3 x8, max-pool, 128-32-10, dropout 0.25), {len(X)} training "
+          f"rows, {EPOCHS} epochs, batch {batch}\n")  # fmt: skip
+    for run in contenders.values():
+        run(X[:256], y[:256], X_test[:8], 2)
+    for k in sizes:
+        times = {}
+        for name, run in contenders.items():
+            repeats = 1 if name in SLOW or QUICK else 3
+            times[name], pred = timed(lambda run=run, k=k: run(X, y, X_test, k), repeats, False)
+            accuracy = np.mean(pred == y_test)
+            print(f"K={k:<3} {name:28s} {times[name]:8.2f} s  accuracy {accuracy:.4f}")
+        reference = times["ensemblekit vectorized"]
+        for name, seconds in times.items():
+            if name != "ensemblekit vectorized":
+                print(f"      vectorized vs {name:28s} {seconds / reference:6.2f}x faster")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -246,6 +283,9 @@ def main():
     contenders = {
         "ensemblekit vectorized": lambda *a: ours(*a, "vectorized", device, batch, threads),
         "ensemblekit joblib": lambda *a: ours(*a, "joblib", device, batch, threads),
+        "ensemblekit vectorized, vmap": lambda *a: ours(
+            *a, "vectorized", device, batch, threads, module=VmapMLP
+        ),
         "hand-written batched (bmm)": lambda *a: batched_baseline(*a, device, batch),
         "sklearn Bagging(skorch)": lambda *a: sklearn_skorch(*a, device, batch),
     }
@@ -277,6 +317,7 @@ def main():
             if name != "ensemblekit vectorized":
                 print(f"      vectorized vs {name:28s} {seconds / reference:6.2f}x faster")
         print()
+    cnn_rows(device, threads, sizes)
     if gpu:
         return
     parallel_rows(

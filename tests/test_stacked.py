@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from joblib import parallel_config
 from sklearn.base import clone
 from sklearn.tree import DecisionTreeClassifier
 from skorch.callbacks import Callback, LRScheduler
@@ -574,3 +575,17 @@ def test_cnn_deep_ensemble_pickles_and_predicts_as_its_joblib_twin(digits):
     np.testing.assert_allclose(stacked.predict_proba(X), plain.predict_proba(X), atol=ATOL)
     again = pickle.loads(pickle.dumps(stacked))
     np.testing.assert_array_equal(again.predict_proba(X), stacked.predict_proba(X))
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_module_members_are_the_same_for_any_n_jobs_and_backend(digits, backend):
+    X, y = digits
+    rng = np.random.RandomState(1)
+    plans = [MemberPlan(seed, rows=rng.randint(0, len(X), len(X))) for seed in range(3)]
+    net = NeuralNetClassifier(**{**CNN, "max_epochs": 2})
+    one = fit_members(net, X, y, plans, engine="vectorized")
+    with parallel_config(backend=backend):
+        two = fit_members(net, X, y, plans, engine="vectorized", n_jobs=2)
+    for a, b in zip(one, two, strict=True):
+        for left, right in zip(_weights(a), _weights(b), strict=True):
+            assert torch.equal(left, right)

@@ -165,10 +165,12 @@ def _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout) ->
 
 
 def stacks_by_bmm(module: nn.Module) -> bool:
-    """Whether :func:`stacked_forward` runs ``module``: an MLP whose layers it knows (its
-    activations act on each element, so they apply to stacked members as they are)."""
+    """Whether :func:`stacked_forward` runs ``module``: an MLP (not a subclass, whose forward
+    may differ) whose layers it knows; its activations act on each element, so they apply to
+    stacked members as they are. Other modules train stacked through ``torch.func.vmap``,
+    which measures 1.15-1.3x slower than these batched matrix products on MLPs."""
     known = (nn.Linear, nn.BatchNorm1d, _SeededDropout, *_ACTIVATIONS.values())
-    return isinstance(module, MLP) and all(type(layer) in known for layer in module.layers)
+    return type(module) is MLP and all(type(layer) in known for layer in module.layers)
 
 
 def stacked_forward(
