@@ -19,6 +19,7 @@ from ensemblekit.ensemble import (
     BaggingRegressor,
     CVEnsembleClassifier,
     DeepEnsembleClassifier,
+    _base,
 )
 from ensemblekit.imbalance import FocalLoss
 from ensemblekit.model_selection import bias_variance_decomp
@@ -564,7 +565,7 @@ def test_what_cannot_be_stacked_is_found_before_training(digits, params, reason,
         _assert_members_equal(auto, joblib, X, plans)
 
 
-def test_cnn_deep_ensemble_pickles_and_predicts_as_its_joblib_twin(digits):
+def test_cnn_deep_ensemble_pickles_and_predicts_its_members_in_one_pass(digits):
     X, y = digits
     ensembles = [
         DeepEnsembleClassifier(NeuralNetClassifier(**CNN), n_members=3, engine=engine,
@@ -575,6 +576,20 @@ def test_cnn_deep_ensemble_pickles_and_predicts_as_its_joblib_twin(digits):
     np.testing.assert_allclose(stacked.predict_proba(X), plain.predict_proba(X), atol=ATOL)
     again = pickle.loads(pickle.dumps(stacked))
     np.testing.assert_array_equal(again.predict_proba(X), stacked.predict_proba(X))
+    # One vmapped forward of the three CNNs, in batches of rows: their own predictions.
+    members_mean = np.mean([m.predict_proba(X) for m in again], axis=0)
+    np.testing.assert_allclose(again.predict_proba(X), members_mean, atol=1e-6)
+    ((indices, *_),) = _base._PREDICTORS[again].stacks
+    assert indices == [0, 1, 2]
+
+
+def test_members_vmap_cannot_run_predict_one_by_one(digits):
+    X, y = digits
+    net = NeuralNetClassifier(**{**CNN, "module": BranchyNet})
+    ensemble = DeepEnsembleClassifier(net, n_members=2, random_state=0).fit(X, y)
+    members_mean = np.mean([m.predict_proba(X) for m in ensemble], axis=0)
+    np.testing.assert_allclose(ensemble.predict_proba(X), members_mean, atol=1e-6)
+    assert _base._PREDICTORS[ensemble].stacks == []
 
 
 @pytest.mark.parametrize("backend", ["loky", "threading"])

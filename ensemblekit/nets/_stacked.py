@@ -571,9 +571,10 @@ def _record(history, prefix: str, losses: list[float], sizes: list[int]) -> None
 
 
 class StackedPredictor:
-    """Fitted members of one MLP architecture with their weights stacked: one forward pass
-    predicts them all. Members that cannot (another module, a custom nonlinearity) get None
-    and are predicted one by one by the caller.
+    """Fitted members of one architecture with their weights stacked: one forward pass
+    predicts them all (batched matrix products for the MLP, ``torch.func.vmap`` for any
+    other module). Members that cannot (a custom nonlinearity, a module vmap cannot run)
+    get None and are predicted one by one by the caller.
 
     Built once per set of members and reused while their weights are unchanged.
     """
@@ -582,17 +583,19 @@ class StackedPredictor:
         self.members = list(members)
         self.tensors = [t for m in self.members if _predicts_stacked(m) for t in _state(m)]
         self.versions = tensor_versions(self.tensors)
-        self.groups = {}
+        groups = {}
         for index, member in enumerate(self.members):
             if _predicts_stacked(member):
-                self.groups.setdefault(_architecture(member), []).append(index)
+                groups.setdefault(_architecture(member), []).append(index)
         self.stacks = []
-        for indices in self.groups.values():
+        for indices in groups.values():
             group = [self.members[i] for i in indices]
             device = torch.device(group[0].device)
             params, buffers = _stacked_state(group, device)
             columns = _columns(group, [features[i] for i in indices], device)
-            self.stacks.append((indices, params, buffers, columns))
+            module = group[0].module_
+            forward = None if stacks_by_bmm(module) else VmapForward(module)
+            self.stacks.append([indices, params, buffers, columns, forward])
 
     def is_current(self, members: list) -> bool:
         """Whether these are the same members with the same weights as at construction."""
@@ -612,16 +615,23 @@ class StackedPredictor:
         if not np.isfinite(X).all():
             raise ValueError("Input X contains NaN or infinity; the member nets need finite X.")
         X = torch.from_numpy(X)
-        for indices, params, buffers, columns in self.stacks:
+        for stack in self.stacks:
+            indices, params, buffers, columns, forward = stack
             first = self.members[indices[0]]
-            modules = [self.members[i].module_ for i in indices]
             with first._threads(), torch.no_grad():
                 inputs = X.to(torch.device(first.device))
                 if columns is None:
                     inputs = inputs.expand(len(indices), *inputs.shape)
                 else:
                     inputs = inputs[:, columns].transpose(0, 1)
-                out = stacked_forward(modules, params, buffers, inputs, training=False)
+                if forward is None:
+                    modules = [self.members[i].module_ for i in indices]
+                    out = stacked_forward(modules, params, buffers, inputs, training=False)
+                else:
+                    out = _vmap_predict(forward, params, buffers, inputs, first.batch_size)
+                    if out is None:  # vmap cannot run this module: one by one from now on
+                        self.stacks.remove(stack)
+                        continue
                 out = first._get_predict_nonlinearity()(out).double().cpu().numpy()
             out = first._finish_prediction(out)
             for position, index in enumerate(indices):
@@ -629,10 +639,25 @@ class StackedPredictor:
         return outputs
 
 
+def _vmap_predict(forward, params, buffers, inputs, batch_size: int) -> torch.Tensor | None:
+    """The members' outputs in batches of rows (a module's activations can be wide); None
+    when vmap cannot run the module."""
+    size = inputs.shape[1] if batch_size == -1 else int(batch_size)
+    try:
+        parts = [
+            forward(params, buffers, inputs[:, start : start + size], training=False)
+            for start in range(0, inputs.shape[1], size)
+        ]
+    except Exception:  # the members predict one by one instead, as their own nets do
+        return None
+    return torch.cat(parts, dim=1)
+
+
 def _predicts_stacked(member) -> bool:
     return (
-        stacks_by_bmm(getattr(member, "module_", None))
-        and member.predict_nonlinearity == "auto"
+        hasattr(member, "stacking_blocker")
+        and isinstance(getattr(member, "module_", None), torch.nn.Module)
+        and getattr(member, "predict_nonlinearity", None) == "auto"
         and not member.compile
         and member.__sklearn_is_fitted__()
     )
@@ -643,8 +668,8 @@ def _state(member) -> list[torch.Tensor]:
 
 
 def _architecture(member) -> tuple:
-    """What must be equal for members to predict in one stacked pass."""
-    layers = member.module_.layers
-    shapes = tuple(tuple(p.shape) for p in member.module_.parameters())
-    kinds = tuple(type(layer) for layer in layers)
-    return type(member), str(member.device), member.n_features_in_, kinds, shapes
+    """What must be equal for members to predict in one stacked pass: the module's
+    structure and settings (its repr) and the shapes of its tensors."""
+    module = member.module_
+    shapes = tuple((name, tuple(t.shape)) for name, t in module.state_dict().items())
+    return type(member), str(member.device), member.n_features_in_, repr(module), shapes
