@@ -21,6 +21,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from ..utils._random import draw_seeds
 from ..utils._torch import seeded_torch, signature_has, torch_threads
 from ..utils._validation import check_sample_weight
+from ._mlp import MLP
 from ._stacked import MemberRows, _Rows, _take_rows, fit_stacked, stacking_blocker
 
 
@@ -212,7 +213,13 @@ class NeuralNetBase(NeuralNet):
         try:
             if valid is not None:
                 self._valid_set = self._validation_data(data, *valid)
-            with self._threads(), seeded_torch(torch_seed, self.device):
+            # Fits in other threads wait while this one draws from torch's global generator;
+            # the MLP draws from its own generators, so MLP fits need not wait.
+            module = self.module if isinstance(self.module, type) else type(self.module)
+            with (
+                self._threads(),
+                seeded_torch(torch_seed, self.device, exclusive=module is not MLP),
+            ):
                 if not keep:
                     self.initialize()
                 NeuralNet.partial_fit(self, data, None)

@@ -145,8 +145,9 @@ def _batch_hooks(callback) -> list[str]:
     """The hooks by which ``callback`` (a class or an instance) acts inside an epoch."""
     kind = callback if isinstance(callback, type) else type(callback)
     hooks = [h for h in _BATCH_HOOKS if getattr(kind, h, None) is not getattr(Callback, h)]
-    # skorch's LRScheduler steps on batches only when told to (its default is "epoch").
-    if issubclass(kind, LRScheduler) and getattr(callback, "step_every", "epoch") == "epoch":
+    # skorch's LRScheduler acts on batches only through the member's optimizer settings
+    # and history, which stacked members keep batch by batch (see _Stack._end_batch).
+    if issubclass(kind, LRScheduler):
         hooks.remove("on_batch_end")
     return hooks
 
@@ -313,6 +314,12 @@ class _Stack:
         # One multi-tensor kernel per update on the CPU too (torch picks it only on GPUs).
         self.optimizer_kwargs.setdefault("foreach", True)
         self._group(params, {}, list(range(len(members))))
+        # Learning-rate schedulers stepped every batch need each batch's records and steps.
+        self.batch_schedulers = any(
+            isinstance(callback, LRScheduler) and callback.step_every == "batch"
+            for member in members
+            for _, callback in member.callbacks_
+        )
 
     # ------------------------------------------------------------------ the loop
     def train(self, on_epoch=None) -> None:
@@ -322,6 +329,9 @@ class _Stack:
         for epoch in range(self.n_epochs):
             for member in self.members:
                 member.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+            # Settings the members' callbacks gave their optimizers since the last epoch (a
+            # scheduler sets the first learning rate when it is created, at on_train_begin).
+            self._adopt_optimizer_settings()
             train = self._train_epoch()
             valid = self._valid_epoch() if "valid_rows" in self.data else None
             self._sync_members()
@@ -330,7 +340,7 @@ class _Stack:
                 # The stack stepped the member's weights: its own optimizer takes an empty
                 # step (no weight has a gradient), so torch's LR schedulers see it stepped.
                 member.optimizer_.step()
-                _record(member.history, "train", *train[k])
+                _record(member.history, "train", *train[k], batches=not self.batch_schedulers)
                 if valid is not None:
                     _record(member.history, "valid", *valid[k])
                 try:
@@ -344,7 +354,6 @@ class _Stack:
                 self._release(stopped)
             if not self.members:
                 return
-            self._adopt_optimizer_settings()
         self._release(range(len(self.members)))
 
     def _forward(self, rows: torch.Tensor, training: bool) -> torch.Tensor:
@@ -384,15 +393,15 @@ class _Stack:
         return loss if weight is None else loss * weight
 
     def _train_epoch(self) -> list[tuple[list[float], list[int]]]:
-        data, n_members = self.data, len(self.members)
-        n_rows = data["rows"].shape[1]
+        n_rows, n_members = self.data["rows"].shape[1], len(self.members)
         # Each member's epoch order from its own generator, as its fit draws it.
-        order = torch.empty((n_members, n_rows), dtype=data["rows"].dtype)
+        order = torch.empty((n_members, n_rows), dtype=self.data["rows"].dtype)
         for k, member in enumerate(self.members):
             order[k] = torch.randperm(n_rows, generator=member._shuffle)
         order = order.to(self.device)
         losses, sizes = [], []
         for start in range(0, n_rows, self.batch_size):
+            data = self.data
             positions = order[:, start : start + self.batch_size].long()
             output = self._forward(data["rows"].gather(1, positions), training=True)
             y = _gather(data["y"], positions)
@@ -403,8 +412,25 @@ class _Stack:
             self.optimizer.step()
             losses.append(loss.detach())
             sizes.append(positions.shape[1])
+            if self.batch_schedulers:
+                moved = self._end_batch(losses[-1].tolist(), sizes[-1])
+                if moved is not None:  # the members were regrouped: follow them
+                    index = torch.tensor(moved, device=self.device)
+                    order, losses = order[index], [part[index] for part in losses]
         per_member = torch.stack(losses, 1).tolist()
         return [(per_member[k], sizes) for k in range(n_members)]
+
+    def _end_batch(self, losses: list[float], size: int) -> list[int] | None:
+        """What a member's own fit does after each training batch, for batch-stepped
+        schedulers: the batch's history record, then ``on_batch_end``; the settings they
+        give go to the stack (returns the members' new order if they were regrouped)."""
+        for member, loss in zip(self.members, losses, strict=True):
+            member.optimizer_.step()  # empty (no gradients): schedulers see it stepped
+            member.notify("on_batch_begin", batch=None, training=True)
+            member.history.record_batch("train_loss", loss)
+            member.history.record_batch("train_batch_size", size)
+            member.notify("on_batch_end", batch=None, training=True)
+        return self._adopt_optimizer_settings()
 
     @torch.no_grad()
     def _valid_epoch(self) -> list[tuple[list[float], list[int]]]:
@@ -444,7 +470,7 @@ class _Stack:
             k -= size
         raise IndexError(k)
 
-    def _group(self, params: dict, state: dict, order: list[int]) -> None:
+    def _group(self, params: dict, state: dict, order: list[int]) -> list[int]:
         """Train the members at ``order`` (stacked ``params`` and optimizer ``state`` are
         indexed by the current positions) with one parameter group per optimizer setting:
         members are reordered so that each group's members are adjacent."""
@@ -474,6 +500,7 @@ class _Stack:
             param_groups.append({"params": list(group.values()), **settings[first[key]]})
         self.optimizer = self.first.optimizer(param_groups, **self.optimizer_kwargs)
         self.optimizer.state.update(states)
+        return order
 
     def _state(self) -> dict[str, dict]:
         """The stacked optimizer state of every member, by parameter name."""
@@ -513,19 +540,20 @@ class _Stack:
         else:
             self.members = []
 
-    def _adopt_optimizer_settings(self) -> None:
-        """Settings epoch callbacks gave the members' optimizers (a learning rate from a
-        scheduler) go to the stacked optimizer: members regroup when their settings part."""
+    def _adopt_optimizer_settings(self) -> list[int] | None:
+        """Settings callbacks gave the members' optimizers (a learning rate from a
+        scheduler) go to the stacked optimizer: members regroup when their settings part.
+        Returns the members' new order (positions in the old one) when they regrouped."""
         settings = [_settings(member.optimizer_) for member in self.members]
         start = 0
         for group, param_group in zip(self.groups, self.optimizer.param_groups, strict=True):
             size = len(next(iter(group.values())))
             part = settings[start : start + size]
             if any(other != part[0] for other in part[1:]):
-                self._group(self.params, self._state(), list(range(len(self.members))))
-                return
+                return self._group(self.params, self._state(), list(range(len(self.members))))
             param_group.update(part[0])
             start += size
+        return None
 
     def _write_optimizer_state(self, k: int, member) -> None:
         """Member ``k``'s slice of the stacked optimizer state, as its own optimizer's."""
@@ -561,9 +589,10 @@ def _gather(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     return values[members, positions]
 
 
-def _record(history, prefix: str, losses: list[float], sizes: list[int]) -> None:
-    """What skorch's ``run_single_epoch`` records for one member's batches."""
-    for loss, size in zip(losses, sizes, strict=True):
+def _record(history, prefix: str, losses, sizes, *, batches: bool = True) -> None:
+    """What skorch's ``run_single_epoch`` records for one member's batches (``batches``
+    False: they were recorded batch by batch already)."""
+    for loss, size in zip(losses if batches else [], sizes if batches else [], strict=True):
         history.new_batch()
         history.record_batch(f"{prefix}_loss", loss)
         history.record_batch(f"{prefix}_batch_size", size)

@@ -11,17 +11,26 @@ from collections.abc import Iterator
 
 import torch
 
+# torch's global generators are one per process: blocks that seed and draw from them take
+# turns, so nets fitted side by side in threads draw the same numbers as one at a time.
+_generator_lock = threading.RLock()
+
 
 @contextlib.contextmanager
-def seeded_torch(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
+def seeded_torch(
+    seed: int, device: str | torch.device = "cpu", *, exclusive: bool = True
+) -> Iterator[None]:
     """Seed torch's global generators for the block and restore them afterwards.
 
     Needed only for modules that draw from the global generator (``nn.Dropout``, default
-    ``nn.Linear`` init). The caller's random stream is left as it was.
+    ``nn.Linear`` init). The caller's random stream is left as it was. The global
+    generator is shared by every thread of the process, so with ``exclusive`` the blocks of
+    other threads wait; a block that draws nothing from it may pass ``exclusive=False``.
     """
     device = torch.device(device)
     cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
+    lock = _generator_lock if exclusive else contextlib.nullcontext()
+    with lock, torch.random.fork_rng(devices=cuda):
         torch.manual_seed(int(seed))
         yield
 
