@@ -605,15 +605,16 @@ def test_members_vmap_cannot_run_predict_one_by_one(digits):
     assert _base._PREDICTORS[ensemble].stacks == []
 
 
+@pytest.mark.parametrize("engine", ["vectorized", "joblib"])
 @pytest.mark.parametrize("backend", ["loky", "threading"])
-def test_module_members_are_the_same_for_any_n_jobs_and_backend(digits, backend):
+def test_module_members_are_the_same_for_any_n_jobs_and_backend(digits, backend, engine):
     X, y = digits
     rng = np.random.RandomState(1)
     plans = [MemberPlan(seed, rows=rng.randint(0, len(X), len(X))) for seed in range(3)]
     net = NeuralNetClassifier(**{**CNN, "max_epochs": 2})
-    one = fit_members(net, X, y, plans, engine="vectorized")
+    one = fit_members(net, X, y, plans, engine=engine)
     with parallel_config(backend=backend):
-        two = fit_members(net, X, y, plans, engine="vectorized", n_jobs=2)
+        two = fit_members(net, X, y, plans, engine=engine, n_jobs=2)
     for a, b in zip(one, two, strict=True):
         for left, right in zip(_weights(a), _weights(b), strict=True):
             assert torch.equal(left, right)
