@@ -231,7 +231,7 @@ def prediction_rows(X, y, X_test, batch, threads):
               f"{label} {ref * 1e3:.2f} ms: {ens / ref:.2f}x")  # fmt: skip
 
 
-def cnn_rows(device, threads, sizes):
+def cnn_rows(device, threads, sizes, gpu: bool):
     """A custom module: a small CNN (DigitsCNN) on the 8x8 digits, batch 32."""
     X, X_test, y, y_test = digits_split()
     batch, args = 32, {"n_features": 64, "n_outputs": 10}
@@ -250,17 +250,27 @@ def cnn_rows(device, threads, sizes):
           f"rows, {EPOCHS} epochs, batch {batch}\n")  # fmt: skip
     for run in contenders.values():
         run(X[:256], y[:256], X_test[:8], 2)
+    time_table(contenders, (X, y, X_test, y_test), sizes, gpu)
+
+
+def time_table(contenders, data, sizes, gpu: bool) -> None:
+    """Each contender's time and accuracy at each K, and its ratio to the stacked engine's.
+
+    The fast contenders are timed 3 times (median); the slow ones once.
+    """
+    X, y, X_test, y_test = data
     for k in sizes:
         times = {}
         for name, run in contenders.items():
             repeats = 1 if name in SLOW or QUICK else 3
-            times[name], pred = timed(lambda run=run, k=k: run(X, y, X_test, k), repeats, False)
+            times[name], pred = timed(lambda run=run, k=k: run(X, y, X_test, k), repeats, gpu)
             accuracy = np.mean(pred == y_test)
             print(f"K={k:<3} {name:28s} {times[name]:8.2f} s  accuracy {accuracy:.4f}")
         reference = times["ensemblekit vectorized"]
         for name, seconds in times.items():
             if name != "ensemblekit vectorized":
                 print(f"      vectorized vs {name:28s} {seconds / reference:6.2f}x faster")
+        print()
 
 
 def main():
@@ -302,22 +312,8 @@ def main():
     for run in contenders.values():  # warm-up: imports, torch._dynamo, allocator
         run(X_train[:512], y_train[:512], X_test[:8], 2)
 
-    for k in sizes:
-        times = {}
-        for name, run in contenders.items():
-            # The fast contenders are timed 3 times (median); the slow ones once.
-            repeats = 1 if name in SLOW or QUICK else 3
-            times[name], pred = timed(
-                lambda run=run, k=k: run(X_train, y_train, X_test, k), repeats, gpu
-            )
-            accuracy = np.mean(pred == y_test)
-            print(f"K={k:<3} {name:28s} {times[name]:8.2f} s  accuracy {accuracy:.4f}")
-        reference = times["ensemblekit vectorized"]
-        for name, seconds in times.items():
-            if name != "ensemblekit vectorized":
-                print(f"      vectorized vs {name:28s} {seconds / reference:6.2f}x faster")
-        print()
-    cnn_rows(device, threads, sizes)
+    time_table(contenders, (X_train, y_train, X_test, y_test), sizes, gpu)
+    cnn_rows(device, threads, sizes, gpu)
     if gpu:
         return
     parallel_rows(
