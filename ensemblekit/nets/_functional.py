@@ -44,7 +44,10 @@ _DROPOUTS = {
     F.dropout3d: _channels_if(5),
     torch.feature_dropout: _channels,
 }
-_SIGNATURES = {func: inspect.signature(func) for func in (F.dropout, *list(_DROPOUTS)[2:5])}
+# The Python functions, whose arguments may come by keyword (torch's own take them in order).
+_SIGNATURES = {
+    func: inspect.signature(func) for func in (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d)
+}
 
 
 class _MemberDropout(TorchFunctionMode):
