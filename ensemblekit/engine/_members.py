@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import joblib
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import _safe_indexing
 from sklearn.utils.parallel import Parallel, delayed
@@ -203,15 +202,17 @@ def _fit_task(
     can ship it.
     """
     X, y = data[0] if len(data) == 1 else data
-    if os.getpid() != parent_pid:
-        # A worker process of its own (loky, Dask, Ray): set its torch share for good.
-        torch.set_num_threads(n_threads)
-    members = [set_random_states(clone(estimator), p.seed, only_unset=only_unset) for p in plans]
-    if stacked:
-        return estimator.fit_stacked(members, X, y, plans, on_epoch=report)
-    for member, plan in zip(members, plans, strict=True):
-        _fit_one(member, X, y, plan, fit_params)
-        report(1.0)
+    # A worker process of its own (loky, Dask, Ray) runs the task with its torch share and
+    # then gives the worker back as it found it: Dask and Ray workers are shared.
+    with torch_threads(n_threads if os.getpid() != parent_pid else None):
+        members = [
+            set_random_states(clone(estimator), p.seed, only_unset=only_unset) for p in plans
+        ]
+        if stacked:
+            return estimator.fit_stacked(members, X, y, plans, on_epoch=report)
+        for member, plan in zip(members, plans, strict=True):
+            _fit_one(member, X, y, plan, fit_params)
+            report(1.0)
     return members
 
 
@@ -226,7 +227,8 @@ def _fit_one(member, X, y, plan: MemberPlan, fit_params):
         if plan.sample_weight_val is not None:
             fit_params["sample_weight_val"] = plan.sample_weight_val
     y_m = y if plan.rows is None else _safe_indexing(y, plan.rows)
-    return member.fit(_member_X(X, plan.rows, plan.features), y_m, **fit_params)
+    # What fit returns is not kept: a learner whose fit returns None is still fitted.
+    member.fit(_member_X(X, plan.rows, plan.features), y_m, **fit_params)
 
 
 def _member_X(X, rows, features):

@@ -138,8 +138,15 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         self._validate_params()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
         n_samples, n_features = X.shape
+        # A row of weight zero is an absent row (scikit-learn's meaning of weight 0):
+        # members draw from the rows that carry weight, so none trains on weightless rows
+        # alone, and zero-weight rows are scored out of bag.
         self._n_samples = n_samples
-        self._max_samples = resolve_count(self.max_samples, n_samples, "max_samples")
+        weighted = sample_weight is not None and not sample_weight.all()
+        self._population = np.flatnonzero(sample_weight) if weighted else None
+        n_population = n_samples if self._population is None else len(self._population)
+        what = "max_samples" if self._population is None else "max_samples (of rows weighing > 0)"
+        self._max_samples = resolve_count(self.max_samples, n_population, what)
         self._max_features = resolve_count(self.max_features, n_features, "max_features")
         if self.oob_score and not self.bootstrap and self._max_samples == n_samples:
             raise ValueError(
@@ -172,6 +179,9 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         self.estimators_features_ = [self._draw(seed)[1] for seed in self._seeds]
         if self.oob_score:
             self._set_oob(X, y)
+        else:  # a refit without oob_score keeps no scores of an earlier ensemble
+            for name in ("oob_score_", "oob_decision_function_", "oob_prediction_"):
+                vars(self).pop(name, None)
         return self
 
     def _draw(self, seed):
@@ -179,9 +189,10 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         rng = np.random.RandomState(seed)
         member_seed = int(rng.randint(MAX_SEED))
         features = _indices(rng, self.bootstrap_features, self.n_features_in_, self._max_features)
-        rows = self._resample(
-            rng, _indices(rng, self.bootstrap, self._n_samples, self._max_samples)
-        )
+        population = self._population
+        n_population = self._n_samples if population is None else len(population)
+        rows = _indices(rng, self.bootstrap, n_population, self._max_samples)
+        rows = self._resample(rng, rows if population is None else population[rows])
         return member_seed, features, rows
 
     def _resample(self, rng, rows):

@@ -12,7 +12,13 @@ from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, RegressorMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    RegressorMixin,
+    clone,
+)
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -96,10 +102,22 @@ class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
         """Fit the members of ``plans`` and append them to ``existing`` (warm start)."""
         template = self._template()
         self._check_template(template)
-        new = fit_members(
-            template, X, y, plans, n_jobs=self.n_jobs, verbose=self.verbose, engine=self.engine
-        )
+        try:
+            new = fit_members(
+                self._member_template(template), X, y, plans, n_jobs=self.n_jobs,
+                verbose=self.verbose, engine=self.engine,
+            )  # fmt: skip
+        except ValueError as error:
+            self._explain_failure(template, y, plans, error)
+            raise
         self.estimators_ = list(existing or []) + new
+
+    def _member_template(self, template) -> BaseEstimator:
+        """What the members clone: ``template``, told what it must know of the ensemble."""
+        return template
+
+    def _explain_failure(self, template, y, plans, error) -> None:
+        """Raise a clearer error than ``error`` when the plans explain it."""
 
     def _check_template(self, template) -> None:
         if self._is_classifier() and not hasattr(template, "predict_proba"):
@@ -149,6 +167,28 @@ class SoftVotingClassifierMixin(ClassifierMixin):
                 f"({self.classes_[0]!r})."
             )
         return encoded
+
+    def _member_template(self, template):
+        """Member nets are told every class (``classes``), so a member whose draw misses
+        classes, or holds one class only, still trains and predicts all of them."""
+        params = template.get_params(deep=False)
+        if "classes" in params and params["classes"] is None:
+            return clone(template).set_params(classes=list(range(len(self.classes_))))
+        return template
+
+    def _explain_failure(self, template, y, plans, error):
+        single = [
+            i for i, plan in enumerate(plans)
+            if plan.rows is not None and len(np.unique(y[plan.rows])) < 2
+        ]  # fmt: skip
+        if single:
+            raise ValueError(
+                f"{len(single)} members (the first: member {single[0]}) drew rows of a single "
+                f"class, and {type(template).__name__} failed to fit them: {error} Draw more "
+                "rows (raise max_samples), rebalance the draws (sampling_strategy='auto'), "
+                "or use an estimator that can fit one class (a decision tree, or "
+                "ensemblekit's nets, which are told every class)."
+            ) from error
 
     def _member_output(self, index: int, X, proba=None) -> np.ndarray:
         """Member ``index``'s probabilities on X in the columns of ``classes_`` (a bootstrap

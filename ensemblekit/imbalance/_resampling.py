@@ -5,7 +5,8 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.utils import check_random_state
+
+from ..utils._random import check_random_state
 
 
 class BalancedBatchSampler:

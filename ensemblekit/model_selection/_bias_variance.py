@@ -14,11 +14,10 @@ from itertools import pairwise
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
-from ..utils._random import draw_seeds
+from ..utils._random import check_random_state, draw_seeds
 from ..utils._validation import resolve_count
 
 _LOSSES = ("0-1", "mse", "log_loss")

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.stats
 from sklearn.base import BaseEstimator, is_classifier
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
-from ..utils._random import draw_seeds
+from ..utils._random import check_random_state, draw_seeds
 
 _METHODS = ("oob", ".632", ".632+")
 
@@ -193,7 +192,8 @@ def bootstrap_score(
         A score defined per point, as Efron's estimates need. None: "accuracy" for
         classifiers, "neg_mean_squared_error" for regressors.
     random_state : None, int or RandomState, default=None
-        Draws the rounds' rows and the clones' seeds.
+        Draws the rounds' rows, and seeds the clones whose ``random_state`` is None; a
+        ``random_state`` set on ``estimator`` is kept in every round.
     n_jobs : int or None, default=None
         Rounds fitted in parallel through joblib.
     verbose : int, default=0
@@ -239,9 +239,12 @@ def bootstrap_score(
     rows = [rng.choice(n, n, replace=True) for _ in range(int(n_rounds))]
     seeds = draw_seeds(rng, len(rows) + 1)
     plans = [MemberPlan(int(s), rows=r) for s, r in zip(seeds, rows, strict=False)]
+    # reseed="unset": a learner the user seeded keeps its seed in every round and in the
+    # full model (as in mlxtend); an unseeded one gets a seed of its own per round.
     members = fit_members(
-        estimator, X, y, [*plans, MemberPlan(int(seeds[-1]))], n_jobs=n_jobs, verbose=verbose
-    )
+        estimator, X, y, [*plans, MemberPlan(int(seeds[-1]))], n_jobs=n_jobs, verbose=verbose,
+        reseed="unset",
+    )  # fmt: skip
     full = members.pop()
 
     losses = np.full((len(rows), n), np.nan)

@@ -14,12 +14,11 @@ from sklearn.model_selection import (
     check_cv,
     train_test_split,
 )
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
 from ..ensemble._cv import fit_folds
-from ..utils._random import draw_seeds
+from ..utils._random import check_random_state, draw_seeds
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,11 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         ``batch_sampler=BalancedBatchSampler, batch_sampler__sampling_ratio={0: 2, 1: 1}``.
         Balanced batches shift the prior the net learns: see
         :func:`ensemblekit.imbalance.correct_prior_shift`.
+    classes : array-like or None, default=None
+        All class labels the net predicts; None takes the labels present in ``y``. With
+        ``classes`` set, ``y`` may show only some of them, even just one (the net still
+        has an output for every class): ensemblekit's classifier ensembles set it on their
+        member nets, so a member whose draw misses classes still predicts all of them.
 
     Attributes
     ----------
@@ -157,6 +162,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         class_weight=None,
         class_weight_beta=0.999,
         batch_sampler=None,
+        classes=None,
         random_state=None,
         n_threads=1,
         early_stopping=False,
@@ -221,21 +227,26 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         )
 
     def _encode_targets(self, y, *, reset: bool, classes=None) -> np.ndarray:
-        """Labels as indices into ``classes_`` (set from ``y``, or ``classes``, on reset)."""
+        """Labels as indices into ``classes_`` (on reset: from ``classes`` given to
+        ``partial_fit``, else the ``classes`` parameter, else ``y``)."""
         check_classification_targets(y)
         if reset:
+            classes = self.classes if classes is None else classes
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs at least 2 classes in y, got 1 class "
-                    f"({self.classes_[0]!r}). Check the labels, or the split that made them."
+                    f"({self.classes_[0]!r}). Check the labels, or the split that made them; "
+                    "a net that must fit one class's rows needs all labels in `classes`."
                 )
             self.n_outputs_ = len(self.classes_)
         unseen = np.setdiff1d(y, self.classes_)
         if len(unseen):
+            where = "in the first fit" if self.classes is None else "in `classes`"
             raise ValueError(
                 f"y has labels {unseen.tolist()} not among the classes {self.classes_.tolist()}"
-                " seen in the first fit; pass all classes to partial_fit(classes=...)."
+                f" given {where}; pass all classes (the `classes` parameter, or "
+                "partial_fit(classes=...))."
             )
         return np.searchsorted(self.classes_, y)
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state as _sklearn_check_random_state
 
 #: Largest seed handed out; fits every RNG we seed (numpy, torch, sklearn).
 MAX_SEED = int(np.iinfo(np.int32).max)
+
+
+def check_random_state(random_state) -> np.random.RandomState:
+    """scikit-learn's ``check_random_state``, except that None seeds a new generator from
+    the operating system's entropy: numpy's global generator, which scikit-learn would draw
+    from, is left as the caller had it (so ``np.random.seed`` does not fix an unseeded
+    estimator; an int ``random_state`` does)."""
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(4))
+    return _sklearn_check_random_state(random_state)
 
 
 def draw_seeds(random_state, n: int) -> np.ndarray:
