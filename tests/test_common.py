@@ -62,7 +62,10 @@ _FLOAT32 = (
     "float32 matrix products round differently for one row than for a batch of rows, so "
     "predictions agree to float32 precision (~2 ulps), not to the check's rtol=1e-7"
 )
-SW = {"check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS}
+SW = {
+    "check_sample_weight_equivalence_on_dense_data": _SGD_WEIGHTS,
+    "check_sample_weight_equivalence_on_sparse_data": _SGD_WEIGHTS,
+}
 SUBSET = {"check_methods_subset_invariance": _FLOAT32}
 # Which estimator fails which check, and why. An estimator not listed passes them all; one
 # listed without SW passes the sample-weight check (for the checks' data and seeds).

@@ -7,7 +7,8 @@ for the cases we do not follow and why).
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -189,3 +190,275 @@ def test_bootstrap_score_keeps_the_learner_random_state_as_mlxtend(binary):
     np.testing.assert_allclose(ours.scores, theirs, atol=1e-12)
     full = DecisionTreeClassifier(max_features=2, random_state=3).fit(X, y)
     assert ours.train_score == pytest.approx(full.score(X, y))
+
+
+# ---------------------------------------------------------------- metadata routing
+class _GroupsSpy(ClassifierMixin, BaseEstimator):
+    """A tree that records the ``groups``, ``tag`` (one per row) and ``note`` its fit was
+    given."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None, groups=None, tag=None, note=None):
+        self.tree_ = DecisionTreeClassifier(max_depth=2, random_state=self.random_state)
+        self.tree_.fit(X, y, sample_weight=sample_weight)
+        self.classes_ = self.tree_.classes_
+        self.groups_, self.tag_, self.note_ = groups, tag, note
+        return self
+
+    def predict(self, X):
+        return self.tree_.predict(X)
+
+    def predict_proba(self, X):
+        return self.tree_.predict_proba(X)
+
+
+_ROUTING_ENSEMBLES = [
+    lambda est: BaggingClassifier(est, n_estimators=3, max_samples=0.5, random_state=0),
+    lambda est: DeepEnsembleClassifier(est, n_members=2, random_state=0),
+    lambda est: CVEnsembleClassifier(est, cv=3),
+    lambda est: AdaBoostClassifier(est, n_estimators=2, random_state=0),
+]
+
+
+def _rows_seen(ens, index, n):
+    samples = getattr(ens, "estimators_samples_", None)
+    if samples is not None:
+        return samples[index]
+    if hasattr(ens, "splits_"):
+        return ens.splits_[index][0]
+    return np.arange(n)
+
+
+@pytest.mark.parametrize("make", _ROUTING_ENSEMBLES)
+@pytest.mark.parametrize("routing", [False, True])
+def test_fit_params_reach_the_members_at_their_rows(make, routing, binary):
+    from sklearn import config_context
+
+    X, y = binary
+    tag = np.arange(len(X)) % 7
+    with config_context(enable_metadata_routing=routing):
+        spy = _GroupsSpy().set_fit_request(tag=True, note=True) if routing else _GroupsSpy()
+        ens = make(spy).fit(X, y, tag=tag, note="hello")
+    for index, member in enumerate(ens.estimators_):
+        np.testing.assert_array_equal(member.tag_, tag[_rows_seen(ens, index, len(X))])
+        assert member.note_ == "hello"
+
+
+def test_with_routing_an_unrequested_fit_param_fails_and_names_the_request(binary):
+    from sklearn import config_context
+
+    X, y = binary
+    with config_context(enable_metadata_routing=True):
+        with pytest.raises(ValueError, match=r"\[groups\] are passed but are not.*set_fit_request"):
+            BaggingClassifier(_GroupsSpy(), n_estimators=2).fit(X, y, groups=np.zeros(len(X)))
+        # Requested as False and routed nowhere else: scikit-learn's TypeError, as for
+        # its own meta-estimators.
+        spy = _GroupsSpy().set_fit_request(groups=False, note=True)
+        with pytest.raises(TypeError, match=r"unexpected argument\(s\) \{'groups'\}"):
+            BaggingClassifier(spy, n_estimators=2).fit(X, y, groups=np.zeros(len(X)), note=1)
+        bag = BaggingClassifier(spy, n_estimators=2).fit(X, y, note=1)
+    assert all(m.groups_ is None and m.note_ == 1 for m in bag.estimators_)
+
+
+def test_routing_through_a_search_into_the_members(binary):
+    from sklearn import config_context
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    X, y = binary
+    groups = np.arange(len(X)) % 5
+    with config_context(enable_metadata_routing=True):
+        bag = BaggingClassifier(_GroupsSpy().set_fit_request(groups=True), random_state=0)
+        search = GridSearchCV(bag, {"n_estimators": [2, 3]}, cv=GroupKFold(3))
+        search.fit(X, y, groups=groups)
+    best = search.best_estimator_
+    for member, rows in zip(best.estimators_, best.estimators_samples_, strict=True):
+        np.testing.assert_array_equal(member.groups_, groups[rows])
+
+
+def test_routing_validation_rows_to_member_nets(binary, tiny_net_params):
+    from sklearn import config_context
+
+    X, y = binary
+    net = NeuralNetClassifier(early_stopping=True, **tiny_net_params)
+    with config_context(enable_metadata_routing=True):
+        net.set_fit_request(X_val=True, y_val=True)
+        ens = DeepEnsembleClassifier(net, n_members=2, random_state=0)
+        ens.fit(X[:150], y[:150], X_val=X[150:], y_val=y[150:])
+    for member in ens.estimators_:
+        # Each member monitored the rows given: the same history as its net fitted alone
+        # with X_val, y_val passed by hand.
+        alone = clone(member).fit(X[:150], y[:150], X_val=X[150:], y_val=y[150:])
+        np.testing.assert_allclose(
+            member.history_[:, "valid_loss"], alone.history_[:, "valid_loss"], rtol=1e-6
+        )
+
+
+def test_validation_tools_route_fit_params(binary):
+    from sklearn import config_context
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    from ensemblekit.model_selection import nested_cross_validate
+
+    X, y = binary
+    groups = np.arange(len(X)) % 6
+    with config_context(enable_metadata_routing=True):
+        spy = _GroupsSpy(random_state=0).set_fit_request(groups=True)
+        result = bootstrap_score(spy, X, y, n_rounds=2, random_state=0, params={"groups": groups})
+        assert 0 < result.estimate <= 1
+        search = GridSearchCV(
+            _GroupsSpy().set_fit_request(groups=True), {"random_state": [0, 1]}, cv=GroupKFold(3)
+        )
+        nested = nested_cross_validate(
+            search, X, y, outer_cv=GroupKFold(3), groups=groups, params={"groups": groups}
+        )
+    # The inner search grouped its folds by the outer training rows' groups.
+    for outer, (train, _) in zip(nested.searches, GroupKFold(3).split(X, y, groups), strict=True):
+        np.testing.assert_array_equal(outer.best_estimator_.groups_, groups[train])
+
+
+# ---------------------------------------------------------------- predict_log_proba, estimator_
+def _classifiers(net):
+    from ensemblekit.ensemble import GradientBoostingClassifier, SnapshotEnsembleClassifier
+
+    return [
+        net,
+        BaggingClassifier(net, n_estimators=2, random_state=0),
+        DeepEnsembleClassifier(net, n_members=2, random_state=0),
+        CVEnsembleClassifier(net, cv=2),
+        SnapshotEnsembleClassifier(net, n_snapshots=2, random_state=0),
+        AdaBoostClassifier(net, n_estimators=2, random_state=0),
+        GradientBoostingClassifier(n_estimators=2, random_state=0),
+    ]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_every_classifier_has_predict_log_proba(index, binary, tiny_net_params):
+    X, y = binary
+    clf = _classifiers(NeuralNetClassifier(random_state=0, **tiny_net_params))[index].fit(X, y)
+    log_proba = clf.predict_log_proba(X)
+    np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(X), rtol=1e-6, atol=1e-12)
+    if index > 0:  # the ensembles keep the validated template
+        assert clf.estimator_ is not None and hasattr(clf.estimator_, "fit")
+
+
+def test_net_log_proba_is_finite_where_proba_rounds_to_zero(binary, tiny_net_params):
+    X, y = binary
+    net = NeuralNetClassifier(random_state=0, **tiny_net_params).fit(X, y)
+    with torch.no_grad():
+        for parameter in net.module_.parameters():
+            parameter.mul_(300.0)  # logits hundreds apart: float32 softmax gives exact 0s
+    assert (net.predict_proba(X) == 0).any()
+    assert np.isfinite(net.predict_log_proba(X)).all()
+
+
+def test_estimator_is_the_validated_template(binary):
+    X, y = binary
+    tree = DecisionTreeClassifier(max_depth=2)
+    assert BaggingClassifier(tree, n_estimators=2).fit(X, y).estimator_ is tree
+    default = BaggingClassifier(n_estimators=2, max_samples=0.2).fit(X, y).estimator_
+    # The default net, told every class of the ensemble.
+    assert isinstance(default, NeuralNetClassifier) and default.classes == [0, 1]
+    assert AdaBoostRegressor(DecisionTreeRegressor(), n_estimators=2).fit(X, y).estimator_
+
+
+def test_a_warm_start_that_adds_no_member_warns(binary):
+    X, y = binary
+    bag = BaggingClassifier(DecisionTreeClassifier(), n_estimators=3, warm_start=True).fit(X, y)
+    members = list(bag.estimators_)
+    with pytest.warns(UserWarning, match="no member was added. Raise n_estimators"):
+        bag.fit(X, y)
+    assert bag.estimators_ == members
+
+
+# ---------------------------------------------------------------- AdaBoost's extras
+def test_adaboost_feature_importances_as_scikit_learn(binary):
+    from sklearn.ensemble import AdaBoostClassifier as SkAdaBoost
+
+    X, y = binary
+    tree = DecisionTreeClassifier(max_depth=2)
+    ours = AdaBoostClassifier(tree, n_estimators=5, random_state=0).fit(X, y)
+    theirs = SkAdaBoost(tree, n_estimators=5, random_state=0).fit(X, y)
+    np.testing.assert_allclose(ours.feature_importances_, theirs.feature_importances_)
+    regressor = AdaBoostRegressor(DecisionTreeRegressor(max_depth=2), n_estimators=3)
+    assert regressor.fit(X, y).feature_importances_.shape == (X.shape[1],)
+    nets = AdaBoostClassifier(n_estimators=1, random_state=0).fit(X, y)
+    with pytest.raises(AttributeError, match="its members \\(NeuralNetClassifier\\) have none"):
+        nets.feature_importances_  # noqa: B018
+
+
+def test_adaboost_warns_when_the_weights_overflow():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    boost = AdaBoostClassifier(
+        DecisionTreeClassifier(max_depth=1), n_estimators=30, learning_rate=40.0, random_state=0
+    )
+    with pytest.warns(UserWarning, match="overflowed after stage .* lower learning_rate"):
+        boost.fit(X, y)
+    assert 0 < len(boost) < 30
+
+
+class _FlatTree(ClassifierMixin, BaseEstimator):
+    """A tree on images: flattens an n-d X itself."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.tree_ = DecisionTreeClassifier(max_depth=2, random_state=0)
+        self.tree_.fit(X.reshape(len(X), -1), y, sample_weight=sample_weight)
+        self.classes_ = self.tree_.classes_
+        return self
+
+    def predict(self, X):
+        return self.tree_.predict(X.reshape(len(X), -1))
+
+
+def test_boosting_takes_nd_X_when_its_members_do(binary):
+    X, y = binary
+    images = X[:, :4].reshape(len(X), 2, 2)
+    boost = AdaBoostClassifier(_FlatTree(), n_estimators=3, random_state=0).fit(images, y)
+    flat = AdaBoostClassifier(_FlatTree(), n_estimators=3, random_state=0).fit(X[:, :4], y)
+    np.testing.assert_array_equal(boost.predict(images), flat.predict(X[:, :4]))
+
+
+# ---------------------------------------------------------------- sparse X
+@pytest.fixture
+def densified_rows(monkeypatch):
+    """The row counts of every sparse matrix densified while the test runs."""
+    from scipy import sparse
+
+    counts = []
+    toarray = sparse.csr_matrix.toarray
+
+    def spy(self, *args, **kwargs):
+        counts.append(self.shape[0])
+        return toarray(self, *args, **kwargs)
+
+    monkeypatch.setattr(sparse.csr_matrix, "toarray", spy)
+    return counts
+
+
+def test_nets_take_sparse_X_a_batch_at_a_time(binary, tiny_net_params, densified_rows):
+    from scipy import sparse
+
+    X, y = binary
+    X = np.where(np.abs(X) > 1.0, X, 0.0)  # mostly zeros, as text features are
+    dense = NeuralNetClassifier(random_state=0, **tiny_net_params).fit(X, y)
+    net = NeuralNetClassifier(random_state=0, **tiny_net_params).fit(sparse.csr_matrix(X), y)
+    np.testing.assert_array_equal(net.predict_proba(sparse.csc_matrix(X)), dense.predict_proba(X))
+    assert densified_rows and max(densified_rows) <= tiny_net_params["batch_size"]
+
+
+def test_ensembles_take_sparse_X_when_their_members_do(binary, tiny_net_params):
+    from scipy import sparse
+
+    X, y = binary
+    X_sparse = sparse.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
+    for estimator in (DecisionTreeClassifier(), NeuralNetClassifier(**tiny_net_params)):
+        bag = BaggingClassifier(estimator, n_estimators=3, max_features=0.5, random_state=0)
+        assert bag.fit(X_sparse, y).predict_proba(X_sparse).shape == (len(X), 2)
+    with pytest.raises(ValueError, match=r"engine='vectorized' cannot train.*X is sparse"):
+        BaggingClassifier(NeuralNetClassifier(), engine="vectorized").fit(X_sparse, y)
+    # Members that take dense X only: scikit-learn's error, at the ensemble's input.
+    with pytest.raises(TypeError, match=r"Sparse data was passed.*dense data is required"):
+        BaggingClassifier(_FlatTree(), n_estimators=2).fit(X_sparse, y)

@@ -27,6 +27,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ..utils._random import set_random_states
+from ..utils._routing import rows_of_params
 from ..utils._torch import torch_threads
 from ._progress import progress_bar
 
@@ -96,7 +97,8 @@ def fit_members(
     verbose : int, default=0
         > 0 shows a progress bar: over members, or over the epochs of stacked members.
     fit_params : dict or None, default=None
-        Extra keyword arguments for every member's ``fit``.
+        Extra keyword arguments for every member's ``fit``; a value with one entry per
+        row of X (groups, a second weight) is taken at the member's rows.
     reseed : {"all", "unset"}, default="all"
         "all" sets every ``random_state`` of each clone from its plan's seed (ensembles);
         "unset" only those left at None, so a learner the user seeded keeps its seed and
@@ -218,7 +220,7 @@ def _fit_task(
 
 def _fit_one(member, X, y, plan: MemberPlan, fit_params):
     """Fit one member on its rows and columns (and validation rows, for early stopping)."""
-    fit_params = dict(fit_params)
+    fit_params = rows_of_params(fit_params, plan.rows, _num_rows(X))
     if plan.sample_weight is not None:
         fit_params["sample_weight"] = plan.sample_weight
     if plan.valid_rows is not None:
@@ -229,6 +231,10 @@ def _fit_one(member, X, y, plan: MemberPlan, fit_params):
     y_m = y if plan.rows is None else _safe_indexing(y, plan.rows)
     # What fit returns is not kept: a learner whose fit returns None is still fitted.
     member.fit(_member_X(X, plan.rows, plan.features), y_m, **fit_params)
+
+
+def _num_rows(X) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def _member_X(X, rows, features):

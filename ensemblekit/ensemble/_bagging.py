@@ -22,6 +22,7 @@ from ._base import (
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
+    with_fit_params_doc,
 )
 
 _PARAMS_DOC = """
@@ -71,6 +72,9 @@ _PARAMS_DOC = """
 
 
 _MEMBERS_DOC = """
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of estimators
         The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
     estimators_features_ : list of ndarray
@@ -121,7 +125,8 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         self.verbose = verbose
         self.engine = engine
 
-    def fit(self, X, y, sample_weight=None):
+    @with_fit_params_doc
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit ``n_estimators`` members, each on its own draw of rows and columns.
 
         Parameters
@@ -129,7 +134,9 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
-            Passed to the members (times their bootstrap counts).
+            Passed to the members with their drawn rows (rows of weight zero are never
+            drawn).
+        {fit_params}
 
         Returns
         -------
@@ -137,6 +144,7 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         """
         self._validate_params()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        fit_params = self._member_fit_params(fit_params)
         n_samples, n_features = X.shape
         # A row of weight zero is an absent row (scikit-learn's meaning of weight 0):
         # members draw from the rows that carry weight, so none trains on weightless rows
@@ -159,6 +167,14 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
                 f"n_estimators={self.n_estimators} is below the {len(existing)} members already "
                 "fitted; with warm_start=True raise n_estimators, or set warm_start=False."
             )
+        if existing and len(existing) == self.n_estimators:
+            warnings.warn(
+                f"warm_start=True with n_estimators={self.n_estimators}, the number of members "
+                "already fitted: no member was added. Raise n_estimators to add members.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return self
         # All seeds from one draw, so a warm start continues the same sequence.
         seeds = draw_seeds(self.random_state, self.n_estimators)
         self._seeds = (
@@ -174,7 +190,7 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
             self._plan(seed, sample_weight, y if validate else None)
             for seed in self._seeds[len(existing) :]
         ]
-        self._fit_plans(X, y, plans, existing)
+        self._fit_plans(X, y, plans, existing, fit_params)
         self._after_fit(X, y)
         self.estimators_features_ = [self._draw(seed)[1] for seed in self._seeds]
         if self.oob_score:
@@ -240,15 +256,15 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
 
     def _set_oob(self, X, y):
         total = None
-        seen = np.zeros(len(X))
+        seen = np.zeros(X.shape[0])
         for index, rows in enumerate(self.estimators_samples_):
-            out = np.ones(len(X), dtype=bool)
+            out = np.ones(X.shape[0], dtype=bool)
             out[rows] = False
             if not out.any():
                 continue
             prediction = self._oob_prediction(index, X[out])
             if total is None:
-                total = np.zeros((len(X), *prediction.shape[1:]))
+                total = np.zeros((X.shape[0], *prediction.shape[1:]))
             total[out] += prediction
             seen[out] += 1
         if total is None or not seen.any():

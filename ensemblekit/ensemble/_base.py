@@ -21,12 +21,15 @@ from sklearn.base import (
 )
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.metadata_routing import MetadataRouter
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..nets._stacked import StackedPredictor
+from ..utils._mixins import PredictLogProbaMixin
+from ..utils._routing import FIT_PARAMS_DOC, fill_doc, member_router, routed_fit_params
 from ..utils._validation import check_sample_weight
 
 #: The ``engine`` parameter of the ensembles that fit through the member engine.
@@ -59,7 +62,34 @@ class MembersMixin:
         return range(len(self))
 
 
-class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
+#: Writes the ``**fit_params`` entry into a ``fit`` docstring's ``{fit_params}`` line.
+with_fit_params_doc = fill_doc(fit_params=FIT_PARAMS_DOC)
+
+
+class TemplateMixin:
+    """What the ensembles whose members clone ``_template()`` share: routing fit
+    parameters to the members, and taking the input the members take."""
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """How ``fit``'s extra parameters reach the members (scikit-learn's metadata
+        routing): ``fit`` to the estimator's ``fit``.
+
+        Returns
+        -------
+        routing : sklearn.utils.metadata_routing.MetadataRouter
+        """
+        return member_router(self, self._template())
+
+    def _member_fit_params(self, fit_params) -> dict:
+        """The members' fit parameters: routed when routing is on, all of them when off."""
+        return routed_fit_params(self, self._template(), fit_params)
+
+    def _accepts_sparse(self):
+        """Sparse X (as CSR, whose rows index fast) when the members take it."""
+        return ["csr"] if get_tags(self._template()).input_tags.sparse else False
+
+
+class MemberEnsembleMixin(TemplateMixin, MembersMixin, MetaEstimatorMixin):
     """Members in ``estimators_``, fitted by the member engine from a plan."""
 
     _parameter_constraints: ClassVar[dict] = {
@@ -88,24 +118,34 @@ class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
             ensure_all_finite=False,
             multi_output=not self._is_classifier(),
             y_numeric=not self._is_classifier(),
+            accept_sparse=self._accepts_sparse(),
         )
-        return X, self._encode_y(y), check_sample_weight(sample_weight, len(X))
+        y = self._encode_y(y)
+        # scikit-learn's name for the validated template the members clone.
+        self.estimator_ = self._member_template(self._template())
+        return X, y, check_sample_weight(sample_weight, X.shape[0])
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
+        return validate_data(
+            self, X, reset=False, dtype=None, ensure_all_finite=False,
+            accept_sparse=self._accepts_sparse(),
+        )  # fmt: skip
 
     def _encode_y(self, y):
         return y
 
-    def _fit_plans(self, X, y, plans: list[MemberPlan], existing: list | None = None):
-        """Fit the members of ``plans`` and append them to ``existing`` (warm start)."""
+    def _fit_plans(
+        self, X, y, plans: list[MemberPlan], existing: list | None = None, fit_params=None
+    ):
+        """Fit the members of ``plans`` and append them to ``existing`` (warm start);
+        ``fit_params`` are the members' (already routed)."""
         template = self._template()
         self._check_template(template)
         try:
             new = fit_members(
                 self._member_template(template), X, y, plans, n_jobs=self.n_jobs,
-                verbose=self.verbose, engine=self.engine,
+                verbose=self.verbose, engine=self.engine, fit_params=fit_params,
             )  # fmt: skip
         except ValueError as error:
             self._explain_failure(template, y, plans, error)
@@ -151,11 +191,13 @@ class MemberEnsembleMixin(MembersMixin, MetaEstimatorMixin):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = get_tags(self._template()).input_tags.allow_nan
+        template_tags = get_tags(self._template()).input_tags
+        tags.input_tags.allow_nan = template_tags.allow_nan
+        tags.input_tags.sparse = template_tags.sparse
         return tags
 
 
-class SoftVotingClassifierMixin(ClassifierMixin):
+class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
     """Members see labels encoded 0..K-1; predictions average their aligned probabilities."""
 
     def _encode_y(self, y):

@@ -7,6 +7,7 @@ other ensemble.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from numbers import Integral, Real
 from typing import ClassVar
@@ -15,15 +16,18 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.model_selection import train_test_split
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..utils._mixins import PredictLogProbaMixin
 from ..utils._random import check_random_state, set_random_states
+from ..utils._routing import rows_of_params
 from ..utils._validation import check_sample_weight
-from ._base import MembersMixin
+from ._base import MembersMixin, TemplateMixin, with_fit_params_doc
 
 
 def _small_net(kind):
@@ -31,37 +35,50 @@ def _small_net(kind):
     return kind(module__hidden_units=(16,), max_epochs=20, lr=1e-2)
 
 
-def _fit_stage(template, X, y, rng, *, bootstrap_p=None, sample_weight=None):
+def _fit_stage(template, X, y, rng, *, bootstrap_p=None, sample_weight=None, fit_params=None):
     """One stage's member, seeded from the shared ``rng`` as scikit-learn seeds, then (with
     ``bootstrap_p``) trained on a bootstrap drawn with those probabilities; engine-fitted."""
     member = set_random_states(clone(template), rng)
-    rows = None if bootstrap_p is None else rng.choice(len(X), len(X), replace=True, p=bootstrap_p)
+    rows = (
+        None
+        if bootstrap_p is None
+        else rng.choice(X.shape[0], X.shape[0], replace=True, p=bootstrap_p)
+    )
     plan = MemberPlan(0, rows=rows, sample_weight=sample_weight)
-    return fit_members(member, X, y, [plan], reseed="unset")[0]
+    return fit_members(member, X, y, [plan], reseed="unset", fit_params=fit_params)[0]
 
 
-class _BoostingMixin(MembersMixin):
+class _BoostingMixin(TemplateMixin, MembersMixin):
     """Shared by the four boosters: members (``len``, ``ens[i]``), validation at predict."""
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
+        return validate_data(
+            self, X, reset=False, dtype=None, ensure_all_finite=False, allow_nd=True,
+            accept_sparse=self._accepts_sparse(),
+        )  # fmt: skip
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = get_tags(self._template()).input_tags.sparse
+        return tags
 
 
 class _AdaBoostMixin(_BoostingMixin):
     """scikit-learn's weight-boosting loop; ``_stage`` is SAMME's or R2's step."""
 
-    def _boost(self, X, y, sample_weight) -> None:
-        weight = check_sample_weight(sample_weight, len(X))
-        weight = np.full(len(X), 1 / len(X)) if weight is None else weight / weight.sum()
+    def _boost(self, X, y, sample_weight, fit_params) -> None:
+        weight = check_sample_weight(sample_weight, X.shape[0])
+        weight = np.full(X.shape[0], 1 / X.shape[0]) if weight is None else weight / weight.sum()
         zero = weight == 0
         rng = check_random_state(self.random_state)
         eps = np.finfo(float).eps
+        self.estimator_ = self._template()
         self.estimators_, weights, errors = [], [], []
         for stage in range(self.n_estimators):
             weight = np.clip(weight, eps, None)
             weight[zero] = 0.0
-            member, error, alpha, new_weight = self._stage(X, y, weight, rng)
+            member, error, alpha, new_weight = self._stage(X, y, weight, rng, fit_params)
             if member is None:  # no better than chance: discarded, boosting ends
                 break
             self.estimators_.append(member)
@@ -70,15 +87,40 @@ class _AdaBoostMixin(_BoostingMixin):
             if error <= 0 or new_weight is None or stage == self.n_estimators - 1:
                 break
             total = new_weight.sum()
-            if not np.isfinite(total) or total <= 0:
+            if not np.isfinite(total):
+                warnings.warn(
+                    f"The sample weights overflowed after stage {stage + 1}, so boosting "
+                    f"stopped with {len(self.estimators_)} members; lower learning_rate "
+                    f"(now {self.learning_rate!r}) to boost further.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                break
+            if total <= 0:
                 break
             weight = new_weight / total
         self.estimator_weights_ = np.array(weights)
         self.estimator_errors_ = np.array(errors)
 
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """The members' ``feature_importances_``, averaged with the members' weights.
+
+        Raises AttributeError when the members have none (nets, for instance).
+        """
+        check_is_fitted(self)
+        if not all(hasattr(member, "feature_importances_") for member in self.estimators_):
+            raise AttributeError(
+                f"{type(self).__name__} has no feature_importances_: its members "
+                f"({type(self.estimators_[0]).__name__}) have none."
+            )
+        weights = self.estimator_weights_
+        importances = [member.feature_importances_ for member in self.estimators_]
+        return np.average(importances, axis=0, weights=weights)
+
 
 # ==================================================================== AdaBoost
-class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
+class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, BaseEstimator):
     """AdaBoost SAMME (Zhu et al. 2009) for K classes, for any classifier, nets included.
 
     Stage m fits a member under the current sample weights, with weighted error ``e``; its
@@ -102,10 +144,16 @@ class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of fitted members
     estimator_weights_ : ndarray of shape (n_stages,)
         One per fitted member (scikit-learn pads with zeros up to ``n_estimators``).
     estimator_errors_ : ndarray of shape (n_stages,)
+    feature_importances_ : ndarray of shape (n_features,)
+        The members' ``feature_importances_`` averaged with their weights (when the
+        members have them, as trees do).
     classes_ : ndarray of shape (n_classes,)
 
     Examples
@@ -146,7 +194,8 @@ class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
     def _template(self):
         return self.estimator if self.estimator is not None else _small_net(NeuralNetClassifier)
 
-    def fit(self, X, y, sample_weight=None):
+    @with_fit_params_doc
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Boost ``n_estimators`` stages (fewer on a perfect or a useless member).
 
         Parameters
@@ -155,13 +204,17 @@ class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Initial weights (uniform if None).
+        {fit_params}
 
         Returns
         -------
         self
         """
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False)
+        X, y = validate_data(
+            self, X, y, dtype=None, ensure_all_finite=False, allow_nd=True,
+            accept_sparse=self._accepts_sparse(),
+        )  # fmt: skip
         check_classification_targets(y)
         template = self._template()
         if not self.resample and not has_fit_parameter(template, "sample_weight"):
@@ -175,16 +228,18 @@ class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
                 "AdaBoostClassifier needs at least 2 classes in y, got 1 class "
                 f"({self.classes_[0]!r})."
             )
-        self._boost(X, y, sample_weight)
+        self._boost(X, y, sample_weight, self._member_fit_params(fit_params))
         return self
 
-    def _stage(self, X, y, weight, rng):
+    def _stage(self, X, y, weight, rng, fit_params):
         """SAMME: fit under the weights, weight the member, up-weight its mistakes."""
         template = self._template()
         if self.resample:
-            member = _fit_stage(template, X, y, rng, bootstrap_p=weight / weight.sum())
+            member = _fit_stage(
+                template, X, y, rng, bootstrap_p=weight / weight.sum(), fit_params=fit_params
+            )
         else:
-            member = _fit_stage(template, X, y, rng, sample_weight=weight)
+            member = _fit_stage(template, X, y, rng, sample_weight=weight, fit_params=fit_params)
         incorrect = member.predict(X) != y
         error = float(np.average(incorrect, weights=weight))
         if error <= 0:
@@ -198,13 +253,14 @@ class AdaBoostClassifier(_AdaBoostMixin, ClassifierMixin, BaseEstimator):
                 )
             return None, None, None, None
         alpha = self.learning_rate * (np.log((1.0 - error) / error) + np.log(n_classes - 1.0))
-        return member, error, alpha, weight * np.exp(alpha * incorrect)
+        with np.errstate(over="ignore"):  # an overflow ends boosting, with a warning
+            return member, error, alpha, weight * np.exp(alpha * incorrect)
 
     def staged_decision_function(self, X):
         """Decision function after each stage (as scikit-learn's SAMME)."""
         X = self._validate_X(X)
         k = len(self.classes_)
-        total, norm = np.zeros((len(X), k)), 0.0
+        total, norm = np.zeros((X.shape[0], k)), 0.0
         for member, alpha in zip(self.estimators_, self.estimator_weights_, strict=True):
             # Symmetric SAMME coding: +alpha for the predicted class, -alpha/(K-1) elsewhere.
             total += np.where(member.predict(X)[:, None] == self.classes_, alpha, -alpha / (k - 1))
@@ -268,10 +324,16 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of fitted members
     estimator_weights_ : ndarray of shape (n_stages,)
         One per fitted member (scikit-learn pads with zeros up to ``n_estimators``).
     estimator_errors_ : ndarray of shape (n_stages,)
+    feature_importances_ : ndarray of shape (n_features,)
+        The members' ``feature_importances_`` averaged with their weights (when the
+        members have them, as trees do).
 
     Examples
     --------
@@ -311,7 +373,8 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
     def _template(self):
         return self.estimator if self.estimator is not None else _small_net(NeuralNetRegressor)
 
-    def fit(self, X, y, sample_weight=None):
+    @with_fit_params_doc
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Boost up to ``n_estimators`` stages.
 
         Parameters
@@ -319,19 +382,23 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
+        {fit_params}
 
         Returns
         -------
         self
         """
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False, y_numeric=True)
-        self._boost(X, y, sample_weight)
+        X, y = validate_data(
+            self, X, y, dtype=None, ensure_all_finite=False, y_numeric=True, allow_nd=True,
+            accept_sparse=self._accepts_sparse(),
+        )  # fmt: skip
+        self._boost(X, y, sample_weight, self._member_fit_params(fit_params))
         return self
 
-    def _stage(self, X, y, weight, rng):
+    def _stage(self, X, y, weight, rng, fit_params):
         """AdaBoost.R2: fit on a weighted bootstrap, weight by beta, down-weight good rows."""
-        member = _fit_stage(self._template(), X, y, rng, bootstrap_p=weight)
+        member = _fit_stage(self._template(), X, y, rng, bootstrap_p=weight, fit_params=fit_params)
         mask = weight > 0
         loss = np.abs(member.predict(X) - y)[mask]
         if loss.max() != 0:
@@ -417,7 +484,8 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
             return self.estimator
         return _small_net(NeuralNetRegressor)
 
-    def fit(self, X, y, sample_weight=None):
+    @with_fit_params_doc
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit up to ``n_estimators`` stages, each on the negative gradient of the loss.
 
         Parameters
@@ -426,6 +494,7 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to every stage's member (its fit must take it).
+        {fit_params}
 
         Returns
         -------
@@ -433,21 +502,23 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
         """
         self._validate_params()
         X, y = validate_data(
-            self, X, y, dtype=None, ensure_all_finite=False, y_numeric=not is_classifier(self)
-        )
+            self, X, y, dtype=None, ensure_all_finite=False, y_numeric=not is_classifier(self),
+            allow_nd=True, accept_sparse=self._accepts_sparse(),
+        )  # fmt: skip
         y = self._encode(y)
-        weight = check_sample_weight(sample_weight, len(X))
+        weight = check_sample_weight(sample_weight, X.shape[0])
+        fit_params = self._member_fit_params(fit_params)
         rng = check_random_state(self.random_state)
-        train, valid = np.arange(len(X)), None
+        train, valid = np.arange(X.shape[0]), None
         if self.n_iter_no_change is not None:
             stratify = y if is_classifier(self) and np.bincount(y).min() >= 2 else None
             train, valid = train_test_split(
                 train, test_size=self.validation_fraction, stratify=stratify,
                 random_state=rng.randint(np.iinfo(np.int32).max),
             )  # fmt: skip
-        template = self._template()
+        self.estimator_ = template = self._template()
         self.init_ = self._init_output(y[train], None if weight is None else weight[train])
-        output = np.tile(self.init_, (len(X), 1))
+        output = np.tile(self.init_, (X.shape[0], 1))
         self.estimators_, self.train_score_, valid_scores = [], [], []
         best, since_best = np.inf, 0
         for _ in range(self.n_estimators):
@@ -458,7 +529,10 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
                 )
             target = self._negative_gradient(y[rows], output[rows])
             stage_weight = None if weight is None else weight[rows]
-            member = _fit_stage(template, X[rows], target, rng, sample_weight=stage_weight)
+            member = _fit_stage(
+                template, X[rows], target, rng, sample_weight=stage_weight,
+                fit_params=rows_of_params(fit_params, rows, X.shape[0]),
+            )  # fmt: skip
             output += self.learning_rate * self._member_output(member, X)
             self.estimators_.append(member)
             self.train_score_.append(self._loss(y[train], output[train]))
@@ -480,11 +554,11 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
         return self
 
     def _member_output(self, member, X):
-        return np.asarray(member.predict(X), dtype=float).reshape(len(X), -1)
+        return np.asarray(member.predict(X), dtype=float).reshape(X.shape[0], -1)
 
     def _staged_raw(self, X):
         X = self._validate_X(X)
-        output = np.tile(self.init_, (len(X), 1))
+        output = np.tile(self.init_, (X.shape[0], 1))
         for member in self.estimators_:
             output = output + self.learning_rate * self._member_output(member, X)
             yield output
@@ -516,6 +590,9 @@ class GradientBoostingRegressor(RegressorMixin, _BaseGradientBoosting):
 
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of fitted members
     init_ : ndarray of shape (1,)
     train_score_ : ndarray of shape (n_stages,)
@@ -580,7 +657,7 @@ class GradientBoostingRegressor(RegressorMixin, _BaseGradientBoosting):
         return _last(self.staged_predict(X))
 
 
-class GradientBoostingClassifier(ClassifierMixin, _BaseGradientBoosting):
+class GradientBoostingClassifier(PredictLogProbaMixin, ClassifierMixin, _BaseGradientBoosting):
     """Gradient boosting for classification with neural (or any regression) base learners.
 
     Multinomial deviance: the output is one score per class, ``init_`` the log class
@@ -604,6 +681,9 @@ class GradientBoostingClassifier(ClassifierMixin, _BaseGradientBoosting):
 
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of fitted members
     classes_ : ndarray of shape (n_classes,)
     init_ : ndarray of shape (n_classes,)

@@ -17,6 +17,7 @@ from ._base import (
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
     aligned_proba,
+    with_fit_params_doc,
 )
 
 
@@ -33,6 +34,7 @@ def fit_folds(
     random_state=None,
     n_classes=None,
     engine="joblib",
+    fit_params=None,
 ):
     """Fit one member per (train, test) split and score and predict it out of fold.
 
@@ -41,6 +43,7 @@ def fit_folds(
     members. Returns ``(members, scores, oof)``: the members, each fold's score on its test
     rows (by ``scoring``, the estimator's ``score`` if None), and the out-of-fold predictions
     (probabilities in ``n_classes`` columns for classifiers), averaged over repeats.
+    ``fit_params`` go to every member's ``fit``, per-row ones at its training rows.
     """
     seeds = draw_seeds(random_state, len(splits))
     plans = [
@@ -52,20 +55,21 @@ def fit_folds(
         for seed, (train, _) in zip(seeds, splits, strict=True)
     ]
     members = fit_members(
-        template, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset", engine=engine
-    )
+        template, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset", engine=engine,
+        fit_params=fit_params,
+    )  # fmt: skip
     scorer = check_scoring(template, scoring=scoring)
     scores = np.array(
         [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
     )
-    total, seen = None, np.zeros(len(X))
+    total, seen = None, np.zeros(X.shape[0])
     for member, (_, test) in zip(members, splits, strict=True):
         if n_classes is not None:
             prediction = aligned_proba(member, X[test], n_classes)
         else:
             prediction = np.asarray(member.predict(X[test]), dtype=float)
         if total is None:
-            total = np.zeros((len(X), *prediction.shape[1:]))
+            total = np.zeros((X.shape[0], *prediction.shape[1:]))
         total[test] += prediction
         seen[test] += 1
     with np.errstate(invalid="ignore"):
@@ -100,6 +104,9 @@ _PARAMS_DOC = """
 _ATTRS_DOC = """
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of estimators
         One member per fold (also ``len(ens)``, ``ens[i]``, iteration).
     refit_estimator_ : estimator
@@ -133,7 +140,8 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.verbose = verbose
         self.engine = engine
 
-    def fit(self, X, y, sample_weight=None, groups=None):
+    @with_fit_params_doc
+    def fit(self, X, y, sample_weight=None, groups=None, **fit_params):
         """Fit one member per fold (and one on all rows with ``refit=True``).
 
         Parameters
@@ -144,6 +152,7 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
             Each member gets the weights of its training rows.
         groups : array-like of shape (n_samples,), default=None
             Group labels for group splitters (``GroupKFold``).
+        {fit_params}
 
         Returns
         -------
@@ -151,6 +160,7 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         """
         self._validate_params()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        fit_params = self._member_fit_params(fit_params)
         cv = check_cv(self.cv, y, classifier=self._is_classifier())
         self.splits_ = list(cv.split(X, y, groups))
         self._check_splits(y)
@@ -161,12 +171,12 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.estimators_, self.cv_scores_, self.oof_predictions_ = fit_folds(
             template, X, y, self.splits_, sample_weight=sample_weight, scoring=self.scoring,
             n_jobs=self.n_jobs, verbose=self.verbose, random_state=int(fold_seed),
-            n_classes=n_classes, engine=self.engine,
+            n_classes=n_classes, engine=self.engine, fit_params=fit_params,
         )  # fmt: skip
         if self.refit:
             self.refit_estimator_ = fit_members(
                 template, X, y, [MemberPlan(int(refit_seed), sample_weight=sample_weight)],
-                reseed="unset", engine=self.engine,
+                reseed="unset", engine=self.engine, fit_params=fit_params,
             )[0]  # fmt: skip
         return self
 

@@ -15,6 +15,7 @@ from ._base import (
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
+    with_fit_params_doc,
 )
 
 _PARAMS_DOC = """
@@ -53,7 +54,8 @@ class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.verbose = verbose
         self.engine = engine
 
-    def fit(self, X, y, sample_weight=None):
+    @with_fit_params_doc
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit ``n_members`` seeded clones of the estimator on all of X, y.
 
         Parameters
@@ -62,6 +64,7 @@ class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to every member.
+        {fit_params}
 
         Returns
         -------
@@ -69,11 +72,12 @@ class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
         """
         self._validate_params()
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        fit_params = self._member_fit_params(fit_params)
         plans = [
             MemberPlan(int(seed), sample_weight=sample_weight)
             for seed in draw_seeds(self.random_state, self.n_members)
         ]
-        self._fit_plans(X, y, plans)
+        self._fit_plans(X, y, plans, fit_params=fit_params)
         return self
 
 
@@ -87,6 +91,9 @@ class DeepEnsembleClassifier(SoftVotingClassifierMixin, _BaseDeepEnsemble):
         + """
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of estimators
         The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
     classes_ : ndarray of shape (n_classes,)
@@ -115,6 +122,9 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
         + """
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of estimators
         The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
 

@@ -15,7 +15,12 @@ from ..averaging._snapshots import SCHEDULES, SnapshotCollector
 from ..engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
 from ..utils._torch import net_with_state
-from ._base import AveragingRegressorMixin, MemberEnsembleMixin, SoftVotingClassifierMixin
+from ._base import (
+    AveragingRegressorMixin,
+    MemberEnsembleMixin,
+    SoftVotingClassifierMixin,
+    with_fit_params_doc,
+)
 
 _COLLECTOR = "snapshot_ensemble"
 
@@ -50,6 +55,9 @@ _PARAMS_DOC = """
 _ATTRIBUTES_DOC = """
     Attributes
     ----------
+    estimator_ : estimator
+        The validated template every member clones (the default net when ``estimator``
+        is None).
     estimators_ : list of nets
         One fitted net per snapshot, oldest first (also ``len(ens)``, ``ens[i]``,
         iteration); the last has the run's final weights. Each member's ``history`` holds
@@ -88,7 +96,8 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.n_average = n_average
         self.random_state = random_state
 
-    def fit(self, X, y, sample_weight=None):
+    @with_fit_params_doc
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Train the net once with a cyclic learning rate and keep a member per cycle.
 
         Parameters
@@ -97,6 +106,7 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to the net.
+        {fit_params}
 
         Returns
         -------
@@ -106,6 +116,7 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
         if self.lr_max is not None and self.lr_max < self.lr_min:
             raise ValueError(f"lr_max={self.lr_max!r} is below lr_min={self.lr_min!r}.")
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        fit_params = self._member_fit_params(fit_params)
         template = self._template()
         self._check_template(template)
         callbacks = template.callbacks
@@ -121,7 +132,7 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
         # The member engine runs the one training run: threads and seeds as everywhere else.
         (seed,) = draw_seeds(self.random_state, 1)
         plan = MemberPlan(int(seed), sample_weight=sample_weight)
-        (run,) = fit_members(net, X, y, [plan], reseed="unset")
+        (run,) = fit_members(net, X, y, [plan], reseed="unset", fit_params=fit_params)
         fitted = dict(run.callbacks_)[_COLLECTOR]
         # Members are copies of the run: leave the snapshots out of what gets copied.
         states, fitted.snapshots_ = fitted.snapshots_, []

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from ..engine import MemberPlan, fit_members
 from ..utils._random import check_random_state, draw_seeds
+from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 from ..utils._validation import resolve_count
 
 _LOSSES = ("0-1", "mse", "log_loss")
@@ -140,6 +141,7 @@ def decompose_log_loss(probabilities: np.ndarray, y_index: np.ndarray) -> dict:
     return {"main": np.exp(log_main), "loss": loss, "bias": bias, "variance": variance}
 
 
+@fill_doc(params=PARAMS_DOC)
 def bias_variance_decomp(
     estimator: BaseEstimator,
     X_train,
@@ -156,6 +158,7 @@ def bias_variance_decomp(
     verbose: int = 0,
     return_predictions: bool = False,
     engine: str = "auto",
+    params: dict | None = None,
 ) -> BiasVarianceResult:
     """Decompose an estimator's expected loss on a test set into bias and variance.
 
@@ -202,6 +205,8 @@ def bias_variance_decomp(
         How rounds train: "vectorized" trains the rounds' nets stacked as one model
         (ensemblekit nets with the MLP module; see ``ensemblekit.engine.fit_members``),
         "joblib" one per task; "auto" stacks when it can.
+    {params}
+        Not with a callable ``sampling``.
 
     Returns
     -------
@@ -238,6 +243,12 @@ def bias_variance_decomp(
                 "cannot predict them. Split so that every test label occurs in training."
             )
 
+    fit_params = routed_fit_params("bias_variance_decomp", estimator, params)
+    if fit_params and callable(sampling):
+        raise ValueError(
+            "params cannot go with a callable sampling, whose generated rows have no "
+            "values in them; pass fit parameters that are not per row, or sample rows."
+        )
     rng = check_random_state(random_state)
     X_all, y_all, rows = _draw_training_sets(
         sampling, X_train, y_train, int(n_rounds), train_size, rng
@@ -255,6 +266,7 @@ def bias_variance_decomp(
         verbose=verbose,
         reseed="unset",
         engine=engine,
+        fit_params=fit_params,
     )
 
     if loss == "log_loss":

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from ..engine import MemberPlan, fit_members
 from ..utils._random import check_random_state, draw_seeds
+from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
 _METHODS = ("oob", ".632", ".632+")
 
@@ -156,6 +157,7 @@ def efron_estimate(method: str, err_train: float, err_oob: float, gamma: float) 
     return (1 - weight) * err_train + weight * err_oob_capped
 
 
+@fill_doc(params=PARAMS_DOC)
 def bootstrap_score(
     estimator: BaseEstimator,
     X,
@@ -167,6 +169,7 @@ def bootstrap_score(
     random_state=None,
     n_jobs: int | None = None,
     verbose: int = 0,
+    params: dict | None = None,
 ) -> BootstrapScoreResult:
     """Estimate a model's score by the bootstrap: out-of-bag, .632 or .632+.
 
@@ -198,6 +201,7 @@ def bootstrap_score(
         Rounds fitted in parallel through joblib.
     verbose : int, default=0
         > 0 shows a progress bar.
+    {params}
 
     Returns
     -------
@@ -243,7 +247,7 @@ def bootstrap_score(
     # full model (as in mlxtend); an unseeded one gets a seed of its own per round.
     members = fit_members(
         estimator, X, y, [*plans, MemberPlan(int(seeds[-1]))], n_jobs=n_jobs, verbose=verbose,
-        reseed="unset",
+        reseed="unset", fit_params=routed_fit_params("bootstrap_score", estimator, params),
     )  # fmt: skip
     full = members.pop()
 

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 from ..engine import MemberPlan, fit_members
 from ..ensemble._cv import fit_folds
 from ..utils._random import check_random_state, draw_seeds
+from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,10 @@ def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> Test
     return TestResult(float(chi2), float(stats.chi2.sf(chi2, 1)))
 
 
+@fill_doc(params=PARAMS_DOC)
 def paired_ttest_5x2cv(
     estimator1, estimator2, X, y, *, scoring=None, variant: str = "t", random_state=None,
-    n_jobs=None,
+    n_jobs=None, params=None,
 ) -> TestResult:  # fmt: skip
     """Dietterich's (1998) 5x2cv paired t-test, or Alpaydin's (1999) combined F-test.
 
@@ -145,6 +147,7 @@ def paired_ttest_5x2cv(
     random_state : None, int or RandomState, default=None
         An int gives mlxtend's splits (``paired_ttest_5x2cv`` / ``combined_ftest_5x2cv``).
     n_jobs : int or None, default=None
+    {params}
 
     Returns
     -------
@@ -166,7 +169,10 @@ def paired_ttest_5x2cv(
         plans = [
             MemberPlan(int(s), rows=train) for s, (train, _) in zip(seeds, splits, strict=True)
         ]
-        members = fit_members(estimator, X, y, plans, n_jobs=n_jobs, reseed="unset")
+        fit_params = routed_fit_params("paired_ttest_5x2cv", estimator, params)
+        members = fit_members(
+            estimator, X, y, plans, n_jobs=n_jobs, reseed="unset", fit_params=fit_params
+        )
         scorer = check_scoring(estimator, scoring=scoring)
         diffs.append(
             [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
@@ -225,9 +231,10 @@ class ComparisonTable(list):
         return "\n".join(lines)
 
 
+@fill_doc(params=PARAMS_DOC)
 def compare_models(
     estimators: dict, X, y, *, cv=None, scoring=None, test: str = "corrected_ttest",
-    confidence_level: float = 0.95, n_jobs=None, random_state=None,
+    confidence_level: float = 0.95, n_jobs=None, random_state=None, params=None,
 ) -> ComparisonTable:  # fmt: skip
     """Score several models on the same folds; mean, interval and p-value against the best.
 
@@ -250,6 +257,7 @@ def compare_models(
     confidence_level : float, default=0.95
     n_jobs : int or None, default=None
     random_state : None or int, default=None
+    {params}
 
     Returns
     -------
@@ -288,7 +296,14 @@ def compare_models(
     n_train = float(np.mean([len(train) for train, _ in splits]))
     scores = {
         name: fit_folds(
-            est, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state
+            est,
+            X,
+            y,
+            splits,
+            scoring=scoring,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            fit_params=routed_fit_params("compare_models", est, params),
         )[1]
         for name, est in estimators.items()
     }

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_array, column_or_1d
 
 from ..engine import MemberPlan, fit_members
 from ..utils._random import draw_seeds
+from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,18 @@ class NestedCVResult:
         )
 
 
+@fill_doc(params=PARAMS_DOC)
 def nested_cross_validate(
-    search, X, y, *, outer_cv=5, scoring=None, groups=None, n_jobs=None, random_state=None
+    search,
+    X,
+    y,
+    *,
+    outer_cv=5,
+    scoring=None,
+    groups=None,
+    n_jobs=None,
+    random_state=None,
+    params=None,
 ) -> NestedCVResult:
     """Unbiased estimate of a tuned model: a hyper-parameter search inside each outer fold.
 
@@ -69,6 +80,8 @@ def nested_cross_validate(
         Outer folds in parallel.
     random_state : None or int, default=None
         Seeds of unset ``random_state`` parameters in the searched estimator.
+    {params}
+        To group the inner search's folds too, pass ``params={"groups": groups}``.
 
     Returns
     -------
@@ -99,7 +112,10 @@ def nested_cross_validate(
         MemberPlan(int(s), rows=train)
         for s, (train, _) in zip(draw_seeds(random_state, len(splits)), splits, strict=True)
     ]
-    searches = fit_members(search, X, y, plans, n_jobs=n_jobs, reseed="unset")
+    fit_params = routed_fit_params("nested_cross_validate", search, params)
+    searches = fit_members(
+        search, X, y, plans, n_jobs=n_jobs, reseed="unset", fit_params=fit_params
+    )
     scorer = check_scoring(search, scoring=scoring)
     return NestedCVResult(
         outer_scores=np.array(

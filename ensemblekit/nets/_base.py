@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
@@ -29,15 +30,47 @@ def _noop(*args, **kwargs) -> None:
     """A sink for skorch callbacks when the net is silent."""
 
 
+def as_float32(X):
+    """Validated X as the nets take it: C-contiguous float32, or float32 CSR when sparse."""
+    if sparse.issparse(X):
+        return X.tocsr().astype(np.float32)
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+class _SparseRows:
+    """A CSR matrix whose rows come out as dense tensors on ``device``, a batch at a time:
+    the whole matrix is never densified (text features can be wide)."""
+
+    def __init__(self, X, device):
+        self.csr, self.device = X, torch.device(device)
+
+    def __len__(self) -> int:
+        return self.csr.shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        dense = self.csr[index].toarray()
+        one = isinstance(index, int | np.integer)
+        return torch.as_tensor(dense[0] if one else dense, device=self.device)
+
+    def rows(self, index) -> _SparseRows:
+        """The rows at ``index``, still sparse."""
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        return _SparseRows(self.csr[index], self.device)
+
+
 class _ArrayData(torch.utils.data.Dataset):
     """In-memory X, y and per-row loss weights, moved to the net's device once per fit.
 
     Batches are ``(X, y, weight)`` tuples; ``y`` and ``weight`` may be None. As a torch
-    ``Dataset`` it also feeds a user's ``DataLoader`` (``iterator_train=DataLoader``).
+    ``Dataset`` it also feeds a user's ``DataLoader`` (``iterator_train=DataLoader``). A
+    sparse X stays sparse on the CPU, and each batch's rows are densified as it is taken.
     """
 
     def __init__(self, X, y=None, weight=None, device="cpu"):
-        self.X = _to_tensor(X, device)
+        self.X = _SparseRows(X, device) if sparse.issparse(X) else _to_tensor(X, device)
         self.y = None if y is None else _to_tensor(y, device)
         self.weight = None if weight is None else _to_tensor(weight, device)
 
@@ -50,7 +83,8 @@ class _ArrayData(torch.utils.data.Dataset):
     def subset(self, index: np.ndarray) -> _ArrayData:
         index = torch.as_tensor(index, device=self.X.device)
         out = _ArrayData.__new__(_ArrayData)
-        out.X, out.y, out.weight = self.X[index], _take(self.y, index), _take(self.weight, index)
+        X = self.X.rows(index) if isinstance(self.X, _SparseRows) else self.X[index]
+        out.X, out.y, out.weight = X, _take(self.y, index), _take(self.weight, index)
         return out
 
 
@@ -171,8 +205,8 @@ class NeuralNetBase(NeuralNet):
 
     # ------------------------------------------------------------------ validation
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
-        X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64))
-        return np.ascontiguousarray(X, dtype=np.float32)
+        X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), accept_sparse="csr")
+        return as_float32(X)
 
     def _prepare_weights(
         self, y_encoded: np.ndarray, sample_weight, y_fit: np.ndarray | None = None
@@ -475,8 +509,9 @@ class NeuralNetBase(NeuralNet):
             return self.infer(batch[0])
 
     # ------------------------------------------------------------------ prediction
-    def _forward_numpy(self, X) -> np.ndarray:
-        """Validated X through the module in eval mode; float64 numpy on the CPU."""
+    def _forward_numpy(self, X, nonlinearity=None) -> np.ndarray:
+        """Validated X through the module in eval mode, then ``nonlinearity`` (the
+        net's prediction nonlinearity if None); float64 numpy on the CPU."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         with self._threads():
@@ -484,11 +519,13 @@ class NeuralNetBase(NeuralNet):
                 y[0] if isinstance(y, tuple) else y
                 for y in self.forward_iter(_ArrayData(X, device=self.device), device="cpu")
             ]
-        return self._get_predict_nonlinearity()(torch.cat(outputs)).double().numpy()
+        nonlinearity = nonlinearity or self._get_predict_nonlinearity()
+        return nonlinearity(torch.cat(outputs)).double().numpy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -10,7 +10,7 @@ from sklearn.utils.validation import validate_data
 
 from ..imbalance._losses import compute_class_weight
 from ..imbalance._resampling import BalancedBatchSampler
-from ._base import NeuralNetBase
+from ._base import NeuralNetBase, as_float32
 from ._mlp import MLP
 
 _SHARED_PARAMS_DOC = """
@@ -221,10 +221,10 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
     def _validate_Xy(self, X, y, *, reset: bool, classes=None):
-        X, y = validate_data(self, X, y, reset=reset, dtype=(np.float32, np.float64))
-        return np.ascontiguousarray(X, dtype=np.float32), self._encode_targets(
-            y, reset=reset, classes=classes
+        X, y = validate_data(
+            self, X, y, reset=reset, dtype=(np.float32, np.float64), accept_sparse="csr"
         )
+        return as_float32(X), self._encode_targets(y, reset=reset, classes=classes)
 
     def _encode_targets(self, y, *, reset: bool, classes=None) -> np.ndarray:
         """Labels as indices into ``classes_`` (on reset: from ``classes`` given to
@@ -312,6 +312,24 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         """``predict_proba``'s rows from the module's output after its nonlinearity (of
         shape (n_samples, n_classes), or (n_members, n_samples, n_classes) when stacked)."""
         return output / output.sum(axis=-1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Log of the class probabilities, from the logits by ``log_softmax`` in float64
+        (finite where ``predict_proba`` rounds to 0) when ``predict_nonlinearity="auto"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        if self.predict_nonlinearity != "auto":
+            with np.errstate(divide="ignore"):
+                return np.log(self.predict_proba(X))
+        return self._forward_numpy(X, lambda out: torch.log_softmax(out.double(), dim=-1))
 
     def predict(self, X):
         """Most probable class label of each row.
@@ -433,8 +451,9 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
             multi_output=True,
             y_numeric=True,
             dtype=(np.float32, np.float64),
+            accept_sparse="csr",
         )
-        return np.ascontiguousarray(X, dtype=np.float32), self._encode_targets(y, reset=reset)
+        return as_float32(X), self._encode_targets(y, reset=reset)
 
     def _encode_targets(self, y, *, reset: bool, classes=None) -> np.ndarray:
         """Targets as float32 of shape (n_samples, n_outputs_) (set from ``y`` on reset)."""

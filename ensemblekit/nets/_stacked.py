@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 from skorch.callbacks import Callback, LRScheduler
@@ -93,6 +94,8 @@ def stacking_blocker(net, X, y, plans, fit_params: dict | None) -> str | None:
     The settings are read first; then one member is prepared on the first plan and its
     module, criterion and backward pass are tried, stacked, on a few rows.
     """
+    if sparse.issparse(X):
+        return "X is sparse (stacked training takes dense X; nets fitted one by one take it)"
     reason = _settings_blocker(net, fit_params)
     if reason is not None or not plans:
         return reason
@@ -638,7 +641,7 @@ class StackedPredictor:
         """Each member's ``predict_proba`` (classifiers) or ``predict`` output on X, a
         numeric array already validated by the caller (its width, its type)."""
         outputs: list = [None] * len(self.members)
-        if not self.stacks:
+        if not self.stacks or sparse.issparse(X):  # sparse rows: each member densifies its batches
             return outputs
         X = np.require(X, np.float32, ["C_CONTIGUOUS", "WRITEABLE"])
         if not np.isfinite(X).all():
