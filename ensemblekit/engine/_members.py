@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils import _safe_indexing
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
+from ..utils._private import _safe_indexing
 from ..utils._random import set_random_states
 from ..utils._routing import rows_of_params
 from ..utils._torch import torch_threads

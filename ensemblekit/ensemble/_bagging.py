@@ -9,11 +9,11 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
 
 from ..engine import MemberPlan
 from ..imbalance._resampling import correct_prior_shift, resample_rows, resampling_targets
+from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import MAX_SEED, draw_seeds
 from ..utils._validation import resolve_count
 from ._base import (

@@ -20,7 +20,6 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.metadata_routing import MetadataRouter
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -29,6 +28,7 @@ from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..nets._stacked import StackedPredictor
 from ..utils._mixins import PredictLogProbaMixin
+from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
 from ..utils._routing import FIT_PARAMS_DOC, fill_doc, member_router, routed_fit_params
 from ..utils._validation import check_sample_weight
 

@@ -17,13 +17,13 @@ from scipy.special import logsumexp, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._mixins import PredictLogProbaMixin
+from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import check_random_state, set_random_states
 from ..utils._routing import rows_of_params
 from ..utils._validation import check_sample_weight
@@ -253,8 +253,11 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
                 )
             return None, None, None, None
         alpha = self.learning_rate * (np.log((1.0 - error) / error) + np.log(n_classes - 1.0))
-        with np.errstate(over="ignore"):  # an overflow ends boosting, with a warning
-            return member, error, alpha, weight * np.exp(alpha * incorrect)
+        # scikit-learn's arithmetic, to the last bit (a tie between two splits of a later
+        # tree follows it); an overflow ends boosting, with a warning.
+        with np.errstate(divide="ignore", over="ignore"):
+            new_weight = np.exp(np.log(weight) + alpha * incorrect * (weight > 0))
+        return member, error, alpha, new_weight
 
     def staged_decision_function(self, X):
         """Decision function after each stage (as scikit-learn's SAMME)."""

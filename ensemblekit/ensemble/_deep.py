@@ -6,9 +6,9 @@ from numbers import Integral
 from typing import ClassVar
 
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 
 from ..engine import MemberPlan
+from ..utils._private import Interval
 from ..utils._random import draw_seeds
 from ._base import (
     ENGINE_DOC,

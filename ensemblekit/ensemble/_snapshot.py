@@ -7,12 +7,12 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
 from ..averaging._snapshots import SCHEDULES, SnapshotCollector
 from ..engine import MemberPlan, fit_members
+from ..utils._private import Interval, StrOptions
 from ..utils._random import draw_seeds
 from ..utils._torch import net_with_state
 from ._base import (

@@ -1,9 +1,12 @@
 """What makes a skorch net a scikit-learn estimator: validation, seeds, weights, a lean data path.
 
-The classes here subclass ``skorch.NeuralNet`` and change it only along the seams skorch
+The classes here subclass ``skorch.NeuralNet`` and change it mostly along the seams skorch
 documents as safe (``initialize_module``, ``initialize_criterion``, ``get_dataset``,
 ``get_split_datasets``, ``get_iterator``, ``train_step_single``, ``validation_step``,
-``evaluation_step``, ``get_loss``), plus a validating wrapper around ``fit``.
+``evaluation_step``, ``get_loss``), plus a validating wrapper around ``fit``. Where they go
+beyond those seams (their constructor does not call skorch's; ``_set_training`` and
+``notify`` skip work; ``_default_callbacks`` adds early stopping), the private names are
+listed, with why and at what risk, in ``ensemblekit/utils/_private.py``.
 """
 
 from __future__ import annotations

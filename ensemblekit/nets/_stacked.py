@@ -27,9 +27,10 @@ import numpy as np
 import torch
 from scipy import sparse
 from sklearn.base import clone
-from sklearn.utils import _safe_indexing, check_array
+from sklearn.utils import check_array
 from skorch.callbacks import Callback, LRScheduler
 
+from ..utils._private import _safe_indexing
 from ..utils._torch import seeded_torch, tensor_versions
 from ._functional import VmapForward, saved_bytes_per_row, vmap_blocker
 from ._mlp import stacked_forward, stacks_by_bmm

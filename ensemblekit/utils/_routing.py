@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import numpy as np
 from sklearn import get_config
-from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+
+from ._private import _safe_indexing
 
 #: The ``params`` entry of the validation tools' docstrings.
 PARAMS_DOC = """params : dict or None, default=None
