@@ -462,3 +462,22 @@ def test_ensembles_take_sparse_X_when_their_members_do(binary, tiny_net_params):
     # Members that take dense X only: scikit-learn's error, at the ensemble's input.
     with pytest.raises(TypeError, match=r"Sparse data was passed.*dense data is required"):
         BaggingClassifier(_FlatTree(), n_estimators=2).fit(X_sparse, y)
+
+
+def test_routing_sample_weights_to_a_net_in_cross_validate(binary, tiny_net_params):
+    from sklearn import config_context
+    from sklearn.model_selection import KFold, cross_validate
+
+    X, y = binary
+    weight = np.where(y == 1, 3.0, 1.0)
+    folds = list(KFold(3).split(X))
+    with config_context(enable_metadata_routing=True):
+        net = NeuralNetClassifier(random_state=0, **tiny_net_params)
+        net.set_fit_request(sample_weight=True).set_score_request(sample_weight=False)
+        routed = cross_validate(
+            net, X, y, cv=folds, params={"sample_weight": weight}, return_estimator=True
+        )
+    for fitted, (train, _) in zip(routed["estimator"], folds, strict=True):
+        by_hand = NeuralNetClassifier(random_state=0, **tiny_net_params)
+        by_hand.fit(X[train], y[train], sample_weight=weight[train])
+        np.testing.assert_array_equal(fitted.predict_proba(X), by_hand.predict_proba(X))

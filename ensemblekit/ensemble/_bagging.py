@@ -182,9 +182,12 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         )
         self._before_plans(X, y)
         template = self._template()
-        # Members that stop early monitor their out-of-bag rows, never their own repeats.
-        validate = getattr(template, "early_stopping", False) is True and has_fit_parameter(
-            template, "X_val"
+        # Members that stop early monitor their out-of-bag rows, never their own repeats,
+        # unless the caller passes rows of its own to monitor (X_val in fit_params).
+        validate = (
+            getattr(template, "early_stopping", False) is True
+            and has_fit_parameter(template, "X_val")
+            and "X_val" not in fit_params
         )
         plans = [
             self._plan(seed, sample_weight, y if validate else None)

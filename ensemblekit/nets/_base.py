@@ -300,9 +300,10 @@ class NeuralNetBase(NeuralNet):
         if X_val is None or y_val is None:
             raise ValueError("Pass both X_val and y_val, or neither.")
         X_val = self._validate_X(X_val, reset=False)
-        if len(X_val) != len(y_val):
+        if X_val.shape[0] != len(y_val):
             raise ValueError(
-                f"X_val has {len(X_val)} rows but y_val has {len(y_val)}; give one target per row."
+                f"X_val has {X_val.shape[0]} rows but y_val has {len(y_val)}; give one target "
+                "per row."
             )
         y_val = self._encode_targets(y_val, reset=False)
         weight = self._prepare_weights(y_val, sample_weight_val, y_fit=train.y.cpu().numpy())

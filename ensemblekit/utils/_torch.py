@@ -51,18 +51,22 @@ def torch_threads(n_threads: int | None) -> Iterator[None]:
     if n_threads is None:
         yield
         return
+    n_threads = max(1, int(n_threads))
     with _threads_lock:
         if _threads_state["depth"] == 0:
             _threads_state["restore"] = torch.get_num_threads()
         _threads_state["depth"] += 1
-        torch.set_num_threads(max(1, int(n_threads)))
+        if torch.get_num_threads() != n_threads:  # a user's count already right: untouched
+            torch.set_num_threads(n_threads)
     try:
         yield
     finally:
         with _threads_lock:
             _threads_state["depth"] -= 1
-            if _threads_state["depth"] == 0:
-                torch.set_num_threads(_threads_state["restore"])
+            if _threads_state["depth"] == 0 and torch.get_num_threads() != (
+                restore := _threads_state["restore"]
+            ):
+                torch.set_num_threads(restore)
 
 
 def net_with_state(net, state, *, what: str = "state"):
