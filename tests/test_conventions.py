@@ -277,19 +277,24 @@ def test_routing_through_a_search_into_the_members(binary):
         np.testing.assert_array_equal(member.groups_, groups[rows])
 
 
-def test_routing_validation_rows_to_member_nets(binary, tiny_net_params):
+@pytest.mark.parametrize("kind", ["deep", "bagging"])
+def test_routing_validation_rows_to_member_nets(kind, binary, tiny_net_params):
     from sklearn import config_context
 
     X, y = binary
     net = NeuralNetClassifier(early_stopping=True, **tiny_net_params)
     with config_context(enable_metadata_routing=True):
         net.set_fit_request(X_val=True, y_val=True)
-        ens = DeepEnsembleClassifier(net, n_members=2, random_state=0)
+        if kind == "deep":
+            ens = DeepEnsembleClassifier(net, n_members=2, random_state=0)
+        else:  # the rows given replace bagging's own choice, each member's out-of-bag rows
+            ens = BaggingClassifier(net, n_estimators=2, random_state=0)
         ens.fit(X[:150], y[:150], X_val=X[150:], y_val=y[150:])
-    for member in ens.estimators_:
+    for index, member in enumerate(ens.estimators_):
         # Each member monitored the rows given: the same history as its net fitted alone
-        # with X_val, y_val passed by hand.
-        alone = clone(member).fit(X[:150], y[:150], X_val=X[150:], y_val=y[150:])
+        # on its rows with X_val, y_val passed by hand.
+        rows = _rows_seen(ens, index, 150)
+        alone = clone(member).fit(X[rows], y[rows], X_val=X[150:], y_val=y[150:])
         np.testing.assert_allclose(
             member.history_[:, "valid_loss"], alone.history_[:, "valid_loss"], rtol=1e-6
         )
