@@ -486,3 +486,16 @@ def test_routing_sample_weights_to_a_net_in_cross_validate(binary, tiny_net_para
         by_hand = NeuralNetClassifier(random_state=0, **tiny_net_params)
         by_hand.fit(X[train], y[train], sample_weight=weight[train])
         np.testing.assert_array_equal(fitted.predict_proba(X), by_hand.predict_proba(X))
+
+
+def test_member_nets_are_told_the_classes_inside_a_pipeline(rare_positive, tiny_net_params):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = rare_positive
+    labels = np.array(["ok", "complaint"])[y]
+    pipe = make_pipeline(StandardScaler(), NeuralNetClassifier(classes=["x"], **tiny_net_params))
+    bag = BaggingClassifier(pipe, n_estimators=6, max_samples=0.05, random_state=0)
+    assert bag.fit(X, labels).predict_proba(X).shape == (len(X), 2)
+    assert all(list(m[-1].classes_) == [0, 1] for m in bag.estimators_)
+    assert bag.estimator_[-1].classes == [0, 1]

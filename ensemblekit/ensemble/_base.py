@@ -211,12 +211,17 @@ class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
         return encoded
 
     def _member_template(self, template):
-        """Member nets are told every class (``classes``), so a member whose draw misses
-        classes, or holds one class only, still trains and predicts all of them."""
-        params = template.get_params(deep=False)
-        if "classes" in params and params["classes"] is None:
-            return clone(template).set_params(classes=list(range(len(self.classes_))))
-        return template
+        """Member nets are told every class (``classes``, encoded as the members see the
+        labels), also inside a pipeline, so a member whose draw misses classes, or holds
+        one class only, still trains and predicts all of them."""
+        params = template.get_params(deep=True)
+        owners = {"": template} | {f"{name}__": value for name, value in params.items()}
+        settings = {
+            f"{prefix}classes": list(range(len(self.classes_)))
+            for prefix, owner in owners.items()
+            if isinstance(owner, NeuralNetClassifier)
+        }
+        return clone(template).set_params(**settings) if settings else template
 
     def _explain_failure(self, template, y, plans, error):
         single = [
