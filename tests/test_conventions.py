@@ -499,3 +499,15 @@ def test_member_nets_are_told_the_classes_inside_a_pipeline(rare_positive, tiny_
     assert bag.fit(X, labels).predict_proba(X).shape == (len(X), 2)
     assert all(list(m[-1].classes_) == [0, 1] for m in bag.estimators_)
     assert bag.estimator_[-1].classes == [0, 1]
+
+
+def test_a_warm_start_on_other_rows_is_refused(binary):
+    X, y = binary
+    weight = np.ones(len(X))
+    weight[:10] = 0.0
+    bag = BaggingClassifier(DecisionTreeClassifier(), n_estimators=2, warm_start=True)
+    bag.fit(X, y, sample_weight=weight).set_params(n_estimators=4)
+    for args, kwargs in (((X, y), {}), ((X[:-1], y[:-1]), {"sample_weight": weight[:-1]})):
+        with pytest.raises(ValueError, match="warm_start=True adds members drawn from the rows"):
+            bag.fit(*args, **kwargs)
+    assert len(bag.fit(X, y, sample_weight=weight)) == 4

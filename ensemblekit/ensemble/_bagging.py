@@ -149,9 +149,17 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         # A row of weight zero is an absent row (scikit-learn's meaning of weight 0):
         # members draw from the rows that carry weight, so none trains on weightless rows
         # alone, and zero-weight rows are scored out of bag.
-        self._n_samples = n_samples
         weighted = sample_weight is not None and not sample_weight.all()
-        self._population = np.flatnonzero(sample_weight) if weighted else None
+        population = np.flatnonzero(sample_weight) if weighted else None
+        if self.warm_start and hasattr(self, "estimators_"):
+            before = getattr(self, "_population", None)
+            if self._n_samples != n_samples or not _same_rows(before, population):
+                raise ValueError(
+                    "warm_start=True adds members drawn from the rows of the first fit: pass "
+                    "the same number of rows, with weight zero on the same rows, or set "
+                    "warm_start=False."
+                )
+        self._n_samples, self._population = n_samples, population
         n_population = n_samples if self._population is None else len(self._population)
         what = "max_samples" if self._population is None else "max_samples (of rows weighing > 0)"
         self._max_samples = resolve_count(self.max_samples, n_population, what)
@@ -282,6 +290,11 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             oob = total / seen.reshape(-1, *[1] * (total.ndim - 1))
         self._store_oob(oob, y, seen > 0)
+
+
+def _same_rows(a, b) -> bool:
+    """Whether two row selections (None: all rows) are the same."""
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _take(values, rows):
