@@ -9,6 +9,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from ensemblekit.engine import MemberPlan, fit_members
+from ensemblekit.engine._members import _fit_task
 from ensemblekit.nets import NeuralNetClassifier
 from ensemblekit.utils import draw_seeds, set_random_states
 
@@ -126,6 +127,22 @@ class _ThreadSpy(ClassifierMixin, BaseEstimator):
         self.torch_threads_ = torch.get_num_threads()
         self.classes_ = np.unique(y)
         return self
+
+
+def test_a_worker_task_sets_torch_threads_for_the_task_only(digits):
+    X, y = digits
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        # As a worker process runs it (another parent pid): the share for the task, then
+        # the worker's own count back.
+        members = _fit_task(
+            _ThreadSpy(), (X, y), [MemberPlan(0)], False, {}, 1, -1, False, lambda f: None
+        )
+        assert members[0].torch_threads_ == 1
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("backend", ["loky", "threading"])

@@ -14,10 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ensemblekit.engine import MemberPlan
-from ensemblekit.engine._members import _fit_task
 from ensemblekit.ensemble import BaggingClassifier, DeepEnsembleRegressor
 from ensemblekit.model_selection import bootstrap_score
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
@@ -98,26 +95,6 @@ def test_unseeded_nets_differ_without_touching_numpy_global_generator(binary, ti
         assert np.random.randint(1000) == np.random.RandomState(0).randint(1000)
     # ...and still two different nets: random_state=None draws fresh entropy.
     assert not np.allclose(probas[0], probas[1])
-
-
-class _ThreadSpy(ClassifierMixin, BaseEstimator):
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y):
-        self.torch_threads_ = torch.get_num_threads()
-        self.classes_ = np.unique(y)
-        return self
-
-
-def test_a_worker_task_sets_torch_threads_for_the_task_only(binary, odd_thread_count):
-    X, y = binary
-    # As a worker process runs it (another parent pid): the share for the task, then back.
-    members = _fit_task(
-        _ThreadSpy(), (X, y), [MemberPlan(0)], False, {}, 1, -1, False, lambda fraction: None
-    )
-    assert members[0].torch_threads_ == 1
-    assert torch.get_num_threads() == 3
 
 
 def test_importing_ensemblekit_leaves_warning_filters_alone():

@@ -10,6 +10,7 @@ from sklearn.utils.validation import validate_data
 
 from ..imbalance._losses import compute_class_weight
 from ..imbalance._resampling import BalancedBatchSampler
+from ..utils._mixins import PredictLogProbaMixin
 from ._base import NeuralNetBase, as_float32
 from ._mlp import MLP
 
@@ -96,7 +97,7 @@ _FITTED_DOC = """
 """
 
 
-class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
+class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
     __doc__ = (
         """A torch net that is a true scikit-learn classifier.
 
@@ -314,8 +315,9 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         return output / output.sum(axis=-1, keepdims=True)
 
     def predict_log_proba(self, X):
-        """Log of the class probabilities, from the logits by ``log_softmax`` in float64
-        (finite where ``predict_proba`` rounds to 0) when ``predict_nonlinearity="auto"``.
+        """Log of the class probabilities: with ``predict_nonlinearity="auto"`` the
+        ``log_softmax`` of the logits in float64, finite where ``predict_proba`` rounds
+        to 0.
 
         Parameters
         ----------
@@ -324,11 +326,9 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNetBase):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``.
         """
         if self.predict_nonlinearity != "auto":
-            with np.errstate(divide="ignore"):
-                return np.log(self.predict_proba(X))
+            return super().predict_log_proba(X)
         return self._forward_numpy(X, lambda out: torch.log_softmax(out.double(), dim=-1))
 
     def predict(self, X):
