@@ -131,7 +131,7 @@ def test_net_effective_class_weight_equals_its_sample_weights(skewed):
     )
     by_rows = _net(random_state=0).fit(X_tr, y_tr, sample_weight=weights[y_tr])
     np.testing.assert_allclose(by_class.predict_proba(X_tr), by_rows.predict_proba(X_tr), atol=1e-6)
-    with pytest.raises(ValueError, match="class_weight must be"):
+    with pytest.raises(ValueError, match="'class_weight' parameter of NeuralNetClassifier"):
         _net(class_weight="inverse").fit(X_tr, y_tr)
 
 

@@ -165,7 +165,7 @@ def test_all_ones_weights_train_exactly_as_no_weights(digits, tiny_net_params):
 
 def test_weighted_loss_matches_hand_computation():
     """Batch loss = mean_i(w_i * CE_i) with weights rescaled to mean 1 over the training rows."""
-    net = NeuralNetClassifier(max_epochs=0, random_state=0)
+    net = NeuralNetClassifier(max_epochs=1, random_state=0)
     X = np.zeros((4, 2))
     y = np.array([0, 1, 1, 0])
     w = np.array([1.0, 2.0, 3.0, 2.0])

@@ -15,6 +15,7 @@ one model says so through two methods, ``stacking_blocker(X, y, plans, fit_param
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
+from ..utils._mixins import abandon_member_fits, fitting_members
 from ..utils._private import _safe_indexing
 from ..utils._random import set_random_states
 from ..utils._routing import rows_of_params
@@ -32,6 +34,8 @@ from ..utils._torch import torch_threads
 from ._progress import progress_bar
 
 ENGINES = ("auto", "joblib", "vectorized")
+# Each engine call's id: its members stop when the call is given up (see fit_members).
+_CALLS = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -165,17 +169,25 @@ def fit_members(
     # right for many one-member tasks, but stacked tasks are one per worker, so each one
     # carries the data inside (a tuple, which is not scattered) and they run side by side.
     data = ((X, y),) if stacked else (X, y)
+    call = next(_CALLS)
     with progress_bar(verbose, len(plans), what, in_process) as report:
         calls = (
             delayed(_fit_task)(
                 estimator, data, [plans[i] for i in task], stacked, fit_params or {},
-                n_threads, os.getpid(), only_unset, report,
+                n_threads, os.getpid(), only_unset, report, call,
             )
             for task in tasks
         )  # fmt: skip
         # Threads share one torch thread pool: limit it here, for the call, in this process.
-        with torch_threads(n_threads if n_workers > 1 else None):
-            results = Parallel(n_jobs=n_jobs)(calls)
+        try:
+            with torch_threads(n_threads if n_workers > 1 else None):
+                results = Parallel(n_jobs=n_jobs)(calls)
+        except BaseException:
+            # Ctrl-C or a member's error: joblib stops waiting, and process workers are
+            # shut down, but threads cannot be killed: members training in this process's
+            # threads stop at their next batch instead of training on unseen.
+            abandon_member_fits(call)
+            raise
     return [member for members in results for member in members]
 
 
@@ -196,8 +208,9 @@ def _stacking(estimator, X, y, plans, fit_params, engine: str) -> str | None:
 
 
 def _fit_task(
-    estimator, data, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report
-):
+    estimator, data, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report,
+    call=None,
+):  # fmt: skip
     """One task: its members cloned, seeded and fitted, one by one or stacked.
 
     ``data`` is ``(X, y)`` or ``((X, y),)``. Module-level so that every joblib backend
@@ -206,16 +219,20 @@ def _fit_task(
     X, y = data[0] if len(data) == 1 else data
     # A worker process of its own (loky, Dask, Ray) runs the task with its torch share and
     # then gives the worker back as it found it: Dask and Ray workers are shared.
-    with torch_threads(n_threads if os.getpid() != parent_pid else None):
-        members = [
-            set_random_states(clone(estimator), p.seed, only_unset=only_unset) for p in plans
-        ]
-        if stacked:
-            return estimator.fit_stacked(members, X, y, plans, on_epoch=report)
-        for member, plan in zip(members, plans, strict=True):
-            _fit_one(member, X, y, plan, fit_params)
-            report(1.0)
-    return members
+    marked = fitting_members.set(call)
+    try:
+        with torch_threads(n_threads if os.getpid() != parent_pid else None):
+            members = [
+                set_random_states(clone(estimator), p.seed, only_unset=only_unset) for p in plans
+            ]
+            if stacked:
+                return estimator.fit_stacked(members, X, y, plans, on_epoch=report)
+            for member, plan in zip(members, plans, strict=True):
+                _fit_one(member, X, y, plan, fit_params)
+                report(1.0)
+        return members
+    finally:
+        fitting_members.reset(marked)
 
 
 def _fit_one(member, X, y, plan: MemberPlan, fit_params):

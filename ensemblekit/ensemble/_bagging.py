@@ -13,6 +13,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ..engine import MemberPlan
 from ..imbalance._resampling import correct_prior_shift, resample_rows, resampling_targets
+from ..utils._mixins import all_or_nothing
 from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import MAX_SEED, draw_seeds
 from ..utils._validation import resolve_count
@@ -125,6 +126,7 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         self.verbose = verbose
         self.engine = engine
 
+    @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit ``n_estimators`` members, each on its own draw of rows and columns.

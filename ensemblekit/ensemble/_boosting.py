@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..utils._mixins import PredictLogProbaMixin
+from ..utils._mixins import PredictLogProbaMixin, all_or_nothing
 from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import check_random_state, set_random_states
 from ..utils._routing import rows_of_params
@@ -194,6 +194,7 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
     def _template(self):
         return self.estimator if self.estimator is not None else _small_net(NeuralNetClassifier)
 
+    @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Boost ``n_estimators`` stages (fewer on a perfect or a useless member).
@@ -376,6 +377,7 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
     def _template(self):
         return self.estimator if self.estimator is not None else _small_net(NeuralNetRegressor)
 
+    @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Boost up to ``n_estimators`` stages.
@@ -487,6 +489,7 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
             return self.estimator
         return _small_net(NeuralNetRegressor)
 
+    @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit up to ``n_estimators`` stages, each on the negative gradient of the loss.

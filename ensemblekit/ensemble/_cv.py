@@ -10,6 +10,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 
 from ..engine import MemberPlan, fit_members
+from ..utils._mixins import all_or_nothing
 from ..utils._random import draw_seeds
 from ._base import (
     ENGINE_DOC,
@@ -140,6 +141,7 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.verbose = verbose
         self.engine = engine
 
+    @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, groups=None, **fit_params):
         """Fit one member per fold (and one on all rows with ``refit=True``).
@@ -230,7 +232,8 @@ class CVEnsembleClassifier(SoftVotingClassifierMixin, _BaseCVEnsemble):
         """
         if not self.refit:
             return super().predict_proba(X)
-        return aligned_proba(self.refit_estimator_, self._validate_X(X), len(self.classes_))
+        X = self._validate_X(X)
+        return aligned_proba(self.refit_estimator_, X, len(self.classes_))
 
 
 class CVEnsembleRegressor(AveragingRegressorMixin, _BaseCVEnsemble):
@@ -269,4 +272,5 @@ class CVEnsembleRegressor(AveragingRegressorMixin, _BaseCVEnsemble):
         """
         if not self.refit:
             return super().predict(X)
-        return self.refit_estimator_.predict(self._validate_X(X))
+        X = self._validate_X(X)
+        return self.refit_estimator_.predict(X)

@@ -8,6 +8,7 @@ from typing import ClassVar
 from sklearn.base import BaseEstimator
 
 from ..engine import MemberPlan
+from ..utils._mixins import all_or_nothing
 from ..utils._private import Interval
 from ..utils._random import draw_seeds
 from ._base import (
@@ -54,6 +55,7 @@ class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.verbose = verbose
         self.engine = engine
 
+    @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit ``n_members`` seeded clones of the estimator on all of X, y.

@@ -12,6 +12,7 @@ from skorch import NeuralNet
 
 from ..averaging._snapshots import SCHEDULES, SnapshotCollector
 from ..engine import MemberPlan, fit_members
+from ..utils._mixins import all_or_nothing
 from ..utils._private import Interval, StrOptions
 from ..utils._random import draw_seeds
 from ..utils._torch import net_with_state
@@ -96,6 +97,7 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
         self.n_average = n_average
         self.random_state = random_state
 
+    @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, **fit_params):
         """Train the net once with a cyclic learning rate and keep a member per cycle.

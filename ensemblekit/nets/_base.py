@@ -11,6 +11,8 @@ listed, with why and at what risk, in ``ensemblekit/utils/_private.py``.
 
 from __future__ import annotations
 
+import copy
+from numbers import Integral, Real
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -22,22 +24,35 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 
+from ..utils._mixins import all_or_nothing, check_member_fit, fitting_members
+from ..utils._private import (
+    Interval,
+    Options,
+    RealNotInt,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from ..utils._random import draw_seeds
 from ..utils._torch import seeded_torch, signature_has, torch_threads
-from ..utils._validation import check_sample_weight
+from ..utils._validation import as_float32, check_sample_weight
 from ._mlp import MLP
-from ._stacked import MemberRows, _Rows, _take_rows, fit_stacked, stacking_blocker
+from ._stacked import (
+    MemberRows,
+    _Rows,
+    _take_rows,
+    finite_outputs,
+    fit_stacked,
+    stacking_blocker,
+)
 
 
 def _noop(*args, **kwargs) -> None:
     """A sink for skorch callbacks when the net is silent."""
 
 
-def as_float32(X):
-    """Validated X as the nets take it: C-contiguous float32, or float32 CSR when sparse."""
-    if sparse.issparse(X):
-        return X.tocsr().astype(np.float32)
-    return np.ascontiguousarray(X, dtype=np.float32)
+def _first_bad(values) -> float:
+    """The first value that is not finite."""
+    return next(value for value in values if not np.isfinite(value))
 
 
 class _SparseRows:
@@ -206,7 +221,63 @@ class NeuralNetBase(NeuralNet):
             vars(self)[key] = value
         return self
 
+    _parameter_constraints: ClassVar[dict] = {
+        "module": [callable, torch.nn.Module],
+        "criterion": [callable, torch.nn.Module],
+        "optimizer": [callable],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "random_state": ["random_state"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(RealNotInt, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "callbacks": [list, StrOptions({"disable"}), None],
+        "iterator_train": [callable, None],
+        "predict_nonlinearity": [StrOptions({"auto"}), callable, None],
+        "warm_start": ["boolean"],
+        "on_interrupt": [StrOptions({"raise", "stop"})],
+        "verbose": ["verbose"],
+        "device": [str, torch.device],
+        "compile": ["boolean"],
+        "torch_load_kwargs": [dict, None],
+    }
+
     # ------------------------------------------------------------------ validation
+    def _train(self, data) -> None:
+        """skorch's ``partial_fit`` loop, except for Ctrl-C: skorch swallows a
+        ``KeyboardInterrupt`` and returns a half-trained net; here it reaches the caller
+        (unless ``on_interrupt="stop"``). A callback that raises it to end training
+        (``EarlyStopping``) ends training, as in skorch."""
+        self.notify("on_train_begin", X=data, y=None)
+        try:
+            self.fit_loop(data, None)
+        except KeyboardInterrupt:
+            by_callback = vars(self).pop("_stopped_by_callback", False)
+            if not by_callback and (self.on_interrupt == "raise" or fitting_members.get()):
+                raise
+        self.notify("on_train_end", X=data, y=None)
+
+    def _check_params(self) -> None:
+        """Every parameter checked before any work, with the allowed range in the error."""
+        params = {name: getattr(self, name) for name in self._parameter_constraints}
+        validate_parameter_constraints(
+            self._parameter_constraints, params, caller_name=type(self).__name__
+        )
+        try:
+            device = torch.device(self.device)
+        except RuntimeError as error:
+            raise ValueError(
+                f"device={self.device!r} is not a torch device: {error} Use 'cpu' or 'cuda'."
+            ) from error
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r}, but torch finds no CUDA device on this machine "
+                "(torch.cuda.is_available() is False); use device='cpu'."
+            )
+
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), accept_sparse="csr")
         return as_float32(X)
@@ -239,12 +310,23 @@ class NeuralNetBase(NeuralNet):
         return None
 
     # ------------------------------------------------------------------ fitting
+    def _fit_snapshot(self) -> dict:
+        """The state a failed fit restores: a fitted net trains its objects in place (its
+        module, optimizer, history, callbacks), so those are copied, together."""
+        state = dict(vars(self))
+        if self.initialized_:
+            fitted = {name: value for name, value in state.items() if name.endswith("_")}
+            state.update(copy.deepcopy(fitted))
+        return state
+
+    @all_or_nothing
     def _fit(self, X, y, sample_weight, *, partial: bool, classes=None, valid=None):
         """Validate, draw the seeds, then let skorch run its loop on our dataset.
 
         ``valid`` is ``(X_val, y_val, sample_weight_val)`` or None.
         """
         # Continue training (partial_fit, or fit with warm_start) only on data of the same shape.
+        self._check_params()
         keep = self.__sklearn_is_fitted__() and (partial or self.warm_start)
         data, torch_seed = self._begin_fit(X, y, sample_weight, reset=not keep, classes=classes)
         try:
@@ -259,10 +341,11 @@ class NeuralNetBase(NeuralNet):
             ):
                 if not keep:
                     self.initialize()
-                NeuralNet.partial_fit(self, data, None)
+                self._train(data)
         finally:
             # Fit-time state only; keep it out of pickles.
             del self._shuffle
+            vars(self).pop("_stopped_by_callback", None)
             vars(self).pop("_valid_set", None)
         return self
 
@@ -278,7 +361,6 @@ class NeuralNetBase(NeuralNet):
 
     def _draw_fit_seeds(self) -> int:
         """Seeds of this fit's module, shuffling, split and sampler; returns torch's seed."""
-        self._check_early_stopping()
         module_seed, shuffle_seed, split_seed, torch_seed, sampler_seed = draw_seeds(
             self.random_state, 5
         )
@@ -316,6 +398,7 @@ class NeuralNetBase(NeuralNet):
         ``plan`` has ``rows``, ``features``, ``sample_weight`` and ``valid_rows`` (see
         ``ensemblekit.engine.MemberPlan``). Returns the member's rows and torch's seed.
         """
+        self._check_params()
         rows = np.arange(len(X)) if plan.rows is None else np.asarray(plan.rows)
         self.n_features_in_ = X.shape[1] if plan.features is None else len(plan.features)
         y_fit = self._encode_targets(_take_rows(y, rows), reset=True)
@@ -355,6 +438,24 @@ class NeuralNetBase(NeuralNet):
         """
         return fit_stacked(members, X, y, plans, on_epoch=on_epoch)
 
+    def on_batch_begin(self, net, **kwargs) -> None:
+        """A member whose ensemble fit was stopped (Ctrl-C, another member's error) stops
+        here, at its next batch, rather than training on in a thread no one waits for."""
+        super().on_batch_begin(net, **kwargs)
+        check_member_fit()
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        """Stop a fit whose training loss is no longer finite, with the fix in the error:
+        otherwise it would go on, and predict NaN."""
+        super().on_epoch_end(net, **kwargs)
+        losses = self.history[-1, "batches", :, "train_loss"] if self.history[-1]["batches"] else []
+        if not np.all(np.isfinite(losses)):
+            raise FloatingPointError(
+                f"The training loss of {type(self).__name__} became {_first_bad(losses)} in "
+                f"epoch {len(self.history)}: the fit diverged. Lower lr (now {self.lr!r}), "
+                "scale the inputs, or check the targets."
+            )
+
     # ------------------------------------------------------------------ per-step overhead
     def _set_training(self, training=True):
         """As skorch's, but only when the mode changes: skorch sets it on every step."""
@@ -370,18 +471,15 @@ class NeuralNetBase(NeuralNet):
         default = getattr(Callback, method_name, None)
         for _, callback in self.callbacks_:
             if getattr(type(callback), method_name, None) is not default:
-                getattr(callback, method_name)(self, **cb_kwargs)
+                try:
+                    getattr(callback, method_name)(self, **cb_kwargs)
+                except KeyboardInterrupt:  # skorch's way for a callback to end training
+                    self._stopped_by_callback = True
+                    raise
 
     def _threads(self):
         """Pin torch's intra-op threads: rounding of CPU matrix products depends on them."""
         return torch_threads(None if self.n_threads == -1 else self.n_threads)
-
-    def _check_early_stopping(self) -> None:
-        if self.early_stopping and not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1) when early_stopping=True, got "
-                f"{self.validation_fraction!r}."
-            )
 
     def _stratify_split(self, y: np.ndarray) -> np.ndarray | None:
         return None
@@ -524,7 +622,7 @@ class NeuralNetBase(NeuralNet):
                 for y in self.forward_iter(_ArrayData(X, device=self.device), device="cpu")
             ]
         nonlinearity = nonlinearity or self._get_predict_nonlinearity()
-        return nonlinearity(torch.cat(outputs)).double().numpy()
+        return finite_outputs(nonlinearity(torch.cat(outputs)).double().numpy(), self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import ClassVar
+
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -11,7 +14,9 @@ from sklearn.utils.validation import validate_data
 from ..imbalance._losses import compute_class_weight
 from ..imbalance._resampling import BalancedBatchSampler
 from ..utils._mixins import PredictLogProbaMixin
-from ._base import NeuralNetBase, as_float32
+from ..utils._private import Interval, StrOptions
+from ..utils._validation import as_float32
+from ._base import NeuralNetBase
 from ._mlp import MLP
 
 _SHARED_PARAMS_DOC = """
@@ -69,6 +74,12 @@ _SHARED_PARAMS_DOC = """
         Applied to the module's output at prediction. "auto" is {nonlin}.
     warm_start : bool, default=False
         When True, ``fit`` continues from the current weights instead of starting anew.
+    on_interrupt : {{"raise", "stop"}}, default="raise"
+        What Ctrl-C (``KeyboardInterrupt``) during ``fit`` does. "raise": the fit stops and
+        the interrupt reaches the caller, with the net left as it was before the call.
+        "stop" is skorch's behaviour: training ends, the net keeps the weights it has
+        and ``fit`` returns normally. Inside an ensemble an interrupt always raises: a
+        member that stopped early would leave the ensemble half-trained.
     verbose : int, default=0
         1 prints skorch's table of epochs.
     device : str or torch.device, default="cpu"
@@ -174,6 +185,7 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         iterator_train=None,
         predict_nonlinearity="auto",
         warm_start=False,
+        on_interrupt="raise",
         verbose=0,
         device="cpu",
         compile=False,
@@ -183,6 +195,14 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         params = dict(locals())
         del params["self"], params["kwargs"]
         self._store_params(params, kwargs)
+
+    _parameter_constraints: ClassVar[dict] = {
+        **NeuralNetBase._parameter_constraints,
+        "class_weight": [None, StrOptions({"balanced", "effective"}), dict],
+        "class_weight_beta": [Interval(Real, 0, 1, closed="left")],
+        "batch_sampler": [None, StrOptions({"balanced"}), callable],
+        "classes": ["array-like", None],
+    }
 
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Train the net from scratch (or continue, with ``warm_start=True``).
@@ -265,14 +285,9 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
                 )
             for label, weight in self.class_weight.items():
                 weights[np.searchsorted(self.classes_, label)] = weight
-        elif self.class_weight in ("balanced", "effective"):
+        else:  # "balanced" or "effective" (the parameter's constraints allow no other)
             weights[present] = compute_class_weight(
                 y_encoded, method=self.class_weight, beta=self.class_weight_beta
-            )
-        else:
-            raise ValueError(
-                "class_weight must be None, 'balanced', 'effective' or a dict of class: weight, "
-                f"got {self.class_weight!r}."
             )
         return weights
 
@@ -398,6 +413,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         iterator_train=None,
         predict_nonlinearity="auto",
         warm_start=False,
+        on_interrupt="raise",
         verbose=0,
         device="cpu",
         compile=False,
@@ -457,7 +473,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
 
     def _encode_targets(self, y, *, reset: bool, classes=None) -> np.ndarray:
         """Targets as float32 of shape (n_samples, n_outputs_) (set from ``y`` on reset)."""
-        y = np.asarray(y, dtype=np.float32)
+        y = as_float32(np.asarray(y, dtype=np.float64), "y")
         y2d = y.reshape(len(y), -1)
         if reset:
             self.n_outputs_ = y2d.shape[1]

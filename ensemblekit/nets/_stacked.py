@@ -30,8 +30,10 @@ from sklearn.base import clone
 from sklearn.utils import check_array
 from skorch.callbacks import Callback, LRScheduler
 
+from ..utils._mixins import check_member_fit
 from ..utils._private import _safe_indexing
 from ..utils._torch import seeded_torch, tensor_versions
+from ..utils._validation import as_float32
 from ._functional import VmapForward, saved_bytes_per_row, vmap_blocker
 from ._mlp import stacked_forward, stacks_by_bmm
 
@@ -171,8 +173,8 @@ def _global_generator(device) -> torch.Generator:
 def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
     """Prepare each member as its fit would, then train them in stacks of one shape."""
     # One float32 copy at most; torch will not wrap a read-only array (joblib's memmaps).
-    X = check_array(X, dtype=(np.float32, np.float64), input_name="X")
-    X = np.require(X, dtype=np.float32, requirements=["C_CONTIGUOUS", "WRITEABLE"])
+    X = as_float32(check_array(X, dtype=(np.float32, np.float64), input_name="X"))
+    X = np.require(X, requirements=["C_CONTIGUOUS", "WRITEABLE"])
     prepared, groups = [], {}
     try:
         for index, (member, plan) in enumerate(zip(members, plans, strict=True)):
@@ -350,6 +352,8 @@ class _Stack:
                 try:
                     member.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
                 except KeyboardInterrupt:  # skorch's way for a callback to stop training
+                    if not vars(member).pop("_stopped_by_callback", False):
+                        raise  # Ctrl-C, not a callback: the whole fit stops
                     stopped.append(k)
             left = self.n_epochs - epoch - 1
             if on_epoch is not None:
@@ -405,6 +409,7 @@ class _Stack:
         order = order.to(self.device)
         losses, sizes = [], []
         for start in range(0, n_rows, self.batch_size):
+            check_member_fit()  # the ensemble fit was stopped: so is this stack
             data = self.data
             positions = order[:, start : start + self.batch_size].long()
             output = self._forward(data["rows"].gather(1, positions), training=True)
@@ -644,7 +649,7 @@ class StackedPredictor:
         outputs: list = [None] * len(self.members)
         if not self.stacks or sparse.issparse(X):  # sparse rows: each member densifies its batches
             return outputs
-        X = np.require(X, np.float32, ["C_CONTIGUOUS", "WRITEABLE"])
+        X = np.require(as_float32(np.asarray(X)), requirements=["C_CONTIGUOUS", "WRITEABLE"])
         if not np.isfinite(X).all():
             raise ValueError("Input X contains NaN or infinity; the member nets need finite X.")
         X = torch.from_numpy(X)
@@ -666,10 +671,21 @@ class StackedPredictor:
                         self.stacks.remove(stack)
                         continue
                 out = first._get_predict_nonlinearity()(out).double().cpu().numpy()
-            out = first._finish_prediction(out)
+            out = first._finish_prediction(finite_outputs(out, first))
             for position, index in enumerate(indices):
                 outputs[index] = out[position]
         return outputs
+
+
+def finite_outputs(output: np.ndarray, net) -> np.ndarray:
+    """``output`` when finite: a prediction is never NaN without an error."""
+    if not np.isfinite(output).all():
+        raise ValueError(
+            f"{type(net).__name__}'s outputs are not finite: its weights hold NaN or inf (a "
+            "fit that diverged, or weights loaded from elsewhere). Refit it, with a lower lr "
+            "if it diverged."
+        )
+    return output
 
 
 def _vmap_predict(forward, params, buffers, inputs, batch_size: int) -> torch.Tensor | None:

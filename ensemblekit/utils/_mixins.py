@@ -1,8 +1,57 @@
-"""Small conventions every classifier of the package shares."""
+"""Conventions every estimator of the package shares: fits are all or nothing, and
+classifiers have ``predict_log_proba``."""
 
 from __future__ import annotations
 
+import contextvars
+import functools
+
 import numpy as np
+
+#: The id of the member engine's call fitting members in this thread (None outside one):
+#: a net's ``on_interrupt="stop"`` then still raises, since a member that stopped early
+#: would leave the ensemble half-trained.
+fitting_members: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "fitting_members", default=None
+)
+#: Engine calls given up (Ctrl-C, or a member's error): members still training for them
+#: in this process's threads stop at their next batch.
+_abandoned: set[int] = set()
+
+
+def abandon_member_fits(call: int) -> None:
+    """Tell the members still training for engine call ``call`` to stop."""
+    _abandoned.add(call)
+
+
+def check_member_fit() -> None:
+    """Raise ``KeyboardInterrupt`` in a member whose engine call was given up."""
+    call = fitting_members.get()
+    if call is not None and call in _abandoned:
+        raise KeyboardInterrupt("the ensemble fit that started this member was stopped")
+
+
+def all_or_nothing(fit):
+    """Make ``fit`` all or nothing: when it raises (a member's error, a diverged net,
+    Ctrl-C), the estimator is left as it was before the call, unfitted or with its
+    previous fitted state whole.
+
+    The state is ``vars(self)``, as ``_fit_snapshot()`` copies it: a shallow copy by
+    default, which suffices for a fit that assigns new attributes rather than changing
+    fitted objects in place (the nets, which train in place, copy deeper).
+    """
+
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        before = self._fit_snapshot() if hasattr(self, "_fit_snapshot") else dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return guarded
 
 
 class PredictLogProbaMixin:

@@ -13,19 +13,30 @@ from __future__ import annotations
 # constraint classes in a private module. Risk: low (third-party estimators such as
 # imbalanced-learn use them too); if they went, ``_parameter_constraints`` would fall
 # back to plain types and callables.
+# ``validate_parameter_constraints`` checks the nets' parameters: skorch's ``NeuralNet``
+# has a ``_validate_params`` of its own, which hides scikit-learn's. Risk: as above.
 # Row and column indexing of arrays, DataFrames, sparse matrices and lists alike. Listed
 # in scikit-learn's API reference although its name is private. Risk: low; a numpy and
 # pandas ``take`` would replace it.
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    Options,
+    RealNotInt,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 __all__ = [
     "PRIVATE_MEMBERS",
     "HasMethods",
     "Interval",
+    "Options",
     "RealNotInt",
     "StrOptions",
     "_safe_indexing",
+    "validate_parameter_constraints",
 ]
 
 #: Private methods and attributes of other packages' classes that ensemblekit calls,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
+from scipy import sparse
 
 
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
@@ -40,3 +41,25 @@ def resolve_count(value, total: int, name: str) -> int:
             f"or a float in (0, 1]."
         )
     return count
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def as_float32(X, name: str = "X"):
+    """Validated X as the nets take it: C-contiguous float32, or float32 CSR when sparse.
+
+    Values finite in float64 but beyond float32's range would turn into inf in the cast:
+    they are refused here, with the fix.
+    """
+    values = X.data if sparse.issparse(X) else X
+    largest = np.abs(values).max() if values.dtype != np.float32 and values.size else 0.0
+    # NaN and inf are left to the callers' finiteness checks, which name them.
+    if np.isfinite(largest) and largest > _FLOAT32_MAX:
+        raise ValueError(
+            f"{name} has values beyond float32's range (|x| > {_FLOAT32_MAX:.3g}), which the "
+            "nets compute in; scale the features (StandardScaler) before the net."
+        )
+    if sparse.issparse(X):
+        return X.tocsr().astype(np.float32)
+    return np.ascontiguousarray(X, dtype=np.float32)

@@ -1,0 +1,310 @@
+"""Faults played so that none can come back: bad settings, divergence, float32 overflow.
+
+Each would otherwise give a wrong number with no error: an untrained "fitted" net, NaN
+predictions scored as a class, inputs turned into inf by the cast to float32.
+"""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from ensemblekit.ensemble import (
+    AdaBoostClassifier,
+    AdaBoostRegressor,
+    BaggingClassifier,
+    BaggingRegressor,
+    CVEnsembleClassifier,
+    CVEnsembleRegressor,
+    DeepEnsembleClassifier,
+    DeepEnsembleRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+)
+from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
+
+
+# ---------------------------------------------------------------- the nets' settings
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"max_epochs": 0}, r"'max_epochs' parameter .* int in the range \[1, inf\)"),
+        ({"batch_size": -5}, r"'batch_size' parameter .* range \[1, inf\) or a int among \{-1\}"),
+        ({"batch_size": 0}, r"'batch_size' parameter"),
+        ({"lr": 0.0}, r"'lr' parameter .* range \(0.0, inf\)"),
+        ({"n_threads": 0}, r"'n_threads' parameter"),
+        ({"validation_fraction": 1.0}, r"'validation_fraction' parameter .* \(0.0, 1.0\)"),
+        ({"n_iter_no_change": 0}, r"'n_iter_no_change' parameter"),
+        ({"tol": -1e-3}, r"'tol' parameter"),
+        ({"early_stopping": "yes"}, r"'early_stopping' parameter"),
+        ({"predict_nonlinearity": "softmax"}, r"'predict_nonlinearity' parameter"),
+        ({"class_weight": "inverse"}, r"'class_weight' parameter"),
+        ({"class_weight_beta": 1.0}, r"'class_weight_beta' parameter .* \[0.0, 1.0\)"),
+        ({"batch_sampler": "stratified"}, r"'batch_sampler' parameter"),
+        ({"device": "gpu"}, r"device='gpu' is not a torch device.*Use 'cpu' or 'cuda'"),
+    ],
+)
+def test_every_setting_is_checked_before_any_work(setting, message, binary):
+    X, y = binary
+    net = NeuralNetClassifier(**setting)
+    with pytest.raises(ValueError, match=message):
+        net.fit(X, y)
+    assert not hasattr(net, "module_")  # nothing was built
+
+
+def test_cuda_without_cuda_names_the_fix(binary, monkeypatch):
+    X, y = binary
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"torch finds no CUDA device.*use device='cpu'"):
+        NeuralNetRegressor(device="cuda").fit(X, y.astype(float))
+    # Members are checked before any member trains, stacked or not.
+    for engine in ("auto", "joblib"):
+        bag = BaggingClassifier(NeuralNetClassifier(device="cuda:0"), engine=engine)
+        with pytest.raises(ValueError, match="no CUDA device"):
+            bag.fit(X, y)
+
+
+# ---------------------------------------------------------------- divergence
+def _diverging(**params):
+    return NeuralNetClassifier(
+        optimizer=torch.optim.SGD, lr=1e3, max_epochs=20, random_state=0, **params
+    )
+
+
+def test_a_diverging_net_stops_with_the_fix(binary):
+    X, y = binary
+    X = X * 100.0
+    with pytest.raises(FloatingPointError, match=r"became (nan|inf) in epoch \d+.*Lower lr"):
+        _diverging().fit(X, y)
+
+
+@pytest.mark.parametrize("engine", ["joblib", "vectorized"])
+def test_a_diverging_member_stops_the_ensemble(engine, binary):
+    X, y = binary
+    bag = BaggingClassifier(_diverging(), n_estimators=3, engine=engine, random_state=0)
+    with pytest.raises(FloatingPointError, match="the fit diverged"):
+        bag.fit(X * 100.0, y)
+
+
+def test_predictions_are_never_nan_without_an_error(binary, tiny_net_params):
+    X, y = binary
+    net = NeuralNetClassifier(random_state=0, **tiny_net_params).fit(X, y)
+    deep = DeepEnsembleRegressor(
+        NeuralNetRegressor(**tiny_net_params), n_members=2, random_state=0
+    ).fit(X, y.astype(float))
+    with torch.no_grad():
+        next(net.module_.parameters()).fill_(float("nan"))
+        next(deep[1].module_.parameters()).fill_(float("nan"))
+    for predict in (net.predict, net.predict_proba, net.predict_log_proba, deep.predict):
+        with pytest.raises(ValueError, match="outputs are not finite: its weights hold NaN"):
+            predict(X)
+
+
+# ---------------------------------------------------------------- float32 overflow
+def test_values_beyond_float32_are_refused_at_validation(binary, tiny_net_params):
+    X, y = binary
+    huge = X.copy()
+    huge[3, 1] = 1e39  # finite in float64, inf in float32
+    net = NeuralNetClassifier(**tiny_net_params)
+    with pytest.raises(ValueError, match=r"X has values beyond float32's range.*StandardScaler"):
+        net.fit(huge, y)
+    fitted = net.fit(X, y)
+    with pytest.raises(ValueError, match="X has values beyond float32's range"):
+        fitted.predict(huge)
+    targets = y.astype(float)
+    targets[0] = -1e40
+    with pytest.raises(ValueError, match="y has values beyond float32's range"):
+        NeuralNetRegressor(**tiny_net_params).fit(X, targets)
+    bag = BaggingClassifier(NeuralNetClassifier(**tiny_net_params), n_estimators=2)
+    with pytest.raises(ValueError, match="X has values beyond float32's range"):
+        bag.fit(huge, y)
+    with pytest.raises(ValueError, match="X has values beyond float32's range"):
+        bag.fit(X, y).predict(huge)
+    assert np.isfinite(bag.predict_proba(X)).all()
+
+
+# ---------------------------------------------------------------- fits are all or nothing
+class _Sentinel(BaseEstimator):
+    """A tree that raises when X holds the value 999 (the fault a refit meets)."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        if np.any(np.asarray(X) == 999):
+            raise ValueError("a member failed")
+        tree = DecisionTreeClassifier if self._is_classifier else DecisionTreeRegressor
+        self.tree_ = tree(max_depth=2, random_state=self.random_state)
+        self.tree_.fit(X, y, sample_weight=sample_weight)
+        self.classes_ = getattr(self.tree_, "classes_", None)
+        return self
+
+    def predict(self, X):
+        return self.tree_.predict(X)
+
+
+class _SentinelClassifier(ClassifierMixin, _Sentinel):
+    _is_classifier = True
+
+    def predict_proba(self, X):
+        return self.tree_.predict_proba(X)
+
+
+class _SentinelRegressor(RegressorMixin, _Sentinel):
+    _is_classifier = False
+
+
+def _faulty_estimators():
+    c, r = _SentinelClassifier(), _SentinelRegressor()
+    return [
+        BaggingClassifier(c, n_estimators=3, random_state=0),
+        BaggingRegressor(r, n_estimators=3, random_state=0),
+        BaggingClassifier(c, n_estimators=3, warm_start=True, random_state=0),
+        DeepEnsembleClassifier(c, n_members=2, random_state=0),
+        DeepEnsembleRegressor(r, n_members=2, random_state=0),
+        CVEnsembleClassifier(c, cv=3, refit=True),
+        CVEnsembleRegressor(r, cv=3),
+        AdaBoostClassifier(c, n_estimators=3, random_state=0),
+        AdaBoostRegressor(r, n_estimators=3, random_state=0),
+        GradientBoostingClassifier(r, n_estimators=3, random_state=0),
+        GradientBoostingRegressor(r, n_estimators=3, random_state=0),
+    ]
+
+
+def _fault_data(binary):
+    X, y = binary
+    bad = X.copy()
+    bad[5, 0] = 999  # every member's draw that holds row 5 fails; CV folds and stages too
+    return X, y, bad
+
+
+@pytest.mark.parametrize("index", range(11))
+def test_a_failed_fit_leaves_the_estimator_as_it_was(index, binary):
+    X, y, bad = _fault_data(binary)
+    first = _faulty_estimators()[index]
+    target = y if is_classifier(first) else y.astype(float)
+    unfitted = dict(vars(first))
+    with pytest.raises(ValueError, match="a member failed"):
+        first.fit(bad, target)
+    assert vars(first) == unfitted
+    with pytest.raises(NotFittedError):
+        first.predict(X)
+    fitted = _faulty_estimators()[index].fit(X, target)
+    state, before = dict(vars(fitted)), fitted.predict(X)
+    # A refit on other classes (3) whose member fails keeps the 2-class model whole.
+    other = np.where(np.arange(len(y)) % 7 == 0, 2, y) if is_classifier(fitted) else target
+    if getattr(fitted, "warm_start", False):
+        fitted.set_params(n_estimators=5)
+        other = target
+    with pytest.raises(ValueError, match="a member failed"):
+        fitted.fit(bad, other)
+    assert vars(fitted).keys() == state.keys()
+    assert all(
+        vars(fitted)[name] is value for name, value in state.items() if name != "n_estimators"
+    )
+    np.testing.assert_array_equal(fitted.predict(X), before)
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_net_whose_refit_diverges_keeps_its_fitted_state(warm_start, binary, tiny_net_params):
+    X, y = binary
+    net = NeuralNetClassifier(
+        optimizer=torch.optim.SGD, random_state=0, warm_start=warm_start, **tiny_net_params
+    )
+    unfitted = NeuralNetClassifier(optimizer=torch.optim.SGD, lr=1e3, max_epochs=5)
+    with pytest.raises(FloatingPointError):
+        unfitted.fit(X * 100.0, y)
+    with pytest.raises(NotFittedError):
+        unfitted.predict(X)
+    net.fit(X, y)
+    proba, epochs = net.predict_proba(X), len(net.history_)
+    weights = [p.detach().clone() for p in net.module_.parameters()]
+    net.set_params(lr=1e3)
+    with pytest.raises(FloatingPointError):
+        net.fit(X * 100.0, y)
+    np.testing.assert_array_equal(net.predict_proba(X), proba)
+    assert len(net.history_) == epochs
+    for now, then in zip(net.module_.parameters(), weights, strict=True):
+        assert torch.equal(now, then)
+
+
+def test_a_snapshot_ensemble_whose_refit_diverges_keeps_its_members(binary, tiny_net_params):
+    from ensemblekit.ensemble import SnapshotEnsembleClassifier
+
+    X, y = binary
+    ens = SnapshotEnsembleClassifier(
+        NeuralNetClassifier(**tiny_net_params), n_snapshots=2, random_state=0
+    ).fit(X, y)
+    members, proba = list(ens.estimators_), ens.predict_proba(X)
+    ens.set_params(estimator__optimizer=torch.optim.SGD, lr_max=1e4, lr_min=1e3)
+    with pytest.raises(FloatingPointError):
+        ens.fit(X * 100.0, y)
+    assert ens.estimators_ == members
+    np.testing.assert_array_equal(ens.predict_proba(X), proba)
+
+
+# ---------------------------------------------------------------- Ctrl-C stops a fit
+_INTERRUPT = """
+import os, signal, sys, threading, time
+import joblib, numpy as np
+from sklearn.datasets import make_classification
+from skorch.callbacks import Callback
+from ensemblekit.ensemble import BaggingClassifier
+from ensemblekit.nets import NeuralNetClassifier
+
+epochs = [0]
+
+class Count(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        epochs[0] += 1
+
+X, y = make_classification(2000, 20, random_state=0)
+net = NeuralNetClassifier(max_epochs=100000, batch_size=16, callbacks=[("count", Count())])
+what, backend = sys.argv[1], sys.argv[2]
+model = net if what == "net" else BaggingClassifier(
+    net, n_estimators=4, n_jobs=1 if backend == "sequential" else 2, engine=what
+)
+threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+start = time.perf_counter()
+try:
+    with joblib.parallel_config(backend="threading" if backend == "sequential" else backend):
+        model.fit(X, y)
+except KeyboardInterrupt:
+    late = time.perf_counter() - start - 1.5
+    seen = epochs[0]
+    time.sleep(1.0)
+    fitted = hasattr(model, "module_") or hasattr(model, "estimators_")
+    print(f"raised {late:.2f} s late; fitted: {fitted}; epochs after: {epochs[0] - seen}")
+else:
+    print("fit returned")
+"""
+
+
+@pytest.mark.parametrize(
+    ("what", "backend"),
+    [
+        ("net", "sequential"),
+        ("joblib", "sequential"),
+        ("joblib", "threading"),
+        ("vectorized", "threading"),
+        ("joblib", "loky"),
+    ],
+)
+def test_ctrl_c_stops_any_fit_promptly_and_leaves_it_unfitted(what, backend):
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT, what, backend],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = done.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"raised ([\d.]+) s late; fitted: False; epochs after: (\d+)", line)
+    assert match, line
+    assert float(match[1]) < 2.0
+    # Nothing trains on after the interrupt (in this process; loky's workers are stopped).
+    assert int(match[2]) == 0
