@@ -308,3 +308,85 @@ def test_ctrl_c_stops_any_fit_promptly_and_leaves_it_unfitted(what, backend):
     assert float(match[1]) < 2.0
     # Nothing trains on after the interrupt (in this process; loky's workers are stopped).
     assert int(match[2]) == 0
+
+
+# ---------------------------------------------------------------- statistics guard inputs
+def test_tests_of_scores_without_spread_warn_and_say_what_they_return():
+    from ensemblekit.model_selection import corrected_resampled_ttest
+
+    with pytest.warns(UserWarning, match="scored the same on every split.*pvalue=1"):
+        same = corrected_resampled_ttest([0.8] * 5, [0.8] * 5, n_train=80, n_test=20)
+    assert (same.statistic, same.pvalue) == (0.0, 1.0)
+    with pytest.warns(UserWarning, match=r"ahead by the same margin \(\+0.1\)"):
+        ahead = corrected_resampled_ttest([0.9] * 5, [0.8] * 5, n_train=80, n_test=20)
+    assert (ahead.statistic, ahead.pvalue) == (np.inf, 0.0)
+    with pytest.raises(ValueError, match=r"scores of splits \[2\] are not finite"):
+        corrected_resampled_ttest([0.8, 0.7, np.nan, 0.8], n_train=80, n_test=20)
+
+
+def test_paired_5x2cv_of_equal_models_warns_instead_of_nan(binary):
+    from sklearn.dummy import DummyClassifier
+
+    from ensemblekit.model_selection import paired_ttest_5x2cv
+
+    X, y = binary
+    for variant in ("t", "f"):
+        with pytest.warns(UserWarning, match="scored the same on every split"):
+            result = paired_ttest_5x2cv(
+                DummyClassifier(), DummyClassifier(), X, y, variant=variant, random_state=0
+            )
+        assert (result.statistic, result.pvalue) == (0.0, 1.0)
+
+
+def test_mcnemar_and_compare_models_check_their_arguments_before_any_fit(binary):
+    from sklearn.dummy import DummyClassifier
+
+    from ensemblekit.model_selection import compare_models, mcnemar_test
+
+    X, y = binary
+    with pytest.raises(ValueError, match="at least one row"):
+        mcnemar_test([], [], [])
+    with pytest.raises(ValueError, match=r"confidence_level must be in \(0, 1\), got 1.5"):
+        compare_models({"dummy": _SentinelClassifier()}, X, y, confidence_level=1.5)
+    with pytest.raises(ValueError, match="non-empty dict of name: estimator, got list"):
+        compare_models([DummyClassifier()], X, y)
+    labels = np.array(["no", "yes"])[y]
+    table = compare_models(
+        {"dummy": DummyClassifier(), "tree": DecisionTreeClassifier(random_state=0)},
+        X, labels, cv=3,
+    )  # fmt: skip
+    assert [row.name for row in table] == ["tree", "dummy"]
+
+
+class _NaNRegressor(RegressorMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), np.nan)
+
+
+def test_bootstrap_score_refuses_rounds_that_predict_nan(regression):
+    from ensemblekit.model_selection import bootstrap_score
+
+    X, y = regression
+    with pytest.raises(ValueError, match="The model of round 0 predicts NaN or inf"):
+        bootstrap_score(_NaNRegressor(), X, y, n_rounds=2, random_state=0)
+
+
+def test_bias_variance_checks_the_column_names(binary):
+    pd = pytest.importorskip("pandas")
+    from ensemblekit.model_selection import bias_variance_decomp
+
+    X, y = binary
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    permuted = frame[frame.columns[::-1]]
+    with pytest.raises(ValueError, match=r"X_test's columns differ.*X_test\[X_train.columns\]"):
+        bias_variance_decomp(
+            DecisionTreeClassifier(), frame[:150], y[:150], permuted[150:], y[150:], n_rounds=2
+        )
+    result = bias_variance_decomp(
+        DecisionTreeClassifier(), frame[:150], y[:150], frame[150:], y[150:], n_rounds=2
+    )
+    assert 0 <= result.expected_loss <= 1

@@ -36,6 +36,7 @@ def fit_folds(
     n_classes=None,
     engine="joblib",
     fit_params=None,
+    predictions=True,
 ):
     """Fit one member per (train, test) split and score and predict it out of fold.
 
@@ -44,7 +45,8 @@ def fit_folds(
     members. Returns ``(members, scores, oof)``: the members, each fold's score on its test
     rows (by ``scoring``, the estimator's ``score`` if None), and the out-of-fold predictions
     (probabilities in ``n_classes`` columns for classifiers), averaged over repeats.
-    ``fit_params`` go to every member's ``fit``, per-row ones at its training rows.
+    ``fit_params`` go to every member's ``fit``, per-row ones at its training rows. With
+    ``predictions=False`` the out-of-fold predictions are not computed (None).
     """
     seeds = draw_seeds(random_state, len(splits))
     plans = [
@@ -63,6 +65,8 @@ def fit_folds(
     scores = np.array(
         [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
     )
+    if not predictions:
+        return members, scores, None
     total, seen = None, np.zeros(X.shape[0])
     for member, (_, test) in zip(members, splits, strict=True):
         if n_classes is not None:

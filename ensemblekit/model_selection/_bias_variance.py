@@ -228,6 +228,7 @@ def bias_variance_decomp(
     if int(n_rounds) < 2:
         raise ValueError(f"n_rounds must be at least 2 to measure a variance, got {n_rounds!r}.")
     _check_estimator_for_loss(estimator, loss)
+    _check_same_columns(X_train, X_test)
     X_train = check_array(X_train, dtype=None, ensure_all_finite=False)
     X_test = check_array(X_test, dtype=None, ensure_all_finite=False)
     y_train, y_test = column_or_1d(y_train), column_or_1d(y_test)
@@ -279,6 +280,19 @@ def bias_variance_decomp(
         predictions = np.stack([np.asarray(m.predict(X_test), dtype=float) for m in members])
         parts = decompose_squared(predictions, y_test.astype(float))
     return _result(loss, parts, len(members), predictions if return_predictions else None)
+
+
+def _check_same_columns(X_train, X_test) -> None:
+    """DataFrames become arrays here, so their column names are compared first, as an
+    estimator compares them at predict: permuted columns would give a wrong loss."""
+    train, test = (getattr(X, "columns", None) for X in (X_train, X_test))
+    if train is None or test is None:
+        return
+    if list(train) != list(test):
+        raise ValueError(
+            "X_test's columns differ from X_train's (names or order): "
+            f"{list(test)[:10]} against {list(train)[:10]}. Select X_test[X_train.columns]."
+        )
 
 
 def _check_estimator_for_loss(estimator, loss: str) -> None:

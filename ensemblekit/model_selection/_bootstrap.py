@@ -256,10 +256,10 @@ def bootstrap_score(
         out = np.ones(n, dtype=bool)
         out[in_bag] = False
         if out.any():
-            output = _response(member, loss, X[out], classes)
+            output = _finite(_response(member, loss, X[out], classes), f"round {r}")
             losses[r, out] = loss.per_point(y[out], output, classes)
     round_errors = np.array([row[~np.isnan(row)].mean() for row in losses])
-    full_output = _response(full, loss, X, classes)
+    full_output = _finite(_response(full, loss, X, classes), "the model on all rows")
     err_train = float(np.mean(loss.per_point(y, full_output, classes)))
     gamma = float(loss.no_information(y, full_output, classes))
     err_oob = leave_one_out_bootstrap_error(losses)
@@ -272,6 +272,16 @@ def bootstrap_score(
         oob_score=float(loss.to_score(err_oob)),
         no_information_score=float(loss.to_score(gamma)),
     )
+
+
+def _finite(output: np.ndarray, which: str) -> np.ndarray:
+    """A round's output; NaN would be taken for an in-bag row and dropped unseen."""
+    if output.dtype.kind == "f" and not np.isfinite(output).all():
+        raise ValueError(
+            f"The model of {which} predicts NaN or inf; bootstrap_score cannot score it. "
+            "Check that the estimator's fits succeed on bootstrap samples."
+        )
+    return output
 
 
 def _response(member, loss: _PointLoss, X, classes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,14 +68,44 @@ def corrected_resampled_ttest(scores_a, scores_b=None, *, n_train: int, n_test: 
         raise ValueError(f"Need at least 2 paired scores, got shape {diff.shape}.")
     if n_train <= 0 or n_test <= 0:
         raise ValueError(f"n_train and n_test must be positive, got {n_train} and {n_test}.")
+    _check_finite_scores(diff)
     k = len(diff)
     variance = (1 / k + n_test / n_train) * diff.var(ddof=1)
     if variance == 0:
-        return TestResult(
-            0.0 if diff.mean() == 0 else np.copysign(np.inf, diff.mean()), float(diff.mean() == 0)
-        )
+        return _no_spread(float(diff.mean()))
     t = diff.mean() / np.sqrt(variance)
     return TestResult(float(t), float(2 * stats.t.sf(abs(t), df=k - 1)))
+
+
+def _check_finite_scores(scores: np.ndarray) -> None:
+    """A NaN or infinite score (a failed fit scored as NaN) makes every statistic NaN."""
+    bad = np.flatnonzero(~np.isfinite(scores))
+    if len(bad):
+        raise ValueError(
+            f"The scores of splits {bad.tolist()} are not finite (a fit that failed, or a "
+            "model that predicts NaN); fix those fits before testing."
+        )
+
+
+def _no_spread(mean: float) -> TestResult:
+    """The paired differences do not vary: no t statistic exists. The result is
+    documented and warned: equal models (t = 0, p = 1), or one always ahead by the same
+    margin (t = +-inf, p = 0)."""
+    if mean == 0:
+        warnings.warn(
+            "The two models scored the same on every split: no difference to test; "
+            "returning statistic=0, pvalue=1.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return TestResult(0.0, 1.0)
+    warnings.warn(
+        f"One model is ahead by the same margin ({mean:+.4g}) on every split: the variance "
+        "is zero; returning statistic=+-inf, pvalue=0.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return TestResult(float(np.copysign(np.inf, mean)), 0.0)
 
 
 def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> TestResult:
@@ -109,6 +140,8 @@ def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> Test
     """
     y_true, y_pred1, y_pred2 = (column_or_1d(a) for a in (y_true, y_pred1, y_pred2))
     check_consistent_length(y_true, y_pred1, y_pred2)
+    if len(y_true) == 0:
+        raise ValueError("mcnemar_test needs predictions of at least one row; got none.")
     right1, right2 = y_pred1 == y_true, y_pred2 == y_true
     b, c = int(np.sum(right1 & ~right2)), int(np.sum(~right1 & right2))
     if b + c == 0:
@@ -178,7 +211,10 @@ def paired_ttest_5x2cv(
             [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
         )
     d = (np.asarray(diffs[0]) - np.asarray(diffs[1])).reshape(5, 2)
+    _check_finite_scores(d.ravel())
     variances = ((d - d.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    if variances.sum() == 0:
+        return _no_spread(float(d.mean()))
     if variant == "t":
         t = d[0, 0] / np.sqrt(variances.mean())
         return TestResult(float(t), float(2 * stats.t.sf(abs(t), df=5)))
@@ -282,8 +318,13 @@ def compare_models(
     """
     if test not in ("corrected_ttest", "ttest"):
         raise ValueError(f"test must be 'corrected_ttest' or 'ttest', got {test!r}.")
-    if len(estimators) < 1:
-        raise ValueError("estimators is empty; pass a dict of name: estimator.")
+    if not isinstance(estimators, dict) or len(estimators) < 1:
+        raise ValueError(
+            "estimators must be a non-empty dict of name: estimator, got "
+            f"{type(estimators).__name__}."
+        )
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}.")
     X = check_array(X, dtype=None, ensure_all_finite=False)
     y = column_or_1d(y)
     first = next(iter(estimators.values()))
@@ -304,9 +345,15 @@ def compare_models(
             n_jobs=n_jobs,
             random_state=random_state,
             fit_params=routed_fit_params("compare_models", est, params),
+            predictions=False,
         )[1]
         for name, est in estimators.items()
     }
+    for name, s in scores.items():
+        try:
+            _check_finite_scores(s)
+        except ValueError as error:
+            raise ValueError(f"Model {name!r}: {error}") from error
     best = max(scores, key=lambda name: scores[name].mean())
     k = len(splits)
     correction = (1 / k + n_test / n_train) if test == "corrected_ttest" else 1 / k
