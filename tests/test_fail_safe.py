@@ -390,3 +390,21 @@ def test_bias_variance_checks_the_column_names(binary):
         DecisionTreeClassifier(), frame[:150], y[:150], frame[150:], y[150:], n_rounds=2
     )
     assert 0 <= result.expected_loss <= 1
+
+
+# ---------------------------------------------------------------- memory
+@pytest.mark.parametrize(
+    ("limit", "usage", "left"),
+    [("1000000", "400000", 600_000), ("max", "400000", None), ("9223372036854771712", "1", None)],
+)
+def test_the_memory_guard_reads_a_container_limit(limit, usage, left, tmp_path, monkeypatch):
+    from ensemblekit.nets import _stacked
+
+    (tmp_path / "limit").write_text(limit + "\n")
+    (tmp_path / "usage").write_text(usage + "\n")
+    files = ((str(tmp_path / "none"), str(tmp_path / "none")),)
+    files += ((str(tmp_path / "limit"), str(tmp_path / "usage")),)
+    monkeypatch.setattr(_stacked, "_CGROUP_FILES", files)
+    assert _stacked._cgroup_memory_left() == left
+    available = _stacked._available_memory(torch.device("cpu"))
+    assert available == 600_000 if left else available > 600_000

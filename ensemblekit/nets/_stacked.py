@@ -207,10 +207,35 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
 
 
 def _available_memory(device: torch.device) -> int:
-    """Bytes free on ``device`` (a module-level function, so tests can shrink it)."""
+    """Bytes free on ``device`` (a module-level function, so tests can shrink it): on the
+    CPU the host's free memory, or what the container's cgroup leaves, if less."""
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    host = int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    cgroup = _cgroup_memory_left()
+    return host if cgroup is None else min(host, cgroup)
+
+
+# Where a container's memory limit and usage are: cgroup v2, then v1.
+_CGROUP_FILES = (
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
+
+
+def _cgroup_memory_left() -> int | None:
+    """The cgroup's memory limit minus its usage; None without a limit."""
+    for limit_file, usage_file in _CGROUP_FILES:
+        try:
+            with open(limit_file) as limit, open(usage_file) as usage:
+                limit_text, usage_text = limit.read().strip(), usage.read().strip()
+        except OSError:
+            continue
+        # "max" (v2) or a page-rounded 2**63 (v1) means no limit.
+        if limit_text == "max" or int(limit_text) >= 2**62:
+            return None
+        return max(0, int(limit_text) - int(usage_text))
+    return None
 
 
 def _chunk_size(member, rows: MemberRows, X: torch.Tensor) -> int:
