@@ -270,6 +270,12 @@ what, backend = sys.argv[1], sys.argv[2]
 model = net if what == "net" else BaggingClassifier(
     net, n_estimators=4, n_jobs=1 if backend == "sequential" else 2, engine=what
 )
+if backend == "dask":  # a cluster whose workers are threads of this process
+    from dask.distributed import Client, LocalCluster
+
+    client = Client(LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ))
 threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
 start = time.perf_counter()
 try:
@@ -294,6 +300,7 @@ else:
         ("joblib", "threading"),
         ("vectorized", "threading"),
         ("joblib", "loky"),
+        ("joblib", "dask"),
     ],
 )
 def test_ctrl_c_stops_any_fit_promptly_and_leaves_it_unfitted(what, backend):
