@@ -8,7 +8,8 @@ for the cases we do not follow and why).
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from _learners import TreeClassifier, TreeLearner, TreeRegressor
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -24,34 +25,6 @@ from ensemblekit.ensemble import (
 )
 from ensemblekit.model_selection import bias_variance_decomp, bootstrap_score
 from ensemblekit.nets import NeuralNetClassifier
-
-
-class _FitReturnsNone(BaseEstimator):
-    """A learner whose ``fit`` returns None, as many users' and scikit-learn's test ones do."""
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y, sample_weight=None):
-        tree = DecisionTreeClassifier if self._is_classifier else DecisionTreeRegressor
-        self.tree_ = tree(max_depth=3, random_state=self.random_state).fit(
-            X, y, sample_weight=sample_weight
-        )
-        self.classes_ = getattr(self.tree_, "classes_", None)
-
-    def predict(self, X):
-        return self.tree_.predict(X)
-
-
-class _ClassifierReturnsNone(ClassifierMixin, _FitReturnsNone):
-    _is_classifier = True
-
-    def predict_proba(self, X):
-        return self.tree_.predict_proba(X)
-
-
-class _RegressorReturnsNone(RegressorMixin, _FitReturnsNone):
-    _is_classifier = False
 
 
 # ---------------------------------------------------------------- out-of-bag results
@@ -77,29 +50,29 @@ def test_refit_without_oob_score_drops_the_old_scores(cls, data, attributes, war
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: BaggingClassifier(_ClassifierReturnsNone(), n_estimators=3, random_state=0),
-        lambda: BaggingRegressor(_RegressorReturnsNone(), n_estimators=3, random_state=0),
-        lambda: AdaBoostClassifier(_ClassifierReturnsNone(), n_estimators=3, random_state=0),
-        lambda: AdaBoostRegressor(_RegressorReturnsNone(), n_estimators=3, random_state=0),
-        lambda: CVEnsembleClassifier(_ClassifierReturnsNone(), cv=3),
-        lambda: CVEnsembleRegressor(_RegressorReturnsNone(), cv=3),
-        lambda: DeepEnsembleClassifier(_ClassifierReturnsNone(), n_members=2, random_state=0),
+        lambda: BaggingClassifier(TreeClassifier(), n_estimators=3, random_state=0),
+        lambda: BaggingRegressor(TreeRegressor(), n_estimators=3, random_state=0),
+        lambda: AdaBoostClassifier(TreeClassifier(), n_estimators=3, random_state=0),
+        lambda: AdaBoostRegressor(TreeRegressor(), n_estimators=3, random_state=0),
+        lambda: CVEnsembleClassifier(TreeClassifier(), cv=3),
+        lambda: CVEnsembleRegressor(TreeRegressor(), cv=3),
+        lambda: DeepEnsembleClassifier(TreeClassifier(), n_members=2, random_state=0),
     ],
 )
 def test_members_whose_fit_returns_none_are_kept(make, binary):
     X, y = binary
     ens = make().fit(X, y)
-    assert all(isinstance(member, _FitReturnsNone) for member in ens.estimators_)
+    assert all(isinstance(member, TreeLearner) for member in ens.estimators_)
     assert all(hasattr(member, "tree_") for member in ens.estimators_)
     assert ens.predict(X).shape == (len(X),)
 
 
 def test_validation_tools_take_a_fit_that_returns_none(binary):
     X, y = binary
-    result = bootstrap_score(_ClassifierReturnsNone(random_state=0), X, y, n_rounds=3)
+    result = bootstrap_score(TreeClassifier(random_state=0), X, y, n_rounds=3)
     assert 0.5 < result.estimate <= 1.0
     decomposition = bias_variance_decomp(
-        _ClassifierReturnsNone(), X[:150], y[:150], X[150:], y[150:], n_rounds=3, random_state=0
+        TreeClassifier(), X[:150], y[:150], X[150:], y[150:], n_rounds=3, random_state=0
     )
     assert 0.0 <= decomposition.expected_loss <= 1.0
 

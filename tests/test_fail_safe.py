@@ -11,9 +11,10 @@ import sys
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from _learners import TreeClassifier, TreeRegressor
+from sklearn.base import BaseEstimator, RegressorMixin, is_classifier
 from sklearn.exceptions import NotFittedError
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.tree import DecisionTreeClassifier
 
 from ensemblekit.ensemble import (
     AdaBoostClassifier,
@@ -130,38 +131,8 @@ def test_values_beyond_float32_are_refused_at_validation(binary, tiny_net_params
 
 
 # ---------------------------------------------------------------- fits are all or nothing
-class _Sentinel(BaseEstimator):
-    """A tree that raises when X holds the value 999 (the fault a refit meets)."""
-
-    def __init__(self, random_state=None):
-        self.random_state = random_state
-
-    def fit(self, X, y, sample_weight=None):
-        if np.any(np.asarray(X) == 999):
-            raise ValueError("a member failed")
-        tree = DecisionTreeClassifier if self._is_classifier else DecisionTreeRegressor
-        self.tree_ = tree(max_depth=2, random_state=self.random_state)
-        self.tree_.fit(X, y, sample_weight=sample_weight)
-        self.classes_ = getattr(self.tree_, "classes_", None)
-        return self
-
-    def predict(self, X):
-        return self.tree_.predict(X)
-
-
-class _SentinelClassifier(ClassifierMixin, _Sentinel):
-    _is_classifier = True
-
-    def predict_proba(self, X):
-        return self.tree_.predict_proba(X)
-
-
-class _SentinelRegressor(RegressorMixin, _Sentinel):
-    _is_classifier = False
-
-
 def _faulty_estimators():
-    c, r = _SentinelClassifier(), _SentinelRegressor()
+    c, r = TreeClassifier(fail_on=999), TreeRegressor(fail_on=999)
     return [
         BaggingClassifier(c, n_estimators=3, random_state=0),
         BaggingRegressor(r, n_estimators=3, random_state=0),
@@ -354,7 +325,7 @@ def test_mcnemar_and_compare_models_check_their_arguments_before_any_fit(binary)
     with pytest.raises(ValueError, match="at least one row"):
         mcnemar_test([], [], [])
     with pytest.raises(ValueError, match=r"confidence_level must be in \(0, 1\), got 1.5"):
-        compare_models({"dummy": _SentinelClassifier()}, X, y, confidence_level=1.5)
+        compare_models({"dummy": TreeClassifier()}, X, y, confidence_level=1.5)
     with pytest.raises(ValueError, match="non-empty dict of name: estimator, got list"):
         compare_models([DummyClassifier()], X, y)
     labels = np.array(["no", "yes"])[y]
