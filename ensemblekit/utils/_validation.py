@@ -53,7 +53,9 @@ def as_float32(X, name: str = "X"):
     they are refused here, with the fix.
     """
     values = X.data if sparse.issparse(X) else X
-    largest = np.abs(values).max() if values.dtype != np.float32 and values.size else 0.0
+    # max and -min: no temporary copy of X, as np.abs would make.
+    check = values.dtype != np.float32 and values.size
+    largest = max(values.max(), -values.min()) if check else 0.0
     # NaN and inf are left to the callers' finiteness checks, which name them.
     if np.isfinite(largest) and largest > _FLOAT32_MAX:
         raise ValueError(
