@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 
 import torch
 import torch.nn.functional as F
@@ -181,18 +182,32 @@ def _sentence(error: Exception) -> str:
     return f"{type(error).__name__}: {sentence}"
 
 
-def saved_bytes_per_row(module, X: torch.Tensor) -> int:
-    """Bytes a training forward of ``module`` keeps for backward per row of ``X``
-    (measured on one copy of it through torch's saved-tensor hooks)."""
+def training_bytes_per_row(module, X: torch.Tensor) -> int:
+    """Bytes a training step of ``module`` holds per row of ``X`` at its peak, measured on
+    one copy of it through torch's saved-tensor hooks: the activations a forward keeps for
+    backward, the gradient of the largest of them, which backward holds beside them, and
+    the largest of the columns a convolution unfolds its input into (im2col)."""
     params = {n: p.detach()[None].requires_grad_(True) for n, p in module.named_parameters()}
     buffers = {n: b.clone()[None] for n, b in module.named_buffers()}
-    total = 0
+    # Weights saved for backward are the stack's own tensors, not memory per row.
+    weights = {t.untyped_storage().data_ptr() for t in (*params.values(), *buffers.values())}
+    sizes, unfolded = [0], [0]
 
     def pack(tensor):
-        nonlocal total
-        total += tensor.numel() * tensor.element_size()
+        if tensor.untyped_storage().data_ptr() not in weights:
+            sizes.append(tensor.numel() * tensor.element_size())
         return tensor
 
+    def unfold(conv, inputs, output):
+        spatial = output.shape[-len(conv.kernel_size) :]
+        columns = conv.in_channels * math.prod(conv.kernel_size) * math.prod(spatial)
+        unfolded.append(columns * output.element_size() * len(X))
+
+    forward = VmapForward(module)
+    for layer in forward.module.modules():
+        if isinstance(layer, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+            layer.register_forward_hook(unfold)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        VmapForward(module)(params, buffers, X[None], training=True)
-    return total // max(len(X), 1)
+        generators = [torch.Generator(X.device)]  # dropout masks are drawn, as in training
+        forward(params, buffers, X[None], training=True, generators=generators)
+    return (sum(sizes) + max(sizes) + max(unfolded)) // max(len(X), 1)

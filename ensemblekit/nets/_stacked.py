@@ -20,6 +20,7 @@ as its own fit would.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ from ..utils._mixins import check_member_fit
 from ..utils._private import _safe_indexing
 from ..utils._torch import seeded_torch, tensor_versions
 from ..utils._validation import as_float32
-from ._functional import VmapForward, saved_bytes_per_row, vmap_blocker
+from ._functional import VmapForward, training_bytes_per_row, vmap_blocker
 from ._mlp import stacked_forward, stacks_by_bmm
 
 # Optimizers whose update of an element depends only on that element's gradient and state.
@@ -62,6 +63,11 @@ class _Rows:
     rows: np.ndarray
     y: np.ndarray
     weight: np.ndarray | None
+
+    def __post_init__(self):
+        # Encoded class labels as int32: half the memory of int64 while members wait.
+        if self.y.dtype.kind in "iu" and self.y.dtype != np.int32:
+            self.y = self.y.astype(np.int32)
 
     def take(self, positions: np.ndarray) -> _Rows:
         weight = None if self.weight is None else self.weight[positions]
@@ -171,39 +177,56 @@ def _global_generator(device) -> torch.Generator:
 
 
 def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
-    """Prepare each member as its fit would, then train them in stacks of one shape."""
+    """Prepare each member as its fit would, then train them in stacks of one shape.
+
+    Members are prepared one at a time and trained as soon as a chunk of one shape is
+    full, so the rows and modules of at most one chunk per shape are in memory at once.
+    """
     # One float32 copy at most; torch will not wrap a read-only array (joblib's memmaps).
     X = as_float32(check_array(X, dtype=(np.float32, np.float64), input_name="X"))
     X = np.require(X, requirements=["C_CONTIGUOUS", "WRITEABLE"])
-    prepared, groups = [], {}
+    X_host = torch.from_numpy(X)
+    chunks, limits = {}, {}  # by shape: the members waiting, and how many fit at once
     try:
-        for index, (member, plan) in enumerate(zip(members, plans, strict=True)):
-            rows, torch_seed = member._begin_member_fit(X, y, plan)
-            with member._threads(), seeded_torch(torch_seed, member.device):
-                member.initialize()
-                # What the module's dropout would draw from in the member's own fit.
-                generator = (
-                    None if stacks_by_bmm(member.module_) else _global_generator(member.device)
-                )
-            prepared.append((rows, generator))
+        for member, plan in zip(members, plans, strict=True):
+            prepared = _prepare(member, X, y, plan)
+            rows = prepared[0]
             # Members train in lockstep: same number of rows, input and output widths.
             key = (len(rows.train.rows), member.n_features_in_, member.n_outputs_)
-            groups.setdefault((*key, rows.valid is None), []).append(index)
-        X_host = torch.from_numpy(X)
-        for indices in groups.values():
-            size = _chunk_size(members[indices[0]], prepared[indices[0]][0], X_host)
-            for start in range(0, len(indices), size):
-                chunk = indices[start : start + size]
-                stack = _Stack([members[i] for i in chunk], [prepared[i] for i in chunk], X_host)
-                for i in chunk:  # the stack holds their rows now
-                    prepared[i] = None
-                with members[chunk[0]]._threads():
-                    stack.train(on_epoch)
-                del stack
+            key = (*key, rows.valid is None)
+            if key not in limits:
+                limits[key] = _chunk_size(member, rows, X_host, len(members))
+            chunk = chunks.setdefault(key, [])
+            chunk.append((member, prepared))
+            if len(chunk) == limits[key]:
+                _train_chunk(chunk, X_host, on_epoch)
+        for chunk in chunks.values():
+            if chunk:
+                _train_chunk(chunk, X_host, on_epoch)
     finally:
         for member in members:
             vars(member).pop("_shuffle", None)
     return members
+
+
+def _prepare(member, X: np.ndarray, y, plan) -> tuple[MemberRows, torch.Generator | None]:
+    """What the member's own fit does before training: its rows, seeds and weights."""
+    rows, torch_seed = member._begin_member_fit(X, y, plan)
+    with member._threads(), seeded_torch(torch_seed, member.device):
+        member.initialize()
+        # What the module's dropout would draw from in the member's own fit.
+        generator = None if stacks_by_bmm(member.module_) else _global_generator(member.device)
+    return rows, generator
+
+
+def _train_chunk(chunk: list, X: torch.Tensor, on_epoch) -> None:
+    """Train the prepared members of ``chunk`` as one stack, and empty the chunk."""
+    members = [member for member, _ in chunk]
+    prepared = [member_prepared for _, member_prepared in chunk]
+    chunk.clear()  # the stack takes the members' rows, and lets each go once copied
+    stack = _Stack(members, prepared, X)
+    with members[0]._threads():
+        stack.train(on_epoch)
 
 
 def _available_memory(device: torch.device) -> int:
@@ -238,26 +261,86 @@ def _cgroup_memory_left() -> int | None:
     return None
 
 
-def _chunk_size(member, rows: MemberRows, X: torch.Tensor) -> int:
-    """How many members of this shape fit in half the free memory of the device at once."""
+def _chunk_size(member, rows: MemberRows, X: torch.Tensor, n_members: int) -> int:
+    """How many of ``n_members`` members of this shape train at once in half the free
+    memory of the device, with the members trained before them kept."""
+    budget = _available_memory(torch.device(member.device)) // 2
+    return stack_memory(member, rows, X).chunk_size(n_members, budget)
+
+
+# Measured (CPython 3.11, skorch 1.3): the Python objects of one initialized net (module,
+# criterion, optimizer, callbacks, history), and one batch's record in its history (its
+# loss and size, in the history of a stacked fit).
+_NET_BYTES = 24_000
+_RECORD_BYTES = 360
+# Measured: what a stack holds besides its members' share (its optimizer, the copy of the
+# module vmap calls, and torch's working memory for a training step).
+_STACK_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class StackMemory:
+    """Bytes that training members of one shape in stacks takes.
+
+    ``fixed``: for a stack (its own objects, a member's epoch order, X's copy on a GPU).
+    Per member: ``kept`` from its preparation on (its net, module weights and history),
+    ``state`` once its stack is done (its own optimizer's state), and ``training`` while
+    its stack trains, at the most of two
+    moments: during the batches (each row's index, target, weight and place in the
+    epoch's order; the stacked weights, their gradients and two optimizer states; one
+    batch's activations kept for backward) and at the end (the members' optimizer states
+    written beside the stack's). A member's prepared rows are let go as the stack copies
+    them, so they never add to this.
+    """
+
+    fixed: int
+    kept: int
+    state: int
+    training: int
+
+    def peak(self, n_members: int, chunk: int) -> int:
+        """The most a pass over ``n_members`` in stacks of ``chunk`` uses: while the last
+        stack trains, with every other member done."""
+        done = n_members - chunk
+        return self.fixed + n_members * self.kept + done * self.state + chunk * self.training
+
+    def chunk_size(self, n_members: int, budget: int) -> int:
+        """The most members a stack may hold for the pass to stay within ``budget``."""
+        left = budget - self.fixed - n_members * (self.kept + self.state)
+        return int(min(n_members, max(1, left // max(1, self.training - self.state))))
+
+
+def stack_memory(member, rows: MemberRows, X: torch.Tensor) -> StackMemory:
+    """What training members like ``member`` (prepared, with ``rows``) stacked takes."""
     module = member.module_
     n_params = sum(p.numel() for p in module.parameters())
     n = len(rows.train.rows)
     batch = n if member.batch_size == -1 else min(int(member.batch_size), n)
-    if stacks_by_bmm(module):
-        widths = sum(p.shape[0] for p in module.parameters() if p.dim() == 1)
-        per_row = 4 * (member.n_features_in_ + 4 * widths)
-    else:
-        sample = X[torch.as_tensor(rows.train.rows[: min(n, 16)])]
-        if rows.features is not None:
-            sample = sample[:, torch.as_tensor(rows.features)]
-        with member._threads():
-            per_row = saved_bytes_per_row(module, sample.to(member.device))
-    # Weights, gradients and two optimizer states; row indices, epoch order and targets;
-    # one batch's inputs and the activations kept for backward.
-    per_member = 16 * n_params + 32 * n + batch * per_row
-    budget = _available_memory(torch.device(member.device)) // 2
-    return max(1, int(budget // per_member))
+    sample = X[torch.as_tensor(rows.train.rows[: min(n, 16)])]
+    if rows.features is not None:
+        sample = sample[:, torch.as_tensor(rows.features)]
+    with member._threads():
+        per_row = training_bytes_per_row(module, sample.to(member.device))
+    parts = [rows.train] if rows.valid is None else [rows.train, rows.valid]
+    records = sum(math.ceil(len(part.rows) / batch) for part in parts)
+    data = sum(len(part.rows) * _row_bytes(part) for part in parts)
+    weights, epoch_records = 4 * n_params, records * _RECORD_BYTES
+    # The last epoch's records are written once its batches' memory is free.
+    batches = data + 4 * n + 4 * weights + batch * per_row - epoch_records
+    end = data + 4 * weights + 2 * weights
+    return StackMemory(
+        # One member's epoch order as torch draws it (int64), before the stack keeps it.
+        fixed=_STACK_BYTES + 8 * n + (0 if torch.device(member.device).type == "cpu" else X.nbytes),
+        kept=_NET_BYTES + weights + int(member.max_epochs) * epoch_records,
+        state=2 * weights,
+        training=max(batches, end),
+    )
+
+
+def _row_bytes(rows: _Rows) -> int:
+    """Bytes a row takes in a stack: its index (int32), target(s) and loss weight."""
+    weight = 0 if rows.weight is None else 4
+    return 4 + rows.y[:1].nbytes + weight
 
 
 @torch.no_grad()
@@ -284,9 +367,42 @@ def _columns(members: list, features: list, device) -> torch.Tensor | None:
     return _padded([every if columns is None else columns for columns in features], device)
 
 
-def _compact(y: np.ndarray):
-    """int32 for encoded class labels (half the memory of int64), else y's own dtype."""
-    return np.int32 if y.dtype.kind in "iu" else None
+def _stack_rows(rows: list, n_X: int, device) -> dict[str, torch.Tensor]:
+    """The members' rows, targets and weights as (K, longest, ...) tensors, zero-padded
+    (weights of one for members without weights). ``rows`` is emptied as it is copied, so
+    each member's own arrays are let go at once."""
+    first = rows[0]
+    # Row indices as int32 (half the memory of int64) when X has fewer than 2**31 rows.
+    index = np.int32 if n_X < 2**31 else np.int64
+    parts = {"": [r.train for r in rows]}
+    if first.valid is not None:
+        parts["valid_"] = [r.valid for r in rows]
+    arrays = {}
+    for prefix, members in parts.items():
+        longest = max(len(part.rows) for part in members)
+        shape = (len(rows), longest)
+        arrays[prefix + "rows"] = np.zeros(shape, dtype=index)
+        arrays[prefix + "y"] = np.zeros(shape + members[0].y.shape[1:], members[0].y.dtype)
+        if any(part.weight is not None for part in members):
+            arrays[prefix + "weight"] = np.zeros(shape, dtype=np.float32)
+    del parts
+    lengths = []
+    for k in range(len(rows)):
+        member, rows[k] = rows[k], None
+        for prefix, part in [("", member.train), ("valid_", member.valid)]:
+            if prefix + "rows" not in arrays:
+                continue
+            arrays[prefix + "rows"][k, : len(part.rows)] = part.rows
+            arrays[prefix + "y"][k, : len(part.rows)] = part.y
+            if prefix + "weight" in arrays:
+                weight = 1 if part.weight is None else part.weight
+                arrays[prefix + "weight"][k, : len(part.rows)] = weight
+        if member.valid is not None:
+            lengths.append(len(member.valid.rows))
+    data = {name: torch.from_numpy(array).to(device) for name, array in arrays.items()}
+    if lengths:
+        data["valid_length"] = torch.tensor(lengths, device=device)
+    return data
 
 
 def _padded(parts: list[np.ndarray], device, dtype=None) -> torch.Tensor:
@@ -303,10 +419,13 @@ class _Stack:
     """K prepared members of one shape: their weights stacked, trained in lockstep."""
 
     def __init__(self, members: list, prepared: list[tuple], X: torch.Tensor):
+        """``prepared`` (each member's rows and dropout generator) is emptied: each
+        member's rows are let go once the stack has copied them."""
         first = members[0]
         rows = [member_rows for member_rows, _ in prepared]
         # Dropout generators of members whose module runs through vmap (None for MLPs).
         self.generators = [generator for _, generator in prepared]
+        prepared.clear()
         self.vmap = None if stacks_by_bmm(first.module_) else VmapForward(first.module_)
         self.members, self.first = members, first
         self.device = device = torch.device(first.device)
@@ -314,31 +433,10 @@ class _Stack:
         self.n_epochs = int(first.max_epochs)
         n_rows = len(rows[0].train.rows)
         self.batch_size = n_rows if first.batch_size == -1 else int(first.batch_size)
-        # Row indices as int32 (half the memory of int64; X has fewer than 2**31 rows).
-        index = np.int32 if len(X) < 2**31 else np.int64
-        self.data = {
-            "rows": _padded([r.train.rows for r in rows], device, index),
-            "y": _padded([r.train.y for r in rows], device, _compact(rows[0].train.y)),
-        }
-        if any(r.train.weight is not None for r in rows):
-            ones = np.ones(n_rows, dtype=np.float32)
-            self.data["weight"] = _padded(
-                [ones if r.train.weight is None else r.train.weight for r in rows], device
-            )
         columns = _columns(members, [r.features for r in rows], device)
+        self.data = _stack_rows(rows, len(X), device)
         if columns is not None:
             self.data["features"] = columns
-        if rows[0].valid is not None:
-            valid = [r.valid for r in rows]
-            self.data["valid_rows"] = _padded([v.rows for v in valid], device, index)
-            self.data["valid_y"] = _padded([v.y for v in valid], device, _compact(valid[0].y))
-            self.data["valid_length"] = torch.tensor([len(v.rows) for v in valid], device=device)
-            if any(v.weight is not None for v in valid):
-                self.data["valid_weight"] = _padded(
-                    [np.ones(len(v.rows), np.float32) if v.weight is None else v.weight
-                     for v in valid],
-                    device,
-                )  # fmt: skip
         params, self.buffers = _stacked_state(members, device)
         self.optimizer_kwargs = first.get_params_for("optimizer")
         self.optimizer_kwargs.setdefault("lr", first.lr)
@@ -432,8 +530,12 @@ class _Stack:
         for k, member in enumerate(self.members):
             order[k] = torch.randperm(n_rows, generator=member._shuffle)
         order = order.to(self.device)
-        losses, sizes = [], []
-        for start in range(0, n_rows, self.batch_size):
+        starts = range(0, n_rows, self.batch_size)
+        # One tensor for the epoch's losses: a small tensor kept per batch would scatter
+        # long-lived allocations between the batches' temporaries and fragment the heap.
+        losses = torch.empty((len(starts), n_members), device=self.device)
+        sizes = []
+        for batch, start in enumerate(starts):
             check_member_fit()  # the ensemble fit was stopped: so is this stack
             data = self.data
             positions = order[:, start : start + self.batch_size].long()
@@ -444,14 +546,14 @@ class _Stack:
             self.optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()
             self.optimizer.step()
-            losses.append(loss.detach())
+            losses[batch] = loss.detach()
             sizes.append(positions.shape[1])
             if self.batch_schedulers:
-                moved = self._end_batch(losses[-1].tolist(), sizes[-1])
+                moved = self._end_batch(losses[batch].tolist(), sizes[-1])
                 if moved is not None:  # the members were regrouped: follow them
                     index = torch.tensor(moved, device=self.device)
-                    order, losses = order[index], [part[index] for part in losses]
-        per_member = torch.stack(losses, 1).tolist()
+                    order, losses = order[index], losses[:, index]
+        per_member = losses.T.tolist()
         return [(per_member[k], sizes) for k in range(n_members)]
 
     def _end_batch(self, losses: list[float], size: int) -> list[int] | None:
