@@ -393,24 +393,30 @@ def test_the_memory_guard_reads_a_container_limit(limit, usage, left, tmp_path, 
 
 def _stacked_pass(budget: int | None) -> dict:
     """The memory benchmark's measurement, in a fresh process: 24 bagged MLP members on
-    20,000 rows, one epoch; the guard's estimate, its chunks and the pass's peak."""
+    20,000 rows, one epoch of batches of 512; the guard's estimate, its chunks and the
+    pass's peak."""
     script = Path(__file__).parent.parent / "benchmarks" / "bench_memory.py"
     # glibc's fixed threshold makes the resident peak repeatable (see the benchmark).
     env = {**os.environ, "ENSEMBLEKIT_QUICK": "0", "MALLOC_MMAP_THRESHOLD_": "65536"}
-    command = [sys.executable, str(script), "--child", "24", '{"max_epochs": 1}', str(budget)]
+    net = json.dumps({"max_epochs": 1, "batch_size": 512})
+    command = [sys.executable, str(script), "--child", "24", net, str(budget)]
     out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=script.parent)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])
 
 
+@pytest.mark.skipif(
+    not Path("/proc/self/clear_refs").exists(), reason="measures the peak through Linux's /proc"
+)
 def test_the_memory_guard_estimates_and_bounds_the_stacked_pass():
     whole = _stacked_pass(None)
     assert whole["chunks"] == [24]
     assert 0.9 <= whole["estimate"] / whole["peak"] <= 1.1
-    # A budget a third of what the pass takes: members are prepared and trained in stacks
-    # that keep the whole pass, rows and finished members included, within it.
+    # A budget a third of what the pass takes: members are prepared and trained stack by
+    # stack, which keeps the whole pass, rows and finished members included, within it
+    # (preparing every member first measured 1.04 of the budget, 0.86 of the estimate).
     budget = whole["peak"] // 3
     small = _stacked_pass(budget)
     assert len(small["chunks"]) > 2 and sum(small["chunks"]) == 24
-    assert small["peak"] <= 1.1 * budget
+    assert small["peak"] <= budget
     assert 0.9 <= small["estimate"] / small["peak"] <= 1.1
