@@ -252,23 +252,57 @@ def test_top_k_ensemble_takes_the_best_candidates(cancer):
 def test_check_search_border_grid_and_distributions(cancer):
     X, y = cancer
     edge = GridSearchCV(_logistic(), {"C": [1e-5, 1e-4, 1e-3]}, cv=3).fit(X, y)
-    with pytest.warns(SearchBorderWarning, match="best C=0.001 lies on the high edge"):
-        findings = check_search_border(edge)
+    with pytest.warns(SearchBorderWarning, match="best C=0.001 lies on the high edge") as record:
+        assert check_search_border(edge) is None  # said once: as a warning
+    assert len(record) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # or once: as the returned list
+        findings = check_search_border(edge, warn=False)
     assert findings[0].suggestion.startswith("widen it on a log scale, e.g. [1e-05, 0.01]")
     inside = GridSearchCV(_logistic(), {"C": [1e-5, 1.0, 1e5]}, cv=3).fit(X, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        if inside.best_params_["C"] == 1.0:
-            assert check_search_border(inside) == []
+    if inside.best_params_["C"] == 1.0:
+        assert check_search_border(inside, warn=False) == []
     depth = GridSearchCV(DecisionTreeRegressor(random_state=0), {"max_depth": [1, 2]}, cv=3)
     depth.fit(*load_diabetes(return_X_y=True))
     if depth.best_params_["max_depth"] == 2:
-        with pytest.warns(SearchBorderWarning, match="extend it"):
-            assert check_search_border(depth)[0].edge == "high"
+        assert check_search_border(depth, warn=False)[0].suggestion == "extend it, e.g. [1, 3]"
     randomized = RandomizedSearchCV(
         _logistic(), {"C": stats.loguniform(1e-5, 1e-3)}, n_iter=20, cv=3, random_state=0
     ).fit(X, y)
-    with pytest.warns(SearchBorderWarning, match="high edge"):
-        assert check_search_border(randomized, margin=0.2)[0].param == "C"
+    assert check_search_border(randomized, margin=0.2, warn=False)[0].param == "C"
     with pytest.raises(ValueError, match="is not fitted"):
         check_search_border(GridSearchCV(_logistic(), {"C": [1.0]}))
+
+
+class _FixedBest:
+    """A fitted search stand-in: its best parameters and what it searched."""
+
+    def __init__(self, estimator, grid, best):
+        self.estimator, self.param_grid, self.best_params_ = estimator, grid, best
+        self.cv_results_ = {}
+
+
+@pytest.mark.parametrize(
+    ("grid", "best", "suggestion"),
+    [
+        # max_samples accepts (0, 1] as a share: 1.0 is its limit, so nothing lies beyond.
+        ({"estimator__max_samples": [0.5, 1.0]}, 1.0, None),
+        ({"estimator__max_samples": [0.5, 0.75]}, 0.75, "extend it, e.g. [0.5, 0.875]"),
+        # Whole numbers for n_estimators (5 + 1.5 rounds up), and not below 1.
+        ({"estimator__n_estimators": [2, 5]}, 5, "extend it, e.g. [2, 7]"),
+        ({"estimator__n_estimators": [1, 5]}, 1, None),
+        ({"estimator__n_estimators": [2, 5]}, 2, "extend it, e.g. [1, 5]"),
+        # A nested parameter's owner is found through the pipeline and the ensemble.
+        ({"estimator__estimator__max_depth": [1, 3]}, 1, None),
+    ],
+)
+def test_check_search_border_suggests_only_values_the_parameter_accepts(grid, best, suggestion):
+    from sklearn.pipeline import Pipeline
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ensemblekit.ensemble import BaggingClassifier
+
+    pipeline = Pipeline([("estimator", BaggingClassifier(DecisionTreeClassifier()))])
+    search = _FixedBest(pipeline, grid, {next(iter(grid)): best})
+    findings = check_search_border(search, warn=False)
+    assert [f.suggestion for f in findings] == ([] if suggestion is None else [suggestion])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone, is_classifier
@@ -13,6 +15,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ..engine import MemberPlan, fit_members
+from ..utils._private import Interval
 from ..utils._random import draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
@@ -221,39 +224,43 @@ _LOG_SCALE_NAMES = {
 }
 
 
-def check_search_border(search, *, margin: float = 0.05) -> list[BorderFinding]:
-    """Warn when a best numeric parameter lies on the border of the searched range.
+def check_search_border(
+    search, *, margin: float = 0.05, warn: bool = True
+) -> list[BorderFinding] | None:
+    """Say when a best numeric parameter lies on the border of the searched range.
 
     A best value at the edge of a grid (or within ``margin`` of a distribution's bounds)
     means the optimum may lie beyond it: search further out. Learning rates and
     regularisation strengths (and any positive range spanning over two decades) are
-    suggested on a log scale.
+    suggested on a log scale. Suggestions stay within what the parameter accepts (its
+    estimator's parameter constraints: ``max_samples`` up to 1.0, whole numbers for
+    ``n_estimators``), and a best value on the limit of what the parameter accepts is no
+    finding, since nothing lies beyond it.
 
     Parameters
     ----------
     search : fitted GridSearchCV or RandomizedSearchCV
     margin : float, default=0.05
         Share of a continuous range (in log space for log-scaled ones) that counts as its edge.
+    warn : bool, default=True
+        True: each finding is a :class:`SearchBorderWarning` and nothing is returned.
+        False: the findings are returned, without warnings.
 
     Returns
     -------
-    findings : list of BorderFinding
-        Each is also emitted as a :class:`SearchBorderWarning`.
+    findings : list of BorderFinding or None
+        With ``warn=False``: the findings, possibly empty; with ``warn=True``: None.
 
     Examples
     --------
-    >>> import warnings
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.model_selection import GridSearchCV
     >>> from sklearn.linear_model import LogisticRegression
     >>> from ensemblekit.model_selection import check_search_border
     >>> X, y = load_iris(return_X_y=True)
     >>> search = GridSearchCV(LogisticRegression(max_iter=500), {"C": [1e-4, 1e-3, 1e-2]}).fit(X, y)
-    >>> with warnings.catch_warnings(record=True):
-    ...     warnings.simplefilter("always")
-    ...     findings = check_search_border(search)
-    >>> findings[0].param, findings[0].edge
-    ('C', 'high')
+    >>> [(f.param, f.edge) for f in check_search_border(search, warn=False)]
+    [('C', 'high')]
     """
     _check_fitted_search(search)
     findings = []
@@ -268,21 +275,63 @@ def check_search_border(search, *, margin: float = 0.05) -> list[BorderFinding]:
         if edge is None:
             continue
         if log:
-            new = (best / 10, high) if edge == "low" else (low, best * 10)
-            suggestion = f"widen it on a log scale, e.g. [{new[0]:.3g}, {new[1]:.3g}]"
+            new = [best / 10, high] if edge == "low" else [low, best * 10]
         else:
             step = (high - low) / 2
-            new = (low - step, high) if edge == "low" else (low, high + step)
-            suggestion = f"extend it, e.g. [{new[0]:.3g}, {new[1]:.3g}]"
-        finding = BorderFinding(name, best, edge, (low, high), suggestion)
-        findings.append(finding)
+            new = [low - step, high] if edge == "low" else [low, high + step]
+        allowed = _allowed(search.estimator, name, best)
+        if allowed is not None:
+            new = _within(allowed, new, edge, best)
+            if new is None:  # the best is on the limit of what the parameter accepts
+                continue
+        word = "widen it on a log scale" if log else "extend it"
+        suggestion = f"{word}, e.g. [{new[0]:.3g}, {new[1]:.3g}]"
+        findings.append(BorderFinding(name, best, edge, (low, high), suggestion))
+    if not warn:
+        return findings
+    for finding in findings:
+        low, high = finding.searched
         warnings.warn(
-            f"The best {name}={best!r} lies on the {edge} edge of the searched range "
-            f"[{low:.3g}, {high:.3g}]; the optimum may lie beyond it: {suggestion}.",
+            f"The best {finding.param}={finding.best_value!r} lies on the {finding.edge} "
+            f"edge of the searched range [{low:.3g}, {high:.3g}]; the optimum may lie "
+            f"beyond it: {finding.suggestion}.",
             SearchBorderWarning,
             stacklevel=2,
         )
-    return findings
+    return None
+
+
+def _allowed(estimator, name: str, value):
+    """The interval of the parameter constraint ``value`` satisfies, from the estimator
+    that owns the (nested) parameter ``name``; None when it declares none."""
+    *path, short = name.split("__")
+    owner = estimator.get_params()["__".join(path)] if path else estimator
+    constraints = getattr(owner, "_parameter_constraints", {}).get(short, [])
+    for constraint in constraints:
+        if isinstance(constraint, Interval) and constraint.is_satisfied_by(value):
+            return constraint
+    return None
+
+
+def _within(interval, new: list, edge: str, best) -> list | None:
+    """The range ``new`` clipped to ``interval`` (whole numbers for an integer one); None
+    when the ``edge`` side cannot move past ``best``."""
+    integer = interval.type is Integral
+    low, high = new
+    if interval.left is not None:
+        if interval.closed in ("left", "both"):
+            low = max(low, interval.left)
+        elif low <= interval.left:  # an open bound: stop short of it
+            low = interval.left + 1 if integer else (interval.left + best) / 2
+    if interval.right is not None:
+        if interval.closed in ("right", "both"):
+            high = min(high, interval.right)
+        elif high >= interval.right:
+            high = interval.right - 1 if integer else (interval.right + best) / 2
+    if integer:
+        low, high = math.floor(low), math.ceil(high)
+    moved = low < best if edge == "low" else high > best
+    return [low, high] if moved else None
 
 
 def _searched_range(search, name):
