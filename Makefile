@@ -7,7 +7,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_TEST := $(VENV)/.stamp-test
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo examples test lint format bench clean
 
 $(STAMP_RUN): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ $(STAMP_TEST): $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
 	$(PY) examples/demo.py
+
+# Every example, with the extras they use (plot, imbalanced); figures in examples/figures/.
+examples: $(STAMP_RUN)
+	$(PIP) -e ".[plot,imbalanced]"
+	for script in examples/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 test: $(STAMP_TEST)
 	$(PY) -m ruff check ensemblekit tests examples benchmarks

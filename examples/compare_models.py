@@ -4,7 +4,8 @@ On load_breast_cancer, every model is scored on the same repeated stratified 5-f
 (5 x 2 = 10 folds). The table gives each model's mean accuracy, a 95% interval and the
 p-value against the best model, both with Nadeau & Bengio's corrected variance: folds share
 training rows, so the plain t-test over them is too confident. The plot shows each model's
-fold scores. Saves ``compare_models.png``.
+fold scores. Saves ``compare_models.png`` into the figures folder (``--figures DIR``,
+``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
@@ -12,6 +13,7 @@ Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 import os
 
 import matplotlib.pyplot as plt
+from _figures import save
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import RepeatedStratifiedKFold
@@ -52,8 +54,7 @@ def main():
     ax.set_xticks(list(positions), [row.name for row in table])
     ax.set(ylabel="accuracy per fold", xlabel="black bar: corrected 95% interval of the mean")
     ax.set_title(f"load_breast_cancer, repeated stratified 5-fold ({len(table[0].scores)} folds)")
-    fig.savefig("compare_models.png", dpi=110)
-    print("saved compare_models.png")
+    save(fig, "compare_models.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 On load_digits (a 75/25 split), fit a BaggingClassifier and a DeepEnsembleClassifier of
 small nets once each, then score the average of their first k members for every k. Both
 ensembles beat one net, most of all in log loss: averaging members' probabilities makes
-them better calibrated. Saves ``plot_bagging_nets.png``.
+them better calibrated. Saves ``plot_bagging_nets.png`` into the figures folder (``--figures DIR``,
+``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
@@ -12,6 +13,7 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _figures import save
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
@@ -71,8 +73,7 @@ def main():
     ax_loss.set(xlabel="members", ylabel="test log loss", title="Log loss (lower is better)")
     ax_acc.legend()
     fig.suptitle("Ensembles of small nets on load_digits")
-    fig.savefig("plot_bagging_nets.png", dpi=110)
-    print("saved plot_bagging_nets.png")
+    save(fig, "plot_bagging_nets.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ rounds. Left: an MLP with one hidden layer of growing width; the narrow net unde
 bias) and widening lowers the bias, while the variance peaks at a moderate width and falls
 again for wide nets, as is seen for over-parameterised models. Right: bagging regression
 trees; each added member lowers the variance while the bias stays. Saves
-``plot_bias_variance.png``.
+``plot_bias_variance.png`` into the figures folder (``--figures DIR``,
+``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
@@ -13,6 +14,7 @@ Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 import os
 
 import matplotlib.pyplot as plt
+from _figures import save
 from sklearn.datasets import make_friedman1
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -64,8 +66,7 @@ def main():
     BiasVarianceDisplay.from_result(bag_curve, ax=right)
     right.set(title="Bagging trees: members lower the variance", xlabel="members")
     fig.suptitle(f"Squared-loss decomposition on Friedman #1 ({N_ROUNDS} bootstrap rounds)")
-    fig.savefig("plot_bias_variance.png", dpi=110)
-    print("saved plot_bias_variance.png")
+    save(fig, "plot_bias_variance.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ A 3-class make_classification problem (20 features, 10 informative). AdaBoost (S
 gradient boosting (multinomial deviance) each chain small nets (one hidden layer of 4 units,
 10 epochs per stage); a single net of the same shape trains for as many epochs as all the
 stages together. The plot shows the test error after each stage. Saves
-``plot_boosting_nets.png``.
+``plot_boosting_nets.png`` into the figures folder (``--figures DIR``,
+``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
@@ -13,6 +14,7 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _figures import save
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
@@ -63,8 +65,7 @@ def main():
     ax.axhline(single_error, color="gray", ls="--", label=f"one net, {EPOCHS * STAGES} epochs")
     ax.set(xlabel="stage", ylabel="test error", title="Boosting nets with 4 hidden units")
     ax.legend()
-    fig.savefig("plot_boosting_nets.png", dpi=110)
-    print("saved plot_boosting_nets.png")
+    save(fig, "plot_boosting_nets.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ On load_digits, every method gets the same budget of ``EPOCHS`` epochs of one sm
 
 Everything trains on the same 80% of the training split; the other 20% is the soups'
 validation set. Prints test accuracy, log loss and training time, and saves
-``plot_checkpoint_ensembles.png``.
+``plot_checkpoint_ensembles.png`` into the figures folder (``--figures DIR``,
+``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
@@ -24,6 +25,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _figures import save
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
@@ -129,8 +131,7 @@ def main():
     axes[0].set_xlim(min(accuracy) - 0.02, 1.0)
     axes[1].axvline(loss[0], color="grey", linestyle="--", linewidth=1)
     fig.suptitle(f"Ensembles from one run vs a single net, load_digits, {EPOCHS} epochs each")
-    fig.savefig("plot_checkpoint_ensembles.png", dpi=110)
-    print("saved plot_checkpoint_ensembles.png")
+    save(fig, "plot_checkpoint_ensembles.png", dpi=110)
 
 
 if __name__ == "__main__":

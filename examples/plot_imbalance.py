@@ -11,7 +11,8 @@ under-sampling (Saerens et al. 2002) restores calibrated probabilities (Brier 0.
 and with them the 0.5 threshold's preference for the majority (balanced accuracy back to 0.5):
 resampling is not a way to choose a threshold; correct the probabilities, then pick the
 threshold your costs call for. On breast cancer (mild imbalance) the methods barely differ.
-Saves ``plot_imbalance.png``.
+Saves ``plot_imbalance.png`` into the figures folder (``--figures DIR``,
+``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
@@ -20,6 +21,7 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+from _figures import save
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, brier_score_loss
 from sklearn.model_selection import train_test_split
@@ -99,8 +101,7 @@ def main():
             if col:
                 ax.set_yticklabels([])
     fig.suptitle("One small net, eight ways to handle imbalance (held-out 30%)")
-    fig.savefig("plot_imbalance.png", dpi=100)
-    print("saved plot_imbalance.png")
+    save(fig, "plot_imbalance.png", dpi=100)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
+# Scripts, not their helper modules (``_figures.py``).
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("[!_]*.py"))
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_example_runs_in_quick_mode(script, tmp_path):
     env = {**os.environ, "ENSEMBLEKIT_QUICK": "1", "MPLBACKEND": "Agg"}
+    env["ENSEMBLEKIT_FIGURES"] = str(tmp_path / "from-env")
+    (tmp_path / "cwd").mkdir()
     result = subprocess.run(
-        [sys.executable, "-W", "error", str(script)],
-        cwd=tmp_path,
+        [sys.executable, "-W", "error", str(script), "--figures", str(tmp_path / "figures")],
+        cwd=tmp_path / "cwd",
         env=env,
         capture_output=True,
         text=True,
@@ -23,3 +26,20 @@ def test_example_runs_in_quick_mode(script, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip(), "an example should show its result"
+    # Figures go to the folder named by --figures, before the environment's, never the
+    # current directory.
+    assert not any((tmp_path / "cwd").iterdir())
+    assert not (tmp_path / "from-env").exists()
+    saved = sorted(path.name for path in (tmp_path / "figures").glob("*.png"))
+    assert saved == ([f"{script.stem}.png"] if "save(fig" in script.read_text() else [])
+
+
+def test_examples_save_figures_where_the_environment_says(tmp_path):
+    script = next(path for path in EXAMPLES if path.name == "plot_bias_variance.py")
+    env = {**os.environ, "ENSEMBLEKIT_QUICK": "1", "MPLBACKEND": "Agg"}
+    env["ENSEMBLEKIT_FIGURES"] = str(tmp_path / "figures")
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "figures" / "plot_bias_variance.png").exists()

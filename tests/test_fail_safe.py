@@ -420,3 +420,23 @@ def test_the_memory_guard_estimates_and_bounds_the_stacked_pass():
     assert len(small["chunks"]) > 2 and sum(small["chunks"]) == 24
     assert small["peak"] <= budget
     assert 0.9 <= small["estimate"] / small["peak"] <= 1.1
+
+
+# ---------------------------------------------------------------- extras
+def test_a_missing_extra_names_the_extra_to_install(monkeypatch, binary):
+    from imblearn.under_sampling import RandomUnderSampler
+
+    from ensemblekit.model_selection import BiasVarianceDisplay
+
+    X, y = binary
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "imblearn.pipeline", None)
+    display = BiasVarianceDisplay(
+        param_name="depth", param_values=[1, 2], expected_loss=[0.3, 0.2], bias=[0.2, 0.1],
+        variance=[0.1, 0.1], loss="mse",
+    )  # fmt: skip
+    with pytest.raises(ImportError, match=r"needs matplotlib.*ensemblekit\[plot\]"):
+        display.plot()
+    bagging = BaggingClassifier(TreeClassifier(), sampler=RandomUnderSampler(), n_estimators=2)
+    with pytest.raises(ImportError, match=r"sampler needs imbalanced-learn.*\[imbalanced\]"):
+        bagging.fit(X, y)

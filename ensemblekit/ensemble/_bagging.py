@@ -14,6 +14,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ..engine import MemberPlan
 from ..imbalance._resampling import correct_prior_shift, resample_rows, resampling_targets
 from ..utils._mixins import all_or_nothing
+from ..utils._optional import import_optional
 from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import MAX_SEED, draw_seeds
 from ..utils._validation import resolve_count
@@ -399,9 +400,8 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
             return template
         # Resampling inside each member's fit, never before the split: no leakage into OOB
         # rows or a caller's validation folds (imbalanced-learn's pipeline semantics).
-        from imblearn.pipeline import Pipeline
-
-        return Pipeline([("sampler", clone(self.sampler)), ("estimator", template)])
+        pipeline = import_optional("imblearn.pipeline", "BaggingClassifier's sampler")
+        return pipeline.Pipeline([("sampler", clone(self.sampler)), ("estimator", template)])
 
     def _before_plans(self, X, y):
         if self.sampler is not None and self.sampling_strategy is not None:

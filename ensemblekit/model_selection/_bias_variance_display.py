@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..utils._optional import import_optional
 from ._bias_variance import BiasVarianceResult, bias_variance_curve
 
 
@@ -69,7 +70,7 @@ class BiasVarianceDisplay:
         -------
         self
         """
-        import matplotlib.pyplot as plt
+        plt = import_optional("matplotlib.pyplot", "Plotting")
 
         if ax is None:
             _, ax = plt.subplots()
