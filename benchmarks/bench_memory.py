@@ -113,7 +113,8 @@ def mb(value: float) -> str:
 
 
 def main() -> None:
-    print(f"{N_ROWS} training rows; peak with glibc's threshold fixed, and under its default")
+    print(f"ensemblekit's stacked engine, {N_ROWS} training rows: the memory guard's estimate")
+    print("against the peak with glibc's threshold fixed, and under its default allocator")
     print(f"{'case':<16} {'K':>4} {'estimate MB':>12} {'peak MB':>8} {'estimate/peak':>14}"
           f"   default allocator, MB")  # fmt: skip
     for name, k, changes in CASES:
