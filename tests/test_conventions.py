@@ -5,6 +5,9 @@ here against ensemblekit's (our own tests of the same behaviours; see docs/diffe
 for the cases we do not follow and why).
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -484,3 +487,19 @@ def test_a_warm_start_on_other_rows_is_refused(binary):
         with pytest.raises(ValueError, match="warm_start=True adds members drawn from the rows"):
             bag.fit(*args, **kwargs)
     assert len(bag.fit(X, y, sample_weight=weight)) == 4
+
+
+def test_the_old_name_of_a_test_result_warns_and_pytest_collects_neither(tmp_path):
+    import ensemblekit.model_selection as model_selection
+
+    with pytest.warns(FutureWarning, match="renamed SignificanceResult"):
+        assert model_selection.TestResult is model_selection.SignificanceResult
+    # A user's test module that imports it, under either name: nothing to collect, no warning.
+    module = tmp_path / "test_user.py"
+    module.write_text(
+        "from ensemblekit.model_selection import SignificanceResult\n"
+        "from ensemblekit.model_selection import SignificanceResult as TestResult\n"
+    )
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "error", "-q"]
+    out = subprocess.run([*command, str(module)], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, out.stdout + out.stderr

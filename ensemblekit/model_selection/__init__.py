@@ -20,7 +20,7 @@ from ._bootstrap import (
 from ._compare import (
     ComparisonRow,
     ComparisonTable,
-    TestResult,
+    SignificanceResult,
     compare_models,
     corrected_resampled_ttest,
     mcnemar_test,
@@ -42,7 +42,7 @@ __all__ = [
     "ComparisonTable",
     "NestedCVResult",
     "SearchBorderWarning",
-    "TestResult",
+    "SignificanceResult",
     "check_search_border",
     "compare_models",
     "corrected_resampled_ttest",
@@ -63,3 +63,16 @@ __all__ = [
     "efron_estimate",
     "leave_one_out_bootstrap_error",
 ]
+
+
+def __getattr__(name: str):
+    if name == "TestResult":  # renamed: pytest collected it as a test class
+        import warnings
+
+        warnings.warn(
+            "TestResult was renamed SignificanceResult in 0.1; the old name goes in 0.3.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return SignificanceResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

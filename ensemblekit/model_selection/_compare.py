@@ -24,8 +24,14 @@ from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
 
 @dataclass(frozen=True)
-class TestResult:
-    """A test's ``statistic`` and its two-sided ``pvalue``."""
+class SignificanceResult:
+    """A test's ``statistic`` and its two-sided ``pvalue``.
+
+    Formerly ``TestResult``, a name pytest took for a test class in the modules that
+    imported it; the old name still works, with a ``FutureWarning``, until 0.3.
+    """
+
+    __test__ = False  # not a test class, whatever name a module imports it under
 
     statistic: float
     pvalue: float
@@ -34,7 +40,9 @@ class TestResult:
         return iter((self.statistic, self.pvalue))
 
 
-def corrected_resampled_ttest(scores_a, scores_b=None, *, n_train: int, n_test: int) -> TestResult:
+def corrected_resampled_ttest(
+    scores_a, scores_b=None, *, n_train: int, n_test: int
+) -> SignificanceResult:
     """Nadeau & Bengio's (2003) corrected resampled t-test on k paired resampling scores.
 
     The k differences ``d`` (``scores_a - scores_b``, or ``scores_a`` itself when
@@ -51,7 +59,7 @@ def corrected_resampled_ttest(scores_a, scores_b=None, *, n_train: int, n_test: 
 
     Returns
     -------
-    result : TestResult
+    result : SignificanceResult
         ``statistic`` (t) and two-sided ``pvalue``.
 
     Examples
@@ -74,7 +82,7 @@ def corrected_resampled_ttest(scores_a, scores_b=None, *, n_train: int, n_test: 
     if variance == 0:
         return _no_spread(float(diff.mean()))
     t = diff.mean() / np.sqrt(variance)
-    return TestResult(float(t), float(2 * stats.t.sf(abs(t), df=k - 1)))
+    return SignificanceResult(float(t), float(2 * stats.t.sf(abs(t), df=k - 1)))
 
 
 def _check_finite_scores(scores: np.ndarray) -> None:
@@ -87,7 +95,7 @@ def _check_finite_scores(scores: np.ndarray) -> None:
         )
 
 
-def _no_spread(mean: float) -> TestResult:
+def _no_spread(mean: float) -> SignificanceResult:
     """The paired differences do not vary: no t statistic exists. The result is
     documented and warned: equal models (t = 0, p = 1), or one always ahead by the same
     margin (t = +-inf, p = 0)."""
@@ -98,17 +106,17 @@ def _no_spread(mean: float) -> TestResult:
             UserWarning,
             stacklevel=3,
         )
-        return TestResult(0.0, 1.0)
+        return SignificanceResult(0.0, 1.0)
     warnings.warn(
         f"One model is ahead by the same margin ({mean:+.4g}) on every split: the variance "
         "is zero; returning statistic=+-inf, pvalue=0.",
         UserWarning,
         stacklevel=3,
     )
-    return TestResult(float(np.copysign(np.inf, mean)), 0.0)
+    return SignificanceResult(float(np.copysign(np.inf, mean)), 0.0)
 
 
-def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> TestResult:
+def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> SignificanceResult:
     """McNemar's test of two classifiers' errors on one test set.
 
     Only the disagreements count: ``b`` rows the first model gets right and the second
@@ -124,7 +132,7 @@ def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> Test
 
     Returns
     -------
-    result : TestResult
+    result : SignificanceResult
         ``statistic`` (``min(b, c)`` when exact, the chi-square value otherwise) and
         ``pvalue``.
 
@@ -145,22 +153,22 @@ def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> Test
     right1, right2 = y_pred1 == y_true, y_pred2 == y_true
     b, c = int(np.sum(right1 & ~right2)), int(np.sum(~right1 & right2))
     if b + c == 0:
-        return TestResult(0.0, 1.0)
+        return SignificanceResult(0.0, 1.0)
     if exact is None:
         exact = b + c < 25
     if exact:
-        return TestResult(
+        return SignificanceResult(
             float(min(b, c)), float(min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5)))
         )
     chi2 = (abs(b - c) - 1.0) ** 2 / (b + c)
-    return TestResult(float(chi2), float(stats.chi2.sf(chi2, 1)))
+    return SignificanceResult(float(chi2), float(stats.chi2.sf(chi2, 1)))
 
 
 @fill_doc(params=PARAMS_DOC)
 def paired_ttest_5x2cv(
     estimator1, estimator2, X, y, *, scoring=None, variant: str = "t", random_state=None,
     n_jobs=None, params=None,
-) -> TestResult:  # fmt: skip
+) -> SignificanceResult:  # fmt: skip
     """Dietterich's (1998) 5x2cv paired t-test, or Alpaydin's (1999) combined F-test.
 
     Five times, split the data in halves (``train_test_split(test_size=0.5)`` with a seed
@@ -184,7 +192,7 @@ def paired_ttest_5x2cv(
 
     Returns
     -------
-    result : TestResult
+    result : SignificanceResult
     """
     if variant not in ("t", "f"):
         raise ValueError(f"variant must be 't' or 'f', got {variant!r}.")
@@ -217,9 +225,9 @@ def paired_ttest_5x2cv(
         return _no_spread(float(d.mean()))
     if variant == "t":
         t = d[0, 0] / np.sqrt(variances.mean())
-        return TestResult(float(t), float(2 * stats.t.sf(abs(t), df=5)))
+        return SignificanceResult(float(t), float(2 * stats.t.sf(abs(t), df=5)))
     f = (d**2).sum() / (2 * variances.sum())
-    return TestResult(float(f), float(stats.f.sf(f, 10, 5)))
+    return SignificanceResult(float(f), float(stats.f.sf(f, 10, 5)))
 
 
 @dataclass(frozen=True)
