@@ -440,3 +440,12 @@ def test_a_missing_extra_names_the_extra_to_install(monkeypatch, binary):
     bagging = BaggingClassifier(TreeClassifier(), sampler=RandomUnderSampler(), n_estimators=2)
     with pytest.raises(ImportError, match=r"sampler needs imbalanced-learn.*\[imbalanced\]"):
         bagging.fit(X, y)
+
+
+@pytest.mark.parametrize("param", ["batch_sampler", "batch_sampler__sampling_ratio"])
+def test_a_regressor_refuses_a_batch_sampler_and_says_why(param, binary):
+    X, y = binary
+    net = NeuralNetRegressor(max_epochs=1, **{param: "balanced"})
+    with pytest.raises(ValueError, match=f"got {param}, but a batch sampler balances the classes"):
+        net.fit(X, y.astype(np.float32))
+    assert not hasattr(net, "module_")

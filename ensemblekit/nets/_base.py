@@ -183,8 +183,6 @@ class NeuralNetBase(NeuralNet):
     history_ = None
     initialized_ = False
     virtual_params_ = MappingProxyType({})
-    # Prefixes whose parameters (batch_sampler__sampling_ratio) skorch accepts and routes.
-    prefixes_: ClassVar[list] = [*NeuralNet.prefixes_, "batch_sampler"]
     # skorch reads these; ensemblekit fixes them (data path and splitting are its own).
     train_split = None
     dataset = None

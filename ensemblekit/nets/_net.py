@@ -161,6 +161,9 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
     (2, 3)
     """
     )
+    # Prefixes whose parameters (batch_sampler__sampling_ratio) skorch accepts and routes;
+    # regressors have no batch sampler, so skorch refuses the name for them.
+    prefixes_: ClassVar[list] = [*NeuralNetBase.prefixes_, "batch_sampler"]
 
     def __init__(
         self,
@@ -442,6 +445,16 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         """
         valid = None if X_val is None and y_val is None else (X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight, partial=False, valid=valid)
+
+    def _check_params(self) -> None:
+        sampler = [key for key in vars(self) if key.split("__")[0] == "batch_sampler"]
+        if sampler:
+            raise ValueError(
+                f"NeuralNetRegressor got {sampler[0]}, but a batch sampler balances the classes "
+                "in a classifier's batches and a regressor has none: remove it (or use "
+                "NeuralNetClassifier for classes)."
+            )
+        super()._check_params()
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train ``max_epochs`` more epochs from the current weights (skorch's meaning).
