@@ -184,20 +184,174 @@ def test_compare_models_table(cancer):
     table = compare_models(models, X, y, cv=cv)
     assert [r.name for r in table] == ["logistic", "stump"]
     best, other = table
-    assert best.pvalue == 1.0
+    assert (best.pvalue, best.diff, best.significant) == (1.0, 0.0, False)
     splits = list(cv.split(X, y))
     n_test = np.mean([len(test) for _, test in splits])
     n_train = len(X) - n_test
     expected = corrected_resampled_ttest(best.scores, other.scores, n_train=n_train, n_test=n_test)
     assert other.pvalue == pytest.approx(expected.pvalue, rel=1e-9)
-    half = stats.t.ppf(0.975, 9) * np.sqrt((1 / 10 + n_test / n_train) * best.scores.var(ddof=1))
+    assert other.pvalue_adjusted == other.pvalue  # one comparison: Holm changes nothing
+    inflation = 1 / 10 + n_test / n_train
+    half = stats.t.ppf(0.975, 9) * np.sqrt(inflation * best.scores.var(ddof=1))
     assert best.ci_low == pytest.approx(best.mean - half)
+    d = other.scores - best.scores
+    half_d = stats.t.ppf(0.975, 9) * np.sqrt(inflation * d.var(ddof=1))
+    assert other.diff == pytest.approx(d.mean())
+    assert (other.diff_low, other.diff_high) == pytest.approx(
+        (d.mean() - half_d, d.mean() + half_d)
+    )
     np.testing.assert_allclose(best.scores, cross_val_score(_logistic(), X, y, cv=cv))
     frame = table.to_frame()
-    assert list(frame.columns) == ["mean", "ci_low", "ci_high", "pvalue"]
-    assert "p vs best" in str(table)
+    assert list(frame.columns) == [
+        "mean", "ci_low", "ci_high", "diff", "diff_low", "diff_high", "pvalue",
+        "pvalue_adjusted", "significant",
+    ]  # fmt: skip
+    assert "vs best" in str(table) and table.summary in str(table).replace("\n", " ")
     with pytest.raises(ValueError, match="test must be"):
         compare_models(models, X, y, test="wilcoxon")
+
+
+def test_holm_adjusts_as_worked_by_hand():
+    from ensemblekit.model_selection._compare import holm
+
+    # sorted: 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept monotone at 0.06
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(holm([0.5, 0.001]), [0.5, 0.002])
+    np.testing.assert_allclose(holm([0.6, 0.7]), [1.0, 1.0])  # capped at 1
+
+
+def _crafted(scores, *, scoring="accuracy", correction="holm"):
+    """A table from fold scores given by hand (10 folds of 90 train, 10 test rows)."""
+    from ensemblekit.model_selection._compare import _table, score_limits
+
+    return _table(
+        {name: np.asarray(s, dtype=float) for name, s in scores.items()}, scoring=scoring,
+        limits=score_limits(scoring, None), test="corrected_ttest", confidence_level=0.95,
+        correction=correction, n_train=90, n_test=10,
+    )  # fmt: skip
+
+
+def test_compare_models_says_when_no_model_is_significantly_ahead():
+    rng = np.random.default_rng(0)
+    base = 0.9 + 0.02 * rng.standard_normal(10)
+    tied = _crafted({"a": base + 0.004, "b": base + 0.01 * rng.standard_normal(10)})
+    assert not tied[1].significant and tied[1].diff_low < 0 < tied[1].diff_high
+    assert tied.summary.startswith("No model is significantly ahead: 'a' has the best mean")
+    ahead = _crafted({"a": base, "b": base - 0.1 + 0.001 * rng.standard_normal(10)})
+    assert ahead.summary == (
+        "'a' is significantly ahead of every other model on accuracy (Holm-adjusted p < 0.05)."
+    )
+    alternating = np.tile([1.0, -1.0], 5)
+    mixed = _crafted(
+        {"a": base, "b": base - 0.1 + 1e-3 * np.arange(10), "c": base - 0.002 + 0.01 * alternating}
+    )
+    assert "ahead of 'b' on accuracy" in mixed.summary
+    assert "but its lead over 'c' is within the noise" in mixed.summary
+    assert "p (holm)" in str(mixed) and "*" in str(mixed)
+    assert _crafted({"a": base}).summary.startswith("Only one model, 'a'")
+
+
+def test_holm_can_turn_a_lone_significant_p_into_a_tie():
+    base = 0.8 + 0.03 * np.random.default_rng(3).standard_normal(10)
+    # Differences to the best of mean -m and sd 0.0105: t = m / 0.00484, on 9 df.
+    noise = 0.01 * np.tile([1.0, -1.0], 5)
+    scores = {"best": base, "x": base - 0.0121 + noise, "y": base - 0.002 + noise}
+    scores["z"] = base - 0.004 + noise
+    plain, adjusted = _crafted(scores, correction=None), _crafted(scores)
+    raw = np.array([row.pvalue for row in plain[1:]])
+    # Chosen so that one raw p is below 0.05 and its Holm-adjusted p is not.
+    assert (raw < 0.05).sum() == 1 and not any(row.significant for row in adjusted)
+    np.testing.assert_allclose([r.pvalue_adjusted for r in adjusted[1:]], _holm_by_hand(raw))
+    assert "Holm-adjusted p >= 0.05" in adjusted.summary
+
+
+def _holm_by_hand(p):
+    m, order, out, running = len(p), np.argsort(p), np.empty(len(p)), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def test_compare_models_intervals_stay_inside_the_metric_range():
+    near_one = [1, 1, 1, 1, 1, 1, 1, 1, 1, 0.8]
+    table = _crafted({"a": near_one, "b": np.array(near_one) - 0.05})
+    assert table[0].ci_high == 1.0 and table[0].mean + 0.01 > 0.98
+    losses = _crafted({"a": [-0.01] * 9 + [-0.3], "b": [-0.2] * 10}, scoring="neg_log_loss")
+    assert losses[0].ci_high == 0.0
+    free = _crafted({"a": near_one, "b": near_one}, scoring="my_score")
+    assert free[0].ci_high > 1  # a scorer of unknown range is not clipped
+    assert free[1].pvalue == 1.0 and free[1].diff_low == free[1].diff_high == 0.0
+
+
+def test_compare_models_with_several_scorers_equals_one_at_a_time(cancer):
+    X, y = cancer
+    models = [("logistic", _logistic()), ("stump", DecisionTreeClassifier(max_depth=1))]
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    tables = compare_models(models, X, y, cv=cv, scoring=["accuracy", "neg_log_loss"])
+    assert list(tables) == ["accuracy", "neg_log_loss"]
+    for name in tables:
+        alone = compare_models(dict(models), X, y, cv=cv, scoring=name)
+        assert tables[name] == alone and tables[name].scoring == name
+    frame = tables.to_frame()
+    assert frame.index.names == ["scoring", "model"] and len(frame) == 4
+    assert str(tables).count("folds; 95% intervals") == 2
+
+
+class _NeverFit(DecisionTreeClassifier):
+    def fit(self, X, y, sample_weight=None):
+        raise AssertionError("compare_models fitted before checking its arguments")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"estimators": [_NeverFit()]}, TypeError, "must name its models: pass a dict"),
+        ({"estimators": {}}, ValueError, "estimators is empty"),
+        ({"estimators": [("a", _NeverFit()), ("a", _NeverFit())]}, ValueError, "repeated names"),
+        (
+            {"estimators": {"a": "tree"}},
+            TypeError,
+            r"estimators\['a'\] is 'tree', which has no fit",
+        ),
+        ({"scoring": "acuracy"}, ValueError, "did you mean 'accuracy'"),
+        ({"scoring": ["accuracy", "log_loss"]}, ValueError, "did you mean 'neg_log_loss'"),
+        ({"scoring": []}, ValueError, "scoring is empty"),
+        ({"correction": "fdr"}, ValueError, "correction must be 'holm'"),
+        ({"cv": [(np.arange(50), np.arange(50, 100))]}, ValueError, "at least 2"),
+    ],
+)
+def test_compare_models_checks_every_argument_before_any_fit(binary, kwargs, error, match):
+    X, y = binary
+    arguments = {"estimators": {"a": _NeverFit(), "b": _NeverFit()}, **kwargs}
+    with pytest.raises(error, match=match):
+        compare_models(arguments.pop("estimators"), X[:100], y[:100], **arguments)
+
+
+def test_comparison_display_draws_scores_and_differences(cancer):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from ensemblekit.model_selection import ComparisonDisplay
+
+    X, y = cancer
+    models = {"logistic": _logistic(), "stump": DecisionTreeClassifier(max_depth=1)}
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    with pytest.raises(ValueError, match="kind must be 'scores' or 'difference'"):
+        ComparisonDisplay.from_estimators(models, X, y, cv=cv, kind="box")
+    display = ComparisonDisplay.from_estimators(models, X, y, cv=cv, scoring="accuracy")
+    labels = [t.get_text() for t in display.ax_.get_yticklabels()]
+    heights = dict(zip(labels, display.ax_.get_yticks(), strict=True))
+    assert heights["logistic"] > heights["stump"]  # the best on top
+    assert "accuracy per fold (4 folds)" in display.ax_.get_xlabel()
+    tables = compare_models(models, X, y, cv=cv, scoring=["accuracy", "roc_auc"])
+    displays = tables.plot(kind="difference")
+    assert list(displays) == ["accuracy", "roc_auc"]
+    texts = [t.get_text() for t in displays["roc_auc"].ax_.texts]
+    assert texts[0] == "best" and texts[1].startswith("p (holm) = ")
+    with pytest.raises(TypeError, match="pick one"):
+        ComparisonDisplay(tables)
+    plt.close("all")
 
 
 # ---------------------------------------------------------------- nested CV

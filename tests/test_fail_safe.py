@@ -329,7 +329,7 @@ def test_mcnemar_and_compare_models_check_their_arguments_before_any_fit(binary)
         mcnemar_test([], [], [])
     with pytest.raises(ValueError, match=r"confidence_level must be in \(0, 1\), got 1.5"):
         compare_models({"dummy": TreeClassifier()}, X, y, confidence_level=1.5)
-    with pytest.raises(ValueError, match="non-empty dict of name: estimator, got list"):
+    with pytest.raises(TypeError, match="must name its models: pass a dict of name: estimator"):
         compare_models([DummyClassifier()], X, y)
     labels = np.array(["no", "yes"])[y]
     table = compare_models(

@@ -43,7 +43,8 @@ def fit_folds(
     Members go through the member engine; a ``random_state`` the template sets is kept, an
     unset one gets a seed per fold, so a deterministic learner gives ``cross_val_predict``'s
     members. Returns ``(members, scores, oof)``: the members, each fold's score on its test
-    rows (by ``scoring``, the estimator's ``score`` if None), and the out-of-fold predictions
+    rows (by ``scoring``, the estimator's ``score`` if None; a dict of name to scores when
+    ``scoring`` names several), and the out-of-fold predictions
     (probabilities in ``n_classes`` columns for classifiers), averaged over repeats.
     ``fit_params`` go to every member's ``fit``, per-row ones at its training rows. With
     ``predictions=False`` the out-of-fold predictions are not computed (None).
@@ -62,9 +63,11 @@ def fit_folds(
         fit_params=fit_params,
     )  # fmt: skip
     scorer = check_scoring(template, scoring=scoring)
-    scores = np.array(
-        [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
-    )
+    raw = [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
+    if isinstance(raw[0], dict):  # several scorers: name -> score per fold
+        scores = {name: np.array([r[name] for r in raw]) for name in raw[0]}
+    else:
+        scores = np.array(raw)
     if not predictions:
         return members, scores, None
     total, seen = None, np.zeros(X.shape[0])

@@ -20,12 +20,14 @@ from ._bootstrap import (
 from ._compare import (
     ComparisonRow,
     ComparisonTable,
+    ComparisonTables,
     SignificanceResult,
     compare_models,
     corrected_resampled_ttest,
     mcnemar_test,
     paired_ttest_5x2cv,
 )
+from ._compare_display import ComparisonDisplay
 from ._search import (
     BorderFinding,
     NestedCVResult,
@@ -38,8 +40,10 @@ from ._search import (
 __all__ = [
     "BiasVarianceDisplay",
     "BorderFinding",
+    "ComparisonDisplay",
     "ComparisonRow",
     "ComparisonTable",
+    "ComparisonTables",
     "NestedCVResult",
     "SearchBorderWarning",
     "SignificanceResult",

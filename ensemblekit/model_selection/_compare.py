@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import textwrap
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 from sklearn.base import is_classifier
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import (
     RepeatedKFold,
     RepeatedStratifiedKFold,
@@ -19,7 +21,9 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from ..engine import MemberPlan, fit_members
 from ..ensemble._cv import fit_folds
+from ..utils._optional import import_optional
 from ..utils._random import check_random_state, draw_seeds
+from ..utils._results import ArrayFieldsEqual
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
 
@@ -230,84 +234,420 @@ def paired_ttest_5x2cv(
     return SignificanceResult(float(f), float(stats.f.sf(f, 10, 5)))
 
 
-@dataclass(frozen=True)
-class ComparisonRow:
-    """One model's line in :func:`compare_models`' table."""
+@dataclass(frozen=True, eq=False)
+class ComparisonRow(ArrayFieldsEqual):
+    """One model's line in :func:`compare_models`' table.
+
+    Attributes
+    ----------
+    name : str
+    mean : float
+        Mean score over the folds.
+    ci_low, ci_high : float
+        Interval of the mean at the table's confidence level, with the variance the table's
+        test uses, clipped to the range of the metric where it is known (accuracy in [0, 1],
+        ``neg_*`` scores at most 0).
+    diff : float
+        ``mean - best.mean``: 0 for the best model, negative for the others.
+    diff_low, diff_high : float
+        Interval of the paired difference to the best, at the same level (not adjusted
+        for the number of comparisons; ``pvalue_adjusted`` is).
+    pvalue : float
+        Two-sided p-value of the paired test against the best (1 for the best).
+    pvalue_adjusted : float
+        ``pvalue`` after the table's multiple-comparison correction (Holm's by default).
+    significant : bool
+        ``pvalue_adjusted < 1 - confidence_level``: the best is ahead of this model beyond
+        the noise of the folds.
+    scores : ndarray of shape (n_splits,)
+        The score on each fold, in the splitter's order (the same folds for every model).
+    """
 
     name: str
     mean: float
     ci_low: float
     ci_high: float
+    diff: float
+    diff_low: float
+    diff_high: float
     pvalue: float
+    pvalue_adjusted: float
+    significant: bool
     scores: np.ndarray
 
     def __repr__(self) -> str:
         return (
             f"ComparisonRow({self.name!r}, mean={self.mean:.4f}, "
-            f"ci=[{self.ci_low:.4f}, {self.ci_high:.4f}], pvalue={self.pvalue:.4g})"
+            f"ci=[{self.ci_low:.4f}, {self.ci_high:.4f}], diff={self.diff:+.4f}, "
+            f"pvalue={self.pvalue:.4g}, pvalue_adjusted={self.pvalue_adjusted:.4g})"
         )
 
 
-class ComparisonTable(list):
-    """Rows of :func:`compare_models`, best first, with a printable form and ``to_frame()``."""
+_COLUMNS = [
+    "mean", "ci_low", "ci_high", "diff", "diff_low", "diff_high", "pvalue",
+    "pvalue_adjusted", "significant",
+]  # fmt: skip
 
-    def __init__(self, rows, *, scoring: str, test: str, confidence_level: float):
+
+class ComparisonTable(list):
+    """Rows of :func:`compare_models` for one scorer, best first.
+
+    ``print(table)`` shows the table and a sentence saying which differences are beyond
+    the noise; ``table.summary`` is that sentence, ``table.best`` the best row,
+    ``table.to_frame()`` a pandas DataFrame and ``table.plot()`` a
+    :class:`ComparisonDisplay`.
+    """
+
+    def __init__(self, rows, *, scoring: str, test: str, confidence_level: float, correction):
         super().__init__(rows)
-        self.scoring, self.test, self.confidence_level = scoring, test, confidence_level
+        self.scoring, self.test = scoring, test
+        self.confidence_level, self.correction = confidence_level, correction
+
+    @property
+    def best(self) -> ComparisonRow:
+        """The row with the best mean score."""
+        return self[0]
+
+    @property
+    def summary(self) -> str:
+        """One plain sentence: is the best model significantly ahead, and of which models."""
+        alpha = 1 - self.confidence_level
+        p_name = "p" if self.correction is None else f"{self.correction.capitalize()}-adjusted p"
+        best, others = self[0], self[1:]
+        if not others:
+            return f"Only one model, {best.name!r}: nothing to compare it with."
+        ahead = [r for r in others if r.significant]
+        tied = [r for r in others if not r.significant]
+        if not ahead:
+            closest = min(tied, key=lambda r: r.pvalue_adjusted)
+            return (
+                f"No model is significantly ahead: {best.name!r} has the best mean "
+                f"{self.scoring}, but its lead over every other model is within the noise "
+                f"of these folds ({p_name} >= {alpha:g}; the smallest is "
+                f"{closest.pvalue_adjusted:.3g}, against {closest.name!r})."
+            )
+        if not tied:
+            return (
+                f"{best.name!r} is significantly ahead of every other model on {self.scoring} "
+                f"({p_name} < {alpha:g})."
+            )
+        return (
+            f"{best.name!r} is significantly ahead of {_names(ahead)} on {self.scoring} "
+            f"({p_name} < {alpha:g}), but its lead over {_names(tied)} is within the noise "
+            f"of these folds ({p_name} >= {alpha:g})."
+        )
 
     def to_frame(self):
-        """The table as a pandas DataFrame (needs pandas)."""
+        """The table as a pandas DataFrame indexed by model (needs pandas)."""
         import pandas as pd
 
         return pd.DataFrame(
-            [(r.name, r.mean, r.ci_low, r.ci_high, r.pvalue) for r in self],
-            columns=["model", "mean", "ci_low", "ci_high", "pvalue"],
-        ).set_index("model")
+            [[getattr(r, c) for c in _COLUMNS] for r in self],
+            columns=_COLUMNS,
+            index=pd.Index([r.name for r in self], name="model"),
+        )
+
+    def plot(self, ax=None, *, kind: str = "scores"):
+        """Draw the table: see :meth:`ComparisonDisplay.plot` (needs matplotlib)."""
+        from ._compare_display import ComparisonDisplay
+
+        return ComparisonDisplay(self).plot(ax=ax, kind=kind)
 
     def __str__(self) -> str:
         level = f"{self.confidence_level:.0%}"
-        head = f"{'model':28s} {'mean':>8s}  {level + ' interval':>20s}  {'p vs best':>9s}"
-        lines = [f"scoring: {self.scoring}; test: {self.test}", head]
+        width = max(5, *(len(r.name) for r in self))
+        adjusted = "p" if self.correction is None else f"p ({self.correction})"
+        test = "corrected resampled t-test" if self.test == "corrected_ttest" else "paired t-test"
+        lines = [
+            f"{self.scoring}, {len(self[0].scores)} folds; {level} intervals and p against "
+            f"the best by the {test}",
+            f"{'model':{width}s} {'mean':>8s} {level + ' interval':>20s}  "
+            f"{'vs best':>8s} {level + ' interval':>20s} {adjusted:>10s}",
+        ]
         for r in self:
-            lines.append(
-                f"{r.name:28s} {r.mean:8.4f}  [{r.ci_low:8.4f}, {r.ci_high:8.4f}]  {r.pvalue:9.4g}"
-            )
+            interval = f"[{r.ci_low:.4f}, {r.ci_high:.4f}]"
+            line = f"{r.name:{width}s} {r.mean:8.4f} {interval:>20s}"
+            if r is self[0]:
+                lines.append(f"{line}  {'best':>8s}")
+                continue
+            mark = " *" if r.significant else ""
+            interval = f"[{r.diff_low:+.4f}, {r.diff_high:+.4f}]"
+            lines.append(f"{line}  {r.diff:+8.4f} {interval:>20s} {r.pvalue_adjusted:10.3g}{mark}")
+        lines.append(textwrap.fill(self.summary, width=88, break_on_hyphens=False))
         return "\n".join(lines)
+
+
+class ComparisonTables(dict):
+    """:func:`compare_models` with several scorers: scorer name -> :class:`ComparisonTable`.
+
+    Each table is ranked by its own scorer. ``print(tables)`` prints them in turn,
+    ``tables.to_frame()`` stacks them (index: scorer, model) and ``tables.plot()`` draws
+    one panel per scorer.
+    """
+
+    def to_frame(self):
+        """All tables as one pandas DataFrame indexed by (scoring, model) (needs pandas)."""
+        import pandas as pd
+
+        return pd.concat({name: table.to_frame() for name, table in self.items()}, names=[
+            "scoring", "model"
+        ])  # fmt: skip
+
+    def plot(self, *, kind: str = "scores", axes=None) -> dict:
+        """One :class:`ComparisonDisplay` per scorer, side by side (needs matplotlib).
+
+        Parameters
+        ----------
+        kind : {"scores", "difference"}, default="scores"
+        axes : sequence of matplotlib Axes or None, default=None
+            One per scorer; None makes a new figure.
+
+        Returns
+        -------
+        displays : dict of str to ComparisonDisplay
+        """
+        plt = import_optional("matplotlib.pyplot", "Plotting")
+        if axes is None:
+            _, axes = plt.subplots(
+                1, len(self), figsize=(5 * len(self), 0.5 * len(next(iter(self.values()))) + 1.5),
+                constrained_layout=True, squeeze=False,
+            )  # fmt: skip
+            axes = axes[0]
+        if len(axes) != len(self):
+            raise ValueError(f"axes must hold {len(self)} Axes, one per scorer; got {len(axes)}.")
+        return {
+            name: table.plot(ax=ax, kind=kind)
+            for (name, table), ax in zip(self.items(), axes, strict=True)
+        }
+
+    def __str__(self) -> str:
+        return "\n\n".join(str(table) for table in self.values())
+
+
+def _names(rows) -> str:
+    return ", ".join(repr(r.name) for r in rows)
+
+
+# Scores of known range, by scorer name: clipping an interval to them keeps an accuracy
+# interval from reaching past 1. Unknown names and callables are not clipped.
+_UNIT_SCORES = (
+    "accuracy", "balanced_accuracy", "top_k_accuracy", "average_precision", "roc_auc", "f1",
+    "precision", "recall", "jaccard", "rand_score", "fowlkes_mallows_score",
+    "homogeneity_score", "completeness_score", "v_measure_score",
+    "normalized_mutual_info_score",
+)  # fmt: skip
+
+
+def score_limits(scoring, estimator) -> tuple[float, float]:
+    """The range a scorer's values lie in, ``(-inf, inf)`` when unknown."""
+    if scoring is None:
+        return (0.0, 1.0) if is_classifier(estimator) else (-np.inf, 1.0)  # accuracy, R²
+    if not isinstance(scoring, str):
+        return (-np.inf, np.inf)
+    base = scoring
+    for suffix in ("_ovr_weighted", "_ovo_weighted", "_ovr", "_ovo", "_micro", "_macro",
+                   "_weighted", "_samples"):  # fmt: skip
+        base = base.removesuffix(suffix)
+    if base in _UNIT_SCORES:
+        return (0.0, 1.0)
+    if scoring.startswith("neg_"):
+        return (-np.inf, 0.0)
+    if scoring in ("r2", "explained_variance") or scoring.startswith("d2_"):
+        return (-np.inf, 1.0)
+    if scoring == "matthews_corrcoef":
+        return (-1.0, 1.0)
+    return (-np.inf, np.inf)
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's (1979) step-down adjustment of p-values for several comparisons.
+
+    Sorted ascending, the i-th smallest of m p-values becomes ``(m - i + 1) p_(i)``, made
+    non-decreasing and capped at 1. It controls the family-wise error rate, as Bonferroni's
+    ``m p`` does, and rejects at least as often.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+_CORRECTIONS = {
+    "holm": holm,
+    "bonferroni": lambda p: np.minimum(1.0, len(p) * np.asarray(p, dtype=float)),
+    None: lambda p: np.asarray(p, dtype=float),
+}
+
+
+def _check_estimators(estimators) -> dict:
+    """A dict of name: estimator, or a list of (name, estimator) pairs, as Pipeline takes."""
+    fix = (
+        "pass a dict of name: estimator, e.g. {'logistic': LogisticRegression(), 'net': "
+        "NeuralNetClassifier()}, or a list of (name, estimator) pairs"
+    )
+    if isinstance(estimators, dict):
+        pairs = list(estimators.items())
+    elif isinstance(estimators, list | tuple) and all(
+        isinstance(p, tuple) and len(p) == 2 for p in estimators
+    ):
+        pairs = list(estimators)
+        names = [name for name, _ in pairs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"estimators has repeated names {names}; give each model its own.")
+    else:
+        raise TypeError(f"estimators must name its models: {fix}; got {estimators!r:.120}.")
+    if not pairs:
+        raise ValueError(f"estimators is empty: {fix}.")
+    for name, estimator in pairs:
+        if not isinstance(name, str):
+            raise TypeError(f"estimators' names must be strings, got {name!r}: {fix}.")
+        if not hasattr(estimator, "fit"):
+            raise TypeError(
+                f"estimators[{name!r}] is {estimator!r:.80}, which has no fit method: "
+                "pass an unfitted scikit-learn estimator."
+            )
+    return dict(pairs)
+
+
+def _check_scoring(scoring, estimators: dict) -> list[str] | None:
+    """Validate ``scoring`` for every model before any fit; the scorer names when several."""
+    multiple = isinstance(scoring, list | tuple | set | dict)
+    names = list(scoring) if multiple else [scoring]
+    if multiple and not names:
+        raise ValueError("scoring is empty: pass a scorer name, a list of names or None.")
+    known = get_scorer_names()
+    for entry in scoring.values() if isinstance(scoring, dict) else names:
+        if isinstance(entry, str) and entry not in known:
+            close = difflib.get_close_matches(entry, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"scoring {entry!r} is not a scorer name; {hint}sklearn.metrics."
+                "get_scorer_names() lists them (or pass a callable from make_scorer)."
+            )
+    for name, estimator in estimators.items():
+        try:
+            check_scoring(estimator, scoring=scoring)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"scoring for estimators[{name!r}]: {error}") from error
+    return [str(n) for n in names] if multiple else None
+
+
+def _scoring_label(scoring, estimator) -> str:
+    if isinstance(scoring, str):
+        return scoring
+    if scoring is None:
+        return "score (accuracy)" if is_classifier(estimator) else "score (R²)"
+    return getattr(scoring, "__name__", repr(scoring))
+
+
+def _interval(diff: np.ndarray, correction: float, half: float) -> tuple[float, float, float]:
+    """Mean of paired differences, the half-width of its interval and the two-sided p."""
+    mean = float(diff.mean())
+    variance = correction * diff.var(ddof=1)
+    if variance == 0:  # no spread: a sure difference, or none
+        return mean, 0.0, float(mean == 0)
+    t = mean / np.sqrt(variance)
+    return mean, half * float(np.sqrt(variance)), float(2 * stats.t.sf(abs(t), df=len(diff) - 1))
+
+
+def _table(
+    scores: dict, *, scoring: str, limits, test, confidence_level, correction, n_train, n_test
+) -> ComparisonTable:
+    k = len(next(iter(scores.values())))
+    inflation = (1 / k + n_test / n_train) if test == "corrected_ttest" else 1 / k
+    half = stats.t.ppf(0.5 + confidence_level / 2, df=k - 1)
+    ranked = sorted(scores, key=lambda name: -scores[name].mean())  # stable: ties keep order
+    best = scores[ranked[0]]
+    low, high = limits
+    reach = high - low  # the largest possible difference (inf when unbounded)
+    stats_ = {}
+    for name in ranked:
+        mean, spread, _ = _interval(scores[name], inflation, half)
+        diff, diff_spread, pvalue = _interval(scores[name] - best, inflation, half)
+        stats_[name] = (mean, spread, diff, diff_spread, pvalue)
+    adjusted = dict(
+        zip(ranked[1:], _CORRECTIONS[correction]([stats_[n][4] for n in ranked[1:]]), strict=True)
+    )
+    alpha = 1 - confidence_level
+    rows = []
+    for name in ranked:
+        mean, spread, diff, diff_spread, pvalue = stats_[name]
+        p_adj = float(adjusted.get(name, 1.0))
+        rows.append(
+            ComparisonRow(
+                name,
+                mean,
+                float(max(low, mean - spread)),
+                float(min(high, mean + spread)),
+                diff,
+                float(max(-reach, diff - diff_spread)),
+                float(min(reach, diff + diff_spread)),
+                pvalue if name != ranked[0] else 1.0,
+                p_adj,
+                bool(name != ranked[0] and p_adj < alpha),
+                scores[name],
+            )
+        )
+    return ComparisonTable(
+        rows, scoring=scoring, test=test, confidence_level=confidence_level, correction=correction
+    )
 
 
 @fill_doc(params=PARAMS_DOC)
 def compare_models(
-    estimators: dict, X, y, *, cv=None, scoring=None, test: str = "corrected_ttest",
-    confidence_level: float = 0.95, n_jobs=None, random_state=None, params=None,
-) -> ComparisonTable:  # fmt: skip
-    """Score several models on the same folds; mean, interval and p-value against the best.
+    estimators, X, y, *, cv=None, scoring=None, test: str = "corrected_ttest",
+    confidence_level: float = 0.95, correction: str | None = "holm", n_jobs=None,
+    random_state=None, params=None,
+) -> ComparisonTable | ComparisonTables:  # fmt: skip
+    """Score several models on the same folds and say which differences are real.
 
-    Every model is fitted on the same splits (in parallel, through the member engine); its
-    interval and its p-value against the best model use Nadeau & Bengio's corrected variance
-    ``(1/k + n_test/n_train) s^2``, since folds share training rows (``test="ttest"`` gives
-    the plain paired t-test, which is too confident on CV folds).
+    Every model is fitted on the same splits (in parallel, through the member engine).
+    For each model the table gives its mean score with an interval, and its paired
+    difference to the best model with an interval and a p-value. Folds share training
+    rows, so both use Nadeau & Bengio's corrected variance ``(1/k + n_test/n_train) s^2``
+    (``test="ttest"`` gives the plain paired t-test, which is too confident on CV folds).
+    Comparing the best with m other models is m tests: the p-values are adjusted for that
+    (Holm's method by default), and a plain sentence says which models the best is
+    significantly ahead of, if any.
 
     Parameters
     ----------
-    estimators : dict of str to estimator
+    estimators : dict of str to estimator, or list of (str, estimator) pairs
+        The models, by name. Each is cloned for every fold.
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     cv : splitter, int or None, default=None
         None: ``RepeatedStratifiedKFold(5, 2)`` for classifiers, ``RepeatedKFold(5, 2)``
-        otherwise, seeded by ``random_state``.
-    scoring : str, callable or None, default=None
-        None uses each estimator's ``score``.
+        otherwise, seeded by ``random_state``. Needs at least 2 splits.
+    scoring : str, callable, list, tuple, set, dict or None, default=None
+        As ``cross_validate`` takes it. One scorer gives one table; several (a list of
+        names, or a dict of name: scorer) give one table per scorer. None uses each
+        estimator's ``score``.
     test : {"corrected_ttest", "ttest"}, default="corrected_ttest"
     confidence_level : float, default=0.95
+        Level of the intervals; ``1 - confidence_level`` is the significance level.
+    correction : {"holm", "bonferroni"} or None, default="holm"
+        Adjustment of the p-values against the best for the number of comparisons.
     n_jobs : int or None, default=None
     random_state : None or int, default=None
     {params}
 
     Returns
     -------
-    table : ComparisonTable
-        A list of ``ComparisonRow(name, mean, ci_low, ci_high, pvalue, scores)``, best first
-        (the best's p-value is 1); ``print(table)`` and ``table.to_frame()``.
+    table : ComparisonTable or ComparisonTables
+        For one scorer, a list of :class:`ComparisonRow` (``mean``, ``ci_low``,
+        ``ci_high``, ``diff``, ``diff_low``, ``diff_high``, ``pvalue``,
+        ``pvalue_adjusted``, ``significant``, ``scores``), best first, with ``summary``,
+        ``to_frame()`` and ``plot()``. For several scorers, a dict of scorer name to table.
+
+    See Also
+    --------
+    corrected_resampled_ttest : the test behind the p-values, for two models.
+    paired_ttest_5x2cv : Dietterich's 5x2cv test, for two models.
+    ComparisonDisplay : the table drawn.
 
     Examples
     --------
@@ -320,67 +660,65 @@ def compare_models(
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> table = compare_models({"logistic": make_pipeline(StandardScaler(), LogisticRegression()),
     ...                         "tree": DecisionTreeClassifier(random_state=0)}, X, y,
-    ...                        random_state=0)
-    >>> [row.name for row in table], bool(table[1].pvalue < 0.05)
+    ...                        scoring="accuracy", random_state=0)
+    >>> [row.name for row in table], table[1].significant
     (['logistic', 'tree'], True)
+    >>> print(table.summary)  # doctest: +NORMALIZE_WHITESPACE
+    'logistic' is significantly ahead of every other model on accuracy
+    (Holm-adjusted p < 0.05).
     """
     if test not in ("corrected_ttest", "ttest"):
         raise ValueError(f"test must be 'corrected_ttest' or 'ttest', got {test!r}.")
-    if not isinstance(estimators, dict) or len(estimators) < 1:
-        raise ValueError(
-            "estimators must be a non-empty dict of name: estimator, got "
-            f"{type(estimators).__name__}."
-        )
+    if correction not in _CORRECTIONS:
+        raise ValueError(f"correction must be 'holm', 'bonferroni' or None, got {correction!r}.")
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}.")
+    estimators = _check_estimators(estimators)
+    names = _check_scoring(scoring, estimators)
     X = check_array(X, dtype=None, ensure_all_finite=False)
     y = column_or_1d(y)
+    check_consistent_length(X, y)
     first = next(iter(estimators.values()))
     if cv is None:
         seed = int(draw_seeds(random_state, 1)[0])
         splitter = RepeatedStratifiedKFold if is_classifier(first) else RepeatedKFold
         cv = splitter(n_splits=5, n_repeats=2, random_state=seed)
     splits = list(check_cv(cv, y, classifier=is_classifier(first)).split(X, y))
+    if len(splits) < 2:
+        raise ValueError(f"cv gives {len(splits)} split; the tests need at least 2.")
+    fit_params = {
+        name: routed_fit_params("compare_models", est, params) for name, est in estimators.items()
+    }
     n_test = float(np.mean([len(test) for _, test in splits]))
     n_train = float(np.mean([len(train) for train, _ in splits]))
     scores = {
         name: fit_folds(
-            est,
-            X,
-            y,
-            splits,
-            scoring=scoring,
-            n_jobs=n_jobs,
-            random_state=random_state,
-            fit_params=routed_fit_params("compare_models", est, params),
-            predictions=False,
+            est, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state,
+            fit_params=fit_params[name], predictions=False,
         )[1]
         for name, est in estimators.items()
-    }
-    for name, s in scores.items():
-        try:
-            _check_finite_scores(s)
-        except ValueError as error:
-            raise ValueError(f"Model {name!r}: {error}") from error
-    best = max(scores, key=lambda name: scores[name].mean())
-    k = len(splits)
-    correction = (1 / k + n_test / n_train) if test == "corrected_ttest" else 1 / k
-    half = stats.t.ppf(0.5 + confidence_level / 2, df=k - 1)
-    rows = []
-    for name, s in sorted(scores.items(), key=lambda item: -item[1].mean()):
-        spread = half * np.sqrt(correction * s.var(ddof=1))
-        if name == best:
-            pvalue = 1.0
-        elif test == "corrected_ttest":
-            pvalue = corrected_resampled_ttest(
-                scores[best], s, n_train=n_train, n_test=n_test
-            ).pvalue
-        else:
-            pvalue = float(stats.ttest_rel(scores[best], s).pvalue)
-        rows.append(
-            ComparisonRow(
-                name, float(s.mean()), float(s.mean() - spread), float(s.mean() + spread), pvalue, s
-            )
-        )
-    label = scoring if isinstance(scoring, str) else ("score" if scoring is None else "custom")
-    return ComparisonTable(rows, scoring=label, test=test, confidence_level=confidence_level)
+    }  # fmt: skip
+    by_scorer = (
+        {_scoring_label(scoring, first): scores}
+        if names is None
+        else {n: {model: s[n] for model, s in scores.items()} for n in names}
+    )
+    tables = {}
+    for label, per_model in by_scorer.items():
+        for name, s in per_model.items():
+            try:
+                _check_finite_scores(s)
+            except ValueError as error:
+                raise ValueError(f"Model {name!r}, {label}: {error}") from error
+        entry = scoring if names is None else _entry(scoring, label)
+        tables[label] = _table(
+            per_model, scoring=label, limits=score_limits(entry, first), test=test,
+            confidence_level=confidence_level, correction=correction, n_train=n_train,
+            n_test=n_test,
+        )  # fmt: skip
+    return tables.popitem()[1] if names is None else ComparisonTables(tables)
+
+
+def _entry(scoring, name: str):
+    """The scorer a multi-metric ``scoring`` gives for ``name``: the name or the callable."""
+    return scoring[name] if isinstance(scoring, dict) else name
