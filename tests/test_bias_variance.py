@@ -3,7 +3,7 @@
 import matplotlib
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris, make_classification, make_friedman1
+from sklearn.datasets import load_digits, load_iris, make_classification, make_friedman1
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
@@ -99,6 +99,22 @@ def test_identities_hold_exactly(iris_split, friedman_split, binary_split):
         DecisionTreeClassifier(max_depth=2), X_tr, y_tr, X_te, y_te, n_rounds=30, random_state=0
     )
     assert multi.expected_loss == pytest.approx(multi.bias + multi.net_variance, abs=1e-12)
+    assert multi.expected_loss == pytest.approx(
+        multi.bias + multi.variance_unbiased - multi.variance_biased_weighted, abs=1e-12
+    )
+    assert zo.variance_biased_weighted == pytest.approx(zo.variance_biased, abs=1e-12)
+
+    X, y = load_digits(return_X_y=True)
+    digits = bias_variance_decomp(
+        DecisionTreeClassifier(max_depth=4), X[:1000], y[:1000], X[1000:1300], y[1000:1300],
+        n_rounds=10, random_state=0,
+    )  # fmt: skip
+    # Ten classes: a round that leaves a wrong main prediction may pick another wrong label,
+    # so the unweighted identity misses; the weighted one holds.
+    assert digits.variance_biased_weighted < digits.variance_biased
+    assert digits.expected_loss == pytest.approx(
+        digits.bias + digits.variance_unbiased - digits.variance_biased_weighted, abs=1e-12
+    )
 
 
 # ---------------------------------------------------------------- by hand
@@ -122,6 +138,7 @@ def test_zero_one_by_hand():
     np.testing.assert_allclose(parts["variance_biased"], [0, 0, 2 / 4])
     # Point 2: one round of the two that leave the main prediction hits y = 2.
     np.testing.assert_allclose(parts["net_variance"], [2 / 4, 1 / 4, -1 / 4])
+    np.testing.assert_allclose(parts["variance_biased_weighted"], [0, 0, 1 / 4])
     np.testing.assert_allclose(parts["loss"], parts["bias"] + parts["net_variance"])
 
 
@@ -249,8 +266,54 @@ def test_display_from_result_and_from_estimator(binary_split):
     assert display.param_values == [(2,), (16,)]
     assert [t.get_text() for t in display.ax_.get_xticklabels()] == ["(2,)", "(16,)"]
     np.testing.assert_allclose(display.lines_["bias"].get_ydata(), display.bias)
+    assert (display.ax_.get_xlabel(), display.ax_.get_ylabel()) == (
+        "hidden units", "0-1 loss (error rate)",
+    )  # fmt: skip
     with pytest.raises(ValueError, match="results is empty"):
         BiasVarianceDisplay.from_result([])
+
+
+def test_the_drawn_terms_add_up_to_the_loss(iris_split):
+    X_tr, X_te, y_tr, y_te = iris_split
+    curve = bias_variance_curve(
+        DecisionTreeClassifier(), X_tr, y_tr, X_te, y_te, param_name="max_depth",
+        param_range=[1, 2, 6], n_rounds=20, random_state=0,
+    )  # fmt: skip
+    display = BiasVarianceDisplay.from_result(curve, split_variance=True)
+    y_of = {key: line.get_ydata() for key, line in display.lines_.items()}
+    np.testing.assert_allclose(y_of["bias"] + y_of["variance"], y_of["expected loss"], atol=1e-12)
+    np.testing.assert_allclose(
+        y_of["variance unbiased"] - y_of["variance biased"], y_of["variance"], atol=1e-12
+    )
+    assert display.lines_["variance"].get_label() == "net variance"
+    assert (
+        display.ax_.get_legend()
+        .get_title()
+        .get_text()
+        .startswith("expected loss = bias + net variance")
+    )
+    with pytest.raises(ValueError, match="split_variance=True needs a 0-1 loss"):
+        BiasVarianceDisplay(
+            param_name="depth", param_values=[1], expected_loss=[1], bias=[1], variance=[0],
+            loss="mse",
+        ).plot(split_variance=True)  # fmt: skip
+
+
+def test_results_compare_with_equals(iris_split):
+    X_tr, X_te, y_tr, y_te = iris_split
+    tree = DecisionTreeClassifier(max_depth=2)
+
+    def run(seed, **kw):
+        return bias_variance_decomp(
+            tree, X_tr, y_tr, X_te, y_te, n_rounds=5, random_state=seed, **kw
+        )
+
+    a, b, c = run(0), run(0), run(1)
+    assert a == b and a != c and a.allclose(b) and not a.allclose(c)
+    with_predictions = run(0, return_predictions=True)
+    assert with_predictions != a and with_predictions == run(0, return_predictions=True)
+    with pytest.raises(TypeError, match="compares two BiasVarianceResult"):
+        a.allclose(1.0)
 
 
 # ---------------------------------------------------------------- errors

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from ..engine import MemberPlan, fit_members
 from ..utils._random import check_random_state, draw_seeds
+from ..utils._results import ArrayFieldsEqual
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 from ..utils._validation import resolve_count
 
@@ -25,9 +26,20 @@ _LOSSES = ("0-1", "mse", "log_loss")
 _PROBA_FLOOR = 1e-15
 
 
-@dataclass(frozen=True, repr=False)
-class BiasVarianceResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class BiasVarianceResult(ArrayFieldsEqual):
     """The decomposition of an estimator's expected loss on a test set.
+
+    The terms add up to the expected loss exactly, for every loss and number of classes:
+
+    - "mse" and "log_loss": ``expected_loss = bias + variance``;
+    - "0-1": ``expected_loss = bias + net_variance``, and
+      ``net_variance = variance_unbiased - variance_biased_weighted``. With two classes
+      ``variance_biased_weighted == variance_biased``, so ``expected_loss = bias +
+      variance_unbiased - variance_biased``; with more, only the rounds that move a wrong
+      main prediction onto the true label lower the loss.
+
+    Two results compare with ``==`` (arrays by value) and ``result.allclose(other)``.
 
     Attributes
     ----------
@@ -46,12 +58,15 @@ class BiasVarianceResult:
     variance_unbiased, variance_biased : float or None
         0-1 only: the variance on points whose main prediction is right, and on those where
         it is wrong, each averaged over all test points (they sum to ``variance``).
+    variance_biased_weighted : float or None
+        0-1 only: the biased variance weighted per point by P(prediction == y | prediction
+        != main), Domingos's ``c`` for several classes: the share of rounds that predict the
+        true label where the main prediction is wrong. It equals ``variance_biased`` for
+        two classes.
     net_variance : float or None
-        0-1 only: ``expected_loss - bias`` = ``variance_unbiased`` minus the biased variance
-        weighted by P(prediction == y | prediction != main) per point; for two classes that
-        weight is 1 and ``net_variance = variance_unbiased - variance_biased``. Variance on
-        points the main prediction gets wrong *lowers* the loss, which is why 0-1 loss is not
-        bias + variance.
+        0-1 only: ``variance_unbiased - variance_biased_weighted`` = ``expected_loss -
+        bias``. Variance on points the main prediction gets wrong *lowers* the loss, which is
+        why 0-1 loss is not bias + variance.
     expected_loss_per_point, bias_per_point, variance_per_point : ndarray of shape (n_test,)
     main_prediction : ndarray
         Per test point: the mean (mse), the most frequent label, ties to the smallest (0-1),
@@ -75,6 +90,7 @@ class BiasVarianceResult:
     n_rounds: int
     variance_unbiased: float | None = None
     variance_biased: float | None = None
+    variance_biased_weighted: float | None = None
     net_variance: float | None = None
     predictions: np.ndarray | None = None
     params: dict = field(default_factory=dict)
@@ -83,7 +99,9 @@ class BiasVarianceResult:
         parts = [f"loss={self.loss!r}"]
         names = ["expected_loss", "bias", "variance"]
         if self.loss == "0-1":
-            names += ["variance_unbiased", "variance_biased", "net_variance"]
+            names += [
+                "variance_unbiased", "variance_biased", "variance_biased_weighted", "net_variance"
+            ]  # fmt: skip
         parts += [f"{name}={getattr(self, name):.4f}" for name in names]
         parts.append(f"n_rounds={self.n_rounds}")
         if self.params:
@@ -118,6 +136,7 @@ def decompose_zero_one(predictions: np.ndarray, y: np.ndarray) -> dict:
         "variance": variance,
         "variance_unbiased": np.where(wrong_main, 0.0, variance),
         "variance_biased": np.where(wrong_main, variance, 0.0),
+        "variance_biased_weighted": np.where(wrong_main, helps, 0.0),
         "net_variance": np.where(wrong_main, -helps, variance),
     }
 
@@ -220,7 +239,9 @@ def bias_variance_decomp(
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> r = bias_variance_decomp(DecisionTreeClassifier(random_state=0), X[:400], y[:400],
     ...                          X[400:], y[400:], n_rounds=20, random_state=0)
-    >>> abs(r.expected_loss - (r.bias + r.variance_unbiased - r.variance_biased)) < 1e-12
+    >>> abs(r.expected_loss - (r.bias + r.net_variance)) < 1e-12
+    True
+    >>> abs(r.net_variance - (r.variance_unbiased - r.variance_biased_weighted)) < 1e-12
     True
     """
     if loss not in _LOSSES:
@@ -338,7 +359,12 @@ def _result(loss, parts, n_rounds, predictions) -> BiasVarianceResult:
     if loss == "0-1":
         extra = {
             name: float(parts[name].mean())
-            for name in ("variance_unbiased", "variance_biased", "net_variance")
+            for name in (
+                "variance_unbiased",
+                "variance_biased",
+                "variance_biased_weighted",
+                "net_variance",
+            )
         }
     return BiasVarianceResult(
         loss=loss,
