@@ -449,3 +449,39 @@ def test_a_regressor_refuses_a_batch_sampler_and_says_why(param, binary):
     with pytest.raises(ValueError, match=f"got {param}, but a batch sampler balances the classes"):
         net.fit(X, y.astype(np.float32))
     assert not hasattr(net, "module_")
+
+
+class _OpenModule(torch.nn.Module):
+    """A module that takes any keyword: nothing to check its prefixed parameters against."""
+
+    def __init__(self, n_features=4, n_outputs=2, **kwargs):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_outputs)
+
+    def forward(self, X):
+        return self.linear(X)
+
+
+def test_a_misspelt_prefixed_parameter_names_the_nearest_one_before_any_fit(binary):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = binary
+    search = GridSearchCV(
+        BaggingClassifier(NeuralNetClassifier(max_epochs=1), n_estimators=2),
+        {"estimator__module__hiden_units": [(4,), (8,)]},
+        cv=2,
+    )
+    hint = r"MLP takes no parameter 'hiden_units'; did you mean 'module__hidden_units'\?"
+    with pytest.raises(ValueError, match=hint):  # at once, not "All the 2 fits failed"
+        search.fit(X, y)
+    with pytest.raises(ValueError, match=r"did you mean 'optimizer__weight_decay'\?"):
+        NeuralNetClassifier(max_epochs=1, optimizer__weight_decy=0.1).fit(X, y)
+    fitted = NeuralNetClassifier(max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss takes no parameter 'smoothing'"):
+        fitted.set_params(criterion__smoothing=0.1)
+    # Right names pass, and so does anything a **kwargs module takes.
+    NeuralNetClassifier(
+        max_epochs=1, module__dropout=0.1, optimizer__weight_decay=1e-4,
+        criterion__label_smoothing=0.1, optimizer__param_groups=[("*", {"lr": 0.01})],
+    ).fit(X, y)  # fmt: skip
+    NeuralNetClassifier(module=_OpenModule, module__anything=1, max_epochs=1).fit(X, y)

@@ -12,6 +12,7 @@ listed, with why and at what risk, in ``ensemblekit/utils/_private.py``.
 from __future__ import annotations
 
 import copy
+import difflib
 from numbers import Integral, Real
 from types import MappingProxyType
 from typing import ClassVar
@@ -33,7 +34,7 @@ from ..utils._private import (
     validate_parameter_constraints,
 )
 from ..utils._random import draw_seeds
-from ..utils._torch import seeded_torch, signature_has, torch_threads
+from ..utils._torch import constructor_parameters, seeded_torch, signature_has, torch_threads
 from ..utils._validation import as_float32, check_sample_weight
 from ._mlp import MLP
 from ._stacked import (
@@ -171,6 +172,12 @@ class _SliceBatches:
             yield self.data[slice(start, stop) if index is None else index[start:stop]]
 
 
+# Components whose constructor keywords a prefixed parameter is checked against, and the
+# keywords skorch fills itself (the optimizer's parameters).
+_CHECKED_PREFIXES = ("module", "criterion", "optimizer")
+_NOT_USER_SET = {"optimizer": {"params"}}
+
+
 class NeuralNetBase(NeuralNet):
     """Shared machinery of :class:`NeuralNetClassifier` and :class:`NeuralNetRegressor`.
 
@@ -205,6 +212,7 @@ class NeuralNetBase(NeuralNet):
         expects (skorch would build the callbacks right away and fail on a bad value there
         rather than at fit). A fitted net re-initializes what changed, as skorch does.
         """
+        self._check_prefixed(params, {**vars(self), **params})
         if self.initialized_:
             return super().set_params(**params)
         valid = set(self._get_param_names())
@@ -218,6 +226,29 @@ class NeuralNetBase(NeuralNet):
                 self._params_to_validate.add(key)
             vars(self)[key] = value
         return self
+
+    def _check_prefixed(self, params: dict, current: dict) -> None:
+        """A misspelt ``module__``, ``criterion__`` or ``optimizer__`` parameter fails here,
+        naming the nearest one, where skorch would fail at fit (inside a search: "All the
+        fits failed"). ``current`` holds the components the names are checked against."""
+        for key in params:
+            prefix, _, name = key.partition("__")
+            if prefix not in _CHECKED_PREFIXES or not name or "__" in name:
+                continue
+            if (prefix, name) == ("optimizer", "param_groups"):  # skorch's own
+                continue
+            accepted = constructor_parameters(current[prefix])
+            if accepted is None or name in accepted:
+                continue
+            accepted -= _NOT_USER_SET.get(prefix, set())
+            close = difflib.get_close_matches(name, accepted, n=1)
+            hint = f"did you mean '{prefix}__{close[0]}'? " if close else ""
+            owner = getattr(current[prefix], "__name__", type(current[prefix]).__name__)
+            raise ValueError(
+                f"Invalid parameter {key!r} for {type(self).__name__}: {owner} takes no "
+                f"parameter {name!r}; {hint}{prefix}__ parameters of {owner} are "
+                f"{sorted(f'{prefix}__{a}' for a in accepted)}."
+            )
 
     _parameter_constraints: ClassVar[dict] = {
         "module": [callable, torch.nn.Module],
@@ -264,6 +295,7 @@ class NeuralNetBase(NeuralNet):
         validate_parameter_constraints(
             self._parameter_constraints, params, caller_name=type(self).__name__
         )
+        self._check_prefixed(vars(self), vars(self))
         try:
             device = torch.device(self.device)
         except RuntimeError as error:

@@ -99,6 +99,20 @@ def signature_has(component, name: str) -> bool:
         return False
 
 
+def constructor_parameters(component) -> set[str] | None:
+    """The keyword names a module, criterion or optimizer (class or instance) takes; None
+    when they cannot be known (a ``**kwargs`` catch-all, a signature inspect cannot read)."""
+    if not isinstance(component, type) and not inspect.isfunction(component):
+        component = type(component)
+    try:
+        parameters = inspect.signature(component).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL}
+
+
 def tensor_versions(tensors) -> list[int]:
     """Version counters of ``tensors``: every in-place change (an optimizer step, a
     ``load_state_dict``) bumps them, so equal versions mean unchanged values. Read from
