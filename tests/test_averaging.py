@@ -37,7 +37,7 @@ def _copy(net):
 
 def _net(callbacks, **kw):
     params = {"module__hidden_units": (8,), "max_epochs": 4, "lr": 1e-2, "batch_size": 64}
-    return NeuralNetClassifier(callbacks=callbacks, random_state=0, **{**params, **kw})
+    return NeuralNetClassifier(callbacks=callbacks, **{"random_state": 0, **params, **kw})
 
 
 def test_ema_with_decay_zero_is_exactly_the_plain_net(digits):
@@ -85,7 +85,8 @@ def test_swa_learning_rate_and_a_late_start(digits):
     X, y = digits
     net = _net([("swa", SWA(swa_start=1, swa_lr=0.05, anneal_epochs=2))], max_epochs=5).fit(X, y)
     assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.05)
-    late = _net([("swa", SWA(swa_start=10))]).fit(X, y)
+    with pytest.warns(UserWarning, match=r"SWA averaged no weights: .* after 4 epochs"):
+        late = _net([("swa", SWA(swa_start=10))]).fit(X, y)
     assert dict(late.callbacks_)["swa"].n_averaged_ == 0
     np.testing.assert_array_equal(late.predict_proba(X), _net(None).fit(X, y).predict_proba(X))
 
@@ -158,3 +159,33 @@ def test_soup_errors(fine_tuned, digits):
         model_soup([], X, y)
     with pytest.raises(ValueError, match="not fitted"):
         model_soup([_net(None)], X, y)
+
+
+def test_a_soup_of_independently_initialised_nets_warns(digits):
+    X, y = digits
+    X_val, y_val = X[300:], y[300:]
+    nets = [
+        _net(None, random_state=seed, max_epochs=10, module__hidden_units=(32,)).fit(
+            X[:300], y[:300]
+        )
+        for seed in range(3)
+    ]
+    with pytest.warns(UserWarning, match="below every one of its nets"):
+        soup = model_soup(nets, X_val, y_val)
+    assert soup.score(X_val, y_val) < min(n.score(X_val, y_val) for n in nets)
+    model_soup(nets, X_val, y_val, method="greedy")  # never worse than the best: no warning
+
+
+def test_a_soup_of_pipelines_says_to_pass_the_net_steps(fine_tuned, digits):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = digits
+    pipelines = [make_pipeline(StandardScaler(), n) for n in fine_tuned]
+    with pytest.raises(TypeError, match=r"estimators\[0\] is a Pipeline.*pipeline\[-1\]"):
+        model_soup(pipelines, X, y)
+    with pytest.raises(TypeError, match="a list of fitted nets, got one Pipeline"):
+        model_soup(pipelines[0], X, y)
+    with pytest.raises(ValueError, match="method='greedy' picks nets by their score on X_val"):
+        model_soup(fine_tuned, None, None, method="greedy")
+

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 
 import torch
 from sklearn.metrics import check_scoring
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._torch import net_with_state
@@ -30,14 +32,16 @@ def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", s
     only if the soup's held-out score strictly improves, so on ``X_val, y_val`` the soup is
     never worse than the best single net. Soups work for nets that share a starting point
     (fine-tuned from one pretrained state, or snapshots of one run); averaging nets trained
-    from different initialisations usually does not (the greedy soup then keeps the best).
+    from different initialisations usually does not (the greedy soup then keeps the best,
+    and a uniform soup that scores below every one of its nets warns).
 
     Parameters
     ----------
     estimators : sequence of fitted ensemblekit nets
         Same module architecture (the same parameter names and shapes).
-    X_val, y_val : array-like
-        Held-out data for "greedy" (and for ordering); unused by "uniform" beyond checks.
+    X_val, y_val : array-like or None
+        Held-out data: "greedy" orders and picks the nets by their score on it; "uniform"
+        warns when its soup scores below every net on it (None: no check).
     method : {"uniform", "greedy"}, default="uniform"
     scoring : str, callable or None, default=None
         None uses the nets' ``score`` (accuracy, R²).
@@ -62,10 +66,21 @@ def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", s
     """
     if method not in ("uniform", "greedy"):
         raise ValueError(f"method must be 'uniform' or 'greedy', got {method!r}.")
+    if hasattr(estimators, "fit"):
+        raise TypeError(
+            f"estimators must be a list of fitted nets, got one {type(estimators).__name__}; "
+            "pass [net_a, net_b, ...]."
+        )
     estimators = list(estimators)
     if not estimators:
         raise ValueError("estimators is empty; pass fitted nets of one architecture.")
-    for net in estimators:
+    for index, net in enumerate(estimators):
+        if isinstance(net, Pipeline):
+            raise TypeError(
+                f"estimators[{index}] is a Pipeline; a soup averages the weights of nets, so "
+                "pass each pipeline's net step (pipeline[-1]), and put the soup back behind "
+                "the same fitted preprocessing: make_pipeline(*pipelines[0][:-1], soup)."
+            )
         check_is_fitted(net)
         if not hasattr(net, "module_"):
             raise ValueError(f"model_soup averages torch nets; got {type(net).__name__}.")
@@ -79,11 +94,16 @@ def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", s
                 f"Net {index} has a different architecture from net 0 (parameter names or "
                 "shapes differ); a soup averages nets of one architecture."
             )
+    scorer = check_scoring(estimators[0], scoring=scoring)
     if method == "uniform":
         soup = net_with_state(estimators[0], _average(states))
         soup.soup_ingredients_ = list(range(len(estimators)))
+        if X_val is not None:
+            scores = [scorer(net, X_val, y_val) for net in estimators]
+            _warn_if_spoilt(scorer(soup, X_val, y_val), scores)
         return soup
-    scorer = check_scoring(estimators[0], scoring=scoring)
+    if X_val is None:
+        raise ValueError("method='greedy' picks nets by their score on X_val, y_val; pass them.")
     scores = [scorer(net, X_val, y_val) for net in estimators]
     order = sorted(range(len(estimators)), key=lambda i: -scores[i])
     best = order[0]
@@ -98,3 +118,18 @@ def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", s
     soup = copy.deepcopy(soup) if soup is estimators[best] else soup
     soup.soup_ingredients_ = chosen
     return soup
+
+
+def _warn_if_spoilt(soup_score: float, scores: list[float]) -> None:
+    """Averaging nets from different starting points lands between their minima: a soup
+    below every ingredient says so, with the fix."""
+    if len(scores) > 1 and soup_score < min(scores):
+        warnings.warn(
+            f"The uniform soup scores {soup_score:.4g} on X_val, below every one of its nets "
+            f"({min(scores):.4g} to {max(scores):.4g}). Averaging weights works for nets that "
+            "share a starting point (fine-tuned from one pretrained net, or snapshots of one "
+            "run), not for nets trained from different initialisations. Use method='greedy' "
+            "(never worse than the best net), or an ensemble that averages predictions.",
+            UserWarning,
+            stacklevel=3,
+        )
