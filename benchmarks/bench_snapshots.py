@@ -43,7 +43,7 @@ def one_net(X, y, X_test):
 
 
 def ours(X, y, X_test):
-    ensemble = SnapshotEnsembleClassifier(_net(), n_snapshots=SNAPSHOTS, random_state=0)
+    ensemble = SnapshotEnsembleClassifier(_net(), n_estimators=SNAPSHOTS, random_state=0)
     return ensemble.fit(X, y).predict_proba(X_test)
 
 

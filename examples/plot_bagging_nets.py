@@ -52,7 +52,7 @@ def main():
     ensembles = {
         "bagging": BaggingClassifier(net, n_estimators=N_MEMBERS, random_state=0, n_jobs=N_JOBS),
         "deep ensemble": DeepEnsembleClassifier(
-            net, n_members=N_MEMBERS, random_state=0, n_jobs=N_JOBS
+            net, n_estimators=N_MEMBERS, random_state=0, n_jobs=N_JOBS
         ),
     }
     results = {}

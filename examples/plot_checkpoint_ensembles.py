@@ -99,7 +99,7 @@ def main():
         seconds[name] += seconds["snapshot"]  # a soup costs its ingredients' run
     deep = DeepEnsembleClassifier(
         make_net(max_epochs=max(1, EPOCHS // N_MEMBERS), random_state=None),
-        n_members=N_MEMBERS,
+        n_estimators=N_MEMBERS,
         random_state=0,
     )
     models["deep ensemble"], seconds["deep ensemble"] = timed(lambda: deep.fit(X_fit, y_fit))

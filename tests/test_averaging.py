@@ -188,4 +188,3 @@ def test_a_soup_of_pipelines_says_to_pass_the_net_steps(fine_tuned, digits):
         model_soup(pipelines[0], X, y)
     with pytest.raises(ValueError, match="method='greedy' picks nets by their score on X_val"):
         model_soup(fine_tuned, None, None, method="greedy")
-

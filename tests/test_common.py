@@ -33,8 +33,8 @@ ESTIMATORS = [
     NeuralNetRegressor(**NET_PARAMS),
     BaggingClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_estimators=3, random_state=0),
     BaggingRegressor(NeuralNetRegressor(**MEMBER_PARAMS), n_estimators=3, random_state=0),
-    DeepEnsembleClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_members=3, random_state=0),
-    DeepEnsembleRegressor(NeuralNetRegressor(**MEMBER_PARAMS), n_members=3, random_state=0),
+    DeepEnsembleClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_estimators=3, random_state=0),
+    DeepEnsembleRegressor(NeuralNetRegressor(**MEMBER_PARAMS), n_estimators=3, random_state=0),
     CVEnsembleClassifier(NeuralNetClassifier(**MEMBER_PARAMS), cv=3, random_state=0),
     CVEnsembleRegressor(NeuralNetRegressor(**MEMBER_PARAMS), cv=3, random_state=0),
     # AdaBoost stops on a member at chance (as scikit-learn): give it one that can fit noise.
@@ -48,8 +48,8 @@ ESTIMATORS = [
     GradientBoostingRegressor(
         NeuralNetRegressor(**MEMBER_PARAMS), n_estimators=3, learning_rate=0.5, random_state=0
     ),
-    SnapshotEnsembleClassifier(NeuralNetClassifier(**NET_PARAMS), n_snapshots=3, random_state=0),
-    SnapshotEnsembleRegressor(NeuralNetRegressor(**NET_PARAMS), n_snapshots=3, random_state=0),
+    SnapshotEnsembleClassifier(NeuralNetClassifier(**NET_PARAMS), n_estimators=3, random_state=0),
+    SnapshotEnsembleRegressor(NeuralNetRegressor(**NET_PARAMS), n_estimators=3, random_state=0),
 ]
 
 _SGD_WEIGHTS = (

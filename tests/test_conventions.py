@@ -25,6 +25,7 @@ from ensemblekit.ensemble import (
     CVEnsembleClassifier,
     CVEnsembleRegressor,
     DeepEnsembleClassifier,
+    SnapshotEnsembleClassifier,
 )
 from ensemblekit.model_selection import bias_variance_decomp, bootstrap_score
 from ensemblekit.nets import NeuralNetClassifier
@@ -59,7 +60,7 @@ def test_refit_without_oob_score_drops_the_old_scores(cls, data, attributes, war
         lambda: AdaBoostRegressor(TreeRegressor(), n_estimators=3, random_state=0),
         lambda: CVEnsembleClassifier(TreeClassifier(), cv=3),
         lambda: CVEnsembleRegressor(TreeRegressor(), cv=3),
-        lambda: DeepEnsembleClassifier(TreeClassifier(), n_members=2, random_state=0),
+        lambda: DeepEnsembleClassifier(TreeClassifier(), n_estimators=2, random_state=0),
     ],
 )
 def test_members_whose_fit_returns_none_are_kept(make, binary):
@@ -192,7 +193,7 @@ class _GroupsSpy(ClassifierMixin, BaseEstimator):
 
 _ROUTING_ENSEMBLES = [
     lambda est: BaggingClassifier(est, n_estimators=3, max_samples=0.5, random_state=0),
-    lambda est: DeepEnsembleClassifier(est, n_members=2, random_state=0),
+    lambda est: DeepEnsembleClassifier(est, n_estimators=2, random_state=0),
     lambda est: CVEnsembleClassifier(est, cv=3),
     lambda est: AdaBoostClassifier(est, n_estimators=2, random_state=0),
 ]
@@ -262,7 +263,7 @@ def test_routing_validation_rows_to_member_nets(kind, binary, tiny_net_params):
     with config_context(enable_metadata_routing=True):
         net.set_fit_request(X_val=True, y_val=True)
         if kind == "deep":
-            ens = DeepEnsembleClassifier(net, n_members=2, random_state=0)
+            ens = DeepEnsembleClassifier(net, n_estimators=2, random_state=0)
         else:  # the rows given replace bagging's own choice, each member's out-of-bag rows
             ens = BaggingClassifier(net, n_estimators=2, random_state=0)
         ens.fit(X[:150], y[:150], X_val=X[150:], y_val=y[150:])
@@ -306,9 +307,9 @@ def _classifiers(net):
     return [
         net,
         BaggingClassifier(net, n_estimators=2, random_state=0),
-        DeepEnsembleClassifier(net, n_members=2, random_state=0),
+        DeepEnsembleClassifier(net, n_estimators=2, random_state=0),
         CVEnsembleClassifier(net, cv=2),
-        SnapshotEnsembleClassifier(net, n_snapshots=2, random_state=0),
+        SnapshotEnsembleClassifier(net, n_estimators=2, random_state=0),
         AdaBoostClassifier(net, n_estimators=2, random_state=0),
         GradientBoostingClassifier(n_estimators=2, random_state=0),
     ]
@@ -503,3 +504,43 @@ def test_the_old_name_of_a_test_result_warns_and_pytest_collects_neither(tmp_pat
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "error", "-q"]
     out = subprocess.run([*command, str(module)], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("make", "old"),
+    [
+        (lambda **kw: DeepEnsembleClassifier(TreeClassifier(), random_state=0, **kw), "n_members"),
+        (
+            lambda **kw: SnapshotEnsembleClassifier(
+                NeuralNetClassifier(max_epochs=2, random_state=0), random_state=0, **kw
+            ),
+            "n_snapshots",
+        ),
+    ],
+)
+def test_every_ensemble_counts_members_with_n_estimators(make, old, binary):
+    X, y = binary
+    new = make(n_estimators=3).fit(X, y)
+    with pytest.warns(FutureWarning, match=f"{old} was renamed n_estimators in 0.1"):
+        former = make(**{old: 3}).fit(X, y)
+    assert len(new) == len(former) == 3
+    np.testing.assert_array_equal(new.predict_proba(X), former.predict_proba(X))
+    assert clone(make(**{old: 3})).get_params()[old] == 3  # kept for clone and searches
+
+
+def test_boosters_and_snapshot_ensembles_report_progress_with_verbose(binary, capsys):
+    from ensemblekit.ensemble import AdaBoostClassifier, GradientBoostingClassifier
+
+    X, y = binary
+    AdaBoostClassifier(TreeClassifier(), n_estimators=2, verbose=1, random_state=0).fit(X, y)
+    assert "AdaBoostClassifier: stage 1/2, weighted error" in capsys.readouterr().out
+    GradientBoostingClassifier(
+        TreeRegressor(), n_estimators=2, n_iter_no_change=5, verbose=1, random_state=0
+    ).fit(X, y)
+    out = capsys.readouterr().out
+    assert "stage 2/2, training loss" in out and "validation loss" in out
+    net = NeuralNetClassifier(max_epochs=2, random_state=0)
+    SnapshotEnsembleClassifier(net, n_estimators=2, verbose=1).fit(X, y)
+    assert "snapshot 2/2 taken at iteration" in capsys.readouterr().out
+    AdaBoostClassifier(TreeClassifier(), n_estimators=2, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""  # silent by default

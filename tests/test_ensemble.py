@@ -78,7 +78,7 @@ def reference(request, digits, bagged_nets):
     X, y = digits
     bag = clone(bagged_nets).set_params(engine=request.param).fit(X, y)
     deep = DeepEnsembleClassifier(
-        bagged_nets.estimator, n_members=3, random_state=0, engine=request.param
+        bagged_nets.estimator, n_estimators=3, random_state=0, engine=request.param
     ).fit(X, y)
     return bag, deep
 
@@ -250,7 +250,7 @@ def test_default_estimator_is_a_net(digits):
     X, y = digits
     bag = BaggingClassifier(n_estimators=2, random_state=0).fit(X[:100], y[:100])
     assert isinstance(bag[0], NeuralNetClassifier)
-    reg = DeepEnsembleRegressor(n_members=2, random_state=0).fit(X[:100], y[:100] / 9.0)
+    reg = DeepEnsembleRegressor(n_estimators=2, random_state=0).fit(X[:100], y[:100] / 9.0)
     assert isinstance(reg[0], NeuralNetRegressor)
 
 
@@ -278,7 +278,7 @@ def test_clone_and_pickle_fitted_ensembles(bagged_nets, digits):
 
 def test_deep_ensemble_members_differ_only_by_seed_and_help(digits, small_net):
     X, y = digits
-    ens = DeepEnsembleClassifier(small_net, n_members=4, random_state=0).fit(X, y)
+    ens = DeepEnsembleClassifier(small_net, n_estimators=4, random_state=0).fit(X, y)
     seeds = {m.random_state for m in ens}
     assert len(seeds) == 4
     for member in ens:
@@ -291,7 +291,7 @@ def test_deep_ensemble_members_differ_only_by_seed_and_help(digits, small_net):
 def test_deep_regressor_returns_the_spread_of_its_members(regression, tiny_net_params):
     X, y = regression
     ens = DeepEnsembleRegressor(
-        NeuralNetRegressor(**tiny_net_params), n_members=3, random_state=0
+        NeuralNetRegressor(**tiny_net_params), n_estimators=3, random_state=0
     ).fit(X, y)
     mean, std = ens.predict(X, return_std=True)
     members = np.stack([m.predict(X) for m in ens])
@@ -323,7 +323,7 @@ def test_bad_parameters_say_what_to_change(digits, params, match):
 
 def test_deep_ensemble_errors(digits):
     X, y = digits
-    with pytest.raises(ValueError, match="'n_members' parameter"):
-        DeepEnsembleClassifier(n_members=0).fit(X, y)
+    with pytest.raises(ValueError, match="'n_estimators' parameter"):
+        DeepEnsembleClassifier(n_estimators=0).fit(X, y)
     with pytest.raises(ValueError, match="at least 2 classes"):
         DeepEnsembleClassifier(KNeighborsClassifier()).fit(X, np.zeros(len(y)))

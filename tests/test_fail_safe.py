@@ -100,7 +100,7 @@ def test_predictions_are_never_nan_without_an_error(binary, tiny_net_params):
     X, y = binary
     net = NeuralNetClassifier(random_state=0, **tiny_net_params).fit(X, y)
     deep = DeepEnsembleRegressor(
-        NeuralNetRegressor(**tiny_net_params), n_members=2, random_state=0
+        NeuralNetRegressor(**tiny_net_params), n_estimators=2, random_state=0
     ).fit(X, y.astype(float))
     with torch.no_grad():
         next(net.module_.parameters()).fill_(float("nan"))
@@ -140,8 +140,8 @@ def _faulty_estimators():
         BaggingClassifier(c, n_estimators=3, random_state=0),
         BaggingRegressor(r, n_estimators=3, random_state=0),
         BaggingClassifier(c, n_estimators=3, warm_start=True, random_state=0),
-        DeepEnsembleClassifier(c, n_members=2, random_state=0),
-        DeepEnsembleRegressor(r, n_members=2, random_state=0),
+        DeepEnsembleClassifier(c, n_estimators=2, random_state=0),
+        DeepEnsembleRegressor(r, n_estimators=2, random_state=0),
         CVEnsembleClassifier(c, cv=3, refit=True),
         CVEnsembleRegressor(r, cv=3),
         AdaBoostClassifier(c, n_estimators=3, random_state=0),
@@ -213,7 +213,7 @@ def test_a_snapshot_ensemble_whose_refit_diverges_keeps_its_members(binary, tiny
 
     X, y = binary
     ens = SnapshotEnsembleClassifier(
-        NeuralNetClassifier(**tiny_net_params), n_snapshots=2, random_state=0
+        NeuralNetClassifier(**tiny_net_params), n_estimators=2, random_state=0
     ).fit(X, y)
     members, proba = list(ens.estimators_), ens.predict_proba(X)
     ens.set_params(estimator__optimizer=torch.optim.SGD, lr_max=1e4, lr_min=1e3)

@@ -63,7 +63,7 @@ def _jobs(binary, regression, tiny_net_params):
             )  # fmt: skip
             yield f"bagging {engine} n_jobs={n_jobs} fit", lambda bag=bag: bag.fit(X, y)
             yield f"bagging {engine} n_jobs={n_jobs} predict", lambda bag=bag: bag.predict(X)
-    deep = DeepEnsembleRegressor(NeuralNetRegressor(**tiny_net_params), n_members=2, n_jobs=2)
+    deep = DeepEnsembleRegressor(NeuralNetRegressor(**tiny_net_params), n_estimators=2, n_jobs=2)
     yield "deep ensemble fit", lambda: deep.fit(Xr, yr)
     yield "bootstrap_score", lambda: bootstrap_score(net, X, y, n_rounds=2)
 

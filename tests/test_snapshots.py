@@ -158,7 +158,7 @@ def test_collector_is_grid_searchable(digits):
 @pytest.fixture(scope="module")
 def snapshot_ensemble(digits):
     X, y = digits
-    return SnapshotEnsembleClassifier(_net(max_epochs=7), n_snapshots=3).fit(X, y)
+    return SnapshotEnsembleClassifier(_net(max_epochs=7), n_estimators=3).fit(X, y)
 
 
 def test_members_are_the_collectors_snapshots(digits, snapshot_ensemble):
@@ -192,14 +192,14 @@ def test_n_average_is_read_at_prediction_time(digits, snapshot_ensemble):
 def test_same_seed_same_ensemble_and_a_seeded_net_keeps_its_seed(digits):
     X, y = digits
     unseeded = _net(max_epochs=2, random_state=None)
-    a = SnapshotEnsembleClassifier(unseeded, n_snapshots=2, random_state=3).fit(X, y)
-    b = SnapshotEnsembleClassifier(unseeded, n_snapshots=2, random_state=3).fit(X, y)
-    c = SnapshotEnsembleClassifier(unseeded, n_snapshots=2, random_state=4).fit(X, y)
+    a = SnapshotEnsembleClassifier(unseeded, n_estimators=2, random_state=3).fit(X, y)
+    b = SnapshotEnsembleClassifier(unseeded, n_estimators=2, random_state=3).fit(X, y)
+    c = SnapshotEnsembleClassifier(unseeded, n_estimators=2, random_state=4).fit(X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     assert not np.allclose(a.predict_proba(X), c.predict_proba(X))
     seeded = _net(max_epochs=2)
-    d = SnapshotEnsembleClassifier(seeded, n_snapshots=2, random_state=3).fit(X, y)
-    e = SnapshotEnsembleClassifier(seeded, n_snapshots=2, random_state=4).fit(X, y)
+    d = SnapshotEnsembleClassifier(seeded, n_estimators=2, random_state=3).fit(X, y)
+    e = SnapshotEnsembleClassifier(seeded, n_estimators=2, random_state=4).fit(X, y)
     np.testing.assert_array_equal(d.predict_proba(X), e.predict_proba(X))
 
 
@@ -208,7 +208,7 @@ def test_string_labels_pipeline_clone_pickle(digits):
     labels = np.array(["zero", "one", "two", "three", "four", "5", "6", "7", "8", "9"])[y]
     pipe = make_pipeline(
         StandardScaler(),
-        SnapshotEnsembleClassifier(_net(max_epochs=3), n_snapshots=2, schedule="triangular"),
+        SnapshotEnsembleClassifier(_net(max_epochs=3), n_estimators=2, schedule="triangular"),
     ).fit(X, labels)
     assert set(pipe.predict(X)) <= set(labels)
     restored = pickle.loads(pickle.dumps(pipe))
@@ -218,10 +218,10 @@ def test_string_labels_pipeline_clone_pickle(digits):
 
 def test_grid_search_over_snapshots_and_the_nets_parameters(digits):
     X, y = digits
-    ens = SnapshotEnsembleClassifier(_net(max_epochs=2), n_snapshots=2)
-    grid = {"n_snapshots": [1, 2], "estimator__lr": [0.01, 0.05], "schedule": ["cosine"]}
+    ens = SnapshotEnsembleClassifier(_net(max_epochs=2), n_estimators=2)
+    grid = {"n_estimators": [1, 2], "estimator__lr": [0.01, 0.05], "schedule": ["cosine"]}
     search = GridSearchCV(ens, grid, cv=2).fit(X, y)
-    assert len(search.best_estimator_) == search.best_params_["n_snapshots"]
+    assert len(search.best_estimator_) == search.best_params_["n_estimators"]
 
 
 def test_bad_estimator_and_lr_range_are_clear_errors(digits):
@@ -239,7 +239,7 @@ def test_bad_estimator_and_lr_range_are_clear_errors(digits):
 def test_regressor_averages_the_last_snapshots(regression):
     X, y = regression
     net = NeuralNetRegressor(max_epochs=6, lr=0.01, batch_size=50, random_state=0)
-    ens = SnapshotEnsembleRegressor(net, n_snapshots=3, n_average=2).fit(X, y)
+    ens = SnapshotEnsembleRegressor(net, n_estimators=3, n_average=2).fit(X, y)
     members = np.stack([m.predict(X) for m in ens])
     # One stacked float32 pass for the snapshots: equal to float32 precision.
     np.testing.assert_allclose(ens.predict(X), members[1:].mean(axis=0), rtol=1e-6, atol=1e-7)

@@ -313,7 +313,7 @@ def test_ensembles_agree_across_engines_over_seeds(digits):
     for seed in range(3):
         scores = {}
         for engine in ("vectorized", "joblib"):
-            ens = DeepEnsembleClassifier(net, n_members=3, random_state=seed, engine=engine)
+            ens = DeepEnsembleClassifier(net, n_estimators=3, random_state=seed, engine=engine)
             ens.fit(X, y)
             members = [m.score(X_test, y_test) for m in ens]
             scores[engine] = (ens.score(X_test, y_test), np.mean(members))
@@ -348,7 +348,7 @@ def test_cv_ensemble_and_bagging_regressor_and_bias_variance(digits, regression)
 
 def test_engine_is_a_searchable_validated_parameter(digits):
     X, y = digits
-    ens = DeepEnsembleClassifier(NeuralNetClassifier(**NET), n_members=2, engine="fast")
+    ens = DeepEnsembleClassifier(NeuralNetClassifier(**NET), n_estimators=2, engine="fast")
     with pytest.raises(ValueError, match="'engine' parameter"):
         ens.fit(X, y)
     assert clone(ens.set_params(engine="joblib")).get_params()["engine"] == "joblib"
@@ -581,7 +581,7 @@ def test_what_cannot_be_stacked_is_found_before_training(digits, params, reason,
 def test_cnn_deep_ensemble_pickles_and_predicts_its_members_in_one_pass(digits):
     X, y = digits
     ensembles = [
-        DeepEnsembleClassifier(NeuralNetClassifier(**CNN), n_members=3, engine=engine,
+        DeepEnsembleClassifier(NeuralNetClassifier(**CNN), n_estimators=3, engine=engine,
                                random_state=0).fit(X, y)
         for engine in ("vectorized", "joblib")
     ]  # fmt: skip
@@ -599,7 +599,7 @@ def test_cnn_deep_ensemble_pickles_and_predicts_its_members_in_one_pass(digits):
 def test_members_vmap_cannot_run_predict_one_by_one(digits):
     X, y = digits
     net = NeuralNetClassifier(**{**CNN, "module": BranchyNet})
-    ensemble = DeepEnsembleClassifier(net, n_members=2, random_state=0).fit(X, y)
+    ensemble = DeepEnsembleClassifier(net, n_estimators=2, random_state=0).fit(X, y)
     members_mean = np.mean([m.predict_proba(X) for m in ensemble], axis=0)
     np.testing.assert_allclose(ensemble.predict_proba(X), members_mean, atol=1e-6)
     assert _base._PREDICTORS[ensemble].stacks == []

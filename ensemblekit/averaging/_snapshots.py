@@ -86,6 +86,8 @@ class SnapshotCollector(Callback):
     dirname : str, path or None, default=None
         Directory for ``snapshot_<k>.pt`` files (created if needed); None keeps snapshots
         in memory.
+    verbose : int, default=0
+        > 0 prints a line as each snapshot is taken.
 
     Attributes
     ----------
@@ -121,12 +123,14 @@ class SnapshotCollector(Callback):
         lr_max: float | None = None,
         lr_min: float = 0.0,
         dirname: str | os.PathLike | None = None,
+        verbose: int = 0,
     ):
         self.n_snapshots = n_snapshots
         self.schedule = schedule
         self.lr_max = lr_max
         self.lr_min = lr_min
         self.dirname = dirname
+        self.verbose = verbose
 
     def initialize(self):
         if isinstance(self.n_snapshots, bool) or int(self.n_snapshots) != self.n_snapshots:
@@ -190,6 +194,11 @@ class SnapshotCollector(Callback):
             state = path
         self.snapshots_.append(state)
         self.snapshot_iterations_.append(self._iteration)
+        if self.verbose:
+            print(
+                f"snapshot {len(self.snapshots_)}/{self.n_snapshots} taken at iteration "
+                f"{self._iteration} (epoch {len(net.history)})"
+            )
 
     def on_train_end(self, net, **kwargs):
         for group, base in zip(net.optimizer_.param_groups, self._base_lrs, strict=True):

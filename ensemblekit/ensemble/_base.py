@@ -7,6 +7,7 @@ and averaging are written once here.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from numbers import Integral
 from typing import ClassVar
@@ -28,7 +29,7 @@ from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..nets._stacked import StackedPredictor
 from ..utils._mixins import PredictLogProbaMixin
-from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
+from ..utils._private import HasMethods, Hidden, Interval, RealNotInt, StrOptions
 from ..utils._routing import FIT_PARAMS_DOC, fill_doc, member_router, routed_fit_params
 from ..utils._validation import check_sample_weight
 
@@ -41,6 +42,25 @@ ENGINE_DOC = """    engine : {"auto", "joblib", "vectorized"}, default="auto"
         the MLP module (what blocks it: ``ensemblekit.engine.fit_members``). "joblib" fits
         one member per task. "auto" stacks when it can.
 """
+
+
+#: Constraint of a count parameter renamed ``n_estimators``: a count, or its placeholder.
+RENAMED_COUNT = [Interval(Integral, 1, None, closed="left"), Hidden(StrOptions({"deprecated"}))]
+
+
+def renamed_count(estimator, old: str) -> int:
+    """``n_estimators``, or the value of its old name ``old`` with a ``FutureWarning``."""
+    value = getattr(estimator, old)
+    if isinstance(value, str) and value == "deprecated":
+        return estimator.n_estimators
+    warnings.warn(
+        f"{type(estimator).__name__}'s {old} was renamed n_estimators in 0.1, the name "
+        f"every ensemble uses, as in scikit-learn; {old} goes in 0.3. Use "
+        f"n_estimators={value!r}.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return value
 
 
 class MembersMixin:

@@ -84,6 +84,11 @@ class _AdaBoostMixin(_BoostingMixin):
             self.estimators_.append(member)
             weights.append(alpha)
             errors.append(error)
+            if self.verbose:
+                print(
+                    f"{type(self).__name__}: stage {stage + 1}/{self.n_estimators}, weighted "
+                    f"error {error:.4f}, member weight {alpha:.4f}"
+                )
             if error <= 0 or new_weight is None or stage == self.n_estimators - 1:
                 break
             total = new_weight.sum()
@@ -141,6 +146,8 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
         Train each stage on a bootstrap drawn with probabilities equal to the weights,
         for learners without ``sample_weight``.
     random_state : None, int or RandomState, default=None
+    verbose : int, default=0
+        > 0 prints a line per stage as it is fitted (its error, or its loss).
 
     Attributes
     ----------
@@ -174,6 +181,7 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "resample": ["boolean"],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -184,12 +192,14 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
         learning_rate=1.0,
         resample=False,
         random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.resample = resample
         self.random_state = random_state
+        self.verbose = verbose
 
     def _template(self):
         return self.estimator if self.estimator is not None else _small_net(NeuralNetClassifier)
@@ -325,6 +335,8 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
     learning_rate : float > 0, default=1.0
     loss : {"linear", "square", "exponential"}, default="linear"
     random_state : None, int or RandomState, default=None
+    verbose : int, default=0
+        > 0 prints a line per stage as it is fitted (its error, or its loss).
 
     Attributes
     ----------
@@ -357,6 +369,7 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions({"linear", "square", "exponential"})],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -367,12 +380,14 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
         learning_rate=1.0,
         loss="linear",
         random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.loss = loss
         self.random_state = random_state
+        self.verbose = verbose
 
     def _template(self):
         return self.estimator if self.estimator is not None else _small_net(NeuralNetRegressor)
@@ -464,11 +479,13 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
         self, estimator=None, n_estimators=10, *, learning_rate=0.1, loss="squared_error",
         subsample=1.0, n_iter_no_change=None, validation_fraction=0.1, random_state=None,
+        verbose=0,
     ):  # fmt: skip
         self.estimator = estimator
         self.n_estimators = n_estimators
@@ -478,6 +495,7 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.validation_fraction = validation_fraction
         self.random_state = random_state
+        self.verbose = verbose
 
     def _template(self):
         if self.estimator is not None:
@@ -544,6 +562,9 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
             self.train_score_.append(self._loss(y[train], output[train]))
             if valid is not None:
                 valid_scores.append(self._loss(y[valid], output[valid]))
+            if self.verbose:
+                self._report(valid_scores)
+            if valid is not None:
                 if valid_scores[-1] < best - 1e-12:
                     best, since_best = valid_scores[-1], 0
                 else:
@@ -558,6 +579,13 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
         self.train_score_ = np.array(self.train_score_)
         self.n_estimators_ = len(self.estimators_)
         return self
+
+    def _report(self, valid_scores) -> None:
+        line = (
+            f"{type(self).__name__}: stage {len(self.estimators_)}/{self.n_estimators}, "
+            f"training loss {self.train_score_[-1]:.4f}"
+        )
+        print(line + (f", validation loss {valid_scores[-1]:.4f}" if valid_scores else ""))
 
     def _member_output(self, member, X):
         return np.asarray(member.predict(X), dtype=float).reshape(X.shape[0], -1)
@@ -593,6 +621,8 @@ class GradientBoostingRegressor(RegressorMixin, _BaseGradientBoosting):
         for this many stages, and keep the best number of stages.
     validation_fraction : float, default=0.1
     random_state : None, int or RandomState, default=None
+    verbose : int, default=0
+        > 0 prints a line per stage as it is fitted (its error, or its loss).
 
     Attributes
     ----------
@@ -684,6 +714,8 @@ class GradientBoostingClassifier(PredictLogProbaMixin, ClassifierMixin, _BaseGra
         number of stages.
     validation_fraction : float, default=0.1
     random_state : None, int or RandomState, default=None
+    verbose : int, default=0
+        > 0 prints a line per stage as it is fitted (its error, or its loss).
 
     Attributes
     ----------
@@ -717,11 +749,12 @@ class GradientBoostingClassifier(PredictLogProbaMixin, ClassifierMixin, _BaseGra
     def __init__(
         self, estimator=None, n_estimators=10, *, learning_rate=0.1, loss="log_loss",
         subsample=1.0, n_iter_no_change=None, validation_fraction=0.1, random_state=None,
+        verbose=0,
     ):  # fmt: skip
         super().__init__(
             estimator, n_estimators, learning_rate=learning_rate, loss=loss, subsample=subsample,
             n_iter_no_change=n_iter_no_change, validation_fraction=validation_fraction,
-            random_state=random_state,
+            random_state=random_state, verbose=verbose,
         )  # fmt: skip
 
     def _encode(self, y):

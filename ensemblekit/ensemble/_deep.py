@@ -13,9 +13,11 @@ from ..utils._private import Interval
 from ..utils._random import draw_seeds
 from ._base import (
     ENGINE_DOC,
+    RENAMED_COUNT,
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
+    renamed_count,
     with_fit_params_doc,
 )
 
@@ -26,7 +28,7 @@ _PARAMS_DOC = """
         What each member clones; None uses a default ``{net}``. Every ``random_state`` in
         it (nested ones too) is set from the member's seed, so members differ by weight
         initialisation, shuffling and dropout, and each trains on all the data.
-    n_members : int, default=5
+    n_estimators : int, default=5
         Number of members (the paper uses 5).
     n_jobs : int or None, default=None
         Members fitted in parallel through joblib (under any ``parallel_config``).
@@ -35,20 +37,24 @@ _PARAMS_DOC = """
         ``n_jobs`` and joblib backend.
     verbose : int, default=0
         > 0 shows a progress bar while members fit.
-{engine}"""
+{engine}    n_members : int, default="deprecated"
+        Former name of ``n_estimators``; it still works, with a ``FutureWarning``, until
+        0.3."""
 
 
 class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         **MemberEnsembleMixin._parameter_constraints,
-        "n_members": [Interval(Integral, 1, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "n_members": RENAMED_COUNT,
     }
 
     def __init__(
-        self, estimator=None, n_members=5, *, n_jobs=None, random_state=None, verbose=0,
-        engine="auto",
+        self, estimator=None, n_estimators=5, *, n_jobs=None, random_state=None, verbose=0,
+        engine="auto", n_members="deprecated",
     ):  # fmt: skip
         self.estimator = estimator
+        self.n_estimators = n_estimators
         self.n_members = n_members
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -58,7 +64,7 @@ class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
     @all_or_nothing
     @with_fit_params_doc
     def fit(self, X, y, sample_weight=None, **fit_params):
-        """Fit ``n_members`` seeded clones of the estimator on all of X, y.
+        """Fit ``n_estimators`` seeded clones of the estimator on all of X, y.
 
         Parameters
         ----------
@@ -77,7 +83,7 @@ class _BaseDeepEnsemble(MemberEnsembleMixin, BaseEstimator):
         fit_params = self._member_fit_params(fit_params)
         plans = [
             MemberPlan(int(seed), sample_weight=sample_weight)
-            for seed in draw_seeds(self.random_state, self.n_members)
+            for seed in draw_seeds(self.random_state, renamed_count(self, "n_members"))
         ]
         self._fit_plans(X, y, plans, fit_params=fit_params)
         return self
@@ -106,7 +112,7 @@ class DeepEnsembleClassifier(SoftVotingClassifierMixin, _BaseDeepEnsemble):
     >>> from ensemblekit.ensemble import DeepEnsembleClassifier
     >>> from ensemblekit.nets import NeuralNetClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> ens = DeepEnsembleClassifier(NeuralNetClassifier(max_epochs=5), n_members=3,
+    >>> ens = DeepEnsembleClassifier(NeuralNetClassifier(max_epochs=5), n_estimators=3,
     ...                              random_state=0).fit(X, y)
     >>> len(ens), ens.predict_proba(X[:1]).shape
     (3, (1, 3))
@@ -136,7 +142,7 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
     >>> from ensemblekit.ensemble import DeepEnsembleRegressor
     >>> from ensemblekit.nets import NeuralNetRegressor
     >>> X, y = make_regression(n_samples=60, n_features=3, random_state=0)
-    >>> ens = DeepEnsembleRegressor(NeuralNetRegressor(max_epochs=5), n_members=3,
+    >>> ens = DeepEnsembleRegressor(NeuralNetRegressor(max_epochs=5), n_estimators=3,
     ...                             random_state=0).fit(X, y / y.std())
     >>> mean, std = ens.predict(X[:2], return_std=True)
     >>> mean.shape, bool((std > 0).all())

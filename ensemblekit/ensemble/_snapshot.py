@@ -17,9 +17,11 @@ from ..utils._private import Interval, StrOptions
 from ..utils._random import draw_seeds
 from ..utils._torch import net_with_state
 from ._base import (
+    RENAMED_COUNT,
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
+    renamed_count,
     with_fit_params_doc,
 )
 
@@ -31,8 +33,8 @@ _PARAMS_DOC = """
     estimator : skorch net or None, default=None
         The net trained once, for its ``max_epochs``; None uses a default ``{net}``. Its
         optimizer's learning rate is replaced by the cyclic one.
-    n_snapshots : int, default=5
-        Number of learning-rate cycles, and of members. The run's ``max_epochs x batches
+    n_estimators : int, default=5
+        Number of learning-rate cycles, and of members (snapshots). The run's ``max_epochs x batches
         per epoch`` iterations are split into nearly equal cycles, so epochs need not be
         divisible by it; it must not exceed the number of iterations.
     schedule : {{"cosine", "triangular"}}, default="cosine"
@@ -51,6 +53,13 @@ _PARAMS_DOC = """
     random_state : None, int or RandomState, default=None
         Seeds the run (initialisation, shuffling, dropout) when the net's own
         ``random_state`` is None; a net the user seeded keeps its seed.
+    verbose : int, default=0
+        > 0 prints a line as each snapshot is taken (set the net's own ``verbose`` for its
+        per-epoch table). The run is one training, so there is no ``n_jobs``: members of
+        several runs train in parallel in a ``DeepEnsembleClassifier`` or ``Regressor``.
+    n_snapshots : int, default="deprecated"
+        Former name of ``n_estimators``; it still works, with a ``FutureWarning``, until
+        0.3.
 """
 
 _ATTRIBUTES_DOC = """
@@ -70,32 +79,38 @@ _ATTRIBUTES_DOC = """
 class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "estimator": [NeuralNet, None],
-        "n_snapshots": [Interval(Integral, 1, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "n_snapshots": RENAMED_COUNT,
         "schedule": [StrOptions(set(SCHEDULES))],
         "lr_max": [Interval(Real, 0, None, closed="neither"), None],
         "lr_min": [Interval(Real, 0, None, closed="left")],
         "n_average": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
         self,
         estimator=None,
-        n_snapshots=5,
+        n_estimators=5,
         *,
         schedule="cosine",
         lr_max=None,
         lr_min=0.0,
         n_average=None,
         random_state=None,
+        verbose=0,
+        n_snapshots="deprecated",
     ):
         self.estimator = estimator
+        self.n_estimators = n_estimators
         self.n_snapshots = n_snapshots
         self.schedule = schedule
         self.lr_max = lr_max
         self.lr_min = lr_min
         self.n_average = n_average
         self.random_state = random_state
+        self.verbose = verbose
 
     @all_or_nothing
     @with_fit_params_doc
@@ -128,8 +143,9 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
                 f"callbacks cannot be {callbacks!r}; pass a list (or None)."
             )
         collector = SnapshotCollector(
-            self.n_snapshots, schedule=self.schedule, lr_max=self.lr_max, lr_min=self.lr_min
-        )
+            renamed_count(self, "n_snapshots"), schedule=self.schedule, lr_max=self.lr_max,
+            lr_min=self.lr_min, verbose=self.verbose,
+        )  # fmt: skip
         net = clone(template).set_params(callbacks=[*(callbacks or []), (_COLLECTOR, collector)])
         # The member engine runs the one training run: threads and seeds as everywhere else.
         (seed,) = draw_seeds(self.random_state, 1)
@@ -177,7 +193,7 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
                     f"Checkpoint {index} is a {type(checkpoint).__name__}; pass state dicts "
                     "or file paths."
                 )
-        ensemble = cls(net, n_snapshots=len(checkpoints), n_average=n_average)
+        ensemble = cls(net, n_estimators=len(checkpoints), n_average=n_average)
         ensemble.estimators_ = [
             net_with_state(net, state, what=f"checkpoint {index}")
             for index, state in enumerate(checkpoints)
@@ -209,7 +225,7 @@ class SnapshotEnsembleClassifier(SoftVotingClassifierMixin, _BaseSnapshotEnsembl
     __doc__ = (
         """Snapshot ensemble of a net classifier: M members for the cost of one training run.
 
-    The net trains once for its ``max_epochs`` while the learning rate restarts ``n_snapshots``
+    The net trains once for its ``max_epochs`` while the learning rate restarts ``n_estimators``
     times; each cycle ends in a different low-loss point, kept as a member (Huang et al.
     2017; with ``schedule="triangular"``, fast geometric ensembling, Garipov et al. 2018).
     Prediction averages the members' probabilities (soft voting)."""
@@ -224,7 +240,7 @@ class SnapshotEnsembleClassifier(SoftVotingClassifierMixin, _BaseSnapshotEnsembl
     >>> from ensemblekit.ensemble import SnapshotEnsembleClassifier
     >>> from ensemblekit.nets import NeuralNetClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> ens = SnapshotEnsembleClassifier(NeuralNetClassifier(max_epochs=10), n_snapshots=3,
+    >>> ens = SnapshotEnsembleClassifier(NeuralNetClassifier(max_epochs=10), n_estimators=3,
     ...                                  random_state=0).fit(X, y)
     >>> len(ens), ens.predict_proba(X[:1]).shape
     (3, (1, 3))
@@ -249,7 +265,7 @@ class SnapshotEnsembleRegressor(AveragingRegressorMixin, _BaseSnapshotEnsemble):
     >>> from ensemblekit.ensemble import SnapshotEnsembleRegressor
     >>> from ensemblekit.nets import NeuralNetRegressor
     >>> X, y = make_regression(n_samples=60, n_features=3, random_state=0)
-    >>> ens = SnapshotEnsembleRegressor(NeuralNetRegressor(max_epochs=10), n_snapshots=3,
+    >>> ens = SnapshotEnsembleRegressor(NeuralNetRegressor(max_epochs=10), n_estimators=3,
     ...                                 random_state=0).fit(X, y / y.std())
     >>> len(ens), ens.predict(X[:2]).shape
     (3, (2,))

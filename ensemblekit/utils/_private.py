@@ -10,7 +10,8 @@ from __future__ import annotations
 # ---------------------------------------------------------------- scikit-learn
 # Parameter constraints. scikit-learn documents ``_parameter_constraints`` for third-party
 # estimators and validates them in ``BaseEstimator._validate_params``, but keeps the
-# constraint classes in a private module. Risk: low (third-party estimators such as
+# constraint classes in a private module (``Hidden`` marks the placeholder of a renamed
+# parameter, as scikit-learn's own deprecations do). Risk: low (third-party estimators such as
 # imbalanced-learn use them too); if they went, ``_parameter_constraints`` would fall
 # back to plain types and callables.
 # ``validate_parameter_constraints`` checks the nets' parameters: skorch's ``NeuralNet``
@@ -21,6 +22,7 @@ from __future__ import annotations
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
+    Hidden,
     Interval,
     Options,
     RealNotInt,
@@ -31,6 +33,7 @@ from sklearn.utils._param_validation import (
 __all__ = [
     "PRIVATE_MEMBERS",
     "HasMethods",
+    "Hidden",
     "Interval",
     "Options",
     "RealNotInt",
