@@ -299,7 +299,8 @@ def test_bagging_stacked_equals_joblib_and_members_are_ordinary_nets(digits, bag
     member = vectorized[0]
     assert type(member) is NeuralNetClassifier and not hasattr(member, "_shuffle")
     features = vectorized.estimators_features_[0]
-    soup = model_soup([member, clone(member).fit(X[:, features], member.classes_[y])], X, y)
+    refit = clone(member).fit(X[:, features], member.classes_[y])
+    soup = model_soup([member, refit], X[:, features], member.classes_[y])
     assert soup.predict(X[:, features]).shape == (len(X),)
     # partial_fit trains max_epochs more epochs (skorch), continuing the vectorized history.
     assert member.partial_fit(X[:, features], y).history[:, "epoch"] == list(range(1, 21))
