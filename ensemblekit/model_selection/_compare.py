@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from ..engine import MemberPlan, fit_members
 from ..ensemble._cv import fit_folds
+from ..metrics._scorers import limits_of
 from ..utils._optional import import_optional
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._results import ArrayFieldsEqual
@@ -443,7 +444,7 @@ def score_limits(scoring, estimator) -> tuple[float, float]:
     if scoring is None:
         return (0.0, 1.0) if is_classifier(estimator) else (-np.inf, 1.0)  # accuracy, R²
     if not isinstance(scoring, str):
-        return (-np.inf, np.inf)
+        return limits_of(scoring)  # ensemblekit.metrics' scorers know theirs
     base = scoring
     for suffix in ("_ovr_weighted", "_ovo_weighted", "_ovr", "_ovo", "_micro", "_macro",
                    "_weighted", "_samples"):  # fmt: skip

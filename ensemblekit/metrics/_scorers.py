@@ -1,0 +1,57 @@
+"""Scorers of the probabilistic metrics, for ``cross_validate``, searches and
+``compare_models``: each predicts probabilities and passes the estimator's ``classes_``, so a
+test fold that lacks a class is scored right."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._calibration import expected_calibration_error, multiclass_brier_score
+
+
+class ProbabilityScorer:
+    """``scorer(estimator, X, y)``: minus a probabilistic loss (higher is better, as
+    scikit-learn's scorers), computed on ``estimator.predict_proba(X)`` with
+    ``labels=estimator.classes_``.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(y_true, y_proba, *, labels, sample_weight, **kwargs)``.
+    name : str
+        The scorer's name, as tables and reports show it.
+    limits : tuple of float
+        The range the score lies in.
+    **kwargs
+        Passed to ``metric`` (``n_bins``, ``strategy``, ``method``).
+    """
+
+    def __init__(self, metric, name: str, limits: tuple[float, float], **kwargs):
+        self.metric, self.__name__, self.limits, self.kwargs = metric, name, limits, kwargs
+
+    def __call__(self, estimator, X, y, sample_weight=None) -> float:
+        proba = estimator.predict_proba(X)
+        loss = self.metric(
+            y, proba, labels=estimator.classes_, sample_weight=sample_weight, **self.kwargs
+        )
+        return -float(loss)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
+        return f"ProbabilityScorer({self.metric.__name__}{extra})"
+
+
+#: Scorers by name: pass one as ``scoring=``, or the dict (or some of it) for several.
+scorers = {
+    "neg_expected_calibration_error": ProbabilityScorer(
+        expected_calibration_error, "neg_expected_calibration_error", (-1.0, 0.0)
+    ),
+    "neg_multiclass_brier_score": ProbabilityScorer(
+        multiclass_brier_score, "neg_multiclass_brier_score", (-2.0, 0.0)
+    ),
+}
+
+
+def limits_of(scorer) -> tuple[float, float]:
+    """The range of one of these scorers, ``(-inf, inf)`` for any other callable."""
+    return getattr(scorer, "limits", (-np.inf, np.inf))

@@ -1,0 +1,161 @@
+"""Calibration and probabilistic metrics: hand-worked cases, peers, and their scorers."""
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+
+from ensemblekit.metrics import (
+    expected_calibration_error,
+    gaussian_nll,
+    multiclass_brier_score,
+    scorers,
+)
+from ensemblekit.model_selection import compare_models
+
+
+@pytest.fixture(scope="module")
+def random_proba():
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(4) * 0.7, size=300)
+    y = np.array([rng.choice(4, p=p) for p in proba])  # calibrated by construction
+    return y, proba
+
+
+# ---------------------------------------------------------------- ECE by hand
+def test_ece_by_hand_with_rows_on_bin_edges():
+    # Confidences 0.6 | 0.8 0.8 | 1.0 with 5 bins (0, .2], ..., (.8, 1]: an edge belongs to
+    # the bin it closes, as in Guo et al.'s ((m-1)/M, m/M].
+    y = [0, 1, 0, 1]
+    proba = [[0.6, 0.4], [0.2, 0.8], [0.2, 0.8], [0.0, 1.0]]
+    # bin (.4, .6]: one right at 0.6 -> |1 - .6|; bin (.6, .8]: one right, one wrong at
+    # 0.8 -> |1 - 1.6|; bin (.8, 1]: one right at 1.0 -> 0.
+    assert expected_calibration_error(y, proba, n_bins=5) == pytest.approx((0.4 + 0.6) / 4)
+    perfect = expected_calibration_error([0, 1], [[1.0, 0.0], [0.0, 1.0]])
+    assert perfect == 0.0
+    assert expected_calibration_error([1, 1], [[1.0, 0.0], [1.0, 0.0]], labels=[0, 1]) == 1.0
+
+
+def test_classwise_and_quantile_ece_by_hand():
+    y = [0, 1, 2, 2]
+    proba = [[0.7, 0.2, 0.1], [0.1, 0.7, 0.2], [0.1, 0.2, 0.7], [0.5, 0.1, 0.4]]
+    # 2 bins (0, .5], (.5, 1] for each class's column:
+    # class 0: p = .7 .1 .1 .5 -> high bin {.7: hit}: |1 - .7|; low {.1, .1, .5}: |0 - .7|
+    # class 1: p = .2 .7 .2 .1 -> high {.7 hit}: .3; low {.2, .2, .1}: |0 - .5|
+    # class 2: p = .1 .2 .7 .4 -> high {.7 hit}: .3; low {.1, .2, .4 (hit)}: |1 - .7|
+    expected = np.mean([(0.3 + 0.7) / 4, (0.3 + 0.5) / 4, (0.3 + 0.3) / 4])
+    got = expected_calibration_error(y, proba, n_bins=2, method="classwise")
+    assert got == pytest.approx(expected)
+    # Equal mass, 2 bins over confidences .7 .7 .7 .5: the median .7 closes the first bin,
+    # which then holds all four rows: |3 hits - 2.6| / 4.
+    assert expected_calibration_error(y, proba, n_bins=2, strategy="quantile") == pytest.approx(0.1)
+
+
+def test_ece_weights_labels_and_a_binary_column(random_proba):
+    y, proba = random_proba
+    twice = np.r_[y, y], np.r_[proba, proba]
+    weighted = expected_calibration_error(y, proba, sample_weight=np.full(len(y), 2.0))
+    assert weighted == pytest.approx(expected_calibration_error(*twice))
+    letters = np.array(list("abcd"))[y]
+    assert expected_calibration_error(letters, proba) == expected_calibration_error(y, proba)
+    # A fold without class "d": labels says which column is which.
+    some = y != 3
+    with pytest.raises(ValueError, match="pass labels="):
+        expected_calibration_error(letters[some], proba[some])
+    # Integer labels 0..K-1 index the columns, whichever of them a fold shows.
+    assert expected_calibration_error(y[some], proba[some]) == expected_calibration_error(
+        letters[some], proba[some], labels=list("abcd")
+    )
+    expected_calibration_error(letters[some], proba[some], labels=list("abcd"))
+    binary = np.column_stack([1 - proba[:, 0], proba[:, 0]])
+    y01 = (y == 0).astype(int)
+    assert expected_calibration_error(y01, binary[:, 1]) == expected_calibration_error(y01, binary)
+
+
+def test_ece_equals_torchmetrics(random_proba):
+    torch = pytest.importorskip("torch")
+    classification = pytest.importorskip("torchmetrics.classification")
+    y, proba = random_proba
+    for n_bins in (5, 15):
+        theirs = classification.MulticlassCalibrationError(num_classes=4, n_bins=n_bins)(
+            torch.tensor(proba), torch.tensor(y)
+        )
+        ours = expected_calibration_error(y, proba, n_bins=n_bins)
+        assert ours == pytest.approx(float(theirs), abs=1e-6)  # float32 there
+
+
+def test_a_calibrated_predictor_has_a_small_ece_and_a_confident_wrong_one_a_large_one(
+    random_proba,
+):
+    y, proba = random_proba
+    assert expected_calibration_error(y, proba, n_bins=10) < 0.1
+    sharpened = proba**4 / (proba**4).sum(axis=1, keepdims=True)  # overconfident
+    assert expected_calibration_error(y, sharpened, n_bins=10) > 0.1
+
+
+# ---------------------------------------------------------------- Brier and NLL
+def test_brier_by_hand_and_against_scikit_learn(random_proba):
+    assert multiclass_brier_score([1], [[0.2, 0.5, 0.3]], labels=[0, 1, 2]) == pytest.approx(
+        0.04 + 0.25 + 0.09
+    )
+    y, proba = random_proba
+    assert multiclass_brier_score(y, proba) == pytest.approx(
+        brier_score_loss(y, proba, scale_by_half=False)
+    )
+    p = proba[:, 0]
+    y01 = (y == 0).astype(int)
+    assert multiclass_brier_score(y01, p) == pytest.approx(2 * brier_score_loss(y01, p))
+
+
+def test_gaussian_nll_by_hand_and_against_scipy():
+    rng = np.random.default_rng(1)
+    y, mean, std = rng.normal(size=50), rng.normal(size=50), rng.uniform(0.5, 2, size=50)
+    expected = -stats.norm.logpdf(y, loc=mean, scale=std).mean()
+    assert gaussian_nll(y, mean, std) == pytest.approx(expected)
+    assert gaussian_nll([1.0], [1.0], 1.0) == pytest.approx(0.5 * np.log(2 * np.pi))
+    with pytest.raises(ValueError, match="std must be positive"):
+        gaussian_nll(y, mean, np.zeros(50))
+    with pytest.raises(ValueError, match="has shape"):
+        gaussian_nll(y, mean[:3], 1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_bins": 0}, "n_bins must be an int >= 1"),
+        ({"strategy": "width"}, "strategy must be 'uniform' or 'quantile'"),
+        ({"method": "marginal"}, "method must be 'top-label' or 'classwise'"),
+        ({"y_proba": [[0.5, 0.6], [0.5, 0.5]]}, "must sum to 1"),
+        ({"y_proba": [[1.5, -0.5], [0.5, 0.5]]}, r"probabilities in \[0, 1\]"),
+        ({"sample_weight": [-1.0, 1.0]}, "non-negative"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, match):
+    arguments = {"y_true": [0, 1], "y_proba": [[0.5, 0.5], [0.5, 0.5]], **kwargs}
+    with pytest.raises(ValueError, match=match):
+        expected_calibration_error(**arguments)
+
+
+# ---------------------------------------------------------------- scorers
+def test_scorers_work_in_cross_validate_searches_and_compare_models():
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    result = cross_validate(model, X, y, cv=cv, scoring=scorers)
+    for name in scorers:
+        assert (result[f"test_{name}"] <= 0).all()
+    fold = next(iter(cv.split(X, y)))[0]
+    fitted = model.fit(X[fold], y[fold])
+    direct = expected_calibration_error(y, fitted.predict_proba(X))
+    assert scorers["neg_expected_calibration_error"](fitted, X, y) == -direct
+    search = GridSearchCV(
+        model, {"C": [0.01, 1.0]}, cv=cv, scoring=scorers["neg_multiclass_brier_score"]
+    )
+    assert search.fit(X, y).best_params_ == {"C": 1.0}
+    tables = compare_models({"logistic": model}, X, y, cv=cv, scoring=scorers)
+    table = tables["neg_expected_calibration_error"]
+    assert table.scoring == "neg_expected_calibration_error"
+    assert -1.0 <= table[0].ci_low and table[0].ci_high <= 0.0  # clipped to the range
