@@ -28,6 +28,7 @@ from ._compare import (
     paired_ttest_5x2cv,
 )
 from ._compare_display import ComparisonDisplay
+from ._diversity import DiversityResult, diversity_decomp
 from ._search import (
     BorderFinding,
     NestedCVResult,
@@ -36,8 +37,13 @@ from ._search import (
     nested_cross_validate,
     top_k_ensemble,
 )
+from ._uncertainty import PredictiveUncertainty, predictive_uncertainty
 
 __all__ = [
+    "DiversityResult",
+    "PredictiveUncertainty",
+    "diversity_decomp",
+    "predictive_uncertainty",
     "BiasVarianceDisplay",
     "BorderFinding",
     "ComparisonDisplay",

@@ -1,0 +1,233 @@
+"""Why an ensemble beats its members: ensemble loss = average member loss - diversity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils.validation import column_or_1d
+
+from ..utils._optional import import_optional
+from ..utils._results import ArrayFieldsEqual
+from ._uncertainty import member_predictions
+
+_LOSSES = ("mse", "log_loss", "0-1")
+_COMBINERS = {
+    "mse": "arithmetic mean",
+    "log_loss": "normalised geometric mean",
+    "0-1": "majority vote",
+}
+_FLOOR = 1e-15
+
+
+@dataclass(frozen=True, eq=False)
+class DiversityResult(ArrayFieldsEqual):
+    """An ensemble's test loss split as ``ensemble_loss = average_member_loss - diversity``.
+
+    Exactly, row by row and on average (Wood et al. 2023). The ensemble here is the
+    combiner the decomposition is exact for (``combiner``): the arithmetic mean for squared
+    loss, the normalised geometric mean of the probabilities for log loss, and the majority
+    vote for 0-1 loss. Its loss can differ a little from that of the ensemble's own
+    ``predict_proba`` (the arithmetic mean of probabilities).
+
+    Attributes
+    ----------
+    loss : {"mse", "log_loss", "0-1"}
+    combiner : str
+    ensemble_loss, average_member_loss, diversity : float
+    member_losses : ndarray of shape (n_members,)
+        Each member's loss on the test set (their mean is ``average_member_loss``).
+    diversity_per_point : ndarray of shape (n_samples,)
+    good_diversity, bad_diversity : float or None
+        0-1 loss only (``diversity = good_diversity - bad_diversity``): on rows the
+        majority gets right, the share of members that disagree with it (they cost the
+        members, not the ensemble); on rows it gets wrong, the share of members that are
+        right (the ensemble throws them away). Both averaged over all rows.
+    """
+
+    loss: str
+    combiner: str
+    ensemble_loss: float
+    average_member_loss: float
+    diversity: float
+    member_losses: np.ndarray
+    diversity_per_point: np.ndarray
+    good_diversity: float | None = None
+    bad_diversity: float | None = None
+
+    def __repr__(self) -> str:
+        parts = [
+            f"loss={self.loss!r}",
+            f"ensemble_loss={self.ensemble_loss:.4f}",
+            f"average_member_loss={self.average_member_loss:.4f}",
+            f"diversity={self.diversity:.4f}",
+        ]
+        if self.good_diversity is not None:
+            parts += [f"good={self.good_diversity:.4f}", f"bad={self.bad_diversity:.4f}"]
+        parts.append(f"n_members={len(self.member_losses)}")
+        return f"DiversityResult({', '.join(parts)})"
+
+    def plot(self, ax=None):
+        """Each member's loss, their average, and the ensemble's loss below it by the
+        diversity (needs matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        ax : matplotlib Axes
+        """
+        plt = import_optional("matplotlib.pyplot", "Plotting")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.4, 4))
+        order = np.argsort(self.member_losses)
+        positions = np.arange(len(order))
+        ax.bar(positions, self.member_losses[order], color="0.75", label="each member")
+        ax.axhline(self.average_member_loss, color="C0", label="average member")
+        ax.axhline(self.ensemble_loss, color="C3", label=f"ensemble ({self.combiner})")
+        middle = positions[-1] + 0.9
+        ax.annotate(
+            "", xy=(middle, self.ensemble_loss), xytext=(middle, self.average_member_loss),
+            arrowprops={"arrowstyle": "->", "color": "black"},
+        )  # fmt: skip
+        ax.annotate(
+            f" diversity\n {self.diversity:.4f}",
+            (middle, (self.ensemble_loss + self.average_member_loss) / 2), va="center",
+        )  # fmt: skip
+        ax.set_xlim(-0.6, middle + 1.4)
+        ax.set_xticks(positions, [str(i) for i in order])
+        words = {"mse": "squared error", "log_loss": "log loss", "0-1": "0-1 loss (error rate)"}
+        ax.set(xlabel="member (sorted by its loss)", ylabel=words[self.loss])
+        ax.legend(title="ensemble loss = average member loss - diversity", loc="lower right")
+        return ax
+
+
+def decompose_diversity(predictions: np.ndarray, y: np.ndarray, loss: str) -> dict:
+    """The per-row terms for members' ``predictions`` (n_members first) and targets ``y``
+    (column indices for classifiers)."""
+    rows = np.arange(len(y))
+    if loss == "mse":
+        centre = predictions.mean(axis=0)
+        member = ((predictions - y) ** 2).reshape(len(predictions), len(y), -1).mean(axis=2)
+        diversity = ((predictions - centre) ** 2).reshape((*member.shape, -1)).mean(axis=2)
+        ensemble = ((centre - y) ** 2).reshape(len(y), -1).mean(axis=1)
+        return {"ensemble": ensemble, "member": member, "diversity": diversity.mean(axis=0)}
+    if loss == "log_loss":
+        log_p = np.log(np.clip(predictions, _FLOOR, None))
+        log_p -= np.log(np.exp(log_p).sum(axis=2, keepdims=True))  # renormalise after the floor
+        member = -log_p[:, rows, y]
+        mean_log = log_p.mean(axis=0)
+        log_z = np.log(np.exp(mean_log).sum(axis=1))
+        ensemble = -(mean_log[rows, y] - log_z)  # log loss of the normalised geometric mean
+        # -log Z: the members' mean KL divergence from that centroid.
+        return {"ensemble": ensemble, "member": member, "diversity": -log_z}
+    labels = predictions  # member labels, as column indices
+    counts = np.stack([(labels == k).sum(axis=0) for k in range(int(labels.max(initial=0)) + 1)])
+    vote = counts.argmax(axis=0)  # ties go to the smallest label
+    member = (labels != y).astype(float)
+    ensemble_right = vote == y
+    good = np.where(ensemble_right, (labels != vote).mean(axis=0), 0.0)
+    bad = np.where(ensemble_right, 0.0, (labels == y).mean(axis=0))
+    ensemble = (~ensemble_right).astype(float)
+    return {
+        "ensemble": ensemble,
+        "member": member,
+        "diversity": good - bad,
+        "good": good,
+        "bad": bad,
+    }
+
+
+def diversity_decomp(ensemble, X, y, *, loss: str | None = None) -> DiversityResult:
+    """Split a fitted ensemble's test loss into its members' average loss minus diversity.
+
+    After Wood et al. (2023), "A unified theory of diversity in ensemble learning", and
+    Krogh & Vedelsby (1995). For every test row, exactly:
+
+    - squared loss, arithmetic mean ``f = mean_i f_i``: ``(y - f)^2 = mean_i (y - f_i)^2 -
+      mean_i (f_i - f)^2``; the diversity (ambiguity) does not depend on y.
+    - log loss, normalised geometric mean ``q ~ exp(mean_i log q_i)``: ``CE(y, q) = mean_i
+      CE(y, q_i) - mean_i KL(q || q_i)``, and the diversity ``-log sum_k exp(mean_i log
+      q_ik)`` does not depend on y.
+    - 0-1 loss, majority vote: the diversity is "good" on rows the vote gets right (members
+      that disagree with it) minus "bad" on rows it gets wrong (members that were right).
+
+    Parameters
+    ----------
+    ensemble : fitted ensemble
+        A bagging, deep, CV or snapshot ensemble of ensemblekit, or a Pipeline ending in one.
+    X : array-like of shape (n_samples, n_features)
+        Test rows (the decomposition holds on any rows; held-out ones tell the truth).
+    y : array-like of shape (n_samples,) or (n_samples, n_targets)
+    loss : {"mse", "log_loss", "0-1"} or None, default=None
+        None: "log_loss" for classifiers, "mse" for regressors.
+
+    Returns
+    -------
+    result : DiversityResult
+        ``ensemble_loss``, ``average_member_loss``, ``diversity`` (floats), the members'
+        losses, the diversity per row, and ``plot()``.
+
+    See Also
+    --------
+    predictive_uncertainty : the members' disagreement row by row, as entropies.
+    bias_variance_decomp : the loss over training sets, split into bias and variance.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.ensemble import BaggingClassifier
+    >>> from ensemblekit.model_selection import diversity_decomp
+    >>> X, y = load_iris(return_X_y=True)
+    >>> bag = BaggingClassifier(DecisionTreeClassifier(), n_estimators=10, random_state=0)
+    >>> r = diversity_decomp(bag.fit(X[::2], y[::2]), X[1::2], y[1::2], loss="0-1")
+    >>> abs(r.ensemble_loss - (r.average_member_loss - r.diversity)) < 1e-12
+    True
+    """
+    classifier = is_classifier(ensemble)
+    if loss is None:
+        loss = "log_loss" if classifier else "mse"
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be 'mse', 'log_loss' or '0-1', got {loss!r}.")
+    if classifier == (loss == "mse"):
+        fix = "loss='mse'" if not classifier else "loss='log_loss' or '0-1'"
+        kind = "classifier" if classifier else "regressor"
+        raise ValueError(f"loss={loss!r} does not suit a {kind}; use {fix}.")
+    predictions = member_predictions(ensemble, X)
+    if classifier:
+        classes = ensemble.classes_
+        y = column_or_1d(y)
+        unseen = np.setdiff1d(y, classes)
+        if len(unseen):
+            raise ValueError(f"y has labels {unseen.tolist()[:10]} the ensemble never saw.")
+        target = np.searchsorted(classes, y)
+        if loss == "0-1":
+            predictions = predictions.argmax(axis=2)
+    else:
+        target = np.asarray(y, dtype=float).reshape(predictions.shape[1:])
+    if len(target) != predictions.shape[1]:
+        raise ValueError(f"X has {predictions.shape[1]} rows but y has {len(target)}.")
+    parts = decompose_diversity(predictions, target, loss)
+    member_losses = parts["member"].mean(axis=1)
+    average = float(member_losses.mean())
+    diversity = float(parts["diversity"].mean())
+    extra = {}
+    if loss == "0-1":
+        extra = {
+            "good_diversity": float(parts["good"].mean()),
+            "bad_diversity": float(parts["bad"].mean()),
+        }
+    return DiversityResult(
+        loss=loss,
+        combiner=_COMBINERS[loss],
+        ensemble_loss=float(parts["ensemble"].mean()),
+        average_member_loss=average,
+        diversity=diversity,
+        member_losses=member_losses,
+        diversity_per_point=parts["diversity"],
+        **extra,
+    )

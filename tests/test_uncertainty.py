@@ -1,0 +1,152 @@
+"""predictive_uncertainty and diversity_decomp: hand-worked rows, identities, real ensembles."""
+
+import matplotlib
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_friedman1
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from ensemblekit.ensemble import (
+    AdaBoostClassifier,
+    BaggingClassifier,
+    BaggingRegressor,
+    DeepEnsembleRegressor,
+)
+from ensemblekit.model_selection import diversity_decomp, predictive_uncertainty
+from ensemblekit.model_selection._diversity import decompose_diversity
+from ensemblekit.model_selection._uncertainty import entropy
+from ensemblekit.nets import NeuralNetRegressor
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def iris_bag():
+    X, y = load_iris(return_X_y=True)
+    bag = BaggingClassifier(
+        DecisionTreeClassifier(max_depth=3), n_estimators=7, max_features=0.75, random_state=0
+    )
+    return bag.fit(X[::2], y[::2]), X[1::2], y[1::2]
+
+
+@pytest.fixture(scope="module")
+def friedman_bag():
+    X, y = make_friedman1(n_samples=300, random_state=0)
+    bag = BaggingRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=6, random_state=0)
+    return bag.fit(X[:200], y[:200]), X[200:], y[200:]
+
+
+# ---------------------------------------------------------------- uncertainty
+def test_entropy_and_the_split_by_hand():
+    assert entropy(np.array([0.5, 0.5])) == pytest.approx(np.log(2))
+    assert entropy(np.array([1.0, 0.0])) == 0.0  # 0 log 0 = 0
+    # Two confident members that disagree: all epistemic. Two that both hesitate: all
+    # aleatoric.
+    members = np.array([[[1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.5, 0.5]]])
+    total = entropy(members.mean(axis=0))
+    aleatoric = entropy(members).mean(axis=0)
+    np.testing.assert_allclose(total - aleatoric, [np.log(2), 0.0])
+    np.testing.assert_allclose(aleatoric, [0.0, np.log(2)])
+
+
+def test_classifier_uncertainty_from_the_members(iris_bag):
+    bag, X, _ = iris_bag
+    u = predictive_uncertainty(bag, X)
+    members = np.stack(
+        [m.predict_proba(X[:, f]) for m, f in zip(bag, bag.estimators_features_, strict=True)]
+    )
+    np.testing.assert_allclose(u.prediction, bag.predict_proba(X))
+    np.testing.assert_allclose(u.total, stats.entropy(members.mean(axis=0), axis=1))
+    np.testing.assert_allclose(u.aleatoric, stats.entropy(members, axis=2).mean(axis=0))
+    np.testing.assert_allclose(u.total, u.aleatoric + u.epistemic, atol=1e-12)
+    assert (u.epistemic >= 0).all() and u.n_members == 7
+    assert "PredictiveUncertainty(n_rows=75, n_members=7, mean total=" in repr(u)
+    assert u == predictive_uncertainty(bag, X)
+
+
+def test_regressor_uncertainty_is_the_members_spread():
+    X, y = make_friedman1(n_samples=120, random_state=0)
+    net = NeuralNetRegressor(max_epochs=3, module__hidden_units=(8,))
+    ensemble = DeepEnsembleRegressor(net, n_estimators=3, random_state=0).fit(X, y / 10)
+    mean, std = ensemble.predict(X, return_std=True)
+    u = predictive_uncertainty(ensemble, X)
+    np.testing.assert_allclose(u.epistemic, std**2, rtol=1e-5)
+    np.testing.assert_allclose(u.prediction, mean)
+    assert u.aleatoric is None and u.total is u.epistemic
+    pipeline = make_pipeline(StandardScaler(), clone(ensemble)).fit(X, y / 10)
+    _, std = pipeline[-1].predict(pipeline[0].transform(X), return_std=True)
+    np.testing.assert_allclose(predictive_uncertainty(pipeline, X).epistemic, std**2, rtol=1e-5)
+
+
+def test_uncertainty_refuses_what_is_not_an_equal_vote(iris_bag):
+    _, X, y = iris_bag
+    boosted = AdaBoostClassifier(DecisionTreeClassifier(max_depth=1), n_estimators=3)
+    with pytest.raises(TypeError, match="AdaBoostClassifier is not an ensemble whose members"):
+        predictive_uncertainty(boosted.fit(X, y), X)
+
+
+# ---------------------------------------------------------------- diversity by hand
+def test_diversity_by_hand():
+    # Squared: members 1 and 3, y = 0: (0 - 2)^2 = 4 = (1 + 9) / 2 - ((1-2)^2 + (3-2)^2) / 2.
+    parts = decompose_diversity(np.array([[1.0], [3.0]]), np.array([0.0]), "mse")
+    assert (parts["ensemble"][0], parts["member"].mean(), parts["diversity"][0]) == (4, 5, 1)
+    # Log loss: members (.8, .2) and (.2, .8); the geometric centroid is (.5, .5) with
+    # Z = 2 sqrt(.16) = .8, so the diversity is -log .8.
+    proba = np.array([[[0.8, 0.2]], [[0.2, 0.8]]])
+    parts = decompose_diversity(proba, np.array([0]), "log_loss")
+    assert parts["ensemble"][0] == pytest.approx(np.log(2))
+    assert parts["member"].mean() == pytest.approx(-(np.log(0.8) + np.log(0.2)) / 2)
+    assert parts["diversity"][0] == pytest.approx(-np.log(0.8))
+    # 0-1: votes 0, 0, 1. With y = 0 the vote is right and one member disagrees (good);
+    # with y = 1 it is wrong and one member was right (bad).
+    # Third row, votes 0, 2, 2 with y = 1: the vote is wrong and so is every member; the
+    # member that leaves the vote picks another wrong label, which is no loss to the vote.
+    labels = np.array([[0, 0, 0], [0, 0, 2], [1, 1, 2]])
+    parts = decompose_diversity(labels, np.array([0, 1, 1]), "0-1")
+    np.testing.assert_allclose(parts["ensemble"], [0, 1, 1])
+    np.testing.assert_allclose(parts["member"].mean(axis=0), [1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(parts["good"], [1 / 3, 0, 0])
+    np.testing.assert_allclose(parts["bad"], [0, 1 / 3, 0])
+    np.testing.assert_allclose(
+        parts["ensemble"], parts["member"].mean(axis=0) - parts["diversity"], atol=1e-15
+    )
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "0-1"])
+def test_the_identity_holds_exactly_for_a_classifier(iris_bag, loss):
+    bag, X, y = iris_bag
+    r = diversity_decomp(bag, X, y, loss=loss)
+    assert r.ensemble_loss == pytest.approx(r.average_member_loss - r.diversity, abs=1e-12)
+    members = [m.predict(X[:, f]) for m, f in zip(bag, bag.estimators_features_, strict=True)]
+    if loss == "0-1":
+        np.testing.assert_allclose(r.member_losses, [np.mean(p != y) for p in members])
+        assert r.diversity == pytest.approx(r.good_diversity - r.bad_diversity, abs=1e-12)
+    else:
+        assert r.diversity >= 0 and "normalised geometric mean" in r.combiner
+
+
+def test_the_identity_holds_exactly_for_a_regressor(friedman_bag):
+    bag, X, y = friedman_bag
+    r = diversity_decomp(bag, X, y)
+    assert r.loss == "mse"
+    assert r.ensemble_loss == pytest.approx(np.mean((bag.predict(X) - y) ** 2))
+    assert r.ensemble_loss == pytest.approx(r.average_member_loss - r.diversity, abs=1e-9)
+    np.testing.assert_allclose(r.diversity_per_point, predictive_uncertainty(bag, X).epistemic)
+
+
+def test_diversity_result_compares_prints_and_plots(iris_bag):
+    bag, X, y = iris_bag
+    r = diversity_decomp(bag, X, y, loss="0-1")
+    assert r == diversity_decomp(bag, X, y, loss="0-1")
+    assert r != diversity_decomp(bag, X, y)
+    assert repr(r).startswith("DiversityResult(loss='0-1', ensemble_loss=")
+    ax = r.plot()
+    assert ax.get_ylabel() == "0-1 loss (error rate)" and len(ax.patches) == 7
+    with pytest.raises(ValueError, match="loss='mse' does not suit a classifier"):
+        diversity_decomp(bag, X, y, loss="mse")
+    with pytest.raises(ValueError, match=r"labels \[7\] the ensemble never saw"):
+        diversity_decomp(bag, X, np.full(len(X), 7))
