@@ -16,7 +16,11 @@ from ensemblekit.ensemble import (
     BaggingRegressor,
     DeepEnsembleRegressor,
 )
-from ensemblekit.model_selection import diversity_decomp, predictive_uncertainty
+from ensemblekit.model_selection import (
+    diversity_decomp,
+    ensemble_size_curve,
+    predictive_uncertainty,
+)
 from ensemblekit.model_selection._diversity import decompose_diversity
 from ensemblekit.model_selection._uncertainty import entropy
 from ensemblekit.nets import NeuralNetRegressor
@@ -150,3 +154,50 @@ def test_diversity_result_compares_prints_and_plots(iris_bag):
         diversity_decomp(bag, X, y, loss="mse")
     with pytest.raises(ValueError, match=r"labels \[7\] the ensemble never saw"):
         diversity_decomp(bag, X, np.full(len(X), 7))
+
+
+# ---------------------------------------------------------------- ensemble size curve
+def test_size_curve_ends_at_the_ensemble_and_starts_at_a_member(iris_bag):
+    from sklearn.metrics import log_loss
+
+    bag, X, y = iris_bag
+    curve = ensemble_size_curve(bag, X, y, scoring="neg_log_loss", random_state=0)
+    np.testing.assert_array_equal(curve.sizes, np.arange(1, 8))
+    full = -log_loss(y, bag.predict_proba(X), labels=bag.classes_)
+    np.testing.assert_allclose(curve.scores[:, -1], full)  # every ordering ends at all members
+    assert curve.std[-1] == pytest.approx(0.0, abs=1e-12)
+    probas = [m.predict_proba(X[:, f]) for m, f in zip(bag, bag.estimators_features_, strict=True)]
+    first = -log_loss(y, probas[0], labels=bag.classes_)
+    pair = -log_loss(y, (probas[0] + probas[1]) / 2, labels=bag.classes_)
+    assert (curve.scores[0, 0], curve.scores[0, 1]) == pytest.approx((first, pair))
+    assert curve == ensemble_size_curve(bag, X, y, scoring="neg_log_loss", random_state=0)
+    assert curve.mean[-1] > curve.mean[0]  # averaging trees helps their log loss
+
+
+def test_size_curve_for_regressors_pipelines_and_our_scorers(friedman_bag, iris_bag):
+    from ensemblekit.metrics import scorers
+
+    bag, X, y = friedman_bag
+    curve = ensemble_size_curve(bag, X, y, n_orderings=3, random_state=0)
+    assert curve.scoring == "R²" and curve.scores[0, -1] == pytest.approx(bag.score(X, y))
+    tree_bag, X, y = iris_bag
+    pipeline = make_pipeline(StandardScaler(), clone(tree_bag)).fit(X, y)
+    ece = ensemble_size_curve(
+        pipeline, X, y, scoring=scorers["neg_expected_calibration_error"], n_orderings=2
+    )
+    assert ece.scoring == "neg_expected_calibration_error" and (ece.scores <= 0).all()
+    with pytest.raises(ValueError, match="n_orderings must be an int >= 1"):
+        ensemble_size_curve(tree_bag, X, y, n_orderings=0)
+    with pytest.raises(ValueError, match="neg_log_los"):
+        ensemble_size_curve(tree_bag, X, y, scoring="neg_log_los")
+
+
+def test_size_display_draws_the_mean_and_its_band(iris_bag):
+    from ensemblekit.model_selection import EnsembleSizeDisplay
+
+    bag, X, y = iris_bag
+    display = EnsembleSizeDisplay.from_estimator(bag, X, y, n_orderings=4, label="bagged trees")
+    np.testing.assert_allclose(display.line_.get_ydata(), display.curve.mean)
+    assert display.ax_.get_xlabel() == "members in the ensemble"
+    assert "accuracy (mean over 4 orderings" in display.ax_.get_ylabel()
+    assert len(display.ax_.collections) == 1  # the band

@@ -37,10 +37,14 @@ from ._search import (
     nested_cross_validate,
     top_k_ensemble,
 )
+from ._size_curve import EnsembleSizeCurve, EnsembleSizeDisplay, ensemble_size_curve
 from ._uncertainty import PredictiveUncertainty, predictive_uncertainty
 
 __all__ = [
     "DiversityResult",
+    "EnsembleSizeCurve",
+    "EnsembleSizeDisplay",
+    "ensemble_size_curve",
     "PredictiveUncertainty",
     "diversity_decomp",
     "predictive_uncertainty",
