@@ -159,3 +159,30 @@ def test_scorers_work_in_cross_validate_searches_and_compare_models():
     table = tables["neg_expected_calibration_error"]
     assert table.scoring == "neg_expected_calibration_error"
     assert -1.0 <= table[0].ci_low and table[0].ci_high <= 0.0  # clipped to the range
+
+
+def test_temperature_scaling_of_an_ensemble_through_scikit_learn():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import load_digits
+    from sklearn.frozen import FrozenEstimator
+
+    from ensemblekit.ensemble import DeepEnsembleClassifier
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    net = NeuralNetClassifier(max_epochs=8, module__hidden_units=(32,), random_state=0)
+    ensemble = DeepEnsembleClassifier(net, n_estimators=2, random_state=0).fit(X[:600], y[:600])
+    calibrated = CalibratedClassifierCV(FrozenEstimator(ensemble), method="temperature")
+    calibrated.fit(X[600:1000], y[600:1000])
+    test = X[1000:], y[1000:]
+    before, after = ensemble.predict_proba(test[0]), calibrated.predict_proba(test[0])
+    # One temperature for all classes: p ** beta renormalised, so no prediction changes.
+    beta = calibrated.calibrated_classifiers_[0].calibrators[0].beta_
+    powered = before**beta / (before**beta).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(after, powered, atol=1e-6)
+    np.testing.assert_array_equal(after.argmax(axis=1), before.argmax(axis=1))
+    assert expected_calibration_error(test[1], after) < expected_calibration_error(test[1], before)
+    # Cross-fitted on an unfitted net, as a search would: works as for any classifier.
+    cross = CalibratedClassifierCV(net, method="temperature", cv=2).fit(X[:400], y[:400])
+    assert cross.predict_proba(X[:5]).shape == (5, 10)
