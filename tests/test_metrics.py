@@ -186,3 +186,24 @@ def test_temperature_scaling_of_an_ensemble_through_scikit_learn():
     # Cross-fitted on an unfitted net, as a search would: works as for any classifier.
     cross = CalibratedClassifierCV(net, method="temperature", cv=2).fit(X[:400], y[:400])
     assert cross.predict_proba(X[:5]).shape == (5, 10)
+
+
+def test_reliability_display_points_by_hand_and_several_models():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from ensemblekit.metrics import ReliabilityDisplay
+
+    y = [0, 1, 1, 0]  # confidences 0.9, 0.85 right, 0.65 right, 0.7 wrong; 2 bins
+    proba = np.array([[0.9, 0.1], [0.15, 0.85], [0.35, 0.65], [0.3, 0.7]])
+    display = ReliabilityDisplay.from_predictions(y, {"a": proba, "b": proba[:, ::-1]}, n_bins=5)
+    confidence, accuracy = display.lines_["a"].get_data()
+    # bins (.6, .8]: 0.65 right and 0.7 wrong; (.8, 1]: 0.9 and 0.85 right
+    np.testing.assert_allclose(confidence, [0.675, 0.875])
+    np.testing.assert_allclose(accuracy, [0.5, 1.0])
+    legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend[1] == f"a (ECE {expected_calibration_error(y, proba, n_bins=5):.3f})"
+    assert display.ax_.get_legend().get_title().get_text() == "5 equal-width bins"
+    with pytest.raises(TypeError, match="dict of model name"):
+        ReliabilityDisplay.from_predictions(y, proba)
+    plt.close("all")

@@ -70,8 +70,8 @@ def _weights(sample_weight, n: int) -> np.ndarray:
     return weight
 
 
-def _binned_gap(score, hit, weight, n_bins: int, strategy: str) -> float:
-    """``sum_b (w_b / w) |mean hit_b - mean score_b|`` over the non-empty bins of ``score``."""
+def reliability_bins(score, hit, weight, n_bins: int, strategy: str):
+    """Per non-empty bin of ``score``: total weight, weighted hits and weighted scores."""
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
     else:
@@ -83,7 +83,20 @@ def _binned_gap(score, hit, weight, n_bins: int, strategy: str) -> float:
     hits = np.bincount(bins, weights=weight * hit, minlength=len(edges) - 1)
     scores = np.bincount(bins, weights=weight * score, minlength=len(edges) - 1)
     full = total > 0
-    return float(np.abs(hits[full] - scores[full]).sum() / weight.sum())
+    return total[full], hits[full], scores[full]
+
+
+def _binned_gap(score, hit, weight, n_bins: int, strategy: str) -> float:
+    """``sum_b (w_b / w) |mean hit_b - mean score_b|`` over the non-empty bins of ``score``."""
+    _, hits, scores = reliability_bins(score, hit, weight, n_bins, strategy)
+    return float(np.abs(hits - scores).sum() / weight.sum())
+
+
+def top_label(y_true, y_proba, labels=None):
+    """Each row's confidence ``max_k p_k`` and whether that class is right."""
+    index, proba = _check_proba(y_true, y_proba, labels)
+    predicted = proba.argmax(axis=1)
+    return proba[np.arange(len(index)), predicted], predicted == index
 
 
 def expected_calibration_error(
@@ -141,12 +154,12 @@ def expected_calibration_error(
         raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}.")
     if method not in _METHODS:
         raise ValueError(f"method must be 'top-label' or 'classwise', got {method!r}.")
+    if method == "top-label":
+        confidence, right = top_label(y_true, y_proba, labels)
+        weight = _weights(sample_weight, len(confidence))
+        return _binned_gap(confidence, right, weight, int(n_bins), strategy)
     index, proba = _check_proba(y_true, y_proba, labels)
     weight = _weights(sample_weight, len(index))
-    if method == "top-label":
-        predicted = proba.argmax(axis=1)
-        confidence = proba[np.arange(len(index)), predicted]
-        return _binned_gap(confidence, predicted == index, weight, int(n_bins), strategy)
     gaps = [
         _binned_gap(proba[:, k], index == k, weight, int(n_bins), strategy)
         for k in range(proba.shape[1])

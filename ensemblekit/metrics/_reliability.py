@@ -1,0 +1,157 @@
+"""Reliability diagrams of several classifiers on one axes, for any number of classes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..utils._optional import import_optional
+from ._calibration import _STRATEGIES, expected_calibration_error, reliability_bins, top_label
+
+
+class ReliabilityDisplay:
+    """Top-label reliability diagram: accuracy against confidence, per bin, per model.
+
+    For each model, rows are binned by their confidence ``max_k p_k``; each bin's point is
+    its mean confidence and the share of its rows predicted right. A calibrated model lies
+    on the diagonal; below it, a model is overconfident. The legend gives each model's
+    expected calibration error on the same bins. scikit-learn's ``CalibrationDisplay``
+    draws the same for the positive class of a binary problem; this one takes any number
+    of classes. Needs matplotlib (the ``plot`` extra).
+
+    Parameters
+    ----------
+    curves : dict of str to tuple of ndarray
+        Per model: ``(confidence, accuracy, count)`` of its non-empty bins.
+    ece : dict of str to float
+        Per model: its expected calibration error on these bins.
+    n_bins : int
+    strategy : {"uniform", "quantile"}
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    lines_ : dict of str to matplotlib Line2D
+
+    See Also
+    --------
+    expected_calibration_error : the number the diagram draws.
+    sklearn.calibration.CalibrationDisplay : the binary diagram.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from ensemblekit.metrics import ReliabilityDisplay
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = LogisticRegression(max_iter=500).fit(X[::2], y[::2])
+    >>> display = ReliabilityDisplay.from_estimators({"logistic": model}, X[1::2], y[1::2],
+    ...                                              n_bins=5)
+    >>> list(display.lines_)
+    ['logistic']
+    """
+
+    def __init__(self, curves: dict, ece: dict, *, n_bins: int, strategy: str):
+        self.curves, self.ece, self.n_bins, self.strategy = curves, ece, n_bins, strategy
+
+    def plot(self, ax=None) -> ReliabilityDisplay:
+        """Draw every model's curve and the diagonal on ``ax`` (a new figure if None).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        self
+        """
+        plt = import_optional("matplotlib.pyplot", "Plotting")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5.5, 5.5))
+        ax.plot([0, 1], [0, 1], linestyle="--", color="0.5", label="calibrated")
+        self.lines_ = {}
+        for name, (confidence, accuracy, _) in self.curves.items():
+            label = f"{name} (ECE {self.ece[name]:.3f})"
+            (self.lines_[name],) = ax.plot(confidence, accuracy, marker="o", label=label)
+        ax.set(
+            xlabel="confidence (mean of the bin's top-class probability)",
+            ylabel="accuracy in the bin",
+            xlim=(0, 1.01), ylim=(0, 1.01),
+        )  # fmt: skip
+        bins = "equal-width" if self.strategy == "uniform" else "equal-mass"
+        ax.legend(title=f"{self.n_bins} {bins} bins", loc="upper left")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_predictions(
+        cls, y_true, probabilities: dict, *, n_bins: int = 15, strategy: str = "uniform",
+        labels=None, ax=None,
+    ) -> ReliabilityDisplay:  # fmt: skip
+        """Draw the diagram from predicted probabilities.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,)
+        probabilities : dict of str to array-like of shape (n_samples, n_classes)
+            Per model name, its ``predict_proba`` on the rows of ``y_true``.
+        n_bins : int, default=15
+        strategy : {"uniform", "quantile"}, default="uniform"
+        labels : array-like or None, default=None
+            As in :func:`expected_calibration_error`.
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : ReliabilityDisplay
+        """
+        if not isinstance(probabilities, dict) or not probabilities:
+            raise TypeError(
+                "probabilities must be a non-empty dict of model name: predicted "
+                f"probabilities, got {type(probabilities).__name__}."
+            )
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}.")
+        curves, ece = {}, {}
+        for name, proba in probabilities.items():
+            confidence, right = top_label(y_true, proba, labels)
+            total, hits, scores = reliability_bins(
+                confidence, right, np.ones(len(confidence)), n_bins, strategy
+            )
+            curves[name] = (scores / total, hits / total, total)
+            ece[name] = expected_calibration_error(
+                y_true, proba, n_bins=n_bins, strategy=strategy, labels=labels
+            )
+        return cls(curves, ece, n_bins=n_bins, strategy=strategy).plot(ax=ax)
+
+    @classmethod
+    def from_estimators(
+        cls, estimators: dict, X, y, *, n_bins: int = 15, strategy: str = "uniform", ax=None
+    ) -> ReliabilityDisplay:
+        """Draw the diagram of fitted classifiers on ``X, y``.
+
+        Parameters
+        ----------
+        estimators : dict of str to fitted classifier
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        n_bins : int, default=15
+        strategy : {"uniform", "quantile"}, default="uniform"
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : ReliabilityDisplay
+        """
+        if not isinstance(estimators, dict) or not estimators:
+            raise TypeError(
+                "estimators must be a non-empty dict of model name: fitted classifier, got "
+                f"{type(estimators).__name__}."
+            )
+        first = next(iter(estimators.values()))
+        probabilities = {name: est.predict_proba(X) for name, est in estimators.items()}
+        return cls.from_predictions(
+            y, probabilities, n_bins=n_bins, strategy=strategy, labels=first.classes_, ax=ax
+        )
