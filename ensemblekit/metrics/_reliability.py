@@ -75,13 +75,18 @@ class ReliabilityDisplay:
         for name, (confidence, accuracy, _) in self.curves.items():
             label = f"{name} (ECE {self.ece[name]:.3f})"
             (self.lines_[name],) = ax.plot(confidence, accuracy, marker="o", label=label)
+        # Both axes start where the points do (confident models crowd the top right),
+        # with the same limits, so the diagonal stays at 45 degrees.
+        lowest = min(min(c.min(), a.min()) for c, a, _ in self.curves.values())
+        start = max(0.0, np.floor((lowest - 0.05) * 10) / 10)
         ax.set(
             xlabel="confidence (mean of the bin's top-class probability)",
             ylabel="accuracy in the bin",
-            xlim=(0, 1.01), ylim=(0, 1.01),
+            xlim=(start, 1.01), ylim=(start, 1.01),
         )  # fmt: skip
+        ax.set_aspect("equal")
         bins = "equal-width" if self.strategy == "uniform" else "equal-mass"
-        ax.legend(title=f"{self.n_bins} {bins} bins", loc="upper left")
+        ax.legend(title=f"{self.n_bins} {bins} bins", loc="lower right")
         self.ax_, self.figure_ = ax, ax.figure
         return self
 

@@ -85,7 +85,7 @@ class DiversityResult(ArrayFieldsEqual):
             _, ax = plt.subplots(figsize=(6.4, 4))
         order = np.argsort(self.member_losses)
         positions = np.arange(len(order))
-        ax.bar(positions, self.member_losses[order], color="0.75", label="each member")
+        ax.plot(positions, self.member_losses[order], "o", color="0.45", label="each member")
         ax.axhline(self.average_member_loss, color="C0", label="average member")
         ax.axhline(self.ensemble_loss, color="C3", label=f"ensemble ({self.combiner})")
         middle = positions[-1] + 0.9
@@ -101,7 +101,7 @@ class DiversityResult(ArrayFieldsEqual):
         ax.set_xticks(positions, [str(i) for i in order])
         words = {"mse": "squared error", "log_loss": "log loss", "0-1": "0-1 loss (error rate)"}
         ax.set(xlabel="member (sorted by its loss)", ylabel=words[self.loss])
-        ax.legend(title="ensemble loss = average member loss - diversity", loc="lower right")
+        ax.legend(title="ensemble loss = average member loss - diversity", loc="best")
         return ax
 
 

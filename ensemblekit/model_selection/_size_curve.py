@@ -119,6 +119,7 @@ class EnsembleSizeDisplay:
             curve.sizes, curve.mean - curve.std, curve.mean + curve.std,
             color=self.line_.get_color(), alpha=0.2,
         )  # fmt: skip
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set(
             xlabel="members in the ensemble",
             ylabel=f"{curve.scoring} (mean over {len(curve.scores)} orderings, ±1 sd)",
