@@ -299,6 +299,20 @@ class AveragingRegressorMixin(RegressorMixin):
     def _member_predictions(self, X) -> np.ndarray:
         return np.stack(self._combined_outputs(self._validate_X(X)))
 
+    def _member_distributions(self, X) -> tuple[np.ndarray, np.ndarray] | None:
+        """The combined members' predicted means and variances, stacked, when every one of
+        them predicts a spread (nets trained with ``GaussianNLLLoss``); else None."""
+        X = self._validate_X(X)
+        indices = list(self._combined_indices())
+        members = [self.estimators_[i] for i in indices]
+        if not all(getattr(m, "predicts_std", lambda: False)() for m in members):
+            return None
+        pairs = [
+            member.predict(self._member_X(X, i), return_std=True)
+            for i, member in zip(indices, members, strict=True)
+        ]
+        return np.stack([mean for mean, _ in pairs]), np.stack([std**2 for _, std in pairs])
+
     def _member_output(self, index: int, X, prediction=None) -> np.ndarray:
         """Member ``index``'s prediction on X (``prediction`` when already computed)."""
         if prediction is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral
 from typing import ClassVar
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..engine import MemberPlan
@@ -157,13 +158,23 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
         ----------
         X : array-like of shape (n_samples, n_features)
         return_std : bool, default=False
-            Also return the standard deviation across members (ddof=0).
+            Also return a standard deviation. For members trained with
+            ``GaussianNLLLoss``, that of the mixture of their Gaussians
+            (Lakshminarayanan et al. 2017): ``sigma^2 = mean_i (s_i^2 + m_i^2) - mu^2``,
+            the noise they predict plus their disagreement. For other members, the spread
+            of their predictions (ddof=0), which counts the disagreement only.
 
         Returns
         -------
         y_mean : ndarray of shape (n_samples,) or (n_samples, n_targets)
         y_std : ndarray of the same shape, only when ``return_std=True``
         """
+        if return_std:
+            distributions = self._member_distributions(X)
+            if distributions is not None:
+                means, variances = distributions
+                # mean(s^2 + m^2) - mu^2, written as mean(s^2) + var(m): no cancellation.
+                return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
         predictions = self._member_predictions(X)
         mean = predictions.mean(axis=0)
         return (mean, predictions.std(axis=0)) if return_std else mean

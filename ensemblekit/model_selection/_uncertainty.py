@@ -24,9 +24,10 @@ class PredictiveUncertainty(ArrayFieldsEqual):
     never negative.
 
     Regressors (variances, in squared units of y): ``epistemic`` is the variance of the
-    members' predictions around their mean. ``aleatoric`` is the members' mean predicted
-    variance, for members that predict one; otherwise it is None and ``total`` is the
-    epistemic part alone.
+    members' predicted means around their mean. ``aleatoric`` is the members' mean
+    predicted variance, for members trained with ``GaussianNLLLoss``; ``total`` is then the
+    mixture's variance (Lakshminarayanan et al. 2017). For other members ``aleatoric`` is
+    None and ``total`` is the epistemic part alone.
 
     Attributes
     ----------
@@ -87,7 +88,9 @@ def predictive_uncertainty(ensemble, X) -> PredictiveUncertainty:
     aleatoric``, the mutual information (Depeweg et al. 2018). A row where confident members
     disagree has a high epistemic part; one where every member spreads its probability has
     a high aleatoric part. For a regressor, ``epistemic`` is the variance of the members'
-    predictions (the spread ``DeepEnsembleRegressor.predict(X, return_std=True)`` reports).
+    predictions; members trained with ``GaussianNLLLoss`` add their mean predicted
+    variance as ``aleatoric``, and ``total`` is the variance
+    ``DeepEnsembleRegressor.predict(X, return_std=True)`` reports.
 
     Parameters
     ----------
@@ -125,6 +128,24 @@ def predictive_uncertainty(ensemble, X) -> PredictiveUncertainty:
         # Jensen: H is concave, so total >= aleatoric; clip float rounding below zero.
         epistemic = np.maximum(total - aleatoric, 0.0)
         return PredictiveUncertainty(total, aleatoric, epistemic, mean, len(members))
-    spread = members.var(axis=0)
-    epistemic = spread.reshape(spread.shape[0], -1).mean(axis=1)
+    distributions = _distributions(ensemble, X)
+    if distributions is not None:  # members predict a spread: the mixture's parts
+        means, variances = distributions
+        epistemic, aleatoric = _per_row(means.var(axis=0)), _per_row(variances.mean(axis=0))
+        return PredictiveUncertainty(
+            epistemic + aleatoric, aleatoric, epistemic, means.mean(axis=0), len(means)
+        )
+    epistemic = _per_row(members.var(axis=0))
     return PredictiveUncertainty(epistemic, None, epistemic, mean, len(members))
+
+
+def _per_row(values: np.ndarray) -> np.ndarray:
+    """Mean over targets, for several of them."""
+    return values.reshape(values.shape[0], -1).mean(axis=1)
+
+
+def _distributions(ensemble, X):
+    if isinstance(ensemble, Pipeline):
+        X = ensemble[:-1].transform(X)
+        ensemble = ensemble[-1]
+    return ensemble._member_distributions(X)

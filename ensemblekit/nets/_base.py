@@ -575,7 +575,9 @@ class NeuralNetBase(NeuralNet):
         kwargs = self.get_params_for("module")
         fill = {
             "n_features": getattr(self, "n_features_in_", None),
-            "n_outputs": getattr(self, "n_outputs_", None),
+            # A criterion that reads several values per target (a mean and a spread) says so.
+            "n_outputs": getattr(self, "n_outputs_", None)
+            and self.n_outputs_ * getattr(self.criterion, "outputs_per_target", 1),
             "random_state": getattr(self, "_seeds", {}).get("module"),
         }
         for name, value in fill.items():

@@ -17,6 +17,7 @@ from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import Interval, StrOptions
 from ..utils._validation import as_float32
 from ._base import NeuralNetBase
+from ._gaussian import GaussianNLLLoss
 from ._mlp import MLP
 
 _SHARED_PARAMS_DOC = """
@@ -499,25 +500,51 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":
+            if self.predicts_std():  # means and positive standard deviations, side by side
+                return lambda out: torch.cat(self.criterion_.split(out), dim=-1)
             return lambda out: out
         return super()._get_predict_nonlinearity()
 
-    def predict(self, X):
+    def predicts_std(self) -> bool:
+        """Whether the net predicts a standard deviation with each mean (its criterion is
+        :class:`GaussianNLLLoss`)."""
+        criterion = self.criterion if isinstance(self.criterion, type) else type(self.criterion)
+        return issubclass(criterion, GaussianNLLLoss)
+
+    def predict(self, X, return_std: bool = False):
         """Predicted targets, float64, shaped like the ``y`` seen at fit.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the predicted standard deviations: only for a net trained with
+            ``criterion=GaussianNLLLoss``.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        y_std : ndarray of the same shape, only when ``return_std=True``
         """
-        return self._finish_prediction(self._forward_numpy(X))
+        if return_std and not self.predicts_std():
+            raise ValueError(
+                "return_std=True needs a net that predicts a spread: train it with "
+                "criterion=GaussianNLLLoss (from ensemblekit.nets). For the spread of an "
+                "ensemble's members, use DeepEnsembleRegressor.predict(X, return_std=True)."
+            )
+        output = self._forward_numpy(X)
+        if not return_std:
+            return self._finish_prediction(output)
+        return self._finish_prediction(output), self._shape_like_y(output[..., self.n_outputs_ :])
 
     def _finish_prediction(self, output: np.ndarray) -> np.ndarray:
         """``predict``'s values from the module's output, shaped like the fitted ``y`` (with
-        a leading members axis when stacked)."""
+        a leading members axis when stacked): the means, for a net that predicts a spread."""
+        if self.predicts_std():
+            output = output[..., : self.n_outputs_]
+        return self._shape_like_y(output)
+
+    def _shape_like_y(self, output: np.ndarray) -> np.ndarray:
         return output[..., 0] if self._y_ndim == 1 else output
 
     @property
