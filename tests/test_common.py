@@ -19,7 +19,7 @@ from ensemblekit.ensemble import (
     SnapshotEnsembleClassifier,
     SnapshotEnsembleRegressor,
 )
-from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
+from ensemblekit.nets import GaussianNLLLoss, NeuralNetClassifier, NeuralNetRegressor
 
 # Few epochs: the checks fit hundreds of times on a few dozen rows. Prefixed parameters
 # (module__hidden_units) are **kwargs by skorch's design, which check_no_attributes_set_in_init
@@ -31,6 +31,7 @@ MEMBER_PARAMS = {"max_epochs": 20, "lr": 1e-2}
 ESTIMATORS = [
     NeuralNetClassifier(**NET_PARAMS),
     NeuralNetRegressor(**NET_PARAMS),
+    NeuralNetRegressor(criterion=GaussianNLLLoss, **NET_PARAMS),
     BaggingClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_estimators=3, random_state=0),
     BaggingRegressor(NeuralNetRegressor(**MEMBER_PARAMS), n_estimators=3, random_state=0),
     DeepEnsembleClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_estimators=3, random_state=0),
