@@ -202,3 +202,22 @@ def test_size_display_draws_the_mean_and_its_band(iris_bag):
     assert display.ax_.get_xlabel() == "members in the ensemble"
     assert "accuracy (mean over 4 orderings" in display.ax_.get_ylabel()
     assert len(display.ax_.collections) == 1  # the band
+
+
+def test_out_of_bag_size_curve_ends_at_the_oob_score():
+    X, y = load_iris(return_X_y=True)
+    bag = BaggingClassifier(
+        DecisionTreeClassifier(max_depth=3), n_estimators=25, oob_score=True, random_state=0
+    ).fit(X, y)
+    curve = ensemble_size_curve(bag, X, y, oob=True, n_orderings=3, random_state=0)
+    np.testing.assert_allclose(curve.scores[:, -1], bag.oob_score_)
+    # One member: its own out-of-bag accuracy.
+    left_out = np.ones(len(X), dtype=bool)
+    left_out[bag.estimators_samples_[0]] = False
+    first = bag[0].predict(X[left_out][:, bag.estimators_features_[0]])
+    assert curve.scores[0, 0] == pytest.approx(np.mean(first == y[left_out]))
+    deep = DeepEnsembleRegressor(NeuralNetRegressor(max_epochs=1), n_estimators=2).fit(X, y)
+    with pytest.raises(ValueError, match="oob=True needs a bagging ensemble"):
+        ensemble_size_curve(deep, X, y, oob=True)
+    with pytest.raises(ValueError, match="the rows the ensemble was fitted on"):
+        ensemble_size_curve(bag, X[:50], y[:50], oob=True)

@@ -152,8 +152,9 @@ class EnsembleSizeDisplay:
 
 
 def ensemble_size_curve(
-    ensemble, X, y, *, scoring=None, n_orderings: int = 10, random_state=None
-) -> EnsembleSizeCurve:
+    ensemble, X, y, *, scoring=None, n_orderings: int = 10, random_state=None,
+    oob: bool = False,
+) -> EnsembleSizeCurve:  # fmt: skip
     """Score the ensemble of the first k members, for k = 1..M, over random orderings.
 
     Members' predictions on X are computed once; each ordering then averages the first k
@@ -174,6 +175,11 @@ def ensemble_size_curve(
     n_orderings : int, default=10
         Random orderings of the members (the first is the fitted order).
     random_state : None, int or RandomState, default=None
+    oob : bool, default=False
+        Out of bag, for a bagging ensemble and the rows it was fitted on: each row's
+        prediction at size k averages those of the first k members that did not draw it,
+        and each size is scored on the rows that have one. No held-out rows are needed,
+        but a ranking metric then compares predictions of different sub-ensembles.
 
     Returns
     -------
@@ -204,6 +210,7 @@ def ensemble_size_curve(
     predictions = member_predictions(ensemble, X)
     check_consistent_length(predictions[0], y)
     n_members = len(predictions)
+    left_out = _left_out(ensemble, len(y)) if oob else np.ones((n_members, len(y)), dtype=bool)
     rng = check_random_state(random_state)
     orders = [np.arange(n_members)] + [rng.permutation(n_members) for _ in range(n_orderings - 1)]
     sizes = np.arange(1, n_members + 1)
@@ -211,17 +218,47 @@ def ensemble_size_curve(
         ensemble[-1].classes_ if hasattr(ensemble, "steps") else getattr(ensemble, "classes_", None)
     )
     scores = np.empty((n_orderings, n_members))
+    y = np.asarray(y)
     for o, order in enumerate(orders):
-        running = np.cumsum(predictions[order], axis=0)
+        mask = left_out[order].reshape(left_out.shape + (1,) * (predictions.ndim - 2))
+        running = np.cumsum(predictions[order] * mask, axis=0)
+        counts = np.cumsum(left_out[order], axis=0)
         for k in sizes:
-            combined = running[k - 1] / k
+            rows = np.flatnonzero(counts[k - 1])  # rows with a prediction at this size
+            if len(rows) == 0:
+                scores[o, k - 1] = np.nan
+                continue
+            combined = running[k - 1][rows] / counts[k - 1][rows].reshape(
+                (-1,) + (1,) * (predictions.ndim - 2)
+            )
             fixed = (
                 _FixedClassifier(classes, combined)
                 if is_classifier(ensemble)
                 else _FixedRegressor(combined)
             )
-            scores[o, k - 1] = scorer(fixed, X, y)
+            scores[o, k - 1] = scorer(fixed, _safe_rows(X, rows), y[rows])
     label = scoring if isinstance(scoring, str) else getattr(scoring, "__name__", None)
     if label is None:
         label = "accuracy" if is_classifier(ensemble) else "R²"
     return EnsembleSizeCurve(sizes, scores, label)
+
+
+def _left_out(ensemble, n_rows: int) -> np.ndarray:
+    """(n_members, n_rows): True where a member did not draw the row."""
+    bag = ensemble[-1] if hasattr(ensemble, "steps") else ensemble
+    if not hasattr(bag, "estimators_samples_"):
+        raise ValueError(
+            f"oob=True needs a bagging ensemble (it knows each member's rows); "
+            f"{type(bag).__name__} does not. Score held-out rows with oob=False."
+        )
+    samples = bag.estimators_samples_
+    if max(int(rows.max(initial=-1)) for rows in samples) >= n_rows:
+        raise ValueError("oob=True needs the rows the ensemble was fitted on, as X and y.")
+    mask = np.ones((len(samples), n_rows), dtype=bool)
+    for member, rows in enumerate(samples):
+        mask[member, rows] = False
+    return mask[list(bag._combined_indices())]
+
+
+def _safe_rows(X, rows):
+    return X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
