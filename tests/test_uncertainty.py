@@ -221,3 +221,27 @@ def test_out_of_bag_size_curve_ends_at_the_oob_score():
         ensemble_size_curve(deep, X, y, oob=True)
     with pytest.raises(ValueError, match="the rows the ensemble was fitted on"):
         ensemble_size_curve(bag, X[:50], y[:50], oob=True)
+
+
+# ---------------------------------------------------------------- bias, variance, diversity
+@pytest.mark.parametrize("loss", ["mse", "log_loss"])
+def test_bias_variance_diversity_adds_up_over_training_sets(loss):
+    from ensemblekit.model_selection import bias_variance_diversity_decomp
+
+    if loss == "mse":
+        X, y = make_friedman1(n_samples=240, noise=1.0, random_state=0)
+        ensemble = BaggingRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=4)
+    else:
+        X, y = load_iris(return_X_y=True)
+        ensemble = BaggingClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=4)
+    r = bias_variance_diversity_decomp(
+        ensemble.set_params(random_state=0), X[::2], y[::2], X[1::2], y[1::2],
+        loss=loss, n_rounds=4, random_state=0,
+    )  # fmt: skip
+    assert r.expected_loss == pytest.approx(
+        r.average_bias + r.average_variance - r.diversity, abs=1e-9
+    )
+    assert r.diversity > 0 and r.average_variance > 0 and (r.n_rounds, r.n_members) == (4, 4)
+    assert repr(r).startswith(f"BiasVarianceDiversityResult(loss={loss!r}")
+    with pytest.raises(ValueError, match="0-1 loss has no such form"):
+        bias_variance_diversity_decomp(ensemble, X, y, X, y, loss="0-1")

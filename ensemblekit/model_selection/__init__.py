@@ -28,7 +28,12 @@ from ._compare import (
     paired_ttest_5x2cv,
 )
 from ._compare_display import ComparisonDisplay
-from ._diversity import DiversityResult, diversity_decomp
+from ._diversity import (
+    BiasVarianceDiversityResult,
+    DiversityResult,
+    bias_variance_diversity_decomp,
+    diversity_decomp,
+)
 from ._search import (
     BorderFinding,
     NestedCVResult,
@@ -41,6 +46,8 @@ from ._size_curve import EnsembleSizeCurve, EnsembleSizeDisplay, ensemble_size_c
 from ._uncertainty import PredictiveUncertainty, predictive_uncertainty
 
 __all__ = [
+    "BiasVarianceDiversityResult",
+    "bias_variance_diversity_decomp",
     "DiversityResult",
     "EnsembleSizeCurve",
     "EnsembleSizeDisplay",

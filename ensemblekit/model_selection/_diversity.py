@@ -8,8 +8,11 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import column_or_1d
 
+from ..engine import MemberPlan, fit_members
 from ..utils._optional import import_optional
+from ..utils._random import check_random_state, draw_seeds
 from ..utils._results import ArrayFieldsEqual
+from ._bias_variance import _draw_training_sets, decompose_log_loss, decompose_squared
 from ._uncertainty import member_predictions
 
 _LOSSES = ("mse", "log_loss", "0-1")
@@ -230,4 +233,153 @@ def diversity_decomp(ensemble, X, y, *, loss: str | None = None) -> DiversityRes
         member_losses=member_losses,
         diversity_per_point=parts["diversity"],
         **extra,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class BiasVarianceDiversityResult(ArrayFieldsEqual):
+    """An ensemble's expected test loss over training sets, split as Wood et al. (2023) do:
+    ``expected_loss = average_bias + average_variance - diversity``, exactly.
+
+    Attributes
+    ----------
+    loss : {"mse", "log_loss"}
+    expected_loss : float
+        The ensemble's loss (arithmetic mean for "mse", normalised geometric mean for
+        "log_loss"), averaged over rounds and test rows.
+    average_bias, average_variance : float
+        Each member position's bias and variance over the rounds (as
+        :func:`bias_variance_decomp` defines them; the bias includes the noise of y),
+        averaged over the members.
+    diversity : float
+        The members' diversity (as :func:`diversity_decomp`), averaged over the rounds.
+    n_rounds, n_members : int
+    """
+
+    loss: str
+    expected_loss: float
+    average_bias: float
+    average_variance: float
+    diversity: float
+    n_rounds: int
+    n_members: int
+
+    def __repr__(self) -> str:
+        return (
+            f"BiasVarianceDiversityResult(loss={self.loss!r}, "
+            f"expected_loss={self.expected_loss:.4f}, average_bias={self.average_bias:.4f}, "
+            f"average_variance={self.average_variance:.4f}, diversity={self.diversity:.4f}, "
+            f"n_rounds={self.n_rounds}, n_members={self.n_members})"
+        )
+
+
+def bias_variance_diversity_decomp(
+    ensemble, X_train, y_train, X_test, y_test, *, loss: str | None = None,
+    n_rounds: int = 20, sampling: str = "bootstrap", random_state=None, n_jobs=None,
+) -> BiasVarianceDiversityResult:  # fmt: skip
+    """Bias, variance and diversity of an ensemble over training sets (Wood et al. 2023).
+
+    Each of ``n_rounds`` rounds fits a clone of the whole ensemble on its own training set
+    (drawn as :func:`bias_variance_decomp` draws them, through the member engine) and
+    predicts ``X_test``. With ``f_ri`` member i of round r:
+
+    ``E_r[ensemble loss] = mean_i bias_i + mean_i variance_i - E_r[diversity_r]``
+
+    where member position i's bias and variance are taken over the rounds (squared loss:
+    squared bias and variance of ``f_ri``; log loss: Heskes's bias and variance around its
+    normalised geometric mean), and ``diversity_r`` is :func:`diversity_decomp`'s for
+    round r. It holds exactly, for squared loss with the arithmetic mean and for log loss
+    with the normalised geometric mean. A ``random_state`` set on the ensemble is kept in
+    every round, so rounds differ by their data alone.
+
+    Parameters
+    ----------
+    ensemble : estimator
+        An unfitted bagging, deep, CV or snapshot ensemble of ensemblekit.
+    X_train, y_train : array-like
+        The data the rounds draw from.
+    X_test, y_test : array-like
+        The fixed test set.
+    loss : {"mse", "log_loss"} or None, default=None
+        None: "log_loss" for classifiers, "mse" for regressors.
+    n_rounds : int, default=20
+    sampling : {"bootstrap", "subsample"}, default="bootstrap"
+    random_state : None, int or RandomState, default=None
+    n_jobs : int or None, default=None
+        Rounds fitted in parallel through joblib.
+
+    Returns
+    -------
+    result : BiasVarianceDiversityResult
+
+    See Also
+    --------
+    bias_variance_decomp : the same over training sets for one model.
+    diversity_decomp : one fitted ensemble on one test set.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from ensemblekit.ensemble import BaggingRegressor
+    >>> from ensemblekit.model_selection import bias_variance_diversity_decomp
+    >>> X, y = make_friedman1(n_samples=300, noise=1.0, random_state=0)
+    >>> bag = BaggingRegressor(DecisionTreeRegressor(), n_estimators=5, random_state=0)
+    >>> r = bias_variance_diversity_decomp(bag, X[:200], y[:200], X[200:], y[200:],
+    ...                                    n_rounds=5, random_state=0)
+    >>> abs(r.expected_loss - (r.average_bias + r.average_variance - r.diversity)) < 1e-9
+    True
+    """
+    classifier = is_classifier(ensemble)
+    loss = ("log_loss" if classifier else "mse") if loss is None else loss
+    if loss not in ("mse", "log_loss"):
+        raise ValueError(
+            f"loss must be 'mse' or 'log_loss', got {loss!r}: the decomposition over "
+            "training sets is exact for these two (0-1 loss has no such form)."
+        )
+    if classifier == (loss == "mse"):
+        raise ValueError(
+            f"loss={loss!r} does not suit a {'classifier' if classifier else 'regressor'}."
+        )
+    if int(n_rounds) < 2:
+        raise ValueError(f"n_rounds must be at least 2, got {n_rounds!r}.")
+    X_train, X_test = np.asarray(X_train), np.asarray(X_test)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    rng = check_random_state(random_state)
+    X_all, y_all, rows = _draw_training_sets(sampling, X_train, y_train, int(n_rounds), None, rng)
+    plans = [
+        MemberPlan(int(s), rows=r) for s, r in zip(draw_seeds(rng, len(rows)), rows, strict=True)
+    ]
+    fitted = fit_members(ensemble, X_all, y_all, plans, n_jobs=n_jobs, reseed="unset")
+    if classifier:
+        classes = np.unique(y_train)
+        if any(len(f.classes_) != len(classes) for f in fitted):
+            raise ValueError(
+                "A round's training set lacked a class, so its members cannot predict it; "
+                "use more training rows, or fewer rare classes."
+            )
+        target = np.searchsorted(classes, column_or_1d(y_test))
+    else:
+        target = y_test.astype(float)
+    # (n_rounds, n_members, n_test, ...): every round's members on the test rows.
+    predictions = np.stack([member_predictions(f, X_test) for f in fitted])
+    n_members = predictions.shape[1]
+    if loss == "mse":
+        target = target.reshape(predictions.shape[2:])
+        per_member = [decompose_squared(predictions[:, i], target) for i in range(n_members)]
+        bias = np.mean([p["bias"].reshape(len(target), -1).mean() for p in per_member])
+        variance = np.mean([p["variance"].reshape(len(target), -1).mean() for p in per_member])
+    else:
+        per_member = [decompose_log_loss(predictions[:, i], target) for i in range(n_members)]
+        bias = np.mean([p["bias"].mean() for p in per_member])
+        variance = np.mean([p["variance"].mean() for p in per_member])
+    rounds = [decompose_diversity(p, target, loss) for p in predictions]
+    return BiasVarianceDiversityResult(
+        loss=loss,
+        expected_loss=float(np.mean([r["ensemble"].mean() for r in rounds])),
+        average_bias=float(bias),
+        average_variance=float(variance),
+        diversity=float(np.mean([r["diversity"].mean() for r in rounds])),
+        n_rounds=int(n_rounds),
+        n_members=int(n_members),
     )
