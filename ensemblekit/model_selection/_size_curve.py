@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_consistent_length
 from ..utils._optional import import_optional
 from ..utils._random import check_random_state
 from ..utils._results import ArrayFieldsEqual
-from ._uncertainty import member_predictions
+from ._uncertainty import final_step, member_predictions
 
 
 class _FixedClassifier(ClassifierMixin, BaseEstimator):
@@ -214,9 +214,7 @@ def ensemble_size_curve(
     rng = check_random_state(random_state)
     orders = [np.arange(n_members)] + [rng.permutation(n_members) for _ in range(n_orderings - 1)]
     sizes = np.arange(1, n_members + 1)
-    classes = (
-        ensemble[-1].classes_ if hasattr(ensemble, "steps") else getattr(ensemble, "classes_", None)
-    )
+    classes = getattr(final_step(ensemble)[0], "classes_", None)
     scores = np.empty((n_orderings, n_members))
     y = np.asarray(y)
     for o, order in enumerate(orders):
@@ -245,7 +243,7 @@ def ensemble_size_curve(
 
 def _left_out(ensemble, n_rows: int) -> np.ndarray:
     """(n_members, n_rows): True where a member did not draw the row."""
-    bag = ensemble[-1] if hasattr(ensemble, "steps") else ensemble
+    bag = final_step(ensemble)[0]
     if not hasattr(bag, "estimators_samples_"):
         raise ValueError(
             f"oob=True needs a bagging ensemble (it knows each member's rows); "

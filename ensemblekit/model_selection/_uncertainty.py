@@ -67,9 +67,7 @@ def member_predictions(ensemble, X) -> np.ndarray:
     Classifiers give probabilities in the columns of ``classes_``. A Pipeline ending in an
     ensemble transforms X through its other steps first.
     """
-    if isinstance(ensemble, Pipeline):
-        X = ensemble[:-1].transform(X)
-        ensemble = ensemble[-1]
+    ensemble, X = final_step(ensemble, X)
     check_is_fitted(ensemble)
     if isinstance(ensemble, SoftVotingClassifierMixin | AveragingRegressorMixin):
         return np.stack(ensemble._combined_outputs(ensemble._validate_X(X)))
@@ -145,7 +143,13 @@ def _per_row(values: np.ndarray) -> np.ndarray:
 
 
 def _distributions(ensemble, X):
-    if isinstance(ensemble, Pipeline):
-        X = ensemble[:-1].transform(X)
-        ensemble = ensemble[-1]
+    ensemble, X = final_step(ensemble, X)
     return ensemble._member_distributions(X)
+
+
+def final_step(estimator, X=None):
+    """The ensemble at the end of a Pipeline (the estimator itself otherwise), and X as it
+    reaches that step."""
+    if not isinstance(estimator, Pipeline):
+        return estimator, X
+    return estimator[-1], None if X is None else estimator[:-1].transform(X)
