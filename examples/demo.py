@@ -7,7 +7,7 @@ top class). ``compare_models`` gives each score a corrected 95% interval and say
 the difference is beyond the noise of the folds. Then the net's 0-1 loss on a held-out
 quarter is split into bias and variance over bootstrap rounds.
 
-Timings leave out the one-off start of the worker processes, which is paid once per session
+Timings leave out the one-off start of the worker processes, paid once per Python process
 (it is printed on its own line).
 
 Run with ``make demo``. Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test
@@ -82,7 +82,7 @@ def main():
     print(f"one net: NeuralNetClassifier() = MLP 64-100-10, Adam, {epochs} epochs")
     if N_JOBS > 1:
         seconds = start_workers(N_JOBS)
-        print(f"starting {N_JOBS} worker processes (once per session, not in the timings): "
+        print(f"starting {N_JOBS} worker processes (paid once, not in the timings): "
               f"{seconds:.1f} s")  # fmt: skip
 
     print("\nfit once on all rows:")
