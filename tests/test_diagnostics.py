@@ -86,3 +86,101 @@ def test_the_gradient_report_plots_errors_against_the_thresholds(rows):
     ax = report.plot()
     assert ax.get_xscale() == "log" and len(ax.patches) == len(report) == 4
     assert [t.get_text() for t in ax.texts] == ["wrong", "suspicious", "good"]
+
+
+# ---------------------------------------------------------------- sanity_check
+@pytest.fixture(scope="module")
+def iris():
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+class _DeadReLUs(MLP):
+    """A bad initialisation: every hidden ReLU starts (and stays) at zero."""
+
+    def reset_parameters(self):
+        super().reset_parameters()
+        with torch.no_grad():
+            self.layers[0].bias.fill_(-100.0)
+
+
+class _LoudStart(MLP):
+    """A bad initialisation: logits a hundred times too large."""
+
+    def reset_parameters(self):
+        super().reset_parameters()
+        with torch.no_grad():
+            self.layers[-1].weight.mul_(100.0)
+
+
+def _statuses(report):
+    return {check.name: check.status for check in report}
+
+
+def test_a_healthy_net_passes_and_is_left_alone(iris):
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = iris
+    net = NeuralNetClassifier(random_state=0)
+    report = sanity_check(net, X, y, overfit_epochs=300, random_state=0)
+    assert _statuses(report) == {
+        "initial_loss": "pass", "regularization_raises_loss": "pass",
+        "overfit_small_subset": "pass",
+    }  # fmt: skip
+    assert report["initial_loss"].value == pytest.approx(np.log(3), rel=0.1)
+    assert report.ok and not net.initialized_  # the caller's net was never fitted
+    assert "PASS  overfit_small_subset" in repr(report)
+
+
+@pytest.mark.parametrize(
+    ("params", "fails"),
+    [
+        ({"module": _DeadReLUs}, {"overfit_small_subset", "regularization_raises_loss"}),
+        ({"module": _LoudStart}, {"initial_loss"}),
+        ({"optimizer": torch.optim.SGD, "lr": 50.0}, {"overfit_small_subset"}),
+    ],
+    ids=["dead ReLUs", "large initial logits", "learning rate far too high"],
+)
+def test_each_planted_fault_is_caught(iris, params, fails):
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = iris
+    net = NeuralNetClassifier(random_state=0, **params)
+    report = sanity_check(net, X, y, overfit_epochs=300, random_state=0)
+    assert {name for name, status in _statuses(report).items() if status == "fail"} == fails
+
+
+def test_labels_that_do_not_belong_to_their_rows_cannot_be_overfitted(iris):
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = iris
+    shuffled = np.random.default_rng(0).permutation(y)
+    same_rows = np.ones_like(X)  # every row alike, labels shuffled: nothing to fit
+    report = sanity_check(
+        NeuralNetClassifier(random_state=0), same_rows, shuffled, overfit_epochs=300,
+        random_state=0,
+    )  # fmt: skip
+    assert report["overfit_small_subset"].status == "fail"
+    assert "labels that do not belong" in report["overfit_small_subset"].advice
+
+
+def test_a_regressor_passes_and_bad_arguments_are_named():
+    from sklearn.datasets import make_friedman1
+
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetRegressor
+
+    X, y = make_friedman1(n_samples=200, random_state=0)
+    y = (y - y.mean()) / y.std()
+    report = sanity_check(NeuralNetRegressor(random_state=0), X, y, random_state=0)
+    assert report.ok and report["initial_loss"].expectation.startswith("about mean(y^2)")
+    with pytest.raises(ValueError, match="subset_size must be an int >= 1"):
+        sanity_check(NeuralNetRegressor(), X, y, subset_size=0)
+    with pytest.raises(TypeError, match="NeuralNetClassifier or NeuralNetRegressor"):
+        sanity_check(object(), X, y)
