@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from ..utils._optional import import_optional
+from ..utils._optional import axes_for
 from ..utils._random import check_random_state
 from ._report import Check, DiagnosticReport
 
@@ -145,9 +145,7 @@ class _GradientReport(DiagnosticReport):
         -------
         ax : matplotlib Axes
         """
-        plt = import_optional("matplotlib.pyplot", "Plotting")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.4, 0.4 * len(self) + 1.5))
+        ax = axes_for(ax, figsize=(6.4, 0.4 * len(self) + 1.5))
         names = [check.name for check in self]
         values = [max(check.value, 1e-16) for check in self]
         colors = {"pass": "C2", "warn": "C1", "fail": "C3"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils._optional import import_optional
+from ..utils._optional import axes_for
 from ._calibration import _STRATEGIES, expected_calibration_error, reliability_bins, top_label
 
 
@@ -67,9 +67,7 @@ class ReliabilityDisplay:
         -------
         self
         """
-        plt = import_optional("matplotlib.pyplot", "Plotting")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5.5, 5.5))
+        ax = axes_for(ax, figsize=(5.5, 5.5))
         ax.plot([0, 1], [0, 1], linestyle="--", color="0.5", label="calibrated")
         self.lines_ = {}
         for name, (confidence, accuracy, _) in self.curves.items():

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..utils._optional import import_optional
+from ..utils._optional import axes_for
 from ._bias_variance import BiasVarianceResult, bias_variance_curve
 
 _LOSS_WORDS = {"mse": "squared error", "log_loss": "log loss", "0-1": "0-1 loss (error rate)"}
@@ -120,10 +120,7 @@ default=None
                 f"and variance_biased_weighted; this display has loss={self.loss!r}"
                 + ("." if self.loss != "0-1" else " without them: build it with from_result.")
             )
-        plt = import_optional("matplotlib.pyplot", "Plotting")
-
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = axes_for(ax)
         numeric = all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in self.param_values
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils._optional import import_optional
+from ..utils._optional import axes_for
 from ._compare import ComparisonTable, compare_models
 
 _KINDS = ("scores", "difference")
@@ -73,10 +73,8 @@ class ComparisonDisplay:
         """
         if kind not in _KINDS:
             raise ValueError(f"kind must be 'scores' or 'difference', got {kind!r}.")
-        plt = import_optional("matplotlib.pyplot", "Plotting")
         table = self.table
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.4, 0.5 * len(table) + 1.5), constrained_layout=True)
+        ax = axes_for(ax, figsize=(6.4, 0.5 * len(table) + 1.5), constrained_layout=True)
         y = np.arange(len(table))[::-1]  # the best on top
         level = f"{table.confidence_level:.0%}"
         if kind == "scores":

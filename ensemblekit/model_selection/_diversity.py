@@ -9,7 +9,7 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import column_or_1d
 
 from ..engine import MemberPlan, fit_members
-from ..utils._optional import import_optional
+from ..utils._optional import axes_for
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._results import ArrayFieldsEqual
 from ._bias_variance import _draw_training_sets, decompose_log_loss, decompose_squared
@@ -83,9 +83,7 @@ class DiversityResult(ArrayFieldsEqual):
         -------
         ax : matplotlib Axes
         """
-        plt = import_optional("matplotlib.pyplot", "Plotting")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.4, 4))
+        ax = axes_for(ax, figsize=(6.4, 4))
         order = np.argsort(self.member_losses)
         positions = np.arange(len(order))
         ax.plot(positions, self.member_losses[order], "o", color="0.45", label="each member")

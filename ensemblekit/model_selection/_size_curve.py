@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_clas
 from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_consistent_length
 
-from ..utils._optional import import_optional
+from ..utils._optional import axes_for, import_optional
 from ..utils._random import check_random_state
 from ..utils._results import ArrayFieldsEqual
 from ._uncertainty import final_step, member_predictions
@@ -110,16 +110,15 @@ class EnsembleSizeDisplay:
         -------
         self
         """
-        plt = import_optional("matplotlib.pyplot", "Plotting")
-        if ax is None:
-            _, ax = plt.subplots()
+        ax = axes_for(ax)
         curve = self.curve
         (self.line_,) = ax.plot(curve.sizes, curve.mean, marker="o", label=label)
         ax.fill_between(
             curve.sizes, curve.mean - curve.std, curve.mean + curve.std,
             color=self.line_.get_color(), alpha=0.2,
         )  # fmt: skip
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ticker = import_optional("matplotlib.ticker", "Plotting")
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         ax.set(
             xlabel="members in the ensemble",
             ylabel=f"{curve.scoring} (mean over {len(curve.scores)} orderings, ±1 sd)",

@@ -19,3 +19,12 @@ def import_optional(name: str, purpose: str) -> ModuleType:
             f"{purpose} needs {package}, which is not installed. Install the '{extra}' extra: "
             f"pip install 'ensemblekit[{extra}]' (in a checkout: pip install -e '.[{extra}]')."
         ) from error
+
+
+def axes_for(ax=None, **subplots):
+    """``ax``, or the axes of a new figure (``plt.subplots(**subplots)``): the start of every
+    display's ``plot``, which says which extra to install when matplotlib is missing."""
+    plt = import_optional("matplotlib.pyplot", "Plotting")
+    if ax is None:
+        _, ax = plt.subplots(**subplots)
+    return ax
