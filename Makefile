@@ -7,7 +7,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_TEST := $(VENV)/.stamp-test
 
-.PHONY: demo examples test lint format bench clean
+.PHONY: demo examples figures test lint format bench clean
 
 $(STAMP_RUN): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ examples: $(STAMP_RUN)
 	$(PIP) -e ".[plot,imbalanced]"
 	for script in examples/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
+# The figures the user guide shows (docs/images/), drawn by the examples in full.
+figures: $(STAMP_RUN)
+	$(PIP) -e ".[plot]"
+	$(PY) examples/plot_diagnostics.py --figures docs/images
+
 test: $(STAMP_TEST)
 	$(PY) -m ruff check ensemblekit tests examples benchmarks
 	$(PY) -m ruff format --check ensemblekit tests examples benchmarks
@@ -43,6 +48,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_bagging.py
 	$(PY) benchmarks/bench_snapshots.py
 	$(PY) benchmarks/bench_ensemble_speed.py
+	$(PY) benchmarks/bench_diagnostics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -184,3 +184,39 @@ def test_a_regressor_passes_and_bad_arguments_are_named():
         sanity_check(NeuralNetRegressor(), X, y, subset_size=0)
     with pytest.raises(TypeError, match="NeuralNetClassifier or NeuralNetRegressor"):
         sanity_check(object(), X, y)
+
+
+def test_the_sanity_report_plots_the_losses_behind_its_checks(iris):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = iris
+    report = sanity_check(NeuralNetClassifier(random_state=0), X, y, overfit_epochs=50,
+                          regularization_epochs=3, random_state=0)  # fmt: skip
+    left, right = report.plot()
+    assert report.chance == pytest.approx(np.log(3))
+    assert sorted(report.regularization_losses) == ["weight_decay=0", "weight_decay=1"]
+    assert len(report.overfit_losses) == 50 and right.get_yscale() == "log"
+    assert left.get_title() == "initial loss: PASS; decay raises the loss: PASS"
+    np.testing.assert_array_equal(right.lines[0].get_ydata(), report.overfit_losses)
+
+    diverged = sanity_check(
+        NeuralNetClassifier(optimizer=torch.optim.SGD, lr=50.0, random_state=0), X, y,
+        overfit_epochs=300, random_state=0,
+    )  # fmt: skip
+    assert len(diverged.overfit_losses) == 0
+    assert diverged.plot()[1].get_title() == "overfit a small subset: FAIL"
+
+
+def test_a_learning_rate_too_low_to_overfit_in_time_is_told_apart_from_a_bug(iris):
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = iris
+    slow = NeuralNetClassifier(optimizer=torch.optim.SGD, lr=1e-3, random_state=0)
+    check = sanity_check(slow, X, y, overfit_epochs=100, random_state=0)["overfit_small_subset"]
+    assert check.status == "fail"
+    assert "still falling: raise lr (now 0.001" in check.advice

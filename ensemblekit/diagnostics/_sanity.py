@@ -8,6 +8,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..utils._optional import axes_for
 from ..utils._random import check_random_state
 from ._report import Check, DiagnosticReport
 
@@ -18,7 +19,11 @@ def _final_train_loss(net) -> float:
     return float(net.history[-1, "train_loss"])
 
 
-def _initial_loss(net, X, y) -> Check:
+def _train_losses(net) -> np.ndarray:
+    return np.array(net.history[:, "train_loss"], dtype=float)
+
+
+def _initial_loss(net, X, y) -> tuple[Check, float | None]:
     """One epoch at a learning rate too small to move the weights: its mean training loss
     is the loss at initialisation, for any criterion."""
     probe = clone(net).set_params(lr=_TINY_LR, max_epochs=1, early_stopping=False)
@@ -33,7 +38,7 @@ def _initial_loss(net, X, y) -> Check:
         return Check(
             "initial_loss", value, "no chance level known for this criterion", "pass",
             "compare it with the loss of a prediction that knows nothing",
-        )  # fmt: skip
+        ), None  # fmt: skip
     ratio = value / chance if chance > 0 else np.inf
     if 0.5 <= ratio <= 2:
         status, advice = "pass", "the net starts from chance, as a fresh net should"
@@ -53,23 +58,25 @@ def _initial_loss(net, X, y) -> Check:
                 "criterion fits the output (logits for CrossEntropyLoss)"
             ),
         )
-    return Check("initial_loss", value, expectation, status, advice)
+    return Check("initial_loss", value, expectation, status, advice), chance
 
 
-def _regularization(net, X, y, epochs: int) -> Check:
+def _regularization(net, X, y, epochs: int) -> tuple[Check, dict[str, np.ndarray]]:
     """A few epochs with no weight decay and with a strong one: the strong one must end
     with the higher training loss (the decay pulls the weights away from the fit)."""
     base = clone(net).set_params(max_epochs=epochs, early_stopping=False)
     expectation = "above 0 (loss with decay 1.0 minus without)"
+    curves = {}
     try:
-        weak = _final_train_loss(clone(base).set_params(optimizer__weight_decay=0.0).fit(X, y))
-        strong = _final_train_loss(clone(base).set_params(optimizer__weight_decay=1.0).fit(X, y))
+        for decay in (0.0, 1.0):
+            fitted = clone(base).set_params(optimizer__weight_decay=decay).fit(X, y)
+            curves[f"weight_decay={decay:g}"] = _train_losses(fitted)
     except FloatingPointError:
         return Check(
             "regularization_raises_loss", np.nan, expectation, "fail",
             f"the loss diverged at lr={net.lr!r}: lower the learning rate",
-        )  # fmt: skip
-    value = strong - weak
+        ), curves  # fmt: skip
+    value = curves["weight_decay=1"][-1] - curves["weight_decay=0"][-1]
     if value > 0:
         status, advice = "pass", "regularisation raises the loss, as it should"
     else:
@@ -80,10 +87,10 @@ def _regularization(net, X, y, epochs: int) -> Check:
                 "ignore weight_decay, or the net does not learn at all"
             ),
         )
-    return Check("regularization_raises_loss", value, expectation, status, advice)
+    return Check("regularization_raises_loss", value, expectation, status, advice), curves
 
 
-def _overfit(net, X, y, size: int, epochs: int, rng) -> Check:
+def _overfit(net, X, y, size: int, epochs: int, rng) -> tuple[Check, np.ndarray]:
     """A net that cannot reach (near) zero loss on ~20 rows will not learn the rest."""
     rows = rng.choice(len(X), min(size, len(X)), replace=False)
     small = clone(net).set_params(max_epochs=epochs, early_stopping=False, batch_size=len(rows))
@@ -91,12 +98,12 @@ def _overfit(net, X, y, size: int, epochs: int, rng) -> Check:
     expectation = f"near 0, with {what} on {len(rows)} rows"
     try:
         small.fit(X[rows], y[rows])
-    except FloatingPointError:
+    except FloatingPointError:  # the failed fit keeps no history: no curve to draw
         return Check(
             "overfit_small_subset", np.inf, expectation, "fail",
             f"the loss diverged at lr={net.lr!r}: lower the learning rate (lr_range_test "
             "suggests one)",
-        )  # fmt: skip
+        ), np.array([])  # fmt: skip
     value = _final_train_loss(small)
     fit = small.score(X[rows], y[rows])  # accuracy, or R²
     goal = 1.0 if is_classifier(net) else 0.99
@@ -104,6 +111,15 @@ def _overfit(net, X, y, size: int, epochs: int, rng) -> Check:
         status, advice = "pass", "the net can fit a small subset exactly, as it should"
     elif fit >= goal - 0.1:
         status, advice = "warn", "nearly fits the small subset: train it longer to be sure"
+    elif _still_falling(_train_losses(small)):
+        status, advice = (
+            "fail",
+            (
+                f"cannot fit a handful of rows in {epochs} epochs, and the loss was still "
+                f"falling: raise lr (now {net.lr!r}; lr_range_test suggests one) or "
+                "overfit_epochs"
+            ),
+        )
     else:
         status, advice = (
             "fail",
@@ -112,7 +128,13 @@ def _overfit(net, X, y, size: int, epochs: int, rng) -> Check:
                 "data (labels that do not belong to their rows)"
             ),
         )
-    return Check("overfit_small_subset", value, expectation, status, advice)
+    return Check("overfit_small_subset", value, expectation, status, advice), _train_losses(small)
+
+
+def _still_falling(losses: np.ndarray) -> bool:
+    """The loss fell by more than 1% over the last tenth of the epochs: training was slow,
+    not stuck."""
+    return losses[-1] < 0.99 * losses[int(0.9 * (len(losses) - 1))]
 
 
 def sanity_check(
@@ -183,9 +205,76 @@ def sanity_check(
     X = check_array(X, dtype=(np.float32, np.float64))
     y = column_or_1d(y) if is_classifier(net) else np.asarray(y)
     rng = check_random_state(random_state)
-    checks = [
-        _initial_loss(net, X, y),
-        _regularization(net, X, y, regularization_epochs),
-        _overfit(net, X, y, subset_size, overfit_epochs, rng),
-    ]
-    return DiagnosticReport(f"sanity check of {type(net).__name__}", checks)
+    initial, chance = _initial_loss(net, X, y)
+    regularization, decay_curves = _regularization(net, X, y, regularization_epochs)
+    overfit, overfit_curve = _overfit(net, X, y, subset_size, overfit_epochs, rng)
+    return SanityReport(
+        f"sanity check of {type(net).__name__}", [initial, regularization, overfit],
+        chance=chance, regularization_losses=decay_curves, overfit_losses=overfit_curve,
+    )  # fmt: skip
+
+
+class SanityReport(DiagnosticReport):
+    """The report of :func:`sanity_check`: its checks by name, and the training losses
+    behind them, which ``plot`` draws.
+
+    Attributes
+    ----------
+    checks : dict of str to Check
+    chance : float or None
+        The loss of a net that knows nothing (None for a criterion without one known).
+    regularization_losses : dict of str to ndarray
+        Training loss per epoch with ``weight_decay=0`` and ``weight_decay=1`` (those that
+        did not diverge).
+    overfit_losses : ndarray
+        Training loss per epoch on the small subset (empty if it diverged).
+    """
+
+    def __init__(self, title, checks, *, chance, regularization_losses, overfit_losses):
+        super().__init__(title, checks)
+        self.chance = chance
+        self.regularization_losses = regularization_losses
+        self.overfit_losses = overfit_losses
+
+    def plot(self, axes=None):
+        """Draw the losses behind the checks, on two axes (needs matplotlib): on the left,
+        the initial loss and the few epochs with and without weight decay; on the right,
+        the loss on the small subset, on a log axis when it stays positive. Chance is a
+        dotted line on both.
+
+        Parameters
+        ----------
+        axes : sequence of 2 matplotlib Axes, default=None
+            A new figure if None.
+
+        Returns
+        -------
+        axes : sequence of 2 matplotlib Axes
+        """
+        left, right = axes_for(axes, ncols=2, figsize=(10, 4), layout="constrained")
+        status = {check.name: check.status.upper() for check in self}
+        left.plot(0, self["initial_loss"].value, "ko", label="initial loss")
+        for (label, losses), color in zip(
+            self.regularization_losses.items(), ("C0", "C3"), strict=False
+        ):
+            epochs = np.arange(1, len(losses) + 1)
+            left.plot(epochs, losses, marker=".", color=color, label=label)
+        left.set(
+            xlabel="epoch", ylabel="training loss",
+            title=f"initial loss: {status['initial_loss']}; decay raises the loss: "
+                  f"{status['regularization_raises_loss']}",
+        )  # fmt: skip
+        epochs = np.arange(1, len(self.overfit_losses) + 1)
+        right.plot(epochs, self.overfit_losses, color="C2", label="small subset")
+        if len(self.overfit_losses) and np.all(self.overfit_losses > 0):
+            right.set_yscale("log")
+        right.set(
+            xlabel="epoch",
+            ylabel="training loss",
+            title=f"overfit a small subset: {status['overfit_small_subset']}",
+        )
+        for ax in (left, right):
+            if self.chance is not None:
+                ax.axhline(self.chance, color="0.5", linestyle=":", label="chance")
+            ax.legend(fontsize="small")
+        return left, right

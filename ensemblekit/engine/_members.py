@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -151,7 +152,10 @@ def fit_members(
             f"{type(estimator).__name__}.fit does not take X_val, y_val, which this plan "
             "gives for early stopping. Leave valid_rows out of the plans."
         )
-    stacked = engine != "joblib" and _stacking(estimator, X, y, plans, fit_params, engine) is None
+    reason = None if engine == "joblib" else _stacking(estimator, X, y, plans, fit_params, engine)
+    stacked = engine != "joblib" and reason is None
+    if verbose and reason is not None:
+        print(f"The {len(plans)} members train one by one: {reason}.", file=sys.stderr)
     n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
     n_threads = max(1, joblib.cpu_count() // n_workers)
     only_unset = reseed == "unset"
