@@ -58,6 +58,9 @@ class MemberPlan:
         member its out-of-bag rows); passed to ``fit`` as ``X_val``, ``y_val``.
     sample_weight_val : ndarray of float or None, default=None
         Weights of the ``valid_rows``.
+    params : dict or None, default=None
+        Parameters set on the member's clone (``set_params``) before it is seeded: members
+        of one call may differ in them (a search's candidates).
     """
 
     seed: int
@@ -66,6 +69,7 @@ class MemberPlan:
     sample_weight: np.ndarray | None = None
     valid_rows: np.ndarray | None = None
     sample_weight_val: np.ndarray | None = None
+    params: dict | None = None
 
 
 def fit_members(
@@ -227,7 +231,10 @@ def _fit_task(
     try:
         with torch_threads(n_threads if os.getpid() != parent_pid else None):
             members = [
-                set_random_states(clone(estimator), p.seed, only_unset=only_unset) for p in plans
+                set_random_states(
+                    clone(estimator).set_params(**(p.params or {})), p.seed, only_unset=only_unset
+                )
+                for p in plans
             ]
             if stacked:
                 return estimator.fit_stacked(members, X, y, plans, on_epoch=report)

@@ -40,12 +40,17 @@ from ._search import (
     SearchBorderWarning,
     check_search_border,
     nested_cross_validate,
+    refine_distributions,
     top_k_ensemble,
 )
 from ._size_curve import EnsembleSizeCurve, EnsembleSizeDisplay, ensemble_size_curve
+from ._stacked_search import StackedGridSearchCV, StackedRandomizedSearchCV
 from ._uncertainty import PredictiveUncertainty, predictive_uncertainty
 
 __all__ = [
+    "refine_distributions",
+    "StackedGridSearchCV",
+    "StackedRandomizedSearchCV",
     "BiasVarianceDiversityResult",
     "bias_variance_diversity_decomp",
     "DiversityResult",

@@ -370,3 +370,95 @@ def _edge(best, low, high, continuous, log, margin):
     to = np.log10 if log else (lambda v: v)
     position = (to(best) - to(low)) / (to(high) - to(low))
     return "low" if position <= margin else "high" if position >= 1 - margin else None
+
+
+def refine_distributions(search, *, shrink: float = 4.0) -> dict:
+    """Narrower ranges around a fitted search's best, for the next round of a coarse-to-fine
+    search (CS231n: search coarse, then fine, on log scales).
+
+    :func:`check_search_border` runs first: a best value on the edge of its range warns,
+    and the new range, centred on the best, reaches past that edge. Each numeric parameter
+    gets a range ``shrink`` times narrower than the one searched, centred on its best value
+    (on a log scale for learning rates, regularisation strengths and any positive range
+    spanning over two decades: ``scipy.stats.loguniform``; otherwise ``uniform``), kept
+    within what the parameter accepts (and non-negative when it was searched so). Other
+    parameters are kept as they were.
+
+    Parameters
+    ----------
+    search : fitted RandomizedSearchCV or GridSearchCV (or their stacked versions)
+        Searched over one dict of parameters.
+    shrink : float, default=4.0
+        How many times narrower each range gets (> 1).
+
+    Returns
+    -------
+    param_distributions : dict
+        For the next ``RandomizedSearchCV`` (or :class:`StackedRandomizedSearchCV`).
+
+    Warns
+    -----
+    SearchBorderWarning
+        When a best value lies on the edge of its searched range.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from scipy.stats import loguniform
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import RandomizedSearchCV
+    >>> from ensemblekit.model_selection import refine_distributions
+    >>> X, y = load_iris(return_X_y=True)
+    >>> space = {"C": loguniform(1e-3, 1e3)}
+    >>> search = RandomizedSearchCV(LogisticRegression(max_iter=500), space, n_iter=8,
+    ...                             random_state=0).fit(X, y)
+    >>> low, high = refine_distributions(search)["C"].support()
+    >>> bool(low < search.best_params_["C"] < high), round(float(high / low))
+    (True, 32)
+    """
+    from scipy.stats import loguniform, uniform
+
+    _check_fitted_search(search)
+    if not shrink > 1:
+        raise ValueError(f"shrink must be above 1, got {shrink!r}.")
+    space = getattr(search, "param_distributions", None) or getattr(search, "param_grid", None)
+    if not isinstance(space, dict):
+        raise ValueError(
+            "refine_distributions takes a search over one dict of parameters; refine each "
+            "dict of a list on its own."
+        )
+    check_search_border(search)
+    refined = dict(space)
+    for name, best in search.best_params_.items():
+        if isinstance(best, bool) or not isinstance(best, int | float | np.number):
+            continue
+        low, high, _ = _searched_range(search, name)
+        if low is None or low == high:
+            continue
+        if _log_scale(name, low, high):
+            half = (np.log10(high) - np.log10(low)) / (2 * shrink)
+            new = [best / 10**half, best * 10**half]
+        else:
+            half = (high - low) / (2 * shrink)
+            new = [best - half, best + half]
+        allowed = _allowed(search.estimator, name, best)
+        if allowed is not None:
+            new = _clipped(allowed, new, best)
+        if low >= 0:  # a range searched over non-negative values stays non-negative
+            new[0] = max(new[0], 0.0)
+        refined[name] = (
+            loguniform(*new) if _log_scale(name, *new) else uniform(new[0], new[1] - new[0])
+        )
+    return refined
+
+
+def _clipped(interval, new: list, best) -> list:
+    """``new`` within ``interval``: at a closed bound, or halfway to an open one."""
+    low, high = new
+    if interval.left is not None and low <= interval.left:
+        low = interval.left if interval.closed in ("left", "both") else (interval.left + best) / 2
+    if interval.right is not None and high >= interval.right:
+        closed = interval.closed in ("right", "both")
+        high = interval.right if closed else (interval.right + best) / 2
+    return [low, high]

@@ -37,6 +37,7 @@ from ..utils._random import draw_seeds
 from ..utils._torch import constructor_parameters, seeded_torch, signature_has, torch_threads
 from ..utils._validation import as_float32, check_sample_weight
 from ._mlp import MLP
+from ._prefit import adopt_prefitted
 from ._stacked import (
     MemberRows,
     _Rows,
@@ -357,6 +358,9 @@ class NeuralNetBase(NeuralNet):
         """
         # Continue training (partial_fit, or fit with warm_start) only on data of the same shape.
         self._check_params()
+        if not (partial or self.warm_start) and sample_weight is None and valid is None:
+            if adopt_prefitted(self, X, y):  # trained already, in a stacked search
+                return self
         keep = self.__sklearn_is_fitted__() and (partial or self.warm_start)
         data, torch_seed = self._begin_fit(X, y, sample_weight, reset=not keep, classes=classes)
         try:

@@ -105,10 +105,10 @@ def stacking_blocker(net, X, y, plans, fit_params: dict | None) -> str | None:
     """
     if sparse.issparse(X):
         return "X is sparse (stacked training takes dense X; nets fitted one by one take it)"
-    reason = _settings_blocker(net, fit_params)
+    reason = _settings_blocker(net, fit_params) or _params_blocker(plans)
     if reason is not None or not plans:
         return reason
-    member = clone(net)
+    member = clone(net).set_params(**(plans[0].params or {}))
     rows, torch_seed = member._begin_member_fit(X, y, plans[0])
     with member._threads(), seeded_torch(torch_seed, member.device):
         member.initialize()
@@ -123,6 +123,23 @@ def stacking_blocker(net, X, y, plans, fit_params: dict | None) -> str | None:
         if targets.dtype == torch.int32:
             targets = targets.long()
         return vmap_blocker(member, member.module_, inputs, targets)
+
+
+def stackable_param(name: str) -> bool:
+    """Whether members trained as one model may differ in the parameter ``name``: the
+    learning rate and the optimizer's settings (weight decay, momentum, betas), which the
+    stacked optimizer keeps per member."""
+    return name == "lr" or (name.startswith("optimizer__") and name != "optimizer__param_groups")
+
+
+def _params_blocker(plans) -> str | None:
+    differ = sorted({k for plan in plans for k in (plan.params or {}) if not stackable_param(k)})
+    if differ:
+        return (
+            f"the members differ in {differ}, which members trained as one model must share "
+            "(they may differ in lr and optimizer__ settings)"
+        )
+    return None
 
 
 def _settings_blocker(net, fit_params: dict | None) -> str | None:

@@ -1,0 +1,107 @@
+"""A grid search of nets: stacked (StackedGridSearchCV) against scikit-learn's GridSearchCV.
+
+    python benchmarks/bench_search.py
+    ENSEMBLEKIT_QUICK=1 python benchmarks/bench_search.py
+
+Workload: make_classification(20k rows, 20 features, 10 informative, 3 classes), the 16k
+training rows of the speed benchmark's split, an MLP 20-64-64-3, Adam, batch 256, 10
+epochs; the grid 4 learning rates x 3 weight decays under 5-fold CV (60 fits, then a
+refit). Contenders, in one run, with the same folds and seeds:
+
+- ensemblekit StackedGridSearchCV (n_jobs=1 and 2, nets on one torch thread each, and
+  n_jobs=1 with nets on two threads: one process using both cores);
+- scikit-learn GridSearchCV over ensemblekit's net (n_jobs=1 and 2);
+- scikit-learn GridSearchCV over skorch's NeuralNetClassifier with the same module
+  (n_jobs=2; each worker limited to one torch thread, as the ensemblekit nets are).
+
+Prints wall times, how many times faster each is than GridSearchCV over our nets at
+n_jobs=2 (above 1: faster), each search's best
+parameters, and the largest difference of ours from GridSearchCV over our nets in
+``mean_test_score``.
+"""
+
+import os
+import time
+
+import numpy as np
+import skorch
+import torch
+from _workload import three_class_split
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from ensemblekit.model_selection import StackedGridSearchCV
+from ensemblekit.nets import MLP, NeuralNetClassifier
+
+QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+EPOCHS = 2 if QUICK else 10
+GRID = {"lr": [3e-4, 1e-3, 3e-3, 1e-2], "optimizer__weight_decay": [0.0, 1e-4, 1e-3]}
+if QUICK:
+    GRID = {"lr": [1e-3, 1e-2], "optimizer__weight_decay": [0.0, 1e-3]}
+MODULE = {"n_features": 20, "n_outputs": 3, "hidden_units": (64, 64), "random_state": 0}
+
+
+def ours(threads=1):
+    return NeuralNetClassifier(
+        module__hidden_units=(64, 64), batch_size=256, max_epochs=EPOCHS, n_threads=threads,
+        random_state=0,
+    )  # fmt: skip
+
+
+class _OneThreadNet(skorch.NeuralNetClassifier):
+    """skorch's net on one torch thread per fit, as each of our workers gets."""
+
+    def fit(self, X, y, **fit_params):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return super().fit(X, y, **fit_params)
+        finally:
+            torch.set_num_threads(threads)
+
+
+def skorch_net():
+    return _OneThreadNet(
+        MLP, **{f"module__{k}": v for k, v in MODULE.items()}, criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam, batch_size=256, max_epochs=EPOCHS, train_split=None,
+        iterator_train__shuffle=True, verbose=0,
+    )  # fmt: skip
+
+
+def timed(search, X, y):
+    start = time.perf_counter()
+    search.fit(X, y)
+    return time.perf_counter() - start, search
+
+
+def main() -> None:
+    X, _, y, _ = three_class_split(2_000 if QUICK else 20_000)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    n_fits = 5 * np.prod([len(v) for v in GRID.values()])
+    print(f"ensemblekit stacked search: {len(X)} rows, {n_fits} fits + refit, {EPOCHS} epochs")
+    # Warm up: torch, and the pool of worker processes the n_jobs=2 contenders share.
+    StackedGridSearchCV(ours(), GRID, cv=cv, n_jobs=2).fit(X[:500], y[:500])
+    GridSearchCV(ours(), GRID, cv=cv, n_jobs=2).fit(X[:500], y[:500])
+    runs = {
+        "ensemblekit StackedGridSearchCV n_jobs=1": StackedGridSearchCV(ours(), GRID, cv=cv),
+        "ensemblekit StackedGridSearchCV n_jobs=2": StackedGridSearchCV(
+            ours(), GRID, cv=cv, n_jobs=2
+        ),
+        "ensemblekit Stacked, n_jobs=1, 2 threads": StackedGridSearchCV(ours(2), GRID, cv=cv),
+        "GridSearchCV(ensemblekit net) n_jobs=1": GridSearchCV(ours(), GRID, cv=cv),
+        "GridSearchCV(ensemblekit net) n_jobs=2": GridSearchCV(ours(), GRID, cv=cv, n_jobs=2),
+        "GridSearchCV(skorch net) n_jobs=2": GridSearchCV(skorch_net(), GRID, cv=cv, n_jobs=2),
+    }
+    results = {name: timed(search, X, y) for name, search in runs.items()}
+    reference = results["GridSearchCV(ensemblekit net) n_jobs=2"][0]
+    print(f"{'contender':42s} {'seconds':>8s} {'GridSearchCV n_jobs=2 / it':>27s}  best")
+    for name, (seconds, search) in results.items():
+        best = ", ".join(f"{k}={v:g}" for k, v in sorted(search.best_params_.items()))
+        print(f"{name:42s} {seconds:8.1f} {reference / seconds:27.2f}  {best}")
+    stacked = results["ensemblekit StackedGridSearchCV n_jobs=1"][1].cv_results_
+    plain = results["GridSearchCV(ensemblekit net) n_jobs=1"][1].cv_results_
+    difference = np.abs(stacked["mean_test_score"] - plain["mean_test_score"]).max()
+    print(f"largest |mean_test_score difference|, stacked vs GridSearchCV: {difference:.2g}")
+
+
+if __name__ == "__main__":
+    main()

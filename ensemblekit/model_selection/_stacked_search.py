@@ -1,0 +1,342 @@
+"""Hyper-parameter searches of nets in which candidates and folds train as stacked models.
+
+A grid of 4 learning rates x 3 weight decays under 5-fold CV is 60 fits of one architecture,
+differing in element-wise quantities only: the stacked engine trains them as one model.
+The search then runs scikit-learn's own search loop, in which each fit adopts its member,
+so ``cv_results_``, ranking, refit and scoring are ``GridSearchCV``'s.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+from joblib import parallel_config
+from sklearn.base import clone, is_classifier
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    ParameterSampler,
+    RandomizedSearchCV,
+    check_cv,
+)
+from sklearn.utils import indexable
+
+from ..engine import MemberPlan, fit_members
+from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..nets._prefit import data_key, prefitted
+from ..nets._stacked import stackable_param
+from ..utils._private import _safe_indexing
+from ..utils._random import check_random_state, draw_seeds
+
+
+class _StackedSearchMixin:
+    """``fit``: train every candidate on every fold through the member engine (stacked
+    where they share an architecture), then run the parent search's loop on them."""
+
+    def fit(self, X, y=None, **params):
+        """Train every candidate on every fold, stacked where it can, then score, rank
+        and refit as the scikit-learn search does.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        **params
+            Fit parameters (``sample_weight``, ``groups``): the search then runs as
+            scikit-learn's, one fit per candidate and fold, without stacking.
+
+        Returns
+        -------
+        self
+        """
+        reason = self._why_not_stacked(params)
+        if reason is not None:
+            self._say(f"every fit on its own: {reason}")
+            self.stacked_groups_ = []
+            return super().fit(X, y, **params)
+        X, y = indexable(X, y)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        splits = list(cv.split(X, y))
+        random_state = check_random_state(self.random_state)
+        # The search loop draws its candidates again: from the state they were drawn from.
+        loop_settings = {"cv": splits, "random_state": copy.deepcopy(random_state)}
+        candidates = list(self._candidates(random_state))
+        seeds = draw_seeds(random_state, len(splits))  # one per fold, for every candidate
+        entries, self.stacked_groups_ = [], []
+        for shared, group in _by_architecture(candidates).items():
+            entries += self._train_group(X, y, dict(shared), group, splits, seeds)
+        given = {name: getattr(self, name) for name in loop_settings}
+        vars(self).update(loop_settings)
+        try:
+            # The loop runs here, in order: each of its fits finds its member in this context.
+            with prefitted(entries), parallel_config(backend="sequential"):
+                super().fit(X, y)
+        finally:
+            vars(self).update(given)
+        self._report_fit_times(candidates)
+        return self
+
+    def _why_not_stacked(self, params: dict) -> str | None:
+        if params:
+            return f"fit parameters are given ({', '.join(sorted(params))})"
+        if not isinstance(self.estimator, NeuralNetClassifier | NeuralNetRegressor):
+            return (
+                f"the estimator is a {type(self.estimator).__name__}, not an ensemblekit net "
+                "(scale X beforehand and search the net itself to stack its fits)"
+            )
+        return None
+
+    def _train_group(self, X, y, shared: dict, group: list[dict], splits, seeds) -> list:
+        """Train one architecture's candidates on every fold; entries for the search loop."""
+        base = clone(self.estimator).set_params(**shared)
+        plans = [
+            MemberPlan(
+                seed=seed, rows=train,
+                params={k: v for k, v in candidate.items() if stackable_param(k)},
+            )
+            for candidate in group
+            for seed, (train, _) in zip(seeds, splits, strict=True)
+        ]  # fmt: skip
+        blocker = base.stacking_blocker(X, y, plans, None)
+        what = f"{len(group)} candidates x {len(splits)} folds"
+        label = ", ".join(f"{k}={v!r}" for k, v in shared.items()) or "all candidates"
+        start = time.perf_counter()
+        try:
+            members = fit_members(
+                base, X, y, plans, n_jobs=self.n_jobs, verbose=self.verbose, reseed="unset",
+                engine="auto",
+            )  # fmt: skip
+        except Exception as error:
+            self._say(f"{label}: {what} fitted one by one in the search loop: {error}")
+            self.stacked_groups_.append(_group_record(shared, len(plans), False, str(error), None))
+            return []
+        seconds = time.perf_counter() - start
+        how = "stacked" if blocker is None else f"one by one ({blocker})"
+        self._say(f"{label}: {what} trained {how} in {seconds:.1f} s")
+        self.stacked_groups_.append(
+            _group_record(shared, len(plans), blocker is None, blocker, seconds)
+        )
+        rows = [data_key(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
+        members = iter(members)
+        return [(candidate, rows_key, next(members)) for candidate in group for rows_key in rows]
+
+    def _report_fit_times(self, candidates: list[dict]) -> None:
+        """Fit times: each member's share of its group's training time."""
+        per_member = {}
+        for record in self.stacked_groups_:
+            if record["seconds"] is not None:
+                per_member[repr(record["params"])] = record["seconds"] / record["n_fits"]
+        for i, candidate in enumerate(candidates):
+            shared = {k: v for k, v in sorted(candidate.items()) if not stackable_param(k)}
+            share = per_member.get(repr(shared))
+            if share is not None:
+                self.cv_results_["mean_fit_time"][i] = share
+                self.cv_results_["std_fit_time"][i] = 0.0
+
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            print(f"{type(self).__name__}: {message}")
+
+
+def _by_architecture(candidates: list[dict]) -> dict[tuple, list[dict]]:
+    """Candidates grouped by the parameters stacked members must share."""
+    groups: dict[tuple, list[dict]] = {}
+    for candidate in candidates:
+        shared = tuple((k, v) for k, v in sorted(candidate.items()) if not stackable_param(k))
+        groups.setdefault(_hashable(shared), []).append(candidate)
+    return {key: group for key, group in groups.items()}
+
+
+def _hashable(shared: tuple) -> tuple:
+    try:
+        hash(shared)
+        return shared
+    except TypeError:
+        return tuple((k, _Unhashable(v)) for k, v in shared)
+
+
+class _Unhashable:
+    """A parameter value that cannot be hashed (a list, an array), compared by repr."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return hash(repr(self.value))
+
+    def __eq__(self, other):
+        return isinstance(other, _Unhashable) and repr(self.value) == repr(other.value)
+
+
+def _group_record(shared, n_fits, stacked, reason, seconds) -> dict:
+    params = {k: getattr(v, "value", v) for k, v in dict(shared).items()}
+    return {"params": params, "n_fits": n_fits, "stacked": stacked, "reason": reason,
+            "seconds": seconds}  # fmt: skip
+
+
+_SHARED_DOC = """
+    Candidates that differ only in the learning rate and the optimizer's settings
+    (``lr``, ``optimizer__weight_decay``, ``optimizer__momentum``, ``optimizer__betas``,
+    any ``optimizer__*``) train together with every fold's rows as one stacked model;
+    candidates that change anything else (``module__hidden_units``, ``module__dropout``,
+    ``module``, ``batch_size``, ``max_epochs``, class weights) are grouped by those
+    values, and each group is stacked. A group the stacked engine cannot train (a callback
+    acting on every batch, an optimizer whose update of a weight depends on other weights)
+    trains one fit at a time, in parallel over ``n_jobs``, and ``verbose`` says why; so does
+    the whole search when the estimator is not an ensemblekit net (a Pipeline) or fit
+    parameters are given.
+
+    Each stacked member is the net its own fit would give, up to float rounding, so
+    ``cv_results_`` agrees with scikit-learn's search over the same nets, folds and seeds.
+    The scoring, ranking and refit are scikit-learn's own. ``mean_fit_time`` is each
+    member's share of its group's training time (``std_fit_time`` 0); ``stacked_groups_``
+    says how each group trained.
+
+    A net whose ``random_state`` is None gets one seed per fold from ``random_state``
+    (the same for every candidate, so candidates are compared on equal draws); a net's own
+    ``random_state`` is kept.
+"""
+
+
+class StackedGridSearchCV(_StackedSearchMixin, GridSearchCV):
+    """Exhaustive search over a grid of net parameters, with the candidates' fits on every
+    fold trained as stacked models.
+
+    The parameters, attributes and methods are those of scikit-learn's
+    :class:`~sklearn.model_selection.GridSearchCV`, plus ``random_state``.
+    {shared}
+    Parameters
+    ----------
+    estimator : NeuralNetClassifier or NeuralNetRegressor
+    param_grid : dict or list of dicts
+    scoring : str, callable, list, tuple, dict or None, default=None
+    n_jobs : int or None, default=None
+        Workers for training (stacked tasks are split between them).
+    refit : bool, str or callable, default=True
+    cv : int, cross-validation generator or iterable, default=None
+    verbose : int, default=0
+    pre_dispatch : int or str, default="2*n_jobs"
+        Unused when the fits are stacked.
+    error_score : "raise" or numeric, default=np.nan
+    return_train_score : bool, default=False
+    random_state : None, int or RandomState, default=None
+        Seeds of nets whose ``random_state`` is None, one per fold.
+
+    Attributes
+    ----------
+    cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_,
+    n_splits_, refit_time_, multimetric_ : as in GridSearchCV
+    stacked_groups_ : list of dict
+        Per group of candidates sharing an architecture: ``params`` (what they share),
+        ``n_fits``, ``stacked``, ``reason`` (why not stacked, or None) and ``seconds``.
+
+    See Also
+    --------
+    StackedRandomizedSearchCV : the same over sampled candidates.
+    refine_distributions : narrow a random search's ranges around its best.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ensemblekit.model_selection import StackedGridSearchCV
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> net = NeuralNetClassifier(max_epochs=10, random_state=0)
+    >>> grid = {{"lr": [1e-3, 1e-2], "optimizer__weight_decay": [0.0, 1e-4]}}
+    >>> search = StackedGridSearchCV(net, grid, cv=3).fit(X, y)
+    >>> search.stacked_groups_[0]["stacked"], search.stacked_groups_[0]["n_fits"]
+    (True, 12)
+    >>> sorted(search.best_params_)
+    ['lr', 'optimizer__weight_decay']
+    """
+
+    def __init__(
+        self, estimator, param_grid, *, scoring=None, n_jobs=None, refit=True, cv=None,
+        verbose=0, pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False,
+        random_state=None,
+    ):  # fmt: skip
+        super().__init__(
+            estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv,
+            verbose=verbose, pre_dispatch=pre_dispatch, error_score=error_score,
+            return_train_score=return_train_score,
+        )  # fmt: skip
+        self.random_state = random_state
+
+    def _candidates(self, random_state):
+        return ParameterGrid(self.param_grid)
+
+
+class StackedRandomizedSearchCV(_StackedSearchMixin, RandomizedSearchCV):
+    """Randomized search over net parameters, with the candidates' fits on every fold
+    trained as stacked models.
+
+    The parameters, attributes and methods are those of scikit-learn's
+    :class:`~sklearn.model_selection.RandomizedSearchCV`; ``random_state`` draws the
+    candidates and seeds nets whose ``random_state`` is None. Sample learning rates and
+    weight decays on a log scale (``scipy.stats.loguniform``).
+    {shared}
+    Parameters
+    ----------
+    estimator : NeuralNetClassifier or NeuralNetRegressor
+    param_distributions : dict or list of dicts
+    n_iter : int, default=10
+    scoring : str, callable, list, tuple, dict or None, default=None
+    n_jobs : int or None, default=None
+    refit : bool, str or callable, default=True
+    cv : int, cross-validation generator or iterable, default=None
+    verbose : int, default=0
+    pre_dispatch : int or str, default="2*n_jobs"
+    random_state : None, int or RandomState, default=None
+    error_score : "raise" or numeric, default=np.nan
+    return_train_score : bool, default=False
+
+    Attributes
+    ----------
+    cv_results_, best_estimator_, best_score_, best_params_, best_index_, scorer_,
+    n_splits_, refit_time_, multimetric_ : as in RandomizedSearchCV
+    stacked_groups_ : list of dict
+        As in :class:`StackedGridSearchCV`.
+
+    See Also
+    --------
+    StackedGridSearchCV : the same over a grid.
+    refine_distributions : narrow the ranges around the best, for the next round.
+
+    Examples
+    --------
+    >>> from scipy.stats import loguniform
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ensemblekit.model_selection import StackedRandomizedSearchCV
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> net = NeuralNetClassifier(max_epochs=10, random_state=0)
+    >>> space = {{"lr": loguniform(1e-4, 1e-1)}}
+    >>> search = StackedRandomizedSearchCV(net, space, n_iter=4, cv=3, random_state=0)
+    >>> len(search.fit(X, y).cv_results_["params"])
+    4
+    """
+
+    def __init__(
+        self, estimator, param_distributions, *, n_iter=10, scoring=None, n_jobs=None,
+        refit=True, cv=None, verbose=0, pre_dispatch="2*n_jobs", random_state=None,
+        error_score=np.nan, return_train_score=False,
+    ):  # fmt: skip
+        super().__init__(
+            estimator, param_distributions, n_iter=n_iter, scoring=scoring, n_jobs=n_jobs,
+            refit=refit, cv=cv, verbose=verbose, pre_dispatch=pre_dispatch,
+            random_state=random_state, error_score=error_score,
+            return_train_score=return_train_score,
+        )  # fmt: skip
+
+    def _candidates(self, random_state):
+        return ParameterSampler(self.param_distributions, self.n_iter, random_state=random_state)
+
+
+StackedGridSearchCV.__doc__ = StackedGridSearchCV.__doc__.format(shared=_SHARED_DOC)
+StackedRandomizedSearchCV.__doc__ = StackedRandomizedSearchCV.__doc__.format(shared=_SHARED_DOC)
