@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 from joblib import parallel_config
+from scipy import sparse
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection import (
     GridSearchCV,
@@ -21,14 +22,14 @@ from sklearn.model_selection import (
     RandomizedSearchCV,
     check_cv,
 )
-from sklearn.utils import indexable
+from sklearn.utils import check_X_y, indexable
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..nets._prefit import data_key, prefitted
 from ..nets._stacked import stackable_param
 from ..utils._private import _safe_indexing
-from ..utils._random import check_random_state, draw_seeds
+from ..utils._random import check_random_state, draw_seeds, set_random_states
 
 
 class _StackedSearchMixin:
@@ -51,11 +52,14 @@ class _StackedSearchMixin:
         -------
         self
         """
-        reason = self._why_not_stacked(params)
+        reason = self._why_not_stacked(X, params)
         if reason is not None:
             self._say(f"every fit on its own: {reason}")
             self.stacked_groups_ = []
             return super().fit(X, y, **params)
+        # The nets' own checks, before any training (a list becomes an array, as they take it).
+        check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
+        X, y = (np.asarray(v) if isinstance(v, list | tuple) else v for v in (X, y))
         X, y = indexable(X, y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y))
@@ -63,10 +67,14 @@ class _StackedSearchMixin:
         # The search loop draws its candidates again: from the state they were drawn from.
         loop_settings = {"cv": splits, "random_state": copy.deepcopy(random_state)}
         candidates = list(self._candidates(random_state))
-        seeds = draw_seeds(random_state, len(splits))  # one per fold, for every candidate
+        seeds = draw_seeds(random_state, len(splits) + 1)  # one per fold, and the refit's
+        # The refit (a net the loop trains) is seeded too, if the net is not.
+        loop_settings["estimator"] = set_random_states(
+            clone(self.estimator), seeds[-1], only_unset=True
+        )
         entries, self.stacked_groups_ = [], []
         for shared, group in _by_architecture(candidates).items():
-            entries += self._train_group(X, y, dict(shared), group, splits, seeds)
+            entries += self._train_group(X, y, dict(shared), group, splits, seeds[:-1])
         given = {name: getattr(self, name) for name in loop_settings}
         vars(self).update(loop_settings)
         try:
@@ -78,9 +86,11 @@ class _StackedSearchMixin:
         self._report_fit_times(candidates)
         return self
 
-    def _why_not_stacked(self, params: dict) -> str | None:
+    def _why_not_stacked(self, X, params: dict) -> str | None:
         if params:
             return f"fit parameters are given ({', '.join(sorted(params))})"
+        if sparse.issparse(X):
+            return "X is sparse (stacked training takes dense X)"
         if not isinstance(self.estimator, NeuralNetClassifier | NeuralNetRegressor):
             return (
                 f"the estimator is a {type(self.estimator).__name__}, not an ensemblekit net "
@@ -195,8 +205,8 @@ _SHARED_DOC = """
     says how each group trained.
 
     A net whose ``random_state`` is None gets one seed per fold from ``random_state``
-    (the same for every candidate, so candidates are compared on equal draws); a net's own
-    ``random_state`` is kept.
+    (the same for every candidate, so candidates are compared on equal draws), and the
+    refit net one more; a net's own ``random_state`` is kept.
 """
 
 
