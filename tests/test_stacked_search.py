@@ -214,3 +214,14 @@ def test_the_search_loop_trains_nothing_but_the_refit(iris, monkeypatch):
     trained.clear()
     GridSearchCV(_net(), GRID, cv=CV).fit(X, y)
     assert len(trained) == 13
+
+
+def test_group_splitters_take_their_groups(iris):
+    from sklearn.model_selection import GroupKFold
+
+    X, y = iris
+    groups = np.arange(len(y)) % 5
+    ours = StackedGridSearchCV(_net(), GRID, cv=GroupKFold(3)).fit(X, y, groups=groups)
+    theirs = GridSearchCV(_net(), GRID, cv=GroupKFold(3)).fit(X, y, groups=groups)
+    _assert_same_results(ours, theirs)
+    assert ours.stacked_groups_[0]["stacked"]

@@ -36,7 +36,7 @@ class _StackedSearchMixin:
     """``fit``: train every candidate on every fold through the member engine (stacked
     where they share an architecture), then run the parent search's loop on them."""
 
-    def fit(self, X, y=None, **params):
+    def fit(self, X, y=None, *, groups=None, **params):
         """Train every candidate on every fold, stacked where it can, then score, rank
         and refit as the scikit-learn search does.
 
@@ -44,9 +44,11 @@ class _StackedSearchMixin:
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter (``GroupKFold``).
         **params
-            Fit parameters (``sample_weight``, ``groups``): the search then runs as
-            scikit-learn's, one fit per candidate and fold, without stacking.
+            Fit parameters (``sample_weight``): the search then runs as scikit-learn's,
+            one fit per candidate and fold, without stacking.
 
         Returns
         -------
@@ -56,13 +58,13 @@ class _StackedSearchMixin:
         if reason is not None:
             self._say(f"every fit on its own: {reason}")
             self.stacked_groups_ = []
-            return super().fit(X, y, **params)
+            return super().fit(X, y, groups=groups, **params)
         # The nets' own checks, before any training (a list becomes an array, as they take it).
         check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
         X, y = (np.asarray(v) if isinstance(v, list | tuple) else v for v in (X, y))
         X, y = indexable(X, y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(cv.split(X, y))
+        splits = list(cv.split(X, y, groups))
         random_state = check_random_state(self.random_state)
         # The search loop draws its candidates again: from the state they were drawn from.
         loop_settings = {"cv": splits, "random_state": copy.deepcopy(random_state)}
@@ -195,8 +197,8 @@ _SHARED_DOC = """
     values, and each group is stacked. A group the stacked engine cannot train (a callback
     acting on every batch, an optimizer whose update of a weight depends on other weights)
     trains one fit at a time, in parallel over ``n_jobs``, and ``verbose`` says why; so does
-    the whole search when the estimator is not an ensemblekit net (a Pipeline) or fit
-    parameters are given.
+    the whole search when the estimator is not an ensemblekit net (a Pipeline), X is
+    sparse, or fit parameters other than ``groups`` are given.
 
     Each stacked member is the net its own fit would give, up to float rounding, so
     ``cv_results_`` agrees with scikit-learn's search over the same nets, folds and seeds.
