@@ -31,6 +31,7 @@ examples: $(STAMP_RUN)
 figures: $(STAMP_RUN)
 	$(PIP) -e ".[plot]"
 	$(PY) examples/plot_diagnostics.py --figures docs/images
+	$(PY) examples/plot_stacked_search.py --figures docs/images
 
 test: $(STAMP_TEST)
 	$(PY) -m ruff check ensemblekit tests examples benchmarks
@@ -49,6 +50,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_snapshots.py
 	$(PY) benchmarks/bench_ensemble_speed.py
 	$(PY) benchmarks/bench_diagnostics.py
+	$(PY) benchmarks/bench_search.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
