@@ -264,12 +264,7 @@ def check_search_border(
     """
     _check_fitted_search(search)
     findings = []
-    for name, best in search.best_params_.items():
-        if isinstance(best, bool) or not isinstance(best, int | float | np.number):
-            continue
-        low, high, continuous = _searched_range(search, name)
-        if low is None or low == high:
-            continue
+    for name, best, (low, high, continuous) in _searched_numbers(search):
         log = _log_scale(name, low, high)
         edge = _edge(float(best), low, high, continuous, log, margin)
         if edge is None:
@@ -332,6 +327,17 @@ def _within(interval, new: list, edge: str, best) -> list | None:
         low, high = math.floor(low), math.ceil(high)
     moved = low < best if edge == "low" else high > best
     return [low, high] if moved else None
+
+
+def _searched_numbers(search):
+    """``(name, best value, (low, high, continuous))`` of each numeric best parameter whose
+    searched range is known and not a single value."""
+    for name, best in search.best_params_.items():
+        if isinstance(best, bool) or not isinstance(best, int | float | np.number):
+            continue
+        low, high, continuous = _searched_range(search, name)
+        if low is not None and low != high:
+            yield name, best, (low, high, continuous)
 
 
 def _searched_range(search, name):
@@ -430,12 +436,7 @@ def refine_distributions(search, *, shrink: float = 4.0) -> dict:
         )
     check_search_border(search)
     refined = dict(space)
-    for name, best in search.best_params_.items():
-        if isinstance(best, bool) or not isinstance(best, int | float | np.number):
-            continue
-        low, high, _ = _searched_range(search, name)
-        if low is None or low == high:
-            continue
+    for name, best, (low, high, _) in _searched_numbers(search):
         if _log_scale(name, low, high):
             half = (np.log10(high) - np.log10(low)) / (2 * shrink)
             new = [best / 10**half, best * 10**half]
