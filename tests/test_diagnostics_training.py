@@ -324,3 +324,20 @@ def test_verbose_says_why_monitored_members_are_not_stacked(iris, capsys):
         "The 2 members train one by one: the callback 'GradientMonitor' acts on every batch"
         in capsys.readouterr().err
     )
+
+
+def test_a_regressor_is_monitored_and_range_tested():
+    from sklearn.datasets import make_friedman1
+
+    from ensemblekit.nets import NeuralNetRegressor
+
+    X, y = make_friedman1(n_samples=400, random_state=0)
+    X, y = X.astype(np.float32), ((y - y.mean()) / y.std()).astype(np.float32)
+    net = NeuralNetRegressor(batch_size=32, random_state=0)
+    result = lr_range_test(net, X, y, n_steps=60)
+    assert 1e-6 < result.suggested_lr < 10 and np.isfinite(result.losses[0])
+    monitored = net.set_params(
+        max_epochs=2, callbacks=[GradientMonitor(), UpdateRatioMonitor(), ActivationMonitor()]
+    ).fit(X, y)
+    assert set(monitored.history[-1, "update_ratio"]) == {"layers.0.weight", "layers.2.weight"}
+    assert list(monitored.history[-1, "dead_units"]) == ["layers.1"]

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from joblib import parallel_config
 from scipy.stats import loguniform
 from sklearn.base import clone
 from sklearn.datasets import load_iris
@@ -141,6 +142,8 @@ def test_reproducible_for_any_n_jobs_and_seeded_by_random_state(iris):
         StackedGridSearchCV(unseeded, GRID, random_state=0, n_jobs=n_jobs, **settings).fit(X, y)
         for n_jobs in (1, 2, 1)
     ]
+    with parallel_config(backend="threading", n_jobs=2):
+        runs.append(StackedGridSearchCV(unseeded, GRID, random_state=0, **settings).fit(X, y))
     for other in runs[1:]:
         assert runs[0].cv_results_["split0_test_score"].tolist() == (
             other.cv_results_["split0_test_score"].tolist()
