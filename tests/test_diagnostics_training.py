@@ -218,6 +218,14 @@ def test_loss_curves_of_a_net_an_ensemble_and_a_pipeline(iris):
     labels = display.ax_.get_legend_handles_labels()[1]
     assert labels == ["training (each of 3 members)", "validation (each of 3 members)"]
 
+    from ensemblekit.ensemble import SnapshotEnsembleClassifier
+
+    snapshots = SnapshotEnsembleClassifier(
+        NeuralNetClassifier(max_epochs=6, random_state=0), n_estimators=3, random_state=0
+    ).fit(X, y)
+    display = LossCurveDisplay.from_estimator(snapshots)  # one run: drawn once
+    assert len(display.train) == 1 and display.ax_.get_legend_handles_labels()[1] == ["training"]
+
     without_split = NeuralNetClassifier(max_epochs=2, random_state=0).fit(X, y)
     assert len(LossCurveDisplay.from_estimator(without_split).ax_.lines) == 1
     for unfit in (NeuralNetClassifier(), LogisticRegression().fit(X, y)):

@@ -42,6 +42,10 @@ def _trained_nets(estimator) -> list:
     return nets
 
 
+def _same_curves(a: tuple, b: tuple) -> bool:
+    return all(np.array_equal(x, y, equal_nan=True) for x, y in zip(a, b, strict=True))
+
+
 def _column(net, key: str) -> np.ndarray:
     """One history key per epoch, NaN where an epoch did not record it."""
     return np.array([row.get(key, np.nan) for row in net.history], dtype=float)
@@ -49,7 +53,7 @@ def _column(net, key: str) -> np.ndarray:
 
 class LossCurveDisplay:
     """Training and validation loss per epoch, of one net or of every member of an
-    ensemble on one figure.
+    ensemble on one figure (the snapshots of one run, which share its history, once).
 
     The gap between the two curves shows overfitting: the validation loss turns up while the
     training loss goes on down. Validation losses exist when the nets held rows out
@@ -104,10 +108,13 @@ class LossCurveDisplay:
         -------
         display : LossCurveDisplay
         """
-        nets = _trained_nets(estimator)
-        train = [_column(net, "train_loss") for net in nets]
-        valid = [_column(net, "valid_loss") for net in nets]
-        return cls(train, valid).plot(ax=ax)
+        curves = []
+        for net in _trained_nets(estimator):
+            pair = (_column(net, "train_loss"), _column(net, "valid_loss"))
+            # Snapshots of one run share its history: draw the run once.
+            if not any(_same_curves(pair, seen) for seen in curves):
+                curves.append(pair)
+        return cls([t for t, _ in curves], [v for _, v in curves]).plot(ax=ax)
 
     def plot(self, ax=None) -> LossCurveDisplay:
         """Draw on ``ax`` (a new figure if None).
