@@ -46,12 +46,12 @@ class _Monitor(Callback):
         """One batch's values: appending costs less than adding up on every batch."""
         self.batches_.setdefault(key, []).append(values)
 
-    def _record(self, net, key: str, layers: list[str]) -> None:
-        if key not in self.batches_:
-            net.history.record(key, {})
-            return
-        means = torch.stack(self.batches_[key]).mean(dim=0).tolist()
-        net.history.record(key, dict(zip(layers, means, strict=True)))
+    def _record(self, net, key: str, layers: list[str], reduce=lambda v: v.mean(dim=0)) -> None:
+        """Record ``{layer: value}`` under ``key``: the epoch's batches, stacked, reduced to
+        one value per layer (their mean, unless ``reduce`` says otherwise)."""
+        batches = self.batches_.get(key)
+        values = [] if batches is None else reduce(torch.stack(batches)).tolist()
+        net.history.record(key, dict(zip(layers, values, strict=True)) if batches else {})
 
 
 class GradientMonitor(_Monitor):
@@ -150,16 +150,17 @@ class UpdateRatioMonitor(_Monitor):
         if training:  # the update's norms and the weights' norms, in one call
             with torch.no_grad():
                 _foreach_sub_(self.before_, self.tensors_)
-                self._keep("norms", torch.stack(_foreach_norm(self.before_ + self.tensors_)))
+                norms = _foreach_norm(self.before_ + self.tensors_)
+                self._keep("update_ratio", torch.stack(norms))
 
     def on_epoch_end(self, net, **kwargs) -> None:
-        names = [name for name, _ in self.weights_]
-        if "norms" not in self.batches_:
-            net.history.record("update_ratio", {})
-            return
-        update, scale = torch.stack(self.batches_["norms"]).sum(dim=0).view(2, -1)
-        ratios = (update / scale.clamp_min(torch.finfo(scale.dtype).tiny)).tolist()
-        net.history.record("update_ratio", dict(zip(names, ratios, strict=True)))
+        self._record(net, "update_ratio", [name for name, _ in self.weights_], _ratio)
+
+
+def _ratio(norms: torch.Tensor) -> torch.Tensor:
+    """Per weight tensor: the steps' update norms over their weight norms, summed."""
+    update, scale = norms.sum(dim=0).view(2, -1)
+    return update / scale.clamp_min(torch.finfo(scale.dtype).tiny)
 
 
 # Activations whose units can die (output 0 for every input) or saturate (a flat tail,

@@ -437,7 +437,8 @@ def refine_distributions(search, *, shrink: float = 4.0) -> dict:
     check_search_border(search)
     refined = dict(space)
     for name, best, (low, high, _) in _searched_numbers(search):
-        if _log_scale(name, low, high):
+        log = _log_scale(name, low, high)
+        if log:
             half = (np.log10(high) - np.log10(low)) / (2 * shrink)
             new = [best / 10**half, best * 10**half]
         else:
@@ -448,9 +449,8 @@ def refine_distributions(search, *, shrink: float = 4.0) -> dict:
             new = _clipped(allowed, new, best)
         if low >= 0:  # a range searched over non-negative values stays non-negative
             new[0] = max(new[0], 0.0)
-        refined[name] = (
-            loguniform(*new) if _log_scale(name, *new) else uniform(new[0], new[1] - new[0])
-        )
+        log = log and new[0] > 0  # clipped to 0: no log scale reaches it
+        refined[name] = loguniform(*new) if log else uniform(new[0], new[1] - new[0])
     return refined
 
 

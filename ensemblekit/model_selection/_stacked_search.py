@@ -75,8 +75,8 @@ class _StackedSearchMixin:
             clone(self.estimator), seeds[-1], only_unset=True
         )
         entries, self.stacked_groups_ = [], []
-        for shared, group in _by_architecture(candidates).items():
-            entries += self._train_group(X, y, dict(shared), group, splits, seeds[:-1])
+        for shared, group in _by_architecture(candidates):
+            entries += self._train_group(X, y, shared, group, splits, seeds[:-1])
         given = {name: getattr(self, name) for name in loop_settings}
         vars(self).update(loop_settings)
         try:
@@ -141,8 +141,7 @@ class _StackedSearchMixin:
             if record["seconds"] is not None:
                 per_member[repr(record["params"])] = record["seconds"] / record["n_fits"]
         for i, candidate in enumerate(candidates):
-            shared = {k: v for k, v in sorted(candidate.items()) if not stackable_param(k)}
-            share = per_member.get(repr(shared))
+            share = per_member.get(repr(_shared(candidate)))
             if share is not None:
                 self.cv_results_["mean_fit_time"][i] = share
                 self.cv_results_["std_fit_time"][i] = 0.0
@@ -152,39 +151,23 @@ class _StackedSearchMixin:
             print(f"{type(self).__name__}: {message}")
 
 
-def _by_architecture(candidates: list[dict]) -> dict[tuple, list[dict]]:
-    """Candidates grouped by the parameters stacked members must share."""
-    groups: dict[tuple, list[dict]] = {}
+def _shared(candidate: dict) -> dict:
+    """The candidate's parameters that members trained as one model must share."""
+    return {k: v for k, v in sorted(candidate.items()) if not stackable_param(k)}
+
+
+def _by_architecture(candidates: list[dict]) -> list[tuple[dict, list[dict]]]:
+    """Candidates grouped by what they must share (compared by repr: values may be
+    lists or arrays, which do not hash)."""
+    groups: dict[str, tuple[dict, list[dict]]] = {}
     for candidate in candidates:
-        shared = tuple((k, v) for k, v in sorted(candidate.items()) if not stackable_param(k))
-        groups.setdefault(_hashable(shared), []).append(candidate)
-    return {key: group for key, group in groups.items()}
-
-
-def _hashable(shared: tuple) -> tuple:
-    try:
-        hash(shared)
-        return shared
-    except TypeError:
-        return tuple((k, _Unhashable(v)) for k, v in shared)
-
-
-class _Unhashable:
-    """A parameter value that cannot be hashed (a list, an array), compared by repr."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __hash__(self):
-        return hash(repr(self.value))
-
-    def __eq__(self, other):
-        return isinstance(other, _Unhashable) and repr(self.value) == repr(other.value)
+        shared = _shared(candidate)
+        groups.setdefault(repr(shared), (shared, []))[1].append(candidate)
+    return list(groups.values())
 
 
 def _group_record(shared, n_fits, stacked, reason, seconds) -> dict:
-    params = {k: getattr(v, "value", v) for k, v in dict(shared).items()}
-    return {"params": params, "n_fits": n_fits, "stacked": stacked, "reason": reason,
+    return {"params": shared, "n_fits": n_fits, "stacked": stacked, "reason": reason,
             "seconds": seconds}  # fmt: skip
 
 
