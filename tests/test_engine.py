@@ -136,7 +136,7 @@ def test_a_worker_task_sets_torch_threads_for_the_task_only(digits):
     try:
         # As a worker process runs it (another parent pid): the share for the task, then
         # the worker's own count back.
-        members = _fit_task(
+        _, members = _fit_task(
             _ThreadSpy(), (X, y), [MemberPlan(0)], False, {}, 1, -1, False, lambda f: None
         )
         assert members[0].torch_threads_ == 1
@@ -178,3 +178,61 @@ def test_stacked_members_report_every_epoch(digits, tiny_net_params):
     reports = []
     net.fit_stacked(members, X, y, plans, on_epoch=reports.append)
     assert reports == [4 / tiny_net_params["max_epochs"]] * tiny_net_params["max_epochs"]
+
+
+class _Sleeper(ClassifierMixin, BaseEstimator):
+    """Fits in ``delay`` seconds."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+
+    def fit(self, X, y):
+        import time
+
+        time.sleep(self.delay)
+        self.classes_ = np.unique(y)
+        return self
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_on_fitted_hands_back_members_as_they_finish(digits, backend):
+    X, y = digits
+    # The first member is slow: the others come back, and are handed on, before it.
+    plans = [MemberPlan(s, params={"delay": 1.5 if s == 0 else 0.0}) for s in range(4)]
+    seen = []
+    with joblib.parallel_config(backend=backend):
+        members = fit_members(
+            _Sleeper(), X, y, plans, n_jobs=2, on_fitted=lambda i, m: seen.append((i, m))
+        )
+    assert [i for i, _ in seen][-1] == [0]
+    assert sorted(i for indices, _ in seen for i in indices) == [0, 1, 2, 3]
+    for indices, handed in seen:
+        assert handed == [members[i] for i in indices]
+
+
+def test_on_fitted_with_stacked_tasks_and_a_backend_that_cannot_stream(digits, tiny_net_params):
+    X, y = digits
+    net = NeuralNetClassifier(**tiny_net_params)
+    seen = []
+    members = fit_members(
+        net, X, y, [MemberPlan(s) for s in range(4)], engine="vectorized", n_jobs=2,
+        on_fitted=lambda i, m: seen.append(list(i)),
+    )  # fmt: skip
+    assert sorted(seen) == [[0, 1], [2, 3]] and len(members) == 4
+    seen.clear()
+    with joblib.parallel_config(backend="multiprocessing"):
+        fit_members(
+            _Sleeper(), X, y, [MemberPlan(s) for s in range(3)], n_jobs=2,
+            on_fitted=lambda i, m: seen.append(list(i)),
+        )  # fmt: skip
+    assert seen == [[0], [1], [2]]
+
+
+def test_an_error_in_on_fitted_stops_the_call(digits):
+    X, y = digits
+
+    def fail(indices, members):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        fit_members(_Sleeper(), X, y, [MemberPlan(s) for s in range(3)], on_fitted=fail)

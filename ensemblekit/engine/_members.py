@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import joblib
@@ -83,6 +83,7 @@ def fit_members(
     fit_params: dict | None = None,
     reseed: str = "all",
     engine: str = "joblib",
+    on_fitted: Callable[[list[int], list[BaseEstimator]], None] | None = None,
 ) -> list[BaseEstimator]:
     """Fit one clone of ``estimator`` per plan and return them in plan order.
 
@@ -120,6 +121,13 @@ def fit_members(
         state and early stopping. It applies when the estimator's ``stacking_blocker``
         returns None; "vectorized" raises a ValueError with the reason otherwise, "auto"
         stacks when it applies and fits one member per task otherwise.
+    on_fitted : callable or None, default=None
+        ``on_fitted(indices, members)`` is called in this process as each task's members
+        come back, in the order the tasks finish: ``indices`` are their positions in
+        ``plans``. A caller saves or scores members there while others still train.
+        Backends that cannot hand results back one by one (multiprocessing, Ray) give them
+        all when the last task ends. An exception it raises stops the call, as a member's
+        error does.
 
     Returns
     -------
@@ -182,14 +190,20 @@ def fit_members(
         calls = (
             delayed(_fit_task)(
                 estimator, data, [plans[i] for i in task], stacked, fit_params or {},
-                n_threads, os.getpid(), only_unset, report, call,
+                n_threads, os.getpid(), only_unset, report, call, number,
             )
-            for task in tasks
+            for number, task in enumerate(tasks)
         )  # fmt: skip
+        results = [None] * len(tasks)
         # Threads share one torch thread pool: limit it here, for the call, in this process.
         try:
             with torch_threads(n_threads if n_workers > 1 else None):
-                results = Parallel(n_jobs=n_jobs)(calls)
+                for number, members in Parallel(n_jobs=n_jobs, return_as=_streaming(on_fitted))(
+                    calls
+                ):
+                    results[number] = members
+                    if on_fitted is not None:
+                        on_fitted(tasks[number], members)
         except BaseException:
             # Ctrl-C or a member's error: joblib stops waiting, and process workers are
             # shut down, but threads cannot be killed: members training in this process's
@@ -215,14 +229,23 @@ def _stacking(estimator, X, y, plans, fit_params, engine: str) -> str | None:
     return reason
 
 
+def _streaming(on_fitted) -> str:
+    """How ``Parallel`` returns: task by task when someone waits for them and it can."""
+    if on_fitted is None:
+        return "list"
+    backend = joblib.parallel.get_active_backend()[0]
+    return "generator_unordered" if backend.supports_return_generator else "list"
+
+
 def _fit_task(
     estimator, data, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report,
-    call=None,
+    call=None, number=0,
 ):  # fmt: skip
     """One task: its members cloned, seeded and fitted, one by one or stacked.
 
-    ``data`` is ``(X, y)`` or ``((X, y),)``. Module-level so that every joblib backend
-    can ship it.
+    ``data`` is ``(X, y)`` or ``((X, y),)``. Returns ``(number, members)``: the task's
+    number tells the parent where its members go when tasks come back out of order.
+    Module-level so that every joblib backend can ship it.
     """
     X, y = data[0] if len(data) == 1 else data
     # A worker process of its own (loky, Dask, Ray) runs the task with its torch share and
@@ -237,11 +260,11 @@ def _fit_task(
                 for p in plans
             ]
             if stacked:
-                return estimator.fit_stacked(members, X, y, plans, on_epoch=report)
+                return number, estimator.fit_stacked(members, X, y, plans, on_epoch=report)
             for member, plan in zip(members, plans, strict=True):
                 _fit_one(member, X, y, plan, fit_params)
                 report(1.0)
-        return members
+        return number, members
     finally:
         fitting_members.reset(marked)
 
