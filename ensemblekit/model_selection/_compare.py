@@ -704,20 +704,39 @@ def compare_models(
         if names is None
         else {n: {model: s[n] for model, s in scores.items()} for n in names}
     )
-    tables = {}
+    limits = {
+        label: score_limits(scoring if names is None else _entry(scoring, label), first)
+        for label in by_scorer
+    }
+    tables = comparison_tables(
+        by_scorer, limits, test=test, confidence_level=confidence_level,
+        correction=correction, n_train=n_train, n_test=n_test,
+    )  # fmt: skip
+    return tables.popitem()[1] if names is None else tables
+
+
+def comparison_tables(
+    by_scorer: dict, limits: dict, *, test: str, confidence_level: float, correction,
+    n_train: float, n_test: float,
+) -> ComparisonTables:  # fmt: skip
+    """The tables of per-fold scores already computed: ``{scorer: {model: scores}}``.
+
+    ``limits`` gives each scorer's range (:func:`score_limits`); ``n_train`` and ``n_test``
+    are the mean rows of a split's two parts, for the corrected variance.
+    """
+    tables = ComparisonTables()
     for label, per_model in by_scorer.items():
         for name, s in per_model.items():
             try:
                 _check_finite_scores(s)
             except ValueError as error:
                 raise ValueError(f"Model {name!r}, {label}: {error}") from error
-        entry = scoring if names is None else _entry(scoring, label)
         tables[label] = _table(
-            per_model, scoring=label, limits=score_limits(entry, first), test=test,
+            per_model, scoring=label, limits=limits[label], test=test,
             confidence_level=confidence_level, correction=correction, n_train=n_train,
             n_test=n_test,
         )  # fmt: skip
-    return tables.popitem()[1] if names is None else ComparisonTables(tables)
+    return tables
 
 
 def _entry(scoring, name: str):

@@ -1,0 +1,7 @@
+"""Studies described in a file or in Python: run, resume, report; the ``ensemblekit`` CLI."""
+
+from ._experiment import Experiment, StudyChangedError
+from ._records import RunResults, load_run
+from ._study import StudyError
+
+__all__ = ["Experiment", "RunResults", "StudyChangedError", "StudyError", "load_run"]

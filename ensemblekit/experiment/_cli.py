@@ -1,0 +1,169 @@
+"""The ``ensemblekit`` command: run a study file, report on a run, show its table."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import textwrap
+
+_DESCRIPTION = """\
+Run a study described in a TOML file: several models scored on the same cross-validation
+folds, compared with corrected intervals, plus the analyses the file asks for.
+
+  ensemblekit run study.toml --out runs/first     fit and score, fold by fold
+  ensemblekit show runs/first                     the comparison table, in the terminal
+  ensemblekit report runs/first                   one HTML file with the figures
+
+Every finished fold is saved in the run folder at once. If a run stops (Ctrl-C, a crash,
+a killed job), run the same command again: it skips what is done and finishes the rest.
+"""
+
+_STUDY_EXAMPLE = """\
+A study file, for example:
+
+  name = "nets on digits"
+  random_state = 0
+  scoring = ["accuracy", "neg_log_loss"]
+
+  [data]
+  dataset = "digits"            # or path = "data.csv" with target = "label"
+
+  [cv]
+  splitter = "StratifiedKFold"
+  n_splits = 5
+  shuffle = true
+
+  [models.logistic]
+  pipeline = ["sklearn.preprocessing.StandardScaler",
+              {class = "sklearn.linear_model.LogisticRegression", max_iter = 1000}]
+
+  [models.net]
+  class = "ensemblekit.nets.NeuralNetClassifier"
+  max_epochs = 20
+
+  [analyses.calibration]
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ensemblekit",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run a study file (resumes an unfinished run)",
+        description="Fit and score every model on every fold of a study, saving each fold "
+        "as it finishes, then run the study's analyses. Rerun to resume.\n\n" + _STUDY_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("study", metavar="STUDY.toml", help="the study file")
+    run.add_argument(
+        "--out", metavar="RUN_DIR", help="run folder (default: runs/<the study file's name>)"
+    )
+    run.add_argument(
+        "--restart", action="store_true", help="discard the folder's records and start over"
+    )
+    run.add_argument(
+        "--quick", action="store_true", help="apply the file's [quick] table: a smoke test"
+    )
+    run.add_argument("--n-jobs", type=int, metavar="N", help="parallel workers (overrides n_jobs)")
+    run.add_argument(
+        "--backend",
+        metavar="NAME",
+        help="joblib backend: loky (default), threading, dask (with --scheduler), ray",
+    )
+    run.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786")
+    run.add_argument(
+        "--report", action="store_true", help="write the HTML report when the run ends"
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    report = commands.add_parser(
+        "report",
+        help="write a run's HTML report",
+        description="Write one self-contained HTML file (figures embedded) from a run "
+        "folder: the comparison, every fold's scores, the analyses, the study and the "
+        "library versions. Needs matplotlib.",
+    )
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write it (default: RUN_DIR/report.html)"
+    )
+    show = commands.add_parser(
+        "show",
+        help="print a run's comparison table",
+        description="Print what a run folder holds: folds done, the comparison table, the "
+        "analyses in one line each.",
+    )
+    show.add_argument("run_dir", metavar="RUN_DIR")
+    return parser
+
+
+def _backend(args):
+    """The joblib backend the command line asks for, as a context."""
+    if args.backend is None and args.scheduler is None:
+        return contextlib.nullcontext()
+    from joblib import parallel_config
+
+    backend = args.backend or "dask"
+    stack = contextlib.ExitStack()
+    if backend == "dask":
+        from distributed import Client
+
+        stack.enter_context(Client(args.scheduler) if args.scheduler else Client())
+    elif backend == "ray":
+        from ray.util.joblib import register_ray
+
+        register_ray()
+    stack.enter_context(parallel_config(backend=backend))
+    return stack
+
+
+def _run(args) -> int:
+    from pathlib import Path
+
+    from ._experiment import Experiment
+
+    experiment = Experiment.from_toml(args.study, quick=args.quick or None)
+    if args.n_jobs is not None:
+        experiment.n_jobs = args.n_jobs
+    experiment.verbose = 0 if args.quiet else 1
+    out = Path(args.out) if args.out else Path("runs") / Path(args.study).stem
+    with _backend(args):
+        experiment.run(out, restart=args.restart)
+    run = experiment.run_
+    print(run)
+    if args.report:
+        print(f"Report: {run.report()}")
+    else:
+        print(f"\nSaved in {out}. Report: ensemblekit report {out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """The ``ensemblekit`` command line; returns its exit status."""
+    from ._records import load_run
+    from ._study import StudyError
+
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        run = load_run(args.run_dir)
+        if args.command == "show":
+            print(run)
+        else:
+            print(f"Report: {run.report(args.output)}")
+        return 0
+    except (StudyError, FileNotFoundError) as error:
+        print(textwrap.fill(f"ensemblekit {args.command}: {error}", 100), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\nStopped. Every finished fold is saved: run the same command again to go on.",
+            file=sys.stderr,
+        )
+        return 130

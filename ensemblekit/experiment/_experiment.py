@@ -1,0 +1,567 @@
+"""A study that runs, resumes and reports: models x folds through the member engine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.metrics import check_scoring as sklearn_check_scoring
+from sklearn.model_selection import (
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    check_cv,
+    train_test_split,
+)
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+
+from .. import __version__
+from ..engine import MemberPlan, fit_members
+from ..model_selection._compare import score_limits
+from ..utils._random import draw_seeds, set_random_states
+from ._data import load_data, make_cv
+from ._records import (
+    RESULT_TYPES,
+    STUDY_FILE,
+    RunFolder,
+    RunResults,
+    analysis_path,
+    digest,
+    encode,
+    fold_path,
+)
+from ._study import (
+    Checker,
+    StudyError,
+    check_analyses,
+    check_models,
+    check_scoring,
+    check_settings,
+    read_study,
+)
+
+
+class StudyChangedError(StudyError):
+    """The run folder holds records of another study (other data, splits or models)."""
+
+
+class Experiment:
+    """A study: several models scored on the same folds, with analyses, run to a folder.
+
+    ``run(run_dir)`` fits every model on every fold through the member engine (under the
+    active ``joblib.parallel_config``: loky, threading, Dask, Ray) and writes each fold's
+    scores to the run folder as soon as the fold is done. Run it again on the same folder
+    and it skips what is recorded: a killed run loses only the folds in progress, and the
+    final table is the one an uninterrupted run gives. A folder that holds records of a
+    changed study (data, splits, scorers, seed or a model's parameters) is refused, never
+    mixed with it.
+
+    Build one from a TOML file with :meth:`from_toml` (the ``ensemblekit run`` command does)
+    or from Python objects here.
+
+    Parameters
+    ----------
+    models : dict of str to estimator
+        The models, by name (letters, digits, ``_``, ``-``, ``.``); each is cloned per fold.
+        All classifiers, or all regressors.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    cv : int, splitter or None, default=None
+        None: ``RepeatedStratifiedKFold(n_splits=5, n_repeats=2)`` for classifiers
+        (``RepeatedKFold`` otherwise), seeded by ``random_state``, as
+        :func:`~ensemblekit.model_selection.compare_models` does. Needs at least 2 splits.
+    scoring : str, list of str or None, default=None
+        Scorer names: scikit-learn's (``sklearn.metrics.get_scorer_names()``) or
+        ``ensemblekit.metrics.scorers``. None: accuracy for classifiers, R² otherwise.
+    analyses : dict or None, default=None
+        ``{kind: settings}`` for the analyses to run besides the folds, with the keys
+        and defaults of the study file's ``[analyses.*]`` tables: "comparison" (its test,
+        confidence level and correction), "calibration" (of the out-of-fold
+        probabilities), "bias_variance", "size_curve", "uncertainty".
+    name : str, default="study"
+    n_jobs : int or None, default=None
+        Workers for the folds, as in joblib.
+    engine : {"auto", "joblib", "vectorized"}, default="auto"
+        How each model's folds train (see :func:`ensemblekit.engine.fit_members`): "auto"
+        stacks the folds of an ensemblekit net into one model when it can.
+    random_state : int, default=0
+        Seeds the splits, each fold's unseeded estimators and the analyses. A study is
+        reproducible (and resumable) by default.
+    verbose : int, default=1
+        > 0 shows a progress bar of the folds done of the total.
+
+    Attributes
+    ----------
+    run_ : RunResults
+        The run folder read back after :meth:`run`.
+
+    See Also
+    --------
+    load_run : read a run folder.
+    ensemblekit.model_selection.compare_models : the same comparison, in memory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from ensemblekit.experiment import Experiment
+    >>> X, y = load_iris(return_X_y=True)
+    >>> study = Experiment({"logistic": LogisticRegression(max_iter=500),
+    ...                     "dummy": DummyClassifier()}, X, y, cv=5, verbose=0)
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     results = study.run(run_dir).results
+    >>> results.groupby("model")["score"].mean().round(3).to_dict()
+    {'dummy': 0.333, 'logistic': 0.973}
+    """
+
+    def __init__(
+        self,
+        models: dict,
+        X,
+        y,
+        *,
+        cv=None,
+        scoring=None,
+        analyses: dict | None = None,
+        name: str = "study",
+        n_jobs: int | None = None,
+        engine: str = "auto",
+        random_state: int = 0,
+        verbose: int = 1,
+    ):
+        self.models, self.X, self.y = models, X, y
+        self.cv, self.scoring, self.analyses = cv, scoring, analyses
+        self.name, self.n_jobs, self.engine = name, n_jobs, engine
+        self.random_state, self.verbose = random_state, verbose
+        self.study_text: str | None = None
+        self.source: str | None = None
+        self.data_description = "X, y given in Python"
+        self._check(Checker())
+
+    def _check(self, checker: Checker) -> None:
+        """Everything that can fail before a fit fails here."""
+        check_settings(
+            {
+                "name": self.name,
+                "random_state": self.random_state,
+                "n_jobs": self.n_jobs,
+                "engine": self.engine,
+            },
+            checker,
+        )
+        self._models = check_models(self.models, checker)
+        self._classifier = is_classifier(next(iter(self._models.values())))
+        self._X = check_array(self.X, dtype=None, ensure_all_finite=False)
+        self._y = column_or_1d(self.y)
+        check_consistent_length(self._X, self._y)
+        if self._classifier:
+            try:
+                check_classification_targets(self._y)
+            except ValueError as error:
+                checker.fail(("data",), f"y does not suit classifiers: {error}")
+        self._scorers = check_scoring(self.scoring, self._classifier, checker)
+        self._analyses = check_analyses(self.analyses, self._models, self._classifier, checker)
+        self._cv = self._splitter()
+        self._splits = list(self._cv.split(self._X, self._y))
+        if len(self._splits) < 2:
+            checker.fail(("cv",), f"gives {len(self._splits)} split; a study needs at least 2.")
+
+    def _splitter(self):
+        if self.cv is None:
+            splitter = RepeatedStratifiedKFold if self._classifier else RepeatedKFold
+            return splitter(n_splits=5, n_repeats=2, random_state=self.random_state)
+        return check_cv(self.cv, self._y, classifier=self._classifier)
+
+    @classmethod
+    def from_toml(cls, path, *, quick: bool | None = None) -> Experiment:
+        """Read a study file; every key is checked before any fit.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The TOML file. Relative data paths start at its folder.
+        quick : bool or None, default=None
+            Lay the file's ``[quick]`` table over the study (a smaller version, for a
+            smoke test). None: when the environment sets ``ENSEMBLEKIT_QUICK=1``.
+
+        Returns
+        -------
+        experiment : Experiment
+
+        Raises
+        ------
+        StudyError
+            Naming the key, its line and the fix, for an unknown key, a parameter an
+            estimator does not have, a value outside its range, a name that does not import.
+        """
+        if quick is None:
+            quick = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+        raw, checker, text = read_study(path, quick=quick)
+        settings = check_settings(raw, checker)
+        seed = 0 if settings["random_state"] is None else settings["random_state"]
+        models = check_models(raw.get("models"), checker)
+        classifier = is_classifier(next(iter(models.values())))
+        X, y, description = load_data(
+            raw.get("data"), checker, base_dir=Path(path).parent, seed=seed
+        )
+        experiment = cls(
+            models,
+            X,
+            y,
+            cv=make_cv(raw.get("cv"), checker, classifier=classifier, seed=seed),
+            scoring=list(check_scoring(raw.get("scoring"), classifier, checker)),
+            analyses=check_analyses(raw.get("analyses"), models, classifier, checker),
+            name=settings["name"],
+            n_jobs=settings["n_jobs"],
+            engine=settings["engine"],
+            random_state=seed,
+        )
+        experiment.study_text, experiment.source = text, str(path)
+        experiment.data_description = description
+        return experiment
+
+    # ------------------------------------------------------------------ running
+
+    def _meta(self) -> dict:
+        """What the run folder records of the study, fingerprints included."""
+        k = len(self._splits)
+        seeds = draw_seeds(self.random_state, k)
+        models = {name: describe(est) for name, est in self._models.items()}
+        data = digest(self._X, self._y)
+        folds = {
+            name: [
+                digest(spec, data, train, test, int(seed), list(self._scorers))
+                for (train, test), seed in zip(self._splits, seeds, strict=True)
+            ]
+            for name, spec in models.items()
+        }
+        classes = np.unique(self._y).tolist() if self._classifier else None
+        first = next(iter(self._models.values()))
+        return {
+            "format": 1,
+            "name": self.name,
+            "task": "classification" if self._classifier else "regression",
+            "models": models,
+            "scorers": {
+                label: list(score_limits(entry, first)) for label, entry in self._scorers.items()
+            },
+            "data": {
+                "description": self.data_description,
+                "digest": data,
+                "n_samples": int(self._X.shape[0]),
+                "n_features": int(self._X.shape[1]),
+                "classes": classes,
+            },
+            "cv": {
+                "description": repr(self._cv),
+                "n_splits": k,
+                "digest": digest(*[part for split in self._splits for part in split]),
+            },
+            "random_state": self.random_state,
+            "engine": self.engine,
+            "analyses": self._analyses,
+            "analysis_fingerprints": {
+                kind: digest(kind, settings, models.get(settings["model"]), data, self.random_state)
+                for kind, settings in self._analyses.items()
+                if kind in RESULT_TYPES
+            },
+            "folds": folds,
+            "seeds": [int(s) for s in seeds],
+            "study_text": self.study_text,
+            "source": self.source,
+            "versions": versions(),
+        }
+
+    def run(self, run_dir, *, restart: bool = False) -> Experiment:
+        """Fit and score every model on every fold not yet recorded in ``run_dir``.
+
+        Parameters
+        ----------
+        run_dir : str or path-like
+            The run folder; created if missing. Each finished fold is written there at
+            once; a rerun skips them.
+        restart : bool, default=False
+            Discard the folder's records first. Needed when the study changed since they
+            were written.
+
+        Returns
+        -------
+        self : Experiment
+            With ``run_`` (and ``results``) read back from the folder.
+
+        Raises
+        ------
+        StudyChangedError
+            ``run_dir`` holds records of a study with other data, splits, scorers, seed or
+            model parameters; it says which.
+        """
+        folder = RunFolder(run_dir)
+        meta = self._meta()
+        old = folder.study()
+        if old is not None and not restart:
+            changes = _changes(old, meta)
+            if changes:
+                raise StudyChangedError(
+                    "",
+                    f"{str(folder.path)!r} holds records of another study: "
+                    f"{'; '.join(changes)}. Run into a new folder, or pass restart=True "
+                    "(ensemblekit run --restart) to discard the old records.",
+                )
+        folder.clean(records=restart)
+        folder.write(STUDY_FILE, meta)
+        done = RunResults(folder.path)
+        self._run_folds(folder, meta, done)
+        self._run_analyses(folder, meta, done)
+        self.run_ = RunResults(folder.path)
+        return self
+
+    def _run_folds(self, folder: RunFolder, meta: dict, done: RunResults) -> None:
+        from tqdm.auto import tqdm
+
+        k = len(self._splits)
+        bar = tqdm(
+            total=done.total,
+            initial=done.done,
+            desc=f"{self.name}: folds",
+            unit="fold",
+            disable=not self.verbose,
+            file=sys.stderr,
+        )
+        with bar:
+            for name, model in self._models.items():
+                pending = [f for f in range(k) if done.fold_record(name, f) is None]
+                if not pending:
+                    continue
+                plans = [MemberPlan(meta["seeds"][f], rows=self._splits[f][0]) for f in pending]
+                scorer = sklearn_check_scoring(model, scoring=dict(self._scorers))
+
+                def save(indices, members, name=name, pending=pending, scorer=scorer):
+                    for i, member in zip(indices, members, strict=True):
+                        fold = pending[i]
+                        folder.write(
+                            fold_path(name, fold),
+                            self._fold_record(name, fold, member, scorer, meta),
+                        )
+                        bar.update(1)
+
+                fit_members(
+                    model,
+                    self._X,
+                    self._y,
+                    plans,
+                    n_jobs=self.n_jobs,
+                    reseed="unset",
+                    engine=self.engine,
+                    on_fitted=save,
+                )
+
+    def _fold_record(self, name, fold, member, scorer, meta) -> dict:
+        train, test = self._splits[fold]
+        X_test, y_test = self._X[test], self._y[test]
+        scores = scorer(member, X_test, y_test)
+        record = {
+            "model": name,
+            "fold": fold,
+            "fingerprint": meta["folds"][name][fold],
+            "n_train": len(train),
+            "n_test": len(test),
+            "scores": {label: float(scores[label]) for label in self._scorers},
+            "y_true": None,
+            "proba": None,
+        }
+        if self._classifier and hasattr(member, "predict_proba"):
+            classes = np.unique(self._y)
+            proba = np.zeros((len(test), len(classes)))
+            proba[:, np.searchsorted(classes, member.classes_)] = member.predict_proba(X_test)
+            record["y_true"] = np.searchsorted(classes, y_test).tolist()
+            record["proba"] = proba.tolist()
+        return record
+
+    def _run_analyses(self, folder: RunFolder, meta: dict, done: RunResults) -> None:
+        fitted = {}
+        for kind, settings in self._analyses.items():
+            if kind not in RESULT_TYPES or done.analysis_record(kind) is not None:
+                continue
+            if self.verbose:
+                print(f"{self.name}: {kind} of {settings['model']!r}", file=sys.stderr)
+            result, extra = self._analysis(kind, settings, fitted)
+            folder.write(
+                analysis_path(kind),
+                {
+                    "kind": kind,
+                    "fingerprint": meta["analysis_fingerprints"][kind],
+                    "settings": settings,
+                    "result": encode(result),
+                    **extra,
+                },
+            )
+
+    def _holdout(self, test_size: float):
+        seed = int(draw_seeds(self.random_state, len(self._splits) + 1)[-1])
+        parts = train_test_split(
+            self._X,
+            self._y,
+            test_size=test_size,
+            random_state=seed,
+            stratify=self._y if self._classifier else None,
+        )
+        return seed, parts
+
+    def _analysis(self, kind: str, s: dict, fitted: dict):
+        from ..model_selection import (
+            bias_variance_curve,
+            bias_variance_decomp,
+            ensemble_size_curve,
+            predictive_uncertainty,
+        )
+
+        model = self._models[s["model"]]
+        seed, (X_train, X_test, y_train, y_test) = self._holdout(s["test_size"])
+        if kind == "bias_variance":
+            common = {
+                "loss": s["loss"],
+                "n_rounds": s["n_rounds"],
+                "random_state": seed,
+                "n_jobs": self.n_jobs,
+            }
+            if s["param_name"] is None:
+                return [bias_variance_decomp(model, X_train, y_train, X_test, y_test, **common)], {}
+            return bias_variance_curve(
+                model,
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                param_name=s["param_name"],
+                param_range=s["param_range"],
+                **common,
+            ), {}
+        key = (s["model"], s["test_size"])
+        if key not in fitted:
+            member = set_random_states(clone(model), seed, only_unset=True)
+            fitted[key] = member.fit(X_train, y_train)
+        if kind == "size_curve":
+            scoring = s["scoring"] or next(iter(self._scorers))
+            entry = check_scoring(scoring, self._classifier, Checker())[scoring]
+            curve = ensemble_size_curve(
+                fitted[key],
+                X_test,
+                y_test,
+                scoring=entry,
+                n_orderings=s["n_orderings"],
+                random_state=seed,
+            )
+            return curve, {}
+        uncertainty = predictive_uncertainty(fitted[key], X_test)
+        extra = {"y_true": encode(np.asarray(y_test))}
+        return uncertainty, extra
+
+    # ------------------------------------------------------------------ results
+
+    def _last_run(self) -> RunResults:
+        if not hasattr(self, "run_"):
+            raise AttributeError(
+                "This Experiment has not run yet: call run(run_dir) first, or read an "
+                "earlier run with ensemblekit.experiment.load_run(run_dir)."
+            )
+        return self.run_
+
+    @property
+    def results(self):
+        """The last run's table: one row per model, fold and scorer (see
+        :attr:`RunResults.results`)."""
+        return self._last_run().results
+
+    @property
+    def comparison(self):
+        """The last run's comparison tables (see :attr:`RunResults.comparison`)."""
+        return self._last_run().comparison
+
+    def __repr__(self) -> str:
+        return (
+            f"Experiment({self.name!r}: models {list(self._models)}, {len(self._splits)} "
+            f"folds, scoring {list(self._scorers)}, analyses {list(self._analyses)})"
+        )
+
+
+def describe(value):
+    """A JSON-able, stable description of an estimator and its parameters."""
+    if isinstance(value, BaseEstimator):
+        cls = type(value)
+        return {
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "params": {k: describe(v) for k, v in sorted(value.get_params(deep=False).items())},
+        }
+    if isinstance(value, np.random.RandomState):
+        return {"RandomState": digest(value.get_state()[1])}
+    if isinstance(value, np.ndarray):
+        return {"array": digest(value)}
+    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
+        return {"import": f"{value.__module__}.{value.__qualname__}"}
+    if isinstance(value, dict):
+        return {str(k): describe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [describe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return {"repr": repr(value)}
+
+
+def _flat(value, prefix: str = "") -> dict:
+    """A described estimator as ``{nested__name: value}``, its class under its prefix."""
+    if isinstance(value, dict) and value.keys() == {"class", "params"}:
+        out = {prefix or "(class)": value["class"]}
+        for k, v in value["params"].items():
+            out.update(_flat(v, f"{prefix}__{k}" if prefix else k))
+        return out
+    return {prefix: value}
+
+
+def _changes(old: dict, new: dict) -> list[str]:
+    """What differs between the study a folder recorded and this one, in words."""
+    changes = []
+    if old.get("format") != new["format"]:
+        return ["it was written by another version of the run format"]
+    if old["data"]["digest"] != new["data"]["digest"]:
+        changes.append(
+            f"the data changed ({old['data']['description']} -> {new['data']['description']})"
+        )
+    if old["cv"]["digest"] != new["cv"]["digest"]:
+        changes.append(
+            f"the splits changed ({old['cv']['description']} -> {new['cv']['description']})"
+        )
+    if old["random_state"] != new["random_state"]:
+        changes.append(f"random_state {old['random_state']} -> {new['random_state']}")
+    if list(old["scorers"]) != list(new["scorers"]):
+        changes.append(f"scoring {list(old['scorers'])} -> {list(new['scorers'])}")
+    for name, spec in new["models"].items():
+        if name in old["models"] and old["models"][name] != spec:
+            before, after = _flat(old["models"][name]), _flat(spec)
+            diffs = [
+                f"{key} {before.get(key)!r} -> {after.get(key)!r}"
+                for key in sorted(before.keys() | after.keys())
+                if before.get(key) != after.get(key)
+            ]
+            changes.append(f"model {name!r} changed ({', '.join(diffs[:4])})")
+    return changes
+
+
+def versions() -> dict:
+    """The versions of Python and of the libraries a study's numbers depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "ensemblekit": __version__}
+    for package in ("numpy", "scipy", "scikit-learn", "torch", "skorch", "joblib"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out

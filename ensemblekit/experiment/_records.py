@@ -1,0 +1,351 @@
+"""A run folder: the study it ran, one record per finished fold or analysis, read back.
+
+Every record is written whole or not at all (a temporary file in the same folder, flushed
+to disk, then renamed over the record's name), so a run killed at any moment leaves only
+complete records and, at worst, a temporary file the next run removes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..model_selection._bias_variance import BiasVarianceResult
+from ..model_selection._compare import ComparisonTables, comparison_tables
+from ..model_selection._size_curve import EnsembleSizeCurve
+from ..model_selection._uncertainty import PredictiveUncertainty
+
+STUDY_FILE = "study.json"
+RECORDS = "records"
+#: The result class each fitted analysis records.
+RESULT_TYPES = {
+    "bias_variance": BiasVarianceResult,
+    "size_curve": EnsembleSizeCurve,
+    "uncertainty": PredictiveUncertainty,
+}
+
+
+def digest(*parts) -> str:
+    """A short, stable hash of arrays and JSON-able values."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            part = np.ascontiguousarray(part)
+            h.update(f"{part.dtype.str}{part.shape}".encode())
+            h.update(part.tobytes() if part.dtype.kind != "O" else repr(part.tolist()).encode())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=repr).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def encode(value):
+    """JSON-able form of a result: arrays as ``{"array": [...], "dtype": ...}``."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": value.dtype.str}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode(v) for v in value]
+    return value
+
+
+def decode(cls, fields: dict):
+    """The result ``encode`` wrote, as an instance of ``cls``."""
+
+    def back(value):
+        if isinstance(value, dict) and value.keys() == {"array", "dtype"}:
+            return np.asarray(value["array"], dtype=value["dtype"])
+        return value
+
+    return cls(**{name: back(value) for name, value in fields.items()})
+
+
+class RunFolder:
+    """The files of one run: ``study.json`` and ``records/``."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def write(self, relative: str, data: dict) -> None:
+        """Write ``data`` as JSON at ``relative``, whole or not at all."""
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+
+    def read(self, relative: str) -> dict | None:
+        target = self.path / relative
+        if not target.is_file():
+            return None
+        with open(target, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def study(self) -> dict | None:
+        return self.read(STUDY_FILE)
+
+    def fold_records(self) -> dict:
+        """``{(model, fold): record}`` of every finished fold."""
+        out = {}
+        for file in sorted((self.path / RECORDS / "folds").glob("*/*.json")):
+            record = json.loads(file.read_text(encoding="utf-8"))
+            out[record["model"], record["fold"]] = record
+        return out
+
+    def analysis_records(self) -> dict:
+        out = {}
+        for file in sorted((self.path / RECORDS / "analyses").glob("*.json")):
+            record = json.loads(file.read_text(encoding="utf-8"))
+            out[record["kind"]] = record
+        return out
+
+    def clean(self, *, records: bool = False) -> None:
+        """Remove what a killed run left half-written (and every record, with ``records``)."""
+        if records:
+            shutil.rmtree(self.path / RECORDS, ignore_errors=True)
+        for leftover in self.path.rglob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
+def fold_path(model: str, fold: int) -> str:
+    return f"{RECORDS}/folds/{model}/{fold:04d}.json"
+
+
+def analysis_path(kind: str) -> str:
+    return f"{RECORDS}/analyses/{kind}.json"
+
+
+class RunResults:
+    """What a run folder holds, read back: the tidy table, the comparison, the analyses.
+
+    Made by :func:`load_run` and by :meth:`Experiment.run`. It reads the records alone, so
+    a finished (or half-finished) run is reported on a machine without the study's data
+    or estimators.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The run folder.
+    study : dict
+        The study as the run recorded it: models, scorers, splits, data, versions.
+    n_folds : int
+        Folds per model.
+    done : int
+        Fold records found, over every model.
+    total : int
+        ``n_folds`` times the number of models.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        folder = RunFolder(self.path)
+        study = folder.study()
+        if study is None:
+            raise FileNotFoundError(
+                f"{str(self.path)!r} is not a run folder (it has no {STUDY_FILE}): pass the "
+                "folder given to 'ensemblekit run --out' or Experiment.run."
+            )
+        self.study = study
+        self.models = list(study["models"])
+        self.scorers = list(study["scorers"])
+        self.n_folds = study["cv"]["n_splits"]
+        self._folds = {
+            key: record
+            for key, record in folder.fold_records().items()
+            if key[0] in study["models"] and record["fingerprint"] == study["folds"][key[0]][key[1]]
+        }
+        self._analyses = {
+            kind: record
+            for kind, record in folder.analysis_records().items()
+            if record["fingerprint"] == study["analysis_fingerprints"].get(kind)
+        }
+        self.done = len(self._folds)
+        self.total = self.n_folds * len(self.models)
+
+    @property
+    def complete(self) -> bool:
+        """Every fold of every model and every analysis is recorded."""
+        return self.done == self.total and self._analyses.keys() == set(
+            self.study["analysis_fingerprints"]
+        )
+
+    def fold_record(self, model: str, fold: int) -> dict | None:
+        return self._folds.get((model, fold))
+
+    @property
+    def results(self):
+        """One row per model, fold and scorer: a pandas DataFrame with the columns
+        ``model``, ``fold``, ``scorer`` and ``score`` (a list of dicts without pandas)."""
+        rows = [
+            {"model": model, "fold": fold, "scorer": scorer, "score": record["scores"][scorer]}
+            for model in self.models
+            for fold in range(self.n_folds)
+            if (record := self._folds.get((model, fold))) is not None
+            for scorer in self.scorers
+        ]
+        try:
+            import pandas as pd
+        except ImportError:
+            return rows
+        return pd.DataFrame(rows, columns=["model", "fold", "scorer", "score"])
+
+    def common_folds(self) -> list[int]:
+        """The folds every model has finished: the ones a comparison can pair."""
+        return [
+            fold
+            for fold in range(self.n_folds)
+            if all((model, fold) in self._folds for model in self.models)
+        ]
+
+    @property
+    def comparison(self) -> ComparisonTables | None:
+        """:class:`~ensemblekit.model_selection.ComparisonTables` over the folds every
+        model has finished (None before two of them have)."""
+        folds = self.common_folds()
+        if len(folds) < 2:
+            return None
+        settings = self.study["analyses"].get("comparison", {})
+        records = [self._folds[model, fold] for model in self.models for fold in folds]
+        by_scorer = {
+            scorer: {
+                model: np.array([self._folds[model, f]["scores"][scorer] for f in folds])
+                for model in self.models
+            }
+            for scorer in self.scorers
+        }
+        correction = settings.get("correction", "holm")
+        return comparison_tables(
+            by_scorer,
+            {name: tuple(limits) for name, limits in self.study["scorers"].items()},
+            test=settings.get("test", "corrected_ttest"),
+            confidence_level=settings.get("confidence_level", 0.95),
+            correction=None if correction == "none" else correction,
+            n_train=float(np.mean([r["n_train"] for r in records])),
+            n_test=float(np.mean([r["n_test"] for r in records])),
+        )
+
+    def out_of_fold(self, model: str) -> tuple | None:
+        """``(y_true, proba)``: the model's test-fold probabilities, every finished fold
+        pooled (classes as indices into ``study["data"]["classes"]``); None for a model
+        without ``predict_proba``."""
+        records = [self._folds[model, f] for f in range(self.n_folds) if (model, f) in self._folds]
+        if not records or records[0].get("proba") is None:
+            return None
+        y = np.concatenate([r["y_true"] for r in records]).astype(int)
+        return y, np.concatenate([np.asarray(r["proba"], dtype=float) for r in records])
+
+    @property
+    def calibration(self) -> dict | None:
+        """Per model, the expected calibration error and multiclass Brier score of its
+        out-of-fold probabilities (None without the calibration analysis)."""
+        from ..metrics import expected_calibration_error, multiclass_brier_score
+
+        settings = self.study["analyses"].get("calibration")
+        if settings is None:
+            return None
+        labels = np.arange(len(self.study["data"]["classes"]))
+        out = {}
+        for model in self.models:
+            if (pooled := self.out_of_fold(model)) is not None:
+                y, proba = pooled
+                out[model] = {
+                    "ece": expected_calibration_error(
+                        y,
+                        proba,
+                        n_bins=settings["n_bins"],
+                        strategy=settings["strategy"],
+                        labels=labels,
+                    ),
+                    "brier": multiclass_brier_score(y, proba, labels=labels),
+                }
+        return out
+
+    @property
+    def analyses(self) -> dict:
+        """``{kind: result}`` of the fitted analyses recorded: a list of
+        :class:`~ensemblekit.model_selection.BiasVarianceResult`, an
+        :class:`~ensemblekit.model_selection.EnsembleSizeCurve`, a
+        :class:`~ensemblekit.model_selection.PredictiveUncertainty`."""
+        out = {}
+        for kind, record in self._analyses.items():
+            cls = RESULT_TYPES[kind]
+            result = record["result"]
+            out[kind] = (
+                [decode(cls, r) for r in result]
+                if isinstance(result, list)
+                else decode(cls, result)
+            )
+        return out
+
+    def analysis_record(self, kind: str) -> dict | None:
+        return self._analyses.get(kind)
+
+    def report(self, path=None):
+        """Write the self-contained HTML report (needs matplotlib); returns its path.
+
+        Parameters
+        ----------
+        path : str or path-like or None, default=None
+            Where to write it; None writes ``report.html`` in the run folder.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        from ._report import write_report
+
+        return write_report(self, self.path / "report.html" if path is None else Path(path))
+
+    @property
+    def status(self) -> str:
+        """One line: what is done, of what."""
+        analyses = self.study["analysis_fingerprints"]
+        line = (
+            f"{self.study['name']!r}: {self.done} of {self.total} folds recorded "
+            f"({len(self.models)} model{'s' * (len(self.models) > 1)} x {self.n_folds} folds)"
+        )
+        if analyses:
+            line += f", {len(self._analyses)} of {len(analyses)} analyses"
+        return line + ("" if self.complete else "; run the study again to finish it") + "."
+
+    def __str__(self) -> str:
+        from ._report import summary_lines
+
+        return "\n".join([self.status, *summary_lines(self)])
+
+    def __repr__(self) -> str:
+        return f"RunResults({str(self.path)!r}, done={self.done}, total={self.total})"
+
+
+def load_run(run_dir) -> RunResults:
+    """Read a run folder written by :meth:`Experiment.run` or ``ensemblekit run``.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+
+    Returns
+    -------
+    run : RunResults
+        Its ``results`` table, ``comparison``, ``calibration`` and ``analyses``, and
+        ``report()``.
+
+    See Also
+    --------
+    Experiment.run : writes a run folder.
+    """
+    return RunResults(run_dir)

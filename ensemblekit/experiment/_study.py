@@ -1,0 +1,492 @@
+"""A study as a file: read, checked whole before any fit, each error at its key and line.
+
+The file is TOML, read with the standard library. Its keys build the same objects a user
+would pass to :class:`Experiment` in Python (estimators by import path, a scikit-learn
+splitter by name, scorers by name), and every check that can run before a fit runs here:
+unknown keys, unknown parameters, values outside an estimator's constraints, names that do
+not import.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib
+import inspect
+import re
+import sys
+from numbers import Integral, Real
+from pathlib import Path
+
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.metrics import get_scorer_names
+from sklearn.pipeline import make_pipeline
+
+from ..metrics import scorers as _our_scorers
+from ..utils._private import validate_parameter_constraints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 reads TOML with tomli, tomllib's source
+    import tomli as tomllib
+
+#: The top-level keys of a study file.
+STUDY_KEYS = (
+    "name",
+    "random_state",
+    "n_jobs",
+    "engine",
+    "scoring",
+    "data",
+    "cv",
+    "models",
+    "analyses",
+    "quick",
+)
+#: The analyses a study can ask for, each with its keys and their defaults (None: required
+#: or decided by the task).
+ANALYSES = {
+    "comparison": {"test": "corrected_ttest", "confidence_level": 0.95, "correction": "holm"},
+    "calibration": {"n_bins": 10, "strategy": "uniform"},
+    "bias_variance": {
+        "model": None,
+        "loss": None,
+        "n_rounds": 50,
+        "test_size": 0.25,
+        "param_name": None,
+        "param_range": None,
+    },
+    "size_curve": {"model": None, "n_orderings": 10, "test_size": 0.25, "scoring": None},
+    "uncertainty": {"model": None, "test_size": 0.25},
+}
+ENGINES = ("auto", "joblib", "vectorized")
+
+
+class StudyError(ValueError):
+    """A study that cannot run, found before any fit: the key, its line and the fix.
+
+    Attributes
+    ----------
+    key : str
+        The dotted key at fault (``models.net.max_epochs``); empty for the whole study.
+    line : int or None
+        Its line in the study file (None for a study built in Python).
+    file : str or None
+    """
+
+    def __init__(self, key: str, message: str, *, line: int | None = None, file=None):
+        self.key, self.message, self.line, self.file = key, message, line, file
+        where = ", ".join(part for part in (file and str(file), line and f"line {line}") if part)
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{key + ': ' if key else ''}{message}")
+
+
+def key_of(path) -> str:
+    """``("models", "bag", "pipeline", 1)`` as ``models.bag.pipeline[1]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f"{'.' * bool(out)}{part}"
+    return out
+
+
+class Locator:
+    """Lines of a TOML text's keys: the standard library's reader gives none.
+
+    Table headers (``[models.net]``) and ``key = value`` lines are indexed by their full
+    dotted path; a deeper key (inside an inline table or an array) takes the line of its
+    nearest indexed parent.
+    """
+
+    _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        table: tuple = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            if header := self._HEADER.match(line):
+                table = self._parts(header.group(1))
+                self.lines.setdefault(table, number)
+            elif key := self._KEY.match(line):
+                self.lines.setdefault(table + self._parts(key.group(1)), number)
+
+    @staticmethod
+    def _parts(dotted: str) -> tuple:
+        return tuple(part.strip().strip("\"'") for part in dotted.split("."))
+
+    def line(self, path) -> int | None:
+        names = tuple(part for part in path if not isinstance(part, int))
+        for end in range(len(names), 0, -1):
+            if names[:end] in self.lines:
+                return self.lines[names[:end]]
+        return None
+
+
+class Checker:
+    """Raises :class:`StudyError` at a key, with its line when the study came from a file."""
+
+    def __init__(self, locator: Locator | None = None, file=None):
+        self.locator, self.file = locator, file
+
+    def fail(self, path, message: str):
+        line = None if self.locator is None else self.locator.line(path)
+        raise StudyError(key_of(path), message, line=line, file=self.file)
+
+    def keys(self, table, path, allowed, *, what: str) -> None:
+        """Unknown keys of ``table`` fail, with the closest allowed one."""
+        if not isinstance(table, dict):
+            self.fail(path, f"must be a table of {what}, got {table!r:.60}.")
+        for key in table:
+            if key not in allowed:
+                self.fail((*path, key), f"is not a key of {what}; {_hint(key, allowed)}")
+
+    def choice(self, value, path, options) -> None:
+        if value not in options:
+            self.fail(path, f"must be one of {list(options)}, got {value!r}.")
+
+    def number(self, value, path, low, high, *, integer: bool = False, closed=True) -> None:
+        kind = Integral if integer else Real
+        if isinstance(value, bool) or not isinstance(value, kind):
+            self.fail(path, f"must be {'an integer' if integer else 'a number'}, got {value!r}.")
+        above = value >= low if closed else value > low
+        if not above or (high is not None and value > high):
+            span = (
+                f"[{low}, {high if high is not None else 'inf'})" if closed else f"({low}, {high})"
+            )
+            self.fail(path, f"must be in {span}, got {value!r}.")
+
+
+def _hint(name: str, allowed) -> str:
+    close = difflib.get_close_matches(str(name), list(allowed), n=1)
+    did = f"did you mean {close[0]!r}? " if close else ""
+    return f"{did}The keys are {sorted(allowed)}."
+
+
+def read_study(path, *, quick: bool = False) -> tuple[dict, Checker, str]:
+    """The study file as a dict (with its ``[quick]`` table merged in when ``quick``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No study file at {str(path)!r}: pass the path of a .toml file.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise StudyError("", f"is not valid TOML: {error}", file=str(path)) from None
+    checker = Checker(Locator(text), file=str(path))
+    checker.keys(raw, (), STUDY_KEYS, what="a study")
+    overrides = raw.pop("quick", {})
+    checker.keys(overrides, ("quick",), [k for k in STUDY_KEYS if k != "quick"], what="[quick]")
+    if quick:
+        raw = _merged(raw, overrides)
+    return raw, checker, text
+
+
+def _merged(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` laid over it, table by table."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# ------------------------------------------------------------------ estimators
+
+
+def import_object(dotted, path, checker: Checker):
+    """The object at ``package.module.Name`` (or ``package.module:Name``)."""
+    if not isinstance(dotted, str) or not dotted.strip():
+        checker.fail(path, f"must be an import path such as 'sklearn.svm.SVC', got {dotted!r}.")
+    module_name, _, name = dotted.rpartition(":") if ":" in dotted else dotted.rpartition(".")
+    if not module_name:
+        checker.fail(path, f"{dotted!r} has no module: write it as 'package.module.Name'.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        checker.fail(path, f"cannot import {module_name!r} ({error}); is the package installed?")
+    if not hasattr(module, name):
+        public = [n for n in dir(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(name, public, n=1)
+        hint = f"; did you mean {module_name}.{close[0]}?" if close else "."
+        checker.fail(path, f"module {module_name!r} has no {name!r}{hint}")
+    return getattr(module, name)
+
+
+def build_object(value, path, checker: Checker):
+    """A study value as the object it describes.
+
+    A table with ``class`` is an instance of that class, its other keys its parameters
+    (nested names such as ``module__hidden_units`` as ``set_params`` takes them); a table
+    with ``pipeline`` is ``make_pipeline`` of its steps; a table with ``import`` is the
+    object at that path itself (a loss class, a function). Lists and other tables are
+    built item by item.
+    """
+    if isinstance(value, list):
+        return [build_object(v, (*path, i), checker) for i, v in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    if "import" in value:
+        if len(value) > 1:
+            checker.fail(path, "an {import = ...} table takes no other key.")
+        return import_object(value["import"], (*path, "import"), checker)
+    if "class" in value and "pipeline" in value:
+        checker.fail(path, "has both 'class' and 'pipeline': give one.")
+    if "pipeline" in value:
+        steps = value["pipeline"]
+        if not isinstance(steps, list) or not steps:
+            checker.fail(
+                (*path, "pipeline"),
+                "must be a list of steps, each an import path or a {class = ...} table.",
+            )
+        built = [
+            build_object({"class": s} if isinstance(s, str) else s, (*path, "pipeline", i), checker)
+            for i, s in enumerate(steps)
+        ]
+        for i, step in enumerate(built[:-1]):
+            if not (hasattr(step, "fit_transform") or hasattr(step, "transform")):
+                checker.fail(
+                    (*path, "pipeline", i),
+                    f"{type(step).__name__} has no transform: "
+                    "every step but the last must transform X.",
+                )
+        estimator = make_pipeline(*built)
+        _set_params(estimator, {k: v for k, v in value.items() if k != "pipeline"}, path, checker)
+        return estimator
+    if "class" not in value:
+        return {k: build_object(v, (*path, k), checker) for k, v in value.items()}
+    cls = import_object(value["class"], (*path, "class"), checker)
+    if not callable(cls):
+        checker.fail((*path, "class"), f"{value['class']!r} is not a class.")
+    params = {k: v for k, v in value.items() if k != "class"}
+    plain = {k: build_object(v, (*path, k), checker) for k, v in params.items() if "__" not in k}
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None and not any(
+        p.kind is p.VAR_KEYWORD for p in signature.parameters.values()
+    ):
+        for key in plain:
+            if key not in signature.parameters:
+                checker.fail(
+                    (*path, key),
+                    f"is not a parameter of {cls.__name__}; {_hint(key, signature.parameters)}",
+                )
+    try:
+        instance = cls(**plain)
+    except (TypeError, ValueError) as error:
+        checker.fail(path, f"{cls.__name__}({', '.join(plain)}) fails: {error}")
+    nested = {k: v for k, v in params.items() if "__" in k}
+    _set_params(instance, nested, path, checker)
+    return instance
+
+
+def _set_params(estimator, params: dict, path, checker: Checker) -> None:
+    for key, value in params.items():
+        if not hasattr(estimator, "set_params"):
+            checker.fail((*path, key), f"{type(estimator).__name__} takes no parameters.")
+        try:
+            estimator.set_params(**{key: build_object(value, (*path, key), checker)})
+        except (TypeError, ValueError, AttributeError) as error:
+            known = estimator.get_params(deep=True)
+            checker.fail(
+                (*path, key),
+                f"is not a parameter of {type(estimator).__name__} ({error}); {_hint(key, known)}",
+            )
+
+
+def check_estimator_params(estimator, path, checker: Checker) -> None:
+    """Values outside the constraints of the estimator, or of one inside it, fail now."""
+    parts = [("", estimator)] + [
+        (name, value)
+        for name, value in estimator.get_params(deep=True).items()
+        if isinstance(value, BaseEstimator)
+    ]
+    for prefix, part in parts:
+        constraints = getattr(part, "_parameter_constraints", None)
+        if constraints:
+            params = {name: getattr(part, name) for name in constraints if hasattr(part, name)}
+            try:
+                validate_parameter_constraints(constraints, params, type(part).__name__)
+            except (TypeError, ValueError) as error:
+                checker.fail(_param_path(path, prefix, str(error), params), str(error))
+        _check_module_params(part, prefix, path, checker)
+
+
+def _param_path(path, prefix: str, message: str, params: dict) -> tuple:
+    """The key a constraint error is about: its parameter, under the estimator's prefix."""
+    named = re.search(r"The '([^']+)' parameter", message)
+    if named is None or named.group(1) not in params:
+        return path
+    return (*path, f"{prefix}__{named.group(1)}" if prefix else named.group(1))
+
+
+def _check_module_params(part, prefix: str, path, checker: Checker) -> None:
+    """A net's ``module__*`` parameters must be the module class's arguments."""
+    module = getattr(part, "module", None)
+    if not (inspect.isclass(module) and hasattr(part, "get_params_for")):
+        return
+    signature = inspect.signature(module)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    for name in part.get_params_for("module"):
+        if name not in signature.parameters:
+            key = f"{prefix}__module__{name}" if prefix else f"module__{name}"
+            checker.fail(
+                (*path, key),
+                f"{module.__name__} has no argument {name!r}; {_hint(name, signature.parameters)}",
+            )
+
+
+def check_models(models, checker: Checker, path=("models",)) -> dict:
+    """``{name: estimator}``, built from the study's tables or checked as given."""
+    if not isinstance(models, dict) or not models:
+        checker.fail(
+            path,
+            "must name at least one model, e.g. [models.net] with "
+            "class = 'ensemblekit.nets.NeuralNetClassifier'.",
+        )
+    out = {}
+    for name, spec in models.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(name)):
+            checker.fail(
+                (*path, name),
+                "model names may hold letters, digits, '_', '-' and "
+                "'.' only: they name the run's record files.",
+            )
+        if isinstance(spec, dict):
+            if "class" not in spec and "pipeline" not in spec:
+                checker.fail(
+                    (*path, name), "needs class = 'package.module.Estimator' or pipeline = [...]."
+                )
+            spec = build_object(spec, (*path, name), checker)
+        if not hasattr(spec, "fit") or not hasattr(spec, "get_params"):
+            checker.fail((*path, name), f"is {spec!r:.60}, not a scikit-learn estimator.")
+        check_estimator_params(spec, (*path, name), checker)
+        out[name] = spec
+    kinds = {is_classifier(est) for est in out.values()}
+    if len(kinds) > 1:
+        checker.fail(
+            path,
+            "mixes classifiers and regressors: a study compares models of one "
+            "task on the same target.",
+        )
+    return out
+
+
+# ------------------------------------------------------------------ scoring, settings
+
+
+def check_scoring(scoring, classifier: bool, checker: Checker, path=("scoring",)) -> dict:
+    """Scorer name -> what ``check_scoring`` takes (the name, or ensemblekit's scorer)."""
+    if scoring is None:
+        scoring = ["accuracy"] if classifier else ["r2"]
+    if isinstance(scoring, str):
+        scoring = [scoring]
+    if not isinstance(scoring, list | tuple) or not scoring:
+        checker.fail(path, f"must be a scorer name or a list of them, got {scoring!r}.")
+    known = set(get_scorer_names()) | set(_our_scorers)
+    out = {}
+    for i, name in enumerate(scoring):
+        if not isinstance(name, str) or name not in known:
+            checker.fail(
+                (*path, i),
+                f"{name!r} is not a scorer name; {_hint(name, known)[:-1]}"
+                " (sklearn.metrics.get_scorer_names() and ensemblekit.metrics.scorers).",
+            )
+        out[name] = _our_scorers.get(name, name)
+    return out
+
+
+def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -> dict:
+    """Each analysis's settings, defaults filled in; models named must exist and fit."""
+    from ..ensemble._base import MembersMixin
+    from ..model_selection._uncertainty import final_step
+
+    analyses = {} if analyses is None else analyses
+    checker.keys(analyses, ("analyses",), ANALYSES, what="[analyses]")
+    out = {}
+    for kind, settings in analyses.items():
+        path = ("analyses", kind)
+        settings = {} if settings is True else settings
+        checker.keys(settings, path, ANALYSES[kind], what=f"[analyses.{kind}]")
+        merged = {**ANALYSES[kind], **settings}
+        if "model" in merged:
+            model = merged["model"]
+            if model is None:
+                checker.fail(path, f"needs model = one of {list(models)}.")
+            if model not in models:
+                checker.fail(
+                    (*path, "model"),
+                    f"{model!r} is not a model of the study; {_hint(model, models)}",
+                )
+            if kind in ("size_curve", "uncertainty") and not isinstance(
+                final_step(models[model])[0], MembersMixin
+            ):
+                checker.fail(
+                    (*path, "model"),
+                    f"{model!r} is not an ensemble: the {kind} "
+                    "analysis needs one of ensemblekit's ensembles (members to add "
+                    "up or to disagree).",
+                )
+        if "test_size" in merged:
+            checker.number(merged["test_size"], (*path, "test_size"), 0, 1, closed=False)
+        _check_analysis(kind, merged, models, classifier, path, checker)
+        out[kind] = merged
+    return out
+
+
+def _check_analysis(kind, s, models, classifier, path, checker: Checker) -> None:
+    if kind == "comparison":
+        checker.choice(s["test"], (*path, "test"), ("corrected_ttest", "ttest"))
+        checker.number(s["confidence_level"], (*path, "confidence_level"), 0, 1, closed=False)
+        checker.choice(s["correction"], (*path, "correction"), ("holm", "bonferroni", "none"))
+    elif kind == "calibration":
+        if not classifier:
+            checker.fail(path, "calibration needs classifiers; this study's models regress.")
+        checker.number(s["n_bins"], (*path, "n_bins"), 1, None, integer=True)
+        checker.choice(s["strategy"], (*path, "strategy"), ("uniform", "quantile"))
+    elif kind == "bias_variance":
+        losses = ("0-1", "log_loss") if classifier else ("mse",)
+        s["loss"] = s["loss"] or losses[0]
+        checker.choice(s["loss"], (*path, "loss"), losses)
+        checker.number(s["n_rounds"], (*path, "n_rounds"), 2, None, integer=True)
+        if (s["param_name"] is None) != (s["param_range"] is None):
+            checker.fail(
+                path,
+                "param_name and param_range go together: give both for a "
+                "curve, neither for one decomposition.",
+            )
+        if s["param_name"] is not None:
+            params = models[s["model"]].get_params(deep=True)
+            if s["param_name"] not in params:
+                checker.fail(
+                    (*path, "param_name"),
+                    f"is not a parameter of model {s['model']!r}; {_hint(s['param_name'], params)}",
+                )
+            if not isinstance(s["param_range"], list) or len(s["param_range"]) < 2:
+                checker.fail((*path, "param_range"), "must list at least two values.")
+    elif kind == "size_curve":
+        checker.number(s["n_orderings"], (*path, "n_orderings"), 1, None, integer=True)
+        if s["scoring"] is not None:
+            check_scoring(s["scoring"], classifier, checker, (*path, "scoring"))
+
+
+def check_settings(raw: dict, checker: Checker) -> dict:
+    """The study's name, seed, workers and engine."""
+    name = raw.get("name", "study")
+    if not isinstance(name, str):
+        checker.fail(("name",), f"must be a string, got {name!r}.")
+    random_state = raw.get("random_state")
+    if random_state is not None:
+        checker.number(random_state, ("random_state",), 0, 2**32 - 1, integer=True)
+    n_jobs = raw.get("n_jobs")
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0
+    ):
+        checker.fail(("n_jobs",), f"must be a non-zero integer (-1: every core), got {n_jobs!r}.")
+    engine = raw.get("engine", "auto")
+    checker.choice(engine, ("engine",), ENGINES)
+    return {"name": name, "random_state": random_state, "n_jobs": n_jobs, "engine": engine}
