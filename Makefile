@@ -19,8 +19,10 @@ $(STAMP_TEST): $(STAMP_RUN)
 	$(PIP) -e ".[test,imbalanced]"
 	touch $@
 
+# The main job as a study: run it (resuming an unfinished run), then write its HTML report.
 demo: $(STAMP_RUN)
-	$(PY) examples/demo.py
+	$(PIP) -e ".[plot]"
+	$(VENV)/bin/ensemblekit run examples/demo.toml --out runs/demo --report
 
 # Every example, with the extras they use (plot, imbalanced); figures in examples/figures/.
 examples: $(STAMP_RUN)

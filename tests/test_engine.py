@@ -236,3 +236,25 @@ def test_an_error_in_on_fitted_stops_the_call(digits):
 
     with pytest.raises(OSError, match="disk full"):
         fit_members(_Sleeper(), X, y, [MemberPlan(s) for s in range(3)], on_fitted=fail)
+
+
+_FITTED = []
+
+
+class _Counted(_Sleeper):
+    def fit(self, X, y):
+        _FITTED.append(self)
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("backend", ["loky", "multiprocessing"])
+def test_on_fitted_in_one_process_comes_before_the_next_member_fits(digits, backend):
+    X, y = digits
+    _FITTED.clear()
+    fitted_when_handed = []
+    with joblib.parallel_config(backend=backend):
+        fit_members(
+            _Counted(), X, y, [MemberPlan(s) for s in range(3)], n_jobs=1,
+            on_fitted=lambda i, m: fitted_when_handed.append(len(_FITTED)),
+        )  # fmt: skip
+    assert fitted_when_handed == [1, 2, 3]

@@ -198,9 +198,8 @@ def fit_members(
         # Threads share one torch thread pool: limit it here, for the call, in this process.
         try:
             with torch_threads(n_threads if n_workers > 1 else None):
-                for number, members in Parallel(n_jobs=n_jobs, return_as=_streaming(on_fitted))(
-                    calls
-                ):
+                parallel = Parallel(**_parallel(on_fitted, n_jobs, len(tasks)))
+                for number, members in parallel(calls):
                     results[number] = members
                     if on_fitted is not None:
                         on_fitted(tasks[number], members)
@@ -229,12 +228,19 @@ def _stacking(estimator, X, y, plans, fit_params, engine: str) -> str | None:
     return reason
 
 
-def _streaming(on_fitted) -> str:
-    """How ``Parallel`` returns: task by task when someone waits for them and it can."""
-    if on_fitted is None:
-        return "list"
-    backend = joblib.parallel.get_active_backend()[0]
-    return "generator_unordered" if backend.supports_return_generator else "list"
+def _parallel(on_fitted, n_jobs, n_tasks: int) -> dict:
+    """``Parallel``'s arguments: it returns task by task when someone waits for them.
+
+    Backends that cannot (multiprocessing, Ray) return all at once, except with one
+    worker, where joblib runs the tasks in this process anyway and sequentially can.
+    """
+    if on_fitted is None or n_tasks == 1:
+        return {"n_jobs": n_jobs}
+    if joblib.parallel.get_active_backend()[0].supports_return_generator:
+        return {"n_jobs": n_jobs, "return_as": "generator_unordered"}
+    if joblib.effective_n_jobs(n_jobs) == 1:
+        return {"n_jobs": 1, "backend": "sequential", "return_as": "generator_unordered"}
+    return {"n_jobs": n_jobs}
 
 
 def _fit_task(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import textwrap
 
 _DESCRIPTION = """\
 Run a study described in a TOML file: several models scored on the same cross-validation
@@ -159,7 +158,7 @@ def main(argv=None) -> int:
             print(f"Report: {run.report(args.output)}")
         return 0
     except (StudyError, FileNotFoundError) as error:
-        print(textwrap.fill(f"ensemblekit {args.command}: {error}", 100), file=sys.stderr)
+        print(f"ensemblekit {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

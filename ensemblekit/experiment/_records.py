@@ -239,10 +239,10 @@ class RunResults:
         )
 
     def out_of_fold(self, model: str) -> tuple | None:
-        """``(y_true, proba)``: the model's test-fold probabilities, every finished fold
-        pooled (classes as indices into ``study["data"]["classes"]``); None for a model
-        without ``predict_proba``."""
-        records = [self._folds[model, f] for f in range(self.n_folds) if (model, f) in self._folds]
+        """``(y_true, proba)``: the model's test-fold probabilities, pooled over the folds
+        every model has finished (classes as indices into ``study["data"]["classes"]``);
+        None for a model without ``predict_proba``."""
+        records = [self._folds[model, f] for f in self.common_folds()]
         if not records or records[0].get("proba") is None:
             return None
         y = np.concatenate([r["y_true"] for r in records]).astype(int)

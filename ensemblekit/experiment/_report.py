@@ -328,7 +328,8 @@ def write_report(run, path: Path) -> Path:
     parts.append("<h2>The study</h2>")
     if study.get("study_text"):
         source = html.escape(study.get("source") or "")
-        parts.append(f"<p>{source}</p><pre>{html.escape(study['study_text'])}</pre>")
+        text = html.escape(study["study_text"], quote=False)
+        parts.append(f"<p>{source}</p><pre>{text}</pre>")
     else:
         parts.append("<p>Built in Python; its models as the run recorded them:</p>")
         parts.append(

@@ -157,9 +157,13 @@ class Checker:
 
 
 def _hint(name: str, allowed) -> str:
+    """ "did you mean ...?", or the names allowed (the first 12 of a long list)."""
     close = difflib.get_close_matches(str(name), list(allowed), n=1)
-    did = f"did you mean {close[0]!r}? " if close else ""
-    return f"{did}The keys are {sorted(allowed)}."
+    if close:
+        return f"did you mean {close[0]!r}?"
+    names = sorted(str(a) for a in allowed)
+    more = f" and {len(names) - 12} more" if len(names) > 12 else ""
+    return f"the names it takes are {', '.join(names[:12])}{more}."
 
 
 def read_study(path, *, quick: bool = False) -> tuple[dict, Checker, str]:
@@ -290,11 +294,11 @@ def _set_params(estimator, params: dict, path, checker: Checker) -> None:
         try:
             estimator.set_params(**{key: build_object(value, (*path, key), checker)})
         except (TypeError, ValueError, AttributeError) as error:
-            known = estimator.get_params(deep=True)
-            checker.fail(
-                (*path, key),
-                f"is not a parameter of {type(estimator).__name__} ({error}); {_hint(key, known)}",
-            )
+            name = type(estimator).__name__
+            if "did you mean" in str(error):  # the estimator said it well already
+                checker.fail((*path, key), f"{name} rejects it: {error}")
+            hint = _hint(key, estimator.get_params(deep=True))
+            checker.fail((*path, key), f"is not a parameter of {name}; {hint}")
 
 
 def check_estimator_params(estimator, path, checker: Checker) -> None:
@@ -393,8 +397,8 @@ def check_scoring(scoring, classifier: bool, checker: Checker, path=("scoring",)
         if not isinstance(name, str) or name not in known:
             checker.fail(
                 (*path, i),
-                f"{name!r} is not a scorer name; {_hint(name, known)[:-1]}"
-                " (sklearn.metrics.get_scorer_names() and ensemblekit.metrics.scorers).",
+                f"{name!r} is not a scorer name; {_hint(name, known)} The names are in "
+                "sklearn.metrics.get_scorer_names() and ensemblekit.metrics.scorers.",
             )
         out[name] = _our_scorers.get(name, name)
     return out
