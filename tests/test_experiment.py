@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -297,7 +298,7 @@ def test_a_killed_run_resumes_to_the_table_of_an_uninterrupted_one(tmp_path, mon
     whole = Experiment.from_toml(study)
     whole.verbose = 0
     whole.run(tmp_path / "whole")
-    pd.testing.assert_frame_equal(resumed.results, whole.results)
+    pd.testing.assert_frame_equal(resumed.results, whole.results, check_exact=True)
     assert not list(killed.rglob("*.tmp"))
     assert load_run(killed).complete
 
@@ -362,7 +363,7 @@ def test_same_table_for_any_n_jobs_and_backend(tmp_path, tiny_net_params, config
     n_jobs = config.pop("n_jobs")
     with joblib.parallel_config(**config):
         got = Experiment(models, X, y, n_jobs=n_jobs, **kwargs).run(tmp_path / "two").results
-    pd.testing.assert_frame_equal(got, reference)
+    pd.testing.assert_frame_equal(got, reference, check_exact=True)
 
 
 @pytest.mark.slow
@@ -379,7 +380,7 @@ def test_a_study_runs_on_a_dask_cluster(tmp_path, iris_run):
         joblib.parallel_config(backend="dask"),
     ):
         again.run(tmp_path / "dask")
-    pd.testing.assert_frame_equal(again.results, study.results)
+    pd.testing.assert_frame_equal(again.results, study.results, check_exact=True)
 
 
 class _Cells(HTMLParser):
@@ -420,7 +421,7 @@ def test_the_report_shows_the_numbers_of_the_records(tmp_path, iris_run):
             model = row["attrs"]["data-model"]
             scores = [records[model, f]["scores"][table["scorer"]] for f in range(6)]
             assert row["values"][0] == pytest.approx(np.mean(scores), rel=1e-12)
-    assert text.count("data:image/png;base64,") == 2  # comparison and calibration
+    assert text.count("data:image/png;base64,") == 3  # one per scorer, and calibration
     assert "<pre>" in text and 'dataset = "iris"' in text  # the study file
     assert "scikit-learn" in text and "torch" in text  # the versions
 
@@ -539,7 +540,7 @@ def test_analyses_are_recorded_and_read_back(tmp_path):
     )  # fmt: skip
     assert analyses["bias_variance"] == expected
     html = run.report(tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 5
+    assert html.count("data:image/png;base64,") == 6  # 2 scorers, and 4 analyses
     assert "Bias and variance of tree" in html and "Uncertainty of bag" in html
     # A changed analysis runs again; the folds stay.
     again = Experiment.from_toml(
@@ -566,3 +567,35 @@ def test_each_fold_is_written_as_it_finishes(tmp_path, monkeypatch):
     _SEEN.clear()
     Experiment({"tree": _Watcher()}, X, y, cv=4, n_jobs=1, verbose=0).run(tmp_path / "run")
     assert _SEEN == [0, 1, 2, 3]
+
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def _toml_blocks():
+    blocks = []
+    for guide in sorted(DOCS.glob("*.md")):
+        blocks += re.findall(r"```toml\n(.*?)```", guide.read_text(), flags=re.S)
+    return blocks
+
+
+@pytest.mark.parametrize("block", _toml_blocks(), ids=lambda b: b.splitlines()[0][:40])
+def test_the_study_files_in_the_guide_are_valid(block, tmp_path):
+    study = Experiment.from_toml(_write(tmp_path, block), quick=True)
+    assert study.models and study.X.shape[0] > 0
+
+
+def test_the_demo_study_runs_in_quick_mode_and_writes_its_report(tmp_path):
+    env = {**os.environ, "ENSEMBLEKIT_QUICK": "1", "MPLBACKEND": "Agg"}
+    demo = Path(__file__).parent.parent / "examples" / "demo.toml"
+    start = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "ensemblekit", "run", str(demo),
+         "--out", str(tmp_path / "demo"), "--report", "-q"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - start < 120
+    assert f"Report: {tmp_path / 'demo' / 'report.html'}" in result.stdout
+    assert "significantly ahead" in result.stdout or "No model is" in result.stdout
+    assert load_run(tmp_path / "demo").complete

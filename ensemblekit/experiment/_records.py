@@ -311,16 +311,21 @@ class RunResults:
         return write_report(self, self.path / "report.html" if path is None else Path(path))
 
     @property
-    def status(self) -> str:
-        """One line: what is done, of what."""
+    def progress(self) -> str:
+        """What is recorded, of what."""
         analyses = self.study["analysis_fingerprints"]
         line = (
-            f"{self.study['name']!r}: {self.done} of {self.total} folds recorded "
-            f"({len(self.models)} model{'s' * (len(self.models) > 1)} x {self.n_folds} folds)"
+            f"{self.done} of {self.total} folds recorded ({len(self.models)} "
+            f"model{'s' * (len(self.models) > 1)} x {self.n_folds} folds)"
         )
         if analyses:
             line += f", {len(self._analyses)} of {len(analyses)} analyses"
         return line + ("" if self.complete else "; run the study again to finish it") + "."
+
+    @property
+    def status(self) -> str:
+        """The study's name and its :attr:`progress`."""
+        return f"{self.study['name']!r}: {self.progress}"
 
     def __str__(self) -> str:
         from ._report import summary_lines

@@ -101,9 +101,14 @@ def _figure(fig) -> str:
 
 
 def _comparison_html(run) -> list[str]:
-    plt = import_optional("matplotlib.pyplot", "The HTML report")
     tables = run.comparison
-    out = ["<h2>Comparison</h2>"]
+    out = [
+        "<h2>Comparison</h2>",
+        "<p>Per scorer: each model's mean over the folds with its interval, and its "
+        "difference to the best with the p-value of the paired test named above each "
+        "table, adjusted for the number of comparisons. The figures show every fold's score "
+        "(dots) beside each mean, and each difference.</p>",
+    ]
     if tables is None:
         out.append("<p>No comparison yet: it needs two folds that every model has finished.</p>")
         return out
@@ -113,7 +118,8 @@ def _comparison_html(run) -> list[str]:
     for scorer, table in tables.items():
         level = f"{table.confidence_level:.0%}"
         p_name = "p" if table.correction is None else f"p ({table.correction})"
-        out.append(f"<h3>{html.escape(scorer)}</h3>")
+        test = "corrected resampled t-test" if table.test == "corrected_ttest" else "t-test"
+        out.append(f"<h3>{html.escape(scorer)}</h3><p>{len(table[0].scores)} folds, {test}.</p>")
         out.append(
             f'<table class="comparison" data-scorer="{html.escape(scorer)}"><tr><th>model</th>'
             f"<th>mean</th><th>{level} interval</th><th>difference to the best</th>"
@@ -137,26 +143,22 @@ def _comparison_html(run) -> list[str]:
             )
         out.append("</table>")
         out.append(f'<p class="summary">{html.escape(table.summary)}</p>')
-    n = len(tables)
-    fig, axes = plt.subplots(
-        2,
-        n,
-        figsize=(5.5 * n, 1.1 * len(run.models) + 4),
-        squeeze=False,
-        constrained_layout=True,
-    )
-    for column, table in enumerate(tables.values()):
-        table.plot(ax=axes[0, column], kind="scores")
-        if len(table) > 1:
-            table.plot(ax=axes[1, column], kind="difference")
-        else:
-            axes[1, column].set_visible(False)
-    out.append(
-        "<p>Top: every fold's score (dots) and each model's mean with its interval. "
-        "Bottom: each model's difference to the best.</p>"
-    )
-    out.append(_figure(fig))
+        out.append(_figure(_comparison_figure(table)))
     return out
+
+
+def _comparison_figure(table):
+    """Every fold's score beside each mean (left), each model's difference (right)."""
+    plt = import_optional("matplotlib.pyplot", "The HTML report")
+    height = 0.45 * len(table) + 1.6
+    if len(table) == 1:
+        fig, ax = plt.subplots(figsize=(6, height), constrained_layout=True)
+        table.plot(ax=ax, kind="scores")
+        return fig
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, height), constrained_layout=True)
+    table.plot(ax=left, kind="scores")
+    table.plot(ax=right, kind="difference")
+    return fig
 
 
 def _folds_html(run) -> list[str]:
@@ -315,7 +317,7 @@ def write_report(run, path: Path) -> Path:
         f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>',
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>{title}</h1>",
-        f'<p class="{status_class}">{html.escape(run.status)}</p>',
+        f'<p class="{status_class}">{html.escape(run.progress)}</p>',
         f"<p>Data: {html.escape(study['data']['description'])}, "
         f"{study['data']['n_samples']} rows x {study['data']['n_features']} features. "
         f"Splits: {html.escape(study['cv']['description'])}. "
