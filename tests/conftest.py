@@ -1,5 +1,6 @@
 """Shared, session-scoped data: small, so the whole suite runs in minutes on 2 cores."""
 
+import joblib
 import pytest
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.preprocessing import StandardScaler
@@ -30,3 +31,17 @@ def regression():
 def tiny_net_params():
     """Parameters of a net that trains in a few hundredths of a second."""
     return {"module__hidden_units": (16,), "max_epochs": 5, "lr": 1e-2, "batch_size": 32}
+
+
+@pytest.fixture
+def dask_backend():
+    """joblib's Dask backend on in-process workers (inproc transport: no ports, no network)."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        yield

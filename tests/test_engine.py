@@ -58,19 +58,10 @@ def test_same_members_for_any_n_jobs_and_backend(digits, net, reference, config)
 
 
 @pytest.mark.slow
-def test_dask_backend_gives_the_same_members(digits, net, reference):
-    distributed = pytest.importorskip("distributed")
+def test_dask_backend_gives_the_same_members(digits, net, reference, dask_backend):
     X, y = digits
     plans, expected = reference
-    with (
-        # In-process workers (inproc transport): no ports, no network, the Dask scheduler.
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-        joblib.parallel_config(backend="dask"),
-    ):  # fmt: skip
-        members = fit_members(net, X, y, plans)
+    members = fit_members(net, X, y, plans)
     for got, want in zip(_probas(members, X, plans), expected, strict=True):
         np.testing.assert_array_equal(got, want)
 

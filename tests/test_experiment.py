@@ -367,19 +367,11 @@ def test_same_table_for_any_n_jobs_and_backend(tmp_path, tiny_net_params, config
 
 
 @pytest.mark.slow
-def test_a_study_runs_on_a_dask_cluster(tmp_path, iris_run):
-    distributed = pytest.importorskip("distributed")
+def test_a_study_runs_on_a_dask_cluster(tmp_path, iris_run, dask_backend):
     study, _ = iris_run
     again = Experiment.from_toml(_write(tmp_path))
     again.verbose = 0
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-        joblib.parallel_config(backend="dask"),
-    ):
-        again.run(tmp_path / "dask")
+    again.run(tmp_path / "dask")
     pd.testing.assert_frame_equal(again.results, study.results, check_exact=True)
 
 

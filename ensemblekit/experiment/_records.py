@@ -184,6 +184,20 @@ class RunResults:
         )
 
     def fold_record(self, model: str, fold: int) -> dict | None:
+        """The record of one model's fold as written (None if not done).
+
+        Parameters
+        ----------
+        model : str
+        fold : int
+            Its position in the splitter's order.
+
+        Returns
+        -------
+        record : dict or None
+            ``scores`` (scorer name to score), ``n_train``, ``n_test``, and for
+            classifiers ``y_true`` and ``proba`` on the fold's test rows.
+        """
         return self._folds.get((model, fold))
 
     @property
@@ -204,7 +218,12 @@ class RunResults:
         return pd.DataFrame(rows, columns=["model", "fold", "scorer", "score"])
 
     def common_folds(self) -> list[int]:
-        """The folds every model has finished: the ones a comparison can pair."""
+        """The folds every model has finished: the ones a comparison can pair.
+
+        Returns
+        -------
+        folds : list of int
+        """
         return [
             fold
             for fold in range(self.n_folds)
@@ -239,9 +258,18 @@ class RunResults:
         )
 
     def out_of_fold(self, model: str) -> tuple | None:
-        """``(y_true, proba)``: the model's test-fold probabilities, pooled over the folds
-        every model has finished (classes as indices into ``study["data"]["classes"]``);
-        None for a model without ``predict_proba``."""
+        """A model's test-fold probabilities, pooled over the folds every model finished.
+
+        Parameters
+        ----------
+        model : str
+
+        Returns
+        -------
+        y_true, proba : ndarray of shape (n,) and (n, n_classes), or None
+            Classes as indices into ``study["data"]["classes"]``; None for a model
+            without ``predict_proba``.
+        """
         records = [self._folds[model, f] for f in self.common_folds()]
         if not records or records[0].get("proba") is None:
             return None
@@ -292,6 +320,18 @@ class RunResults:
         return out
 
     def analysis_record(self, kind: str) -> dict | None:
+        """The record of one analysis as written (None if not done).
+
+        Parameters
+        ----------
+        kind : {"bias_variance", "size_curve", "uncertainty"}
+
+        Returns
+        -------
+        record : dict or None
+            Its ``settings`` and its ``result`` in JSON form (see :attr:`analyses` for
+            the result objects).
+        """
         return self._analyses.get(kind)
 
     def report(self, path=None):
