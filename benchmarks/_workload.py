@@ -1,4 +1,4 @@
-"""The speed issues' workload, shared by the benchmark scripts that time it."""
+"""The speed benchmarks' workload, shared by the scripts that time it."""
 
 import numpy as np
 import torch

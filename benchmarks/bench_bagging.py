@@ -1,6 +1,6 @@
 """Bagging 10 nets: ensemblekit vs scikit-learn Bagging(skorch net) vs torchensemble.
 
-    python benchmarks/bench_bagging.py          # the issue's workload, a few minutes
+    python benchmarks/bench_bagging.py          # the full workload, a few minutes
     ENSEMBLEKIT_QUICK=1 python benchmarks/bench_bagging.py
 
 Workload: make_classification(20000, 20, n_informative=10, n_classes=3), 80/20 split,

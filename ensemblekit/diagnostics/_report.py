@@ -38,6 +38,12 @@ class DiagnosticReport:
     """Checks by name (``report["initial_loss"].status``), in the order they ran.
 
     ``repr`` is a table a person can read; ``report.ok`` is True when no check failed.
+
+    Parameters
+    ----------
+    title : str
+        What was checked, shown above the table.
+    checks : list of Check
     """
 
     def __init__(self, title: str, checks: list[Check]):

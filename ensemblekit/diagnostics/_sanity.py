@@ -220,6 +220,8 @@ class SanityReport(DiagnosticReport):
 
     Attributes
     ----------
+    title : str
+        What was checked, shown above the table.
     checks : dict of str to Check
     chance : float or None
         The loss of a net that knows nothing (None for a criterion without one known).

@@ -73,6 +73,26 @@ _PARAMS_DOC = """
 """
 
 
+_BALANCE_DOC = """    sampling_strategy : None, "auto", float or dict, default=None
+        Rebalance each member's own draw of rows, with imbalanced-learn's meaning
+        (balanced bagging): "auto" brings every class down to the minority's count; a
+        float ``r`` in (0, 1] (two classes) keeps the majority at ``n_minority / r``; a
+        dict gives the rows to keep of the classes it names (more than drawn
+        over-samples). None draws as plain bagging does.
+    replacement : bool, default=False
+        Resample with replacement when rebalancing with ``sampling_strategy``.
+    sampler : imbalanced-learn sampler or None, default=None
+        Any object with ``fit_resample`` (``RandomUnderSampler``, ``SMOTE``...), applied
+        inside each member's fit to its drawn rows only, so nothing leaks into the
+        out-of-bag rows. Needs imbalanced-learn; not with ``sampling_strategy``.
+    correct_prior : bool, default=False
+        Correct ``predict_proba`` from the class shares the members trained on
+        (``train_prior_``) to those of the training data (``class_prior_``), with
+        :func:`~ensemblekit.imbalance.correct_prior_shift`: rebalanced members
+        over-predict the minority otherwise.
+"""
+
+
 _MEMBERS_DOC = """
     estimator_ : estimator
         The validated template every member clones (the default net when ``estimator``
@@ -318,12 +338,17 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
     predictions average the members' ``predict_proba`` (soft voting). Members are fitted
     by ensemblekit's member engine in parallel, and every draw comes from ``random_state``
     up front."""
-        + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetClassifier()")
+        + _PARAMS_DOC.format(engine=ENGINE_DOC + _BALANCE_DOC, net="NeuralNetClassifier()")
         + """
     Attributes
     ----------"""
         + _MEMBERS_DOC
         + """    classes_ : ndarray of shape (n_classes,)
+    class_prior_ : ndarray of shape (n_classes,)
+        Share of each class in the training rows.
+    train_prior_ : ndarray of shape (n_classes,)
+        Share of each class in the rows the members trained on (after resampling): what
+        ``correct_prior`` corrects from.
     oob_score_ : float
         Accuracy of the out-of-bag predictions (when ``oob_score=True``).
     oob_decision_function_ : ndarray of shape (n_samples, n_classes)

@@ -65,13 +65,21 @@ ENGINES = ("auto", "joblib", "vectorized")
 class StudyError(ValueError):
     """A study that cannot run, found before any fit: the key, its line and the fix.
 
-    Attributes
+    Parameters
     ----------
     key : str
         The dotted key at fault (``models.net.max_epochs``); empty for the whole study.
-    line : int or None
+    message : str
+        What is wrong, and the fix.
+    line : int or None, default=None
         Its line in the study file (None for a study built in Python).
-    file : str or None
+    file : str or None, default=None
+        The study file.
+
+    Attributes
+    ----------
+    key, message, line, file
+        As given.
     """
 
     def __init__(self, key: str, message: str, *, line: int | None = None, file=None):

@@ -110,7 +110,20 @@ class BiasVarianceResult(ArrayFieldsEqual):
 
 
 def decompose_squared(predictions: np.ndarray, y: np.ndarray) -> dict:
-    """Squared loss: ``expected_loss = bias (squared, noise included) + variance``, exactly."""
+    """Squared loss: ``expected_loss = bias (squared, noise included) + variance``, exactly.
+
+    Parameters
+    ----------
+    predictions : ndarray of shape (n_rounds, n_points)
+        Each round's prediction of each test point.
+    y : ndarray of shape (n_points,)
+        The targets.
+
+    Returns
+    -------
+    terms : dict of str to ndarray of shape (n_points,)
+        "main" (the mean prediction), "loss", "bias" and "variance", per point.
+    """
     main = predictions.mean(axis=0)
     loss = ((predictions - y) ** 2).mean(axis=0)
     bias = (main - y) ** 2
@@ -119,7 +132,22 @@ def decompose_squared(predictions: np.ndarray, y: np.ndarray) -> dict:
 
 
 def decompose_zero_one(predictions: np.ndarray, y: np.ndarray) -> dict:
-    """0-1 loss after Domingos (2000), with the variance split by the main prediction."""
+    """0-1 loss after Domingos (2000), with the variance split by the main prediction.
+
+    Parameters
+    ----------
+    predictions : ndarray of shape (n_rounds, n_points)
+        Each round's predicted label of each test point.
+    y : ndarray of shape (n_points,)
+        The labels.
+
+    Returns
+    -------
+    terms : dict of str to ndarray of shape (n_points,)
+        "main" (the most frequent prediction), "loss", "bias", "variance",
+        "variance_unbiased", "variance_biased", "variance_biased_weighted" and
+        "net_variance", per point (see :class:`BiasVarianceResult`).
+    """
     labels, codes = np.unique(np.r_[predictions.ravel(), y], return_inverse=True)
     codes_pred = codes[: predictions.size].reshape(predictions.shape)
     counts = np.stack([(codes_pred == k).sum(axis=0) for k in range(len(labels))])
@@ -147,6 +175,19 @@ def decompose_log_loss(probabilities: np.ndarray, y_index: np.ndarray) -> dict:
     The central prediction is the normalised geometric mean of the rounds' probabilities;
     the variance is the mean KL divergence from it to each round. Probabilities are floored
     at 1e-15 and renormalised first, as log loss needs.
+
+    Parameters
+    ----------
+    probabilities : ndarray of shape (n_rounds, n_points, n_classes)
+        Each round's class probabilities on each test point.
+    y_index : ndarray of shape (n_points,)
+        Each point's label, as a column index into the probabilities.
+
+    Returns
+    -------
+    terms : dict of str to ndarray
+        "main" (the central prediction, of shape (n_points, n_classes)), and "loss",
+        "bias" and "variance" per point.
     """
     p = np.clip(probabilities, _PROBA_FLOOR, None)
     log_p = np.log(p / p.sum(axis=2, keepdims=True))

@@ -128,6 +128,15 @@ def leave_one_out_bootstrap_error(losses: np.ndarray) -> float:
 
     Each row's losses are averaged over the rounds that left it out; rows never left out are
     skipped; the row means are then averaged.
+
+    Parameters
+    ----------
+    losses : ndarray of shape (n_rounds, n_rows)
+        Each round's loss on each row, NaN where the round drew the row.
+
+    Returns
+    -------
+    error : float
     """
     left_out = ~np.isnan(losses)
     counts = left_out.sum(axis=0)
@@ -144,6 +153,21 @@ def efron_estimate(method: str, err_train: float, err_oob: float, gamma: float) 
     gamma)`` and relative overfitting ``R = (err_oob' - err_train) / (gamma - err_train)``
     (0 unless both differences are positive, clipped to [0, 1]), weight
     ``w = 0.632 / (1 - 0.368 R)`` and estimate ``(1 - w) err_train + w err_oob'``.
+
+    Parameters
+    ----------
+    method : {"oob", ".632", ".632+"}
+        "oob" returns ``err_oob`` itself.
+    err_train : float
+        The apparent error: the model fitted and scored on all rows.
+    err_oob : float
+        The leave-one-out bootstrap error (:func:`leave_one_out_bootstrap_error`).
+    gamma : float
+        The no-information error: of predictions and labels paired at random.
+
+    Returns
+    -------
+    estimate : float
     """
     if method == "oob":
         return err_oob
@@ -295,7 +319,20 @@ def _response(member, loss: _PointLoss, X, classes):
 
 @dataclass(frozen=True)
 class BootstrapCI:
-    """A metric's value on the data and its bootstrap confidence interval."""
+    """A metric's value on the data and its bootstrap confidence interval.
+
+    Attributes
+    ----------
+    estimate : float
+        The metric on the data itself.
+    low, high : float
+        The interval's ends.
+    confidence_level : float
+    method : str
+        How the interval was built ("percentile", "basic" or "bca").
+    standard_error : float
+        Standard deviation of the bootstrap replicates.
+    """
 
     estimate: float
     low: float

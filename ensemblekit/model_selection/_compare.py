@@ -34,6 +34,11 @@ class SignificanceResult:
 
     Formerly ``TestResult``, a name pytest took for a test class in the modules that
     imported it; the old name still works, with a ``FutureWarning``, until 0.3.
+
+    Attributes
+    ----------
+    statistic : float
+    pvalue : float
     """
 
     __test__ = False  # not a test class, whatever name a module imports it under
@@ -297,6 +302,18 @@ class ComparisonTable(list):
     the noise; ``table.summary`` is that sentence, ``table.best`` the best row,
     ``table.to_frame()`` a pandas DataFrame and ``table.plot()`` a
     :class:`ComparisonDisplay`.
+
+    Parameters
+    ----------
+    rows : list of ComparisonRow
+        Best first.
+    scoring : str
+        The scorer's name.
+    test : {"corrected_ttest", "ttest"}
+        The paired test behind the intervals and p-values.
+    confidence_level : float
+    correction : {"holm", "bonferroni"} or None
+        The adjustment of the p-values for the number of comparisons.
     """
 
     def __init__(self, rows, *, scoring: str, test: str, confidence_level: float, correction):

@@ -200,7 +200,21 @@ class SearchBorderWarning(UserWarning):
 
 @dataclass(frozen=True)
 class BorderFinding:
-    """One parameter whose best value sits on the edge of the searched range."""
+    """One parameter whose best value sits on the edge of the searched range.
+
+    Attributes
+    ----------
+    param : str
+        The parameter's name, as the search knows it.
+    best_value : float
+        Its value in the best candidate.
+    edge : {"low", "high"}
+        Which end of the searched values it sits on.
+    searched : tuple
+        The lowest and highest values searched.
+    suggestion : str
+        What to search next, in words.
+    """
 
     param: str
     best_value: float

@@ -21,7 +21,24 @@ def check_random_state(random_state) -> np.random.RandomState:
 
 
 def draw_seeds(random_state, n: int) -> np.ndarray:
-    """Draw ``n`` integer seeds from ``random_state`` (None, int or RandomState)."""
+    """Draw ``n`` integer seeds from ``random_state``, as scikit-learn's ensembles do.
+
+    Parameters
+    ----------
+    random_state : None, int or RandomState
+    n : int
+
+    Returns
+    -------
+    seeds : ndarray of int of shape (n,)
+        In ``[0, MAX_SEED)``. The first k of ``n`` seeds are the k seeds drawn alone.
+
+    Examples
+    --------
+    >>> from ensemblekit.utils import draw_seeds
+    >>> bool((draw_seeds(0, 5)[:3] == draw_seeds(0, 3)).all())
+    True
+    """
     return check_random_state(random_state).randint(MAX_SEED, size=n)
 
 
@@ -32,6 +49,27 @@ def set_random_states(estimator: BaseEstimator, seed, *, only_unset: bool = Fals
     sorted parameter names, as scikit-learn's ensembles draw them, so a member is
     reproducible wherever it is fitted (and, from a shared ``RandomState``, equal to
     scikit-learn's). With ``only_unset=True`` a ``random_state`` already set is kept.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Changed in place (``set_params``).
+    seed : int or RandomState
+    only_unset : bool, default=False
+
+    Returns
+    -------
+    estimator : estimator
+        The same object.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import BaggingClassifier
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.utils import set_random_states
+    >>> bag = set_random_states(BaggingClassifier(DecisionTreeClassifier()), 0)
+    >>> bag.random_state == bag.estimator.random_state
+    False
     """
     params = estimator.get_params(deep=True)
     keys = sorted(key for key in params if key == "random_state" or key.endswith("__random_state"))
