@@ -1,4 +1,5 @@
 """Compare a net, a bagged net, a CV ensemble of nets and gradient boosting, honestly.
+===================================================================================
 
 On load_breast_cancer, every model is scored on the same repeated stratified 5-fold splits
 (5 x 2 = 10 folds), by accuracy and by log loss. Each table gives each model's mean, a 95%

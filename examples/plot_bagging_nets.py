@@ -1,4 +1,5 @@
 """Accuracy and log loss of bagged nets and deep ensembles as members are added.
+=============================================================================
 
 On load_digits (a 75/25 split), fit a BaggingClassifier and a DeepEnsembleClassifier of
 small nets once each, then score the average of their first k members for every k. Both

@@ -1,4 +1,5 @@
 """Bias and variance of a net as it widens, and of bagging as members are added.
+=============================================================================
 
 Friedman #1 regression (10 features, 5 informative, noise 1.0), squared loss, bootstrap
 rounds. Left: an MLP with one hidden layer of growing width; the narrow net underfits (high

@@ -1,4 +1,5 @@
 """Boosting small nets: staged test error against one net of the same training budget.
+===================================================================================
 
 A 3-class make_classification problem (20 features, 10 informative). AdaBoost (SAMME) and
 gradient boosting (multinomial deviance) each chain small nets (one hidden layer of 4 units,

@@ -1,4 +1,5 @@
 """Ensembles from one training run, against one net and a deep ensemble of the same budget.
+========================================================================================
 
 On load_digits, every method gets the same budget of ``EPOCHS`` epochs of one small net:
 

@@ -1,4 +1,5 @@
 """Deep ensembles as the paper trains them: do their intervals hold what they promise?
+===================================================================================
 
 On load_diabetes (a quarter held out), two deep ensembles of five small nets:
 

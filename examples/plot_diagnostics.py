@@ -1,4 +1,5 @@
 """Before and while training a net: the checks a careful practitioner runs, on load_digits.
+========================================================================================
 
 1. ``lr_range_test``: a short run at a rising learning rate; the suggested rate is a
    tenth of the rate where the smoothed loss is lowest.

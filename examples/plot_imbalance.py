@@ -1,4 +1,5 @@
 """Imbalanced classes: weights, focal loss, balanced batches, balanced bagging, resampling.
+========================================================================================
 
 On a 95/5 make_classification problem and on load_breast_cancer (37% malignant), the same
 small net is trained eight ways and scored on a stratified held-out 30% by balanced accuracy

@@ -1,4 +1,5 @@
 """Coarse to fine: a stacked random search of a net's learning rate and weight decay.
+==================================================================================
 
 On load_digits (a quarter held out), following CS231n's habits:
 

@@ -1,4 +1,5 @@
 """How sure are they? One net, a deep ensemble, bagging, a snapshot ensemble and SWA.
+==================================================================================
 
 On load_digits (a quarter held out), five models of one small net are compared on what
 accuracy does not show:

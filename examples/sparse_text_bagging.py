@@ -1,4 +1,5 @@
 """Bagged nets on a sparse bag of words, with a rare class.
+========================================================
 
 Short "reviews" are made from a vocabulary of 20,000 words, 4% of them complaints that use a
 few telling words. ``TfidfVectorizer`` turns them into a sparse matrix that would take

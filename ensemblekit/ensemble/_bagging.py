@@ -28,6 +28,7 @@ from ._base import (
 )
 
 _PARAMS_DOC = """
+
     Parameters
     ----------
     estimator : estimator or None, default=None
@@ -340,6 +341,7 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
     up front."""
         + _PARAMS_DOC.format(engine=ENGINE_DOC + _BALANCE_DOC, net="NeuralNetClassifier()")
         + """
+
     Attributes
     ----------"""
         + _MEMBERS_DOC
@@ -510,6 +512,7 @@ class BaggingRegressor(AveragingRegressorMixin, _BaseBagging):
     parallel, and every draw comes from ``random_state`` up front."""
         + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetRegressor()")
         + """
+
     Attributes
     ----------"""
         + _MEMBERS_DOC

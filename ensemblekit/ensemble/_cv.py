@@ -86,6 +86,7 @@ def fit_folds(
 
 
 _PARAMS_DOC = """
+
     Parameters
     ----------
     estimator : estimator or None, default=None
@@ -110,6 +111,7 @@ _PARAMS_DOC = """
 {engine}"""
 
 _ATTRS_DOC = """
+
     Attributes
     ----------
     estimator_ : estimator

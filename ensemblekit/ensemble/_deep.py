@@ -23,6 +23,7 @@ from ._base import (
 )
 
 _PARAMS_DOC = """
+
     Parameters
     ----------
     estimator : estimator or None, default=None
@@ -98,6 +99,7 @@ class DeepEnsembleClassifier(SoftVotingClassifierMixin, _BaseDeepEnsemble):
     are more accurate and better calibrated than one."""
         + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetClassifier()")
         + """
+
     Attributes
     ----------
     estimator_ : estimator
@@ -129,6 +131,7 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
     measure of the model uncertainty (Lakshminarayanan et al. 2017)."""
         + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetRegressor()")
         + """
+
     Attributes
     ----------
     estimator_ : estimator

@@ -28,6 +28,7 @@ from ._base import (
 _COLLECTOR = "snapshot_ensemble"
 
 _PARAMS_DOC = """
+
     Parameters
     ----------
     estimator : skorch net or None, default=None
@@ -63,6 +64,7 @@ _PARAMS_DOC = """
 """
 
 _ATTRIBUTES_DOC = """
+
     Attributes
     ----------
     estimator_ : estimator

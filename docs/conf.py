@@ -1,0 +1,67 @@
+"""Sphinx configuration: the user guide (Markdown), the API reference from the docstrings
+(numpydoc) and the gallery of ``examples/`` (sphinx-gallery), with the PyData theme.
+
+``make docs`` (and ``make test``) build it into ``docs/_build/html``, warnings as errors,
+running the examples in quick mode (``ENSEMBLEKIT_QUICK=1``).
+"""
+
+import os
+from pathlib import Path
+
+import ensemblekit
+
+HERE = Path(__file__).parent
+
+project = "ensemblekit"
+author = "ensemblekit developers"
+copyright = "ensemblekit developers"
+version = release = ensemblekit.__version__
+
+extensions = [
+    "myst_parser",
+    "numpydoc",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx_gallery.gen_gallery",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "**.zip"]
+templates_path = ["_templates"]
+
+autosummary_generate = True
+autodoc_default_options = {"members": False, "inherited-members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+myst_heading_anchors = 3
+suppress_warnings = ["myst.xref_missing"]
+
+# The examples save their figures here rather than next to the scripts.
+os.environ.setdefault("ENSEMBLEKIT_FIGURES", str(HERE / "_build" / "example_figures"))
+os.environ.setdefault("ENSEMBLEKIT_QUICK", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/[^_][^/]*\.py$",
+    "ignore_pattern": r"^_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "within_subsection_order": "FileNameSortKey",
+}
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"ensemblekit {version}"
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": [],
+}
+html_static_path = []
+html_show_sourcelink = False
