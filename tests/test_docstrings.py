@@ -75,3 +75,39 @@ def test_the_check_reads_numpydoc():
     )
     assert documented(doc, ("Parameters",)) == {"a", "b", "kwargs"}
     assert documented(doc, ("Attributes",)) is None
+
+
+def _methods():
+    """Public methods our classes define: overrides of scikit-learn, skorch or torch
+    methods (``fit``, ``forward``, callbacks' ``on_*``) are documented by those packages."""
+    seen = set()
+    for name, cls in _public():
+        if not inspect.isclass(cls):
+            continue
+        foreign = {
+            n for k in cls.__mro__ if not k.__module__.startswith("ensemblekit") for n in vars(k)
+        }
+        for klass in cls.__mro__:
+            if not klass.__module__.startswith("ensemblekit"):
+                continue
+            for method_name, method in vars(klass).items():
+                function = getattr(method, "__func__", method)
+                if method_name.startswith("_") or method_name in foreign:
+                    continue
+                if inspect.isfunction(function) and function.__qualname__ not in seen:
+                    seen.add(function.__qualname__)
+                    yield f"{name}.{method_name}", function
+
+
+@pytest.mark.parametrize(("name", "method"), list(_methods()), ids=[n for n, _ in _methods()])
+def test_every_parameter_of_a_public_method_is_documented(name, method):
+    params = [
+        p.name
+        for p in inspect.signature(method).parameters.values()
+        if p.kind is not p.VAR_POSITIONAL and p.name not in ("self", "cls")
+    ]
+    if params:
+        names = documented(inspect.getdoc(method) or "", ("Parameters",))
+        assert names is not None, f"{name} has no Parameters section"
+        missing = [p for p in params if p not in names]
+        assert not missing, f"{name} does not document {missing}"

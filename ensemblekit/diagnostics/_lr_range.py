@@ -88,7 +88,17 @@ class LRRangeTest(ArrayFieldsEqual):
         )
 
     def plot(self, ax=None) -> LRRangeDisplay:
-        """Draw the test: see :class:`LRRangeDisplay` (needs matplotlib)."""
+        """Draw the test (needs matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            A new figure if None.
+
+        Returns
+        -------
+        display : LRRangeDisplay
+        """
         return LRRangeDisplay(self).plot(ax=ax)
 
 

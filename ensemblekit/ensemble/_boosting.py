@@ -271,7 +271,17 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
         return member, error, alpha, new_weight
 
     def staged_decision_function(self, X):
-        """Decision function after each stage (as scikit-learn's SAMME)."""
+        """Decision function after each stage (as scikit-learn's SAMME).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        decision : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         X = self._validate_X(X)
         k = len(self.classes_)
         total, norm = np.zeros((X.shape[0], k)), 0.0
@@ -283,11 +293,30 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
             yield decision[:, 1] - decision[:, 0] if k == 2 else decision
 
     def decision_function(self, X):
-        """Weighted vote of the members, normalised by the sum of their weights."""
+        """Weighted vote of the members, normalised by the sum of their weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+        """
         return _last(self.staged_decision_function(X))
 
     def staged_predict_proba(self, X):
-        """Class probabilities after each stage."""
+        """Class probabilities after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        proba : ndarray of shape (n_samples, n_classes)
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         check_is_fitted(self)
         k = len(self.classes_)
         for decision in self.staged_decision_function(X):
@@ -298,21 +327,61 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
             yield softmax(decision, axis=1)
 
     def predict_proba(self, X):
-        """Class probabilities: softmax of the decision function, as scikit-learn's SAMME."""
+        """Class probabilities: softmax of the decision function, as scikit-learn's SAMME.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
         return _last(self.staged_predict_proba(X))
 
     def staged_predict(self, X):
-        """Predicted labels after each stage."""
+        """Predicted labels after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        y_pred : ndarray of shape (n_samples,)
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         for proba in self.staged_predict_proba(X):
             yield self.classes_[np.argmax(proba, axis=1)]
 
     def predict(self, X):
-        """Class with the highest weighted vote."""
+        """Class with the highest weighted vote.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
     def staged_score(self, X, y, sample_weight=None):
-        """Accuracy after each stage."""
+        """Accuracy after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+
+        Yields
+        ------
+        score : float
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         for pred in self.staged_predict(X):
             yield float(np.average(pred == np.asarray(y), weights=sample_weight))
 
@@ -446,18 +515,49 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
         return predictions[rows, order[rows, median]]
 
     def staged_predict(self, X):
-        """Weighted median of the first 1, 2, ... members."""
+        """Weighted median of the first 1, 2, ... members.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        y_pred : ndarray of shape (n_samples,)
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         X = self._validate_X(X)
         predictions = np.array([m.predict(X) for m in self.estimators_]).T
         for k in range(1, len(self.estimators_) + 1):
             yield self._weighted_median(predictions[:, :k], self.estimator_weights_[:k])
 
     def predict(self, X):
-        """Weighted median of the members' predictions."""
+        """Weighted median of the members' predictions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
         return _last(self.staged_predict(X))
 
     def staged_score(self, X, y, sample_weight=None):
-        """R² after each stage."""
+        """R² after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+
+        Yields
+        ------
+        score : float
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         from sklearn.metrics import r2_score
 
         for pred in self.staged_predict(X):
@@ -684,12 +784,31 @@ class GradientBoostingRegressor(RegressorMixin, _BaseGradientBoosting):
         )
 
     def staged_predict(self, X):
-        """Predictions after each stage."""
+        """Predictions after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        y_pred : ndarray of shape (n_samples,)
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         for output in self._staged_raw(X):
             yield output[:, 0]
 
     def predict(self, X):
-        """``init_ + sum_m learning_rate * member_m(X)``."""
+        """``init_ + sum_m learning_rate * member_m(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
         return _last(self.staged_predict(X))
 
 
@@ -779,20 +898,58 @@ class GradientBoostingClassifier(PredictLogProbaMixin, ClassifierMixin, _BaseGra
         return float(-np.mean(log_proba[np.arange(len(y)), y]))
 
     def staged_predict_proba(self, X):
-        """Class probabilities after each stage."""
+        """Class probabilities after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        proba : ndarray of shape (n_samples, n_classes)
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         for output in self._staged_raw(X):
             yield softmax(output, axis=1)
 
     def predict_proba(self, X):
-        """Softmax of ``init_ + sum_m learning_rate * member_m(X)``."""
+        """Softmax of ``init_ + sum_m learning_rate * member_m(X)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
         return _last(self.staged_predict_proba(X))
 
     def staged_predict(self, X):
-        """Labels after each stage."""
+        """Labels after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        y_pred : ndarray of shape (n_samples,)
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
         for proba in self.staged_predict_proba(X):
             yield self.classes_[np.argmax(proba, axis=1)]
 
     def predict(self, X):
-        """Most probable class."""
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]

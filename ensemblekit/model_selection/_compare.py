@@ -366,7 +366,19 @@ class ComparisonTable(list):
         )
 
     def plot(self, ax=None, *, kind: str = "scores"):
-        """Draw the table: see :meth:`ComparisonDisplay.plot` (needs matplotlib)."""
+        """Draw the table (needs matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            A new figure if None.
+        kind : {"scores", "difference"}, default="scores"
+            See :meth:`ComparisonDisplay.plot`.
+
+        Returns
+        -------
+        display : ComparisonDisplay
+        """
         from ._compare_display import ComparisonDisplay
 
         return ComparisonDisplay(self).plot(ax=ax, kind=kind)

@@ -71,7 +71,19 @@ class EnsembleSizeCurve(ArrayFieldsEqual):
         )
 
     def plot(self, ax=None, **kwargs) -> EnsembleSizeDisplay:
-        """Draw the curve: see :class:`EnsembleSizeDisplay` (needs matplotlib)."""
+        """Draw the curve (needs matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default=None
+            A new figure if None.
+        **kwargs
+            Passed to :meth:`EnsembleSizeDisplay.plot` (``label``).
+
+        Returns
+        -------
+        display : EnsembleSizeDisplay
+        """
         return EnsembleSizeDisplay(self).plot(ax=ax, **kwargs)
 
 

@@ -459,6 +459,19 @@ class NeuralNetBase(NeuralNet):
         then fits members one by one, and ``engine="vectorized"`` raises with the reason.
         Besides the settings, it tries one member's module, criterion and backward pass
         stacked on a few rows of X (a module ``torch.func.vmap`` cannot run is found here).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        plans : sequence of MemberPlan
+        fit_params : dict or None, default=None
+            The members' extra ``fit`` parameters.
+
+        Returns
+        -------
+        reason : str or None
+            In words, for a message ("the callback 'X' acts on every batch").
         """
         return stacking_blocker(self, X, y, plans, fit_params)
 
@@ -469,6 +482,20 @@ class NeuralNetBase(NeuralNet):
         The member engine's hook. ``plans`` have ``rows``, ``features``,
         ``sample_weight`` and ``valid_rows``; ``on_epoch(fraction)`` is called with the
         share of a member's training done (summed over members) as epochs end.
+
+        Parameters
+        ----------
+        members : list of nets
+            Unfitted, seeded clones of this net.
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        plans : sequence of MemberPlan
+        on_epoch : callable or None, default=None
+
+        Returns
+        -------
+        members : list of nets
+            The same objects, fitted.
         """
         return fit_stacked(members, X, y, plans, on_epoch=on_epoch)
 
@@ -607,6 +634,17 @@ class NeuralNetBase(NeuralNet):
         """The criterion's loss of each row (the mean over a row's outputs for wider losses).
 
         Shared by a plain fit and a stacked one, so both weigh rows alike.
+
+        Parameters
+        ----------
+        y_pred : torch.Tensor
+            The module's output for a batch.
+        y_true : torch.Tensor
+            The batch's targets.
+
+        Returns
+        -------
+        losses : torch.Tensor of shape (batch_size,)
         """
         loss = self.criterion_(y_pred, y_true)
         return loss.flatten(1).mean(1) if loss.dim() > 1 else loss

@@ -53,7 +53,18 @@ class GaussianNLLLoss(nn.Module):
         self.min_std, self.reduction = float(min_std), reduction
 
     def split(self, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The means and the standard deviations in a module's output."""
+        """The means and the standard deviations in a module's output.
+
+        Parameters
+        ----------
+        output : torch.Tensor of shape (..., 2 * n_targets)
+            Means first, then the raw scales.
+
+        Returns
+        -------
+        mean, std : torch.Tensor of shape (..., n_targets)
+            ``std`` is ``softplus(raw) + min_std``.
+        """
         n_targets = output.shape[-1] // 2
         return output[..., :n_targets], F.softplus(output[..., n_targets:]) + self.min_std
 
