@@ -45,11 +45,12 @@ docs: $(STAMP_TEST)
 	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
 	@echo "The site: docs/_build/html/index.html"
 
-# The tests, and the site built as `make docs` builds it (about 40 s on 2 cores).
+# The tests, and the site with warnings as errors; its gallery pages show each example's
+# code without running it here (the tests run every example; `make docs` shows their output).
 test: $(STAMP_TEST)
 	$(PY) -m ruff check ensemblekit tests examples benchmarks
 	$(PY) -m ruff format --check ensemblekit tests examples benchmarks
-	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	$(PY) -m sphinx -b html -W --keep-going -q -D plot_gallery=0 docs docs/_build/html
 	$(PY) -m pytest -n auto
 
 lint: $(STAMP_TEST)

@@ -1,8 +1,9 @@
 """Sphinx configuration: the user guide (Markdown), the API reference from the docstrings
 (numpydoc) and the gallery of ``examples/`` (sphinx-gallery), with the PyData theme.
 
-``make docs`` (and ``make test``) build it into ``docs/_build/html``, warnings as errors,
-running the examples in quick mode (``ENSEMBLEKIT_QUICK=1``).
+``make docs`` builds it into ``docs/_build/html``, warnings as errors, running the examples
+in quick mode (``ENSEMBLEKIT_QUICK=1``); ``make test`` builds it without running them
+(``-D plot_gallery=0``), since the tests run every example already.
 """
 
 import os
