@@ -157,7 +157,7 @@ def main(argv=None) -> int:
         else:
             print(f"Report: {run.report(args.output)}")
         return 0
-    except (StudyError, FileNotFoundError) as error:
+    except (StudyError, FileNotFoundError, ImportError) as error:
         print(f"ensemblekit {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -92,9 +92,9 @@ def _bound(function, params: dict, path, checker: Checker) -> dict:
         inspect.signature(function).bind_partial(**params)
     except TypeError:
         names = inspect.signature(function).parameters
-        unknown = [k for k in params if k not in names]
+        unknown = [k for k in params if k not in names] or list(params)[:1]
         checker.fail(
-            (*path, unknown[0] if unknown else ""),
+            (*path, *unknown[:1]),
             f"is not an argument of {function.__name__}; {_hint(unknown[0], names)}",
         )
     return dict(params)

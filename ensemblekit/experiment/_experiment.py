@@ -160,11 +160,13 @@ class Experiment:
         self._X = check_array(self.X, dtype=None, ensure_all_finite=False)
         self._y = column_or_1d(self.y)
         check_consistent_length(self._X, self._y)
+        self._classes = None
         if self._classifier:
             try:
                 check_classification_targets(self._y)
             except ValueError as error:
                 checker.fail(("data",), f"y does not suit classifiers: {error}")
+            self._classes = np.unique(self._y)
         self._scorers = check_scoring(self.scoring, self._classifier, checker)
         self._analyses = check_analyses(self.analyses, self._models, self._classifier, checker)
         self._cv = self._splitter()
@@ -210,18 +212,22 @@ class Experiment:
         X, y, description = load_data(
             raw.get("data"), checker, base_dir=Path(path).parent, seed=seed
         )
-        experiment = cls(
-            models,
-            X,
-            y,
-            cv=make_cv(raw.get("cv"), checker, classifier=classifier, seed=seed),
-            scoring=list(check_scoring(raw.get("scoring"), classifier, checker)),
-            analyses=check_analyses(raw.get("analyses"), models, classifier, checker),
-            name=settings["name"],
-            n_jobs=settings["n_jobs"],
-            engine=settings["engine"],
-            random_state=seed,
-        )
+        cv = make_cv(raw.get("cv"), checker, classifier=classifier, seed=seed)
+        try:  # the constructor checks scoring and analyses; the file knows their lines
+            experiment = cls(
+                models,
+                X,
+                y,
+                cv=cv,
+                scoring=raw.get("scoring"),
+                analyses=raw.get("analyses"),
+                name=settings["name"],
+                n_jobs=settings["n_jobs"],
+                engine=settings["engine"],
+                random_state=seed,
+            )
+        except StudyError as error:
+            raise checker.locate(error) from None
         experiment.study_text, experiment.source = text, str(path)
         experiment.data_description = description
         return experiment
@@ -241,7 +247,6 @@ class Experiment:
             ]
             for name, spec in models.items()
         }
-        classes = np.unique(self._y).tolist() if self._classifier else None
         first = next(iter(self._models.values()))
         return {
             "format": 1,
@@ -256,7 +261,7 @@ class Experiment:
                 "digest": data,
                 "n_samples": int(self._X.shape[0]),
                 "n_features": int(self._X.shape[1]),
-                "classes": classes,
+                "classes": None if self._classes is None else self._classes.tolist(),
             },
             "cv": {
                 "description": repr(self._cv),
@@ -376,10 +381,9 @@ class Experiment:
             "proba": None,
         }
         if self._classifier and hasattr(member, "predict_proba"):
-            classes = np.unique(self._y)
-            proba = np.zeros((len(test), len(classes)))
-            proba[:, np.searchsorted(classes, member.classes_)] = member.predict_proba(X_test)
-            record["y_true"] = np.searchsorted(classes, y_test).tolist()
+            proba = np.zeros((len(test), len(self._classes)))
+            proba[:, np.searchsorted(self._classes, member.classes_)] = member.predict_proba(X_test)
+            record["y_true"] = np.searchsorted(self._classes, y_test).tolist()
             record["proba"] = proba.tolist()
         return record
 

@@ -83,6 +83,11 @@ details { margin: .6rem 0; } summary { cursor: pointer; color: #0969da; }
 """
 
 
+def _pyplot():
+    """matplotlib's pyplot, or an error that names the ``plot`` extra."""
+    return import_optional("matplotlib.pyplot", "The HTML report")
+
+
 def _cell(value, fmt: str = "{:.4f}", cls: str = "") -> str:
     """A table cell showing ``value`` rounded; the exact value is in ``data-value``."""
     shown = fmt.format(value) if isinstance(value, float | int | np.floating) else str(value)
@@ -92,7 +97,7 @@ def _cell(value, fmt: str = "{:.4f}", cls: str = "") -> str:
 
 def _figure(fig) -> str:
     """A matplotlib figure as an embedded PNG."""
-    plt = import_optional("matplotlib.pyplot", "The HTML report")
+    plt = _pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -149,7 +154,7 @@ def _comparison_html(run) -> list[str]:
 
 def _comparison_figure(table):
     """Every fold's score beside each mean (left), each model's difference (right)."""
-    plt = import_optional("matplotlib.pyplot", "The HTML report")
+    plt = _pyplot()
     height = 0.45 * len(table) + 1.6
     if len(table) == 1:
         fig, ax = plt.subplots(figsize=(6, height), constrained_layout=True)
@@ -185,7 +190,7 @@ def _folds_html(run) -> list[str]:
 def _calibration_html(run) -> list[str]:
     from ..metrics import ReliabilityDisplay
 
-    plt = import_optional("matplotlib.pyplot", "The HTML report")
+    plt = _pyplot()
     calibration = run.calibration
     if not calibration:
         return []
@@ -221,7 +226,7 @@ def _calibration_html(run) -> list[str]:
 def _analyses_html(run) -> list[str]:
     from ..model_selection import BiasVarianceDisplay
 
-    plt = import_optional("matplotlib.pyplot", "The HTML report")
+    plt = _pyplot()
     out = []
     for kind, result in run.analyses.items():
         settings = run.study["analyses"][kind]
@@ -273,7 +278,7 @@ def _bias_variance_table(results) -> str:
 
 
 def _uncertainty_html(run, model: str, result) -> list[str]:
-    plt = import_optional("matplotlib.pyplot", "The HTML report")
+    plt = _pyplot()
     record = run.analysis_record("uncertainty")
     y_true = np.asarray(record["y_true"]["array"])
     out = [f"<h2>Uncertainty of {model}</h2>"]
@@ -308,7 +313,7 @@ def _uncertainty_html(run, model: str, result) -> list[str]:
 
 def write_report(run, path: Path) -> Path:
     """Write ``run``'s HTML report at ``path``; figures embedded, nothing else to copy."""
-    import_optional("matplotlib", "The HTML report")
+    _pyplot()
     study = run.study
     title = html.escape(study["name"])
     status_class = "status" if run.complete else "status incomplete"

@@ -140,6 +140,12 @@ class Checker:
         line = None if self.locator is None else self.locator.line(path)
         raise StudyError(key_of(path), message, line=line, file=self.file)
 
+    def locate(self, error: StudyError) -> StudyError:
+        """``error``, raised by a check that knew no file, with this file's line."""
+        path = tuple(part for part in re.split(r"[.\[\]]", error.key) if part)
+        line = None if self.locator is None else self.locator.line(path)
+        return StudyError(error.key, error.message, line=line, file=self.file)
+
     def keys(self, table, path, allowed, *, what: str) -> None:
         """Unknown keys of ``table`` fail, with the closest allowed one."""
         if not isinstance(table, dict):
