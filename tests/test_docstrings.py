@@ -1,4 +1,4 @@
-"""Every parameter of every public class and function is documented in its docstring."""
+"""Every public name is documented: each parameter, its results, its siblings, an example."""
 
 import importlib
 import inspect
@@ -111,3 +111,67 @@ def test_every_parameter_of_a_public_method_is_documented(name, method):
         assert names is not None, f"{name} has no Parameters section"
         missing = [p for p in params if p not in names]
         assert not missing, f"{name} does not document {missing}"
+
+
+# Public classes with no Attributes section, and why.
+NO_ATTRIBUTES = {
+    "nets.GaussianNLLLoss": "a loss: it holds its parameters only",
+    "diagnostics.GradientMonitor": "a callback: it writes to the net's history, under keys "
+    "its docstring names",
+    "diagnostics.ActivationMonitor": "as GradientMonitor",
+    "diagnostics.UpdateRatioMonitor": "as GradientMonitor",
+    "engine.MemberPlan": "a frozen dataclass: its fields are its Parameters",
+    "model_selection.ComparisonTables": "a dict of ComparisonTable by scorer",
+    "model_selection.SearchBorderWarning": "a warning: its message is all it holds",
+    "experiment.StudyChangedError": "StudyError's attributes",
+}
+
+
+def _all_public():
+    for module in MODULES:
+        mod = importlib.import_module(f"ensemblekit.{module}")
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isclass(obj) or inspect.isfunction(obj):  # not the constants
+                yield f"{module}.{name}", obj
+
+
+def _section(doc: str, title: str) -> str | None:
+    parts = _SECTION.split(doc)
+    bodies = [b for t, b in zip(parts[1::2], parts[2::2], strict=True) if t == title]
+    return bodies[0] if bodies else None
+
+
+def _resolve(name: str, module: str):
+    """The object a See Also entry names: dotted from the top, or in ``module``."""
+    head, *rest = name.split(".")
+    if head in ("ensemblekit", "sklearn", "scipy", "torch"):
+        obj, parts = importlib.import_module(head), rest
+        for i, part in enumerate(parts):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                obj = importlib.import_module(".".join([head, *parts[: i + 1]]))
+        return obj
+    obj = getattr(importlib.import_module(f"ensemblekit.{module}"), head)
+    for part in rest:
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize(("name", "obj"), list(_all_public()), ids=[n for n, _ in _all_public()])
+def test_every_public_name_has_its_sections(name, obj):
+    doc = inspect.getdoc(obj) or ""
+    if inspect.isclass(obj):
+        if name not in NO_ATTRIBUTES:
+            assert _section(doc, "Attributes") is not None, f"{name} has no Attributes section"
+    else:
+        assert _section(doc, "Returns") or _section(doc, "Yields"), f"{name} returns nothing"
+    examples = _section(doc, "Examples")
+    assert examples is not None and ">>> " in examples, f"{name} has no runnable example"
+    see_also = _section(doc, "See Also")
+    assert see_also, f"{name} has no See Also section naming its siblings"
+    for line in see_also.splitlines():
+        if line and not line[0].isspace():
+            for entry in line.split(" : ")[0].split(","):
+                assert _resolve(entry.strip(), name.split(".")[0]) is not None

@@ -26,6 +26,16 @@ class EMA(Callback):
     ----------
     decay : float in [0, 1), default=0.999
 
+    Attributes
+    ----------
+    averaged_ : dict of str to torch.Tensor or None
+        The running average of the module's state, during training (None before).
+
+    See Also
+    --------
+    SWA : an equal-weight average over the last epochs.
+    model_soup : average the weights of separately trained nets.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -91,6 +101,11 @@ class SWA(Callback):
     ----------
     n_averaged_ : int
         Number of weight snapshots in the average after training.
+
+    See Also
+    --------
+    EMA : an exponential average over every step.
+    SnapshotCollector : keep several snapshots instead of their average.
 
     Examples
     --------

@@ -96,6 +96,11 @@ class SnapshotCollector(Callback):
     snapshot_iterations_ : list of int
         Training iteration (1-based, counted over the run) of each snapshot.
 
+    See Also
+    --------
+    ensemblekit.ensemble.SnapshotEnsembleClassifier : the ensemble of the snapshots.
+    SWA : one average instead of several copies.
+
     Notes
     -----
     The learning rate of every training batch is recorded in the net's history as

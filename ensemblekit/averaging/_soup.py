@@ -52,6 +52,11 @@ def model_soup(estimators: Sequence, X_val, y_val, *, method: str = "uniform", s
         A copy of the first ingredient (of the best, for "greedy") with the averaged
         weights; ``soup.soup_ingredients_`` lists the indices averaged.
 
+    See Also
+    --------
+    SWA : the average of one run's weights.
+    ensemblekit.ensemble.DeepEnsembleClassifier : average the predictions instead of the weights.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris

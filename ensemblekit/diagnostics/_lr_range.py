@@ -73,6 +73,25 @@ class LRRangeTest(ArrayFieldsEqual):
         The suggested learning rate, by ``rule``.
     rule : str
         How ``suggested_lr`` was chosen.
+
+    See Also
+    --------
+    lr_range_test : the function that returns it.
+    LRRangeDisplay : its plot.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ensemblekit.diagnostics import lr_range_test
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> result = lr_range_test(NeuralNetClassifier(batch_size=16, random_state=0),
+    ...                        StandardScaler().fit_transform(X), y, n_steps=30)
+    >>> result.lrs.shape == result.losses.shape == result.smoothed_losses.shape
+    True
+    >>> bool(result.lrs[0] < result.suggested_lr < result.lrs[-1])
+    True
     """
 
     lrs: np.ndarray
@@ -119,6 +138,20 @@ class LRRangeDisplay:
     See Also
     --------
     lr_range_test : runs the test.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ensemblekit.diagnostics import LRRangeDisplay
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> display = LRRangeDisplay.from_estimator(NeuralNetClassifier(batch_size=16, random_state=0),
+    ...                                         StandardScaler().fit_transform(X), y, n_steps=30)
+    >>> display.ax_.get_xscale()
+    'log'
     """
 
     def __init__(self, result: LRRangeTest):

@@ -21,6 +21,23 @@ class Check:
     status : {"pass", "warn", "fail"}
     advice : str
         One sentence: what the value means and what to do.
+
+    See Also
+    --------
+    sanity_check : the checks that return it.
+    DiagnosticReport : checks by name.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from ensemblekit.diagnostics import gradient_check
+    >>> from ensemblekit.nets import MLP
+    >>> module = MLP(n_features=3, n_outputs=1, hidden_units=(4,), activation="tanh",
+    ...              random_state=0)
+    >>> X, y = torch.randn(6, 3), torch.randn(6, 1)
+    >>> check = gradient_check(module, torch.nn.MSELoss(), X, y, random_state=0)["layers.0.bias"]
+    >>> check.name, check.status, bool(check.value < 1e-4)
+    ('layers.0.bias', 'pass', True)
     """
 
     name: str
@@ -44,6 +61,29 @@ class DiagnosticReport:
     title : str
         What was checked, shown above the table.
     checks : list of Check
+
+    Attributes
+    ----------
+    title : str
+    checks : dict of str to Check
+        The checks by name, in the order they ran.
+    ok : bool
+        True when no check failed.
+
+    See Also
+    --------
+    sanity_check : a function that returns one.
+    Check : one of its checks.
+
+    Examples
+    --------
+    >>> from ensemblekit.diagnostics import Check, DiagnosticReport
+    >>> report = DiagnosticReport("my net", [
+    ...     Check("initial_loss", 1.1, "about 1.10", "pass", "As expected."),
+    ...     Check("overfit_small", 0.9, "near 0", "fail", "It cannot learn 20 rows."),
+    ... ])
+    >>> report.ok, report["overfit_small"].status, [check.name for check in report]
+    (False, 'fail', ['initial_loss', 'overfit_small'])
     """
 
     def __init__(self, title: str, checks: list[Check]):

@@ -230,6 +230,24 @@ class SanityReport(DiagnosticReport):
         did not diverge).
     overfit_losses : ndarray
         Training loss per epoch on the small subset (empty if it diverged).
+
+    See Also
+    --------
+    sanity_check : the function that returns it.
+    LossCurveDisplay : plot the training losses.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ensemblekit.diagnostics import sanity_check
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> report = sanity_check(NeuralNetClassifier(random_state=0), X, y, overfit_epochs=300,
+    ...                       random_state=0)
+    >>> round(report.chance, 4), sorted(report.regularization_losses), report.ok
+    (0.6931, ['weight_decay=0', 'weight_decay=1'], True)
     """
 
     def __init__(self, title, checks, *, chance, regularization_losses, overfit_losses):

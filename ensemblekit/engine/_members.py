@@ -61,6 +61,21 @@ class MemberPlan:
     params : dict or None, default=None
         Parameters set on the member's clone (``set_params``) before it is seeded: members
         of one call may differ in them (a search's candidates).
+
+    See Also
+    --------
+    fit_members : the engine that fits one member per plan.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> import numpy as np
+    >>> from ensemblekit.engine import MemberPlan
+    >>> plan = MemberPlan(seed=7, rows=np.array([0, 0, 3]), params={"max_depth": 2})
+    >>> plan.seed, plan.rows.tolist(), plan.features
+    (7, [0, 0, 3], None)
+    >>> dataclasses.replace(plan, seed=8).seed  # plans are frozen: make a new one
+    8
     """
 
     seed: int
@@ -132,6 +147,11 @@ def fit_members(
     Returns
     -------
     members : list of fitted estimators
+
+    See Also
+    --------
+    MemberPlan : what each member is fitted on.
+    ensemblekit.utils.draw_seeds : the seeds of the plans.
 
     Examples
     --------

@@ -356,6 +356,13 @@ class BaggingClassifier(SoftVotingClassifierMixin, _BaseBagging):
     oob_decision_function_ : ndarray of shape (n_samples, n_classes)
         Mean out-of-bag probabilities of each training row (NaN if never left out).
 
+    See Also
+    --------
+    BaggingRegressor : the same for regression.
+    DeepEnsembleClassifier : members on all the rows, differing only by seed.
+    CVEnsembleClassifier : one member per cross-validation fold.
+    ensemblekit.imbalance.BalancedBatchSampler : balanced batches inside each net instead.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -520,6 +527,11 @@ class BaggingRegressor(AveragingRegressorMixin, _BaseBagging):
         R² of the out-of-bag predictions (when ``oob_score=True``).
     oob_prediction_ : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Mean out-of-bag prediction of each training row (NaN if never left out).
+
+    See Also
+    --------
+    BaggingClassifier : the same for classification.
+    DeepEnsembleRegressor : members on all the rows, differing only by seed.
 
     Examples
     --------

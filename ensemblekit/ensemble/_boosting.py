@@ -163,6 +163,12 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
         members have them, as trees do).
     classes_ : ndarray of shape (n_classes,)
 
+    See Also
+    --------
+    AdaBoostRegressor : AdaBoost.R2 for regression.
+    GradientBoostingClassifier : boosting by fitting the loss's gradient.
+    BaggingClassifier : members fitted independently, not in sequence.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -419,6 +425,11 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
     feature_importances_ : ndarray of shape (n_features,)
         The members' ``feature_importances_`` averaged with their weights (when the
         members have them, as trees do).
+
+    See Also
+    --------
+    AdaBoostClassifier : SAMME for classification.
+    GradientBoostingRegressor : boosting by fitting the loss's gradient.
 
     Examples
     --------
@@ -737,6 +748,11 @@ class GradientBoostingRegressor(RegressorMixin, _BaseGradientBoosting):
         Held-out loss after each stage (with ``n_iter_no_change``).
     n_estimators_ : int
 
+    See Also
+    --------
+    GradientBoostingClassifier : the same for classification.
+    AdaBoostRegressor : boosting by reweighting the rows.
+
     Examples
     --------
     >>> from sklearn.datasets import make_friedman1
@@ -849,6 +865,11 @@ class GradientBoostingClassifier(PredictLogProbaMixin, ClassifierMixin, _BaseGra
         Training deviance (mean log loss) after each stage.
     validation_score_ : ndarray
     n_estimators_ : int
+
+    See Also
+    --------
+    GradientBoostingRegressor : the same for regression.
+    AdaBoostClassifier : boosting by reweighting the rows.
 
     Examples
     --------

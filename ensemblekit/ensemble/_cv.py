@@ -216,6 +216,12 @@ class CVEnsembleClassifier(SoftVotingClassifierMixin, _BaseCVEnsemble):
         + _ATTRS_DOC.format(oof="class probabilities, shape (n_samples, n_classes),")
         + """    classes_ : ndarray of shape (n_classes,)
 
+    See Also
+    --------
+    CVEnsembleRegressor : the same for regression.
+    BaggingClassifier : members on bootstrap draws instead of folds.
+    ensemblekit.model_selection.top_k_ensemble : an ensemble of a search's best settings.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -256,6 +262,11 @@ class CVEnsembleRegressor(AveragingRegressorMixin, _BaseCVEnsemble):
         + _PARAMS_DOC.format(engine=ENGINE_DOC, net="NeuralNetRegressor()")
         + _ATTRS_DOC.format(oof="predictions")
         + """
+    See Also
+    --------
+    CVEnsembleClassifier : the same for classification.
+    BaggingRegressor : members on bootstrap draws instead of folds.
+
     Examples
     --------
     >>> from sklearn.datasets import load_diabetes

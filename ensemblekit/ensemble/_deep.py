@@ -109,6 +109,13 @@ class DeepEnsembleClassifier(SoftVotingClassifierMixin, _BaseDeepEnsemble):
         The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
     classes_ : ndarray of shape (n_classes,)
 
+    See Also
+    --------
+    DeepEnsembleRegressor : the same for regression.
+    SnapshotEnsembleClassifier : members from one training run, for the cost of one.
+    BaggingClassifier : members on bootstrap draws of the rows.
+    ensemblekit.model_selection.predictive_uncertainty : split its uncertainty by source.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -139,6 +146,12 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
         is None).
     estimators_ : list of estimators
         The fitted members (also ``len(ens)``, ``ens[i]``, iteration).
+
+    See Also
+    --------
+    DeepEnsembleClassifier : the same for classification.
+    SnapshotEnsembleRegressor : members from one training run, for the cost of one.
+    ensemblekit.nets.GaussianNLLLoss : members that predict a spread of their own.
 
     Examples
     --------

@@ -236,6 +236,13 @@ class SnapshotEnsembleClassifier(SoftVotingClassifierMixin, _BaseSnapshotEnsembl
         + """
     classes_ : ndarray of shape (n_classes,)
 
+    See Also
+    --------
+    SnapshotEnsembleRegressor : the same for regression.
+    DeepEnsembleClassifier : independent runs: costlier, more diverse.
+    ensemblekit.averaging.SnapshotCollector : the callback that keeps the snapshots.
+    ensemblekit.averaging.SWA : one averaged net instead of several.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -260,6 +267,11 @@ class SnapshotEnsembleRegressor(AveragingRegressorMixin, _BaseSnapshotEnsemble):
         + _PARAMS_DOC.format(net="NeuralNetRegressor()")
         + _ATTRIBUTES_DOC
         + """
+
+    See Also
+    --------
+    SnapshotEnsembleClassifier : the same for classification.
+    DeepEnsembleRegressor : independent runs: costlier, more diverse.
 
     Examples
     --------

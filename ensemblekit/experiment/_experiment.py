@@ -46,7 +46,30 @@ from ._study import (
 
 
 class StudyChangedError(StudyError):
-    """The run folder holds records of another study (other data, splits or models)."""
+    """The run folder holds records of another study (other data, splits or models).
+
+    See Also
+    --------
+    Experiment.run : ``restart=True`` starts the folder over.
+    StudyError : a study that cannot run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.experiment import Experiment, StudyChangedError
+    >>> X, y = load_iris(return_X_y=True)
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     _ = Experiment({"tree": DecisionTreeClassifier(max_depth=2)}, X, y, cv=3,
+    ...                    verbose=0).run(run_dir)
+    ...     try:
+    ...         Experiment({"tree": DecisionTreeClassifier(max_depth=4)}, X, y, cv=3,
+    ...                    verbose=0).run(run_dir)
+    ...     except StudyChangedError as error:
+    ...         print(error)  # doctest: +ELLIPSIS
+    '...' holds records of another study: model 'tree' changed (max_depth 2 -> 4)....
+    """
 
 
 class Experiment:

@@ -148,6 +148,25 @@ class RunResults:
         Fold records found, over every model.
     total : int
         ``n_folds`` times the number of models.
+
+    See Also
+    --------
+    load_run : the function that returns it.
+    Experiment : the study that writes the folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from ensemblekit.experiment import Experiment, load_run
+    >>> X, y = load_iris(return_X_y=True)
+    >>> study = Experiment({"prior": DummyClassifier()}, X, y, cv=3, verbose=0)
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     _ = study.run(run_dir)
+    ...     run = load_run(run_dir)
+    >>> run.n_folds, run.done, run.total, run.results.shape
+    (3, 3, 3, (3, 4))
     """
 
     def __init__(self, path):
@@ -392,5 +411,19 @@ def load_run(run_dir) -> RunResults:
     See Also
     --------
     Experiment.run : writes a run folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.experiment import Experiment, load_run
+    >>> X, y = load_iris(return_X_y=True)
+    >>> study = Experiment({"tree": DecisionTreeClassifier(random_state=0)}, X, y, cv=4, verbose=0)
+    >>> with tempfile.TemporaryDirectory() as run_dir:
+    ...     _ = study.run(run_dir)
+    ...     scores = load_run(run_dir).results  # from the records alone
+    >>> scores.shape, list(scores.columns)
+    ((4, 4), ['model', 'fold', 'scorer', 'score'])
     """
     return RunResults(run_dir)

@@ -80,6 +80,23 @@ class StudyError(ValueError):
     ----------
     key, message, line, file
         As given.
+
+    See Also
+    --------
+    Experiment.from_toml : the reader that raises it.
+    StudyChangedError : a folder that holds another study.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from ensemblekit.experiment import Experiment, StudyError
+    >>> X, y = load_iris(return_X_y=True)
+    >>> try:
+    ...     Experiment({"prior": DummyClassifier()}, X, y, scoring="acuracy")
+    ... except StudyError as error:
+    ...     print(error)  # doctest: +ELLIPSIS
+    scoring[0]: 'acuracy' is not a scorer name; did you mean 'accuracy'? ...
     """
 
     def __init__(self, key: str, message: str, *, line: int | None = None, file=None):

@@ -40,6 +40,19 @@ class FocalLoss(nn.Module):
         Class balance factor (see above).
     reduction : {"mean", "sum", "none"}, default="mean"
 
+    Attributes
+    ----------
+    alpha : None, float or "per-class"
+        As given, or ``"per-class"`` when ``alpha`` was a sequence.
+    alpha_weights : torch.Tensor of shape (n_classes,)
+        The per-class weights, a buffer that moves with the module (only when ``alpha``
+        was a sequence).
+
+    See Also
+    --------
+    compute_class_weight : class weights for a weighted cross-entropy.
+    BalancedBatchSampler : balanced batches instead of a reweighted loss.
+
     Examples
     --------
     >>> import torch
@@ -132,6 +145,12 @@ def compute_class_weight(y, *, method: str = "balanced", beta: float = 0.999) ->
     Returns
     -------
     weights : ndarray of shape (n_classes,)
+
+    See Also
+    --------
+    FocalLoss : a loss that down-weights easy examples.
+    BalancedBatchSampler : balanced batches instead of weights.
+    sklearn.utils.class_weight.compute_class_weight : the ``balanced`` rule it extends.
 
     Examples
     --------

@@ -29,6 +29,17 @@ class BalancedBatchSampler:
     random_state : None, int or RandomState, default=None
         The same int gives the same sequence of epochs.
 
+    Attributes
+    ----------
+    sampling_ratio : dict
+        Each class's share of a batch, as resolved from ``sampling_ratio``.
+
+    See Also
+    --------
+    FocalLoss : weigh hard examples up instead of resampling.
+    compute_class_weight : weigh classes in the loss instead.
+    ensemblekit.ensemble.BaggingClassifier : balanced bagging, with ``sampling_strategy``.
+
     Examples
     --------
     >>> import numpy as np
@@ -153,6 +164,11 @@ def correct_prior_shift(proba, *, train_prior, true_prior) -> np.ndarray:
     Returns
     -------
     proba : ndarray of shape (n_samples, n_classes)
+
+    See Also
+    --------
+    BalancedBatchSampler : a resampling whose prior it corrects.
+    ensemblekit.ensemble.BaggingClassifier : ``correct_prior=True`` applies it to a balanced bag.
 
     Examples
     --------

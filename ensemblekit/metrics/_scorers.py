@@ -24,6 +24,32 @@ class ProbabilityScorer:
         The range the score lies in.
     **kwargs
         Passed to ``metric`` (``n_bins``, ``strategy``, ``method``).
+
+    Attributes
+    ----------
+    metric, limits, kwargs
+        As given.
+    __name__ : str
+        ``name``, which scikit-learn's tools and our tables show.
+
+    See Also
+    --------
+    multiclass_brier_score : a loss it can score with.
+    expected_calibration_error : a loss it can score with.
+    sklearn.metrics.make_scorer : scikit-learn's scorers.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from ensemblekit.metrics import ProbabilityScorer, expected_calibration_error
+    >>> X, y = load_iris(return_X_y=True)
+    >>> ece_5_bins = ProbabilityScorer(expected_calibration_error, "neg_ece_5", (-1.0, 0.0),
+    ...                                n_bins=5)
+    >>> scores = cross_val_score(LogisticRegression(max_iter=500), X, y, scoring=ece_5_bins)
+    >>> ece_5_bins, bool(-1 <= scores.min() <= scores.max() <= 0)
+    (ProbabilityScorer(expected_calibration_error, n_bins=5), True)
     """
 
     def __init__(self, metric, name: str, limits: tuple[float, float], **kwargs):

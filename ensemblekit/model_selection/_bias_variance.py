@@ -77,6 +77,23 @@ class BiasVarianceResult(ArrayFieldsEqual):
     n_rounds : int
     params : dict
         The parameter setting decomposed (by :func:`bias_variance_curve`), else empty.
+
+    See Also
+    --------
+    bias_variance_decomp : the function that returns it.
+    bias_variance_curve : decompositions along a parameter.
+    BiasVarianceDiversityResult : the decomposition of an ensemble.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from ensemblekit.model_selection import bias_variance_decomp
+    >>> X, y = make_regression(n_samples=100, n_features=3, noise=10.0, random_state=0)
+    >>> r = bias_variance_decomp(LinearRegression(), X[:70], y[:70], X[70:], y[70:],
+    ...                          loss="mse", n_rounds=10, random_state=0)
+    >>> r.loss, r.bias_per_point.shape, bool(abs(r.expected_loss - r.bias - r.variance) < 1e-9)
+    ('mse', (30,), True)
     """
 
     loss: str
@@ -123,6 +140,20 @@ def decompose_squared(predictions: np.ndarray, y: np.ndarray) -> dict:
     -------
     terms : dict of str to ndarray of shape (n_points,)
         "main" (the mean prediction), "loss", "bias" and "variance", per point.
+
+    See Also
+    --------
+    decompose_log_loss : log loss.
+    decompose_zero_one : 0-1 loss.
+    bias_variance_decomp : draws the predictions and decomposes them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ensemblekit.model_selection import decompose_squared
+    >>> terms = decompose_squared(np.array([[1.0, 2.0], [3.0, 2.0]]), np.array([2.0, 0.0]))
+    >>> {k: terms[k].tolist() for k in ("main", "loss", "bias", "variance")}
+    {'main': [2.0, 2.0], 'loss': [1.0, 4.0], 'bias': [0.0, 4.0], 'variance': [1.0, 0.0]}
     """
     main = predictions.mean(axis=0)
     loss = ((predictions - y) ** 2).mean(axis=0)
@@ -147,6 +178,29 @@ def decompose_zero_one(predictions: np.ndarray, y: np.ndarray) -> dict:
         "main" (the most frequent prediction), "loss", "bias", "variance",
         "variance_unbiased", "variance_biased", "variance_biased_weighted" and
         "net_variance", per point (see :class:`BiasVarianceResult`).
+
+    See Also
+    --------
+    decompose_squared : squared loss.
+    decompose_log_loss : log loss.
+    bias_variance_decomp : draws the predictions and decomposes them.
+
+    Examples
+    --------
+    Three rounds, two points of class 0. The first point's main prediction (0) is right, and
+    the round that misses it adds unbiased variance. The second point's (1) is wrong, which
+    is bias, and the round that gets it right lowers the loss (biased variance).
+
+    >>> import numpy as np
+    >>> from ensemblekit.model_selection import decompose_zero_one
+    >>> terms = decompose_zero_one(np.array([[0, 1], [0, 1], [1, 0]]), np.array([0, 0]))
+    >>> for k in ("loss", "bias", "variance_unbiased", "variance_biased", "net_variance"):
+    ...     print(k, terms[k].round(4).tolist())
+    loss [0.3333, 0.6667]
+    bias [0.0, 1.0]
+    variance_unbiased [0.3333, 0.0]
+    variance_biased [0.0, 0.3333]
+    net_variance [0.3333, -0.3333]
     """
     labels, codes = np.unique(np.r_[predictions.ravel(), y], return_inverse=True)
     codes_pred = codes[: predictions.size].reshape(predictions.shape)
@@ -188,6 +242,23 @@ def decompose_log_loss(probabilities: np.ndarray, y_index: np.ndarray) -> dict:
     terms : dict of str to ndarray
         "main" (the central prediction, of shape (n_points, n_classes)), and "loss",
         "bias" and "variance" per point.
+
+    See Also
+    --------
+    decompose_squared : squared loss.
+    decompose_zero_one : 0-1 loss.
+    bias_variance_decomp : draws the predictions and decomposes them.
+
+    Examples
+    --------
+    Two rounds, one point of class 0, predicted 0.8 and 0.2: the central prediction is
+    (0.5, 0.5), so the bias is log 2 and the variance the rest of the mean loss.
+
+    >>> import numpy as np
+    >>> from ensemblekit.model_selection import decompose_log_loss
+    >>> terms = decompose_log_loss(np.array([[[0.8, 0.2]], [[0.2, 0.8]]]), np.array([0]))
+    >>> {k: terms[k].round(4).tolist() for k in ("main", "loss", "bias", "variance")}
+    {'main': [[0.5, 0.5]], 'loss': [0.9163], 'bias': [0.6931], 'variance': [0.2231]}
     """
     p = np.clip(probabilities, _PROBA_FLOOR, None)
     log_p = np.log(p / p.sum(axis=2, keepdims=True))
@@ -271,6 +342,12 @@ def bias_variance_decomp(
     Returns
     -------
     result : BiasVarianceResult
+
+    See Also
+    --------
+    bias_variance_curve : decompositions along a parameter.
+    bias_variance_diversity_decomp : an ensemble's loss with its diversity term.
+    decompose_squared : the decomposition of given predictions.
 
     Examples
     --------
@@ -456,6 +533,12 @@ def bias_variance_curve(
     -------
     results : list of BiasVarianceResult
         One per value, with ``params={param_name: value}``.
+
+    See Also
+    --------
+    bias_variance_decomp : one decomposition.
+    BiasVarianceDisplay : the curve's plot.
+    sklearn.model_selection.validation_curve : scores along a parameter.
 
     Examples
     --------

@@ -104,6 +104,22 @@ class BootstrapScoreResult:
         it out, averaged over rows left out at least once.
     no_information_score : float
         Score of the full model's predictions paired with every label (the .632+ gamma).
+
+    See Also
+    --------
+    bootstrap_score : the function that returns it.
+    BootstrapCI : a metric's confidence interval.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from ensemblekit.model_selection import bootstrap_score
+    >>> X, y = load_iris(return_X_y=True)
+    >>> result = bootstrap_score(LogisticRegression(max_iter=500), X, y, method="oob",
+    ...                          n_rounds=10, random_state=0)
+    >>> result.method, result.scoring, result.scores.shape, result.estimate == result.oob_score
+    ('oob', 'accuracy', (10,), True)
     """
 
     estimate: float
@@ -137,6 +153,21 @@ def leave_one_out_bootstrap_error(losses: np.ndarray) -> float:
     Returns
     -------
     error : float
+
+    See Also
+    --------
+    efron_estimate : the .632 and .632+ rules built on it.
+    bootstrap_score : the whole estimate from a model and data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ensemblekit.model_selection import leave_one_out_bootstrap_error
+    >>> losses = np.array([[np.nan, 1.0, 0.0],
+    ...                    [0.0, np.nan, 0.0],
+    ...                    [1.0, 1.0, np.nan]])  # row means 0.5, 1 and 0
+    >>> leave_one_out_bootstrap_error(losses)
+    0.5
     """
     left_out = ~np.isnan(losses)
     counts = left_out.sum(axis=0)
@@ -168,6 +199,19 @@ def efron_estimate(method: str, err_train: float, err_oob: float, gamma: float) 
     Returns
     -------
     estimate : float
+
+    See Also
+    --------
+    leave_one_out_bootstrap_error : the out-of-bag error it combines.
+    bootstrap_score : the whole estimate from a model and data.
+
+    Examples
+    --------
+    >>> from ensemblekit.model_selection import efron_estimate
+    >>> round(efron_estimate(".632", err_train=0.0, err_oob=0.1, gamma=0.5), 4)
+    0.0632
+    >>> round(efron_estimate(".632+", err_train=0.0, err_oob=0.1, gamma=0.5), 4)
+    0.0682
     """
     if method == "oob":
         return err_oob
@@ -231,6 +275,12 @@ def bootstrap_score(
     -------
     result : BootstrapScoreResult
         ``estimate`` (higher is better), the per-round ``scores`` and the parts.
+
+    See Also
+    --------
+    bootstrap_ci : a confidence interval of a metric.
+    efron_estimate : the .632 and .632+ rules from given errors.
+    leave_one_out_bootstrap_error : the out-of-bag error from a loss matrix.
 
     Examples
     --------
@@ -332,6 +382,23 @@ class BootstrapCI:
         How the interval was built ("percentile", "basic" or "bca").
     standard_error : float
         Standard deviation of the bootstrap replicates.
+
+    See Also
+    --------
+    bootstrap_ci : the function that returns it.
+    BootstrapScoreResult : a model's bootstrap score estimate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.metrics import mean_absolute_error
+    >>> from ensemblekit.model_selection import bootstrap_ci
+    >>> y_true = np.arange(50.0)
+    >>> y_pred = y_true + np.where(np.arange(50) % 2, 1.0, -3.0)
+    >>> ci = bootstrap_ci(y_true, y_pred, mean_absolute_error, method="bca", n_resamples=999,
+    ...                   random_state=0)
+    >>> ci.estimate, ci.method, bool(ci.low < ci.estimate < ci.high)
+    (2.0, 'bca', True)
     """
 
     estimate: float
@@ -381,6 +448,11 @@ def bootstrap_ci(
     -------
     ci : BootstrapCI
         ``estimate`` (the metric on all rows), ``low``, ``high`` and ``standard_error``.
+
+    See Also
+    --------
+    bootstrap_score : a model's score by the bootstrap.
+    scipy.stats.bootstrap : the resampling it runs.
 
     Examples
     --------

@@ -39,6 +39,20 @@ class SignificanceResult:
     ----------
     statistic : float
     pvalue : float
+
+    See Also
+    --------
+    corrected_resampled_ttest : a test that returns it.
+    paired_ttest_5x2cv : a test that returns it.
+    mcnemar_test : a test that returns it.
+
+    Examples
+    --------
+    >>> from ensemblekit.model_selection import corrected_resampled_ttest
+    >>> result = corrected_resampled_ttest([0.05, 0.04, 0.06, 0.05, 0.07], n_train=80, n_test=20)
+    >>> statistic, pvalue = result  # unpacks like scipy's results
+    >>> bool(pvalue < 0.05), round(statistic, 2)
+    (True, 7.06)
     """
 
     __test__ = False  # not a test class, whatever name a module imports it under
@@ -71,6 +85,12 @@ def corrected_resampled_ttest(
     -------
     result : SignificanceResult
         ``statistic`` (t) and two-sided ``pvalue``.
+
+    See Also
+    --------
+    paired_ttest_5x2cv : Dietterich's test, on its own 5x2 folds.
+    mcnemar_test : a test on one test set.
+    compare_models : this test for several models, with a correction for many pairs.
 
     Examples
     --------
@@ -146,6 +166,11 @@ def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> Sign
         ``statistic`` (``min(b, c)`` when exact, the chi-square value otherwise) and
         ``pvalue``.
 
+    See Also
+    --------
+    corrected_resampled_ttest : a test on resampled scores.
+    paired_ttest_5x2cv : Dietterich's 5x2cv test.
+
     Examples
     --------
     >>> from ensemblekit.model_selection import mcnemar_test
@@ -203,6 +228,24 @@ def paired_ttest_5x2cv(
     Returns
     -------
     result : SignificanceResult
+
+    See Also
+    --------
+    corrected_resampled_ttest : a test on any resampled scores.
+    mcnemar_test : a test on one test set.
+    compare_models : several models at once.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.model_selection import paired_ttest_5x2cv
+    >>> X, y = load_iris(return_X_y=True)
+    >>> r = paired_ttest_5x2cv(DecisionTreeClassifier(random_state=0), DummyClassifier(), X, y,
+    ...                        random_state=0)
+    >>> bool(r.statistic > 0), bool(r.pvalue < 0.05)
+    (True, True)
     """
     if variant not in ("t", "f"):
         raise ValueError(f"variant must be 't' or 'f', got {variant!r}.")
@@ -267,6 +310,24 @@ class ComparisonRow(ArrayFieldsEqual):
         the noise of the folds.
     scores : ndarray of shape (n_splits,)
         The score on each fold, in the splitter's order (the same folds for every model).
+
+    See Also
+    --------
+    compare_models : the function whose table holds it.
+    ComparisonTable : the rows of one scorer.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.model_selection import compare_models
+    >>> X, y = load_iris(return_X_y=True)
+    >>> models = {"tree": DecisionTreeClassifier(max_depth=2, random_state=0),
+    ...           "prior": DummyClassifier()}
+    >>> row = compare_models(models, X, y, cv=5, scoring="accuracy", random_state=0)[1]
+    >>> row.name, round(row.mean, 3), round(row.diff, 3), row.significant, row.scores.shape
+    ('prior', 0.333, -0.6, True, (5,))
     """
 
     name: str
@@ -314,6 +375,34 @@ class ComparisonTable(list):
     confidence_level : float
     correction : {"holm", "bonferroni"} or None
         The adjustment of the p-values for the number of comparisons.
+
+    Attributes
+    ----------
+    best : ComparisonRow
+        The first row.
+    summary : str
+        One sentence: which models the best is significantly ahead of.
+    scoring, test, confidence_level, correction
+        As given.
+
+    See Also
+    --------
+    compare_models : the function that returns it.
+    ComparisonTables : one table per scorer.
+    ComparisonDisplay : its plot.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.model_selection import compare_models
+    >>> X, y = load_iris(return_X_y=True)
+    >>> models = {"tree": DecisionTreeClassifier(max_depth=2, random_state=0),
+    ...           "prior": DummyClassifier()}
+    >>> table = compare_models(models, X, y, cv=5, scoring="accuracy", random_state=0)
+    >>> table.best.name, [row.name for row in table], table.to_frame().shape
+    ('tree', ['tree', 'prior'], (2, 9))
     """
 
     def __init__(self, rows, *, scoring: str, test: str, confidence_level: float, correction):
@@ -413,6 +502,25 @@ class ComparisonTables(dict):
     Each table is ranked by its own scorer. ``print(tables)`` prints them in turn,
     ``tables.to_frame()`` stacks them (index: scorer, model) and ``tables.plot()`` draws
     one panel per scorer.
+
+    See Also
+    --------
+    compare_models : the function that returns it.
+    ComparisonTable : the table of one scorer.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.model_selection import compare_models
+    >>> X, y = load_iris(return_X_y=True)
+    >>> models = {"tree": DecisionTreeClassifier(max_depth=2, random_state=0),
+    ...           "prior": DummyClassifier()}
+    >>> tables = compare_models(models, X, y, cv=5, scoring=["accuracy", "neg_log_loss"],
+    ...                         random_state=0)
+    >>> list(tables), tables["neg_log_loss"].best.name
+    (['accuracy', 'neg_log_loss'], 'tree')
     """
 
     def to_frame(self):

@@ -47,6 +47,24 @@ class DiversityResult(ArrayFieldsEqual):
         majority gets right, the share of members that disagree with it (they cost the
         members, not the ensemble); on rows it gets wrong, the share of members that are
         right (the ensemble throws them away). Both averaged over all rows.
+
+    See Also
+    --------
+    diversity_decomp : the function that returns it.
+    BiasVarianceDiversityResult : the same split in expectation over training sets.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from ensemblekit.ensemble import BaggingRegressor
+    >>> from ensemblekit.model_selection import diversity_decomp
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> bag = BaggingRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=5,
+    ...                        random_state=0).fit(X[:300], y[:300])
+    >>> r = diversity_decomp(bag, X[300:], y[300:])
+    >>> r.combiner, r.member_losses.shape, bool(r.ensemble_loss < r.member_losses.min())
+    ('arithmetic mean', (5,), True)
     """
 
     loss: str
@@ -252,6 +270,26 @@ class BiasVarianceDiversityResult(ArrayFieldsEqual):
     diversity : float
         The members' diversity (as :func:`diversity_decomp`), averaged over the rounds.
     n_rounds, n_members : int
+
+    See Also
+    --------
+    bias_variance_diversity_decomp : the function that returns it.
+    BiasVarianceResult : the decomposition of a single model.
+    DiversityResult : the split of one fitted ensemble's loss.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from ensemblekit.ensemble import BaggingRegressor
+    >>> from ensemblekit.model_selection import bias_variance_diversity_decomp
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> bag = BaggingRegressor(DecisionTreeRegressor(max_depth=3), n_estimators=4,
+    ...                        random_state=0)
+    >>> r = bias_variance_diversity_decomp(bag, X[:300], y[:300] / 100, X[300:], y[300:] / 100,
+    ...                                    n_rounds=3, random_state=0)
+    >>> r.loss, r.n_rounds, r.n_members, bool(r.diversity > 0)
+    ('mse', 3, 4, True)
     """
 
     loss: str

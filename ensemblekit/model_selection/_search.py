@@ -33,6 +33,23 @@ class NestedCVResult:
     inner_best_scores : ndarray of shape (n_outer_splits,)
         The inner searches' best cross-validated scores: optimistic, for comparison.
     searches : list of fitted searches
+
+    See Also
+    --------
+    nested_cross_validate : the function that returns it.
+    compare_models : compare several models on the same folds.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.model_selection import nested_cross_validate
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3]}, cv=3)
+    >>> result = nested_cross_validate(search, X, y, outer_cv=3, random_state=0)
+    >>> result.outer_scores.shape, result.best_params[0], len(result.searches)
+    ((3,), {'max_depth': 3}, 3)
     """
 
     outer_scores: np.ndarray
@@ -89,6 +106,11 @@ def nested_cross_validate(
     Returns
     -------
     result : NestedCVResult
+
+    See Also
+    --------
+    compare_models : compare tuned models on the same folds.
+    StackedGridSearchCV : an inner search that fits net candidates stacked.
 
     Examples
     --------
@@ -162,6 +184,11 @@ def top_k_ensemble(search, k: int = 3, *, X=None, y=None):
     ensemble : VotingClassifier or VotingRegressor
         Members named ``rank1``, ``rank2``... in order of the search's ranking.
 
+    See Also
+    --------
+    StackedGridSearchCV : a search whose candidates are fitted stacked.
+    ensemblekit.ensemble.CVEnsembleClassifier : an ensemble of one setting, one member per fold.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -195,7 +222,28 @@ def top_k_ensemble(search, k: int = 3, *, X=None, y=None):
 
 
 class SearchBorderWarning(UserWarning):
-    """A search's best value of a numeric parameter lies on the edge of what was searched."""
+    """A search's best value of a numeric parameter lies on the edge of what was searched.
+
+    See Also
+    --------
+    check_search_border : the check behind the warning.
+    refine_distributions : narrow (or widen) the ranges for a next round.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from ensemblekit.model_selection import SearchBorderWarning, check_search_border
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> search = GridSearchCV(Ridge(), {"alpha": [1.0, 10.0, 100.0]}).fit(X, y)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", SearchBorderWarning)
+    ...     _ = check_search_border(search)
+    >>> [w.category.__name__ for w in caught]
+    ['SearchBorderWarning']
+    """
 
 
 @dataclass(frozen=True)
@@ -214,6 +262,23 @@ class BorderFinding:
         The lowest and highest values searched.
     suggestion : str
         What to search next, in words.
+
+    See Also
+    --------
+    check_search_border : the function that returns it.
+    SearchBorderWarning : the warning a search gives with it.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from ensemblekit.model_selection import check_search_border
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> search = GridSearchCV(Ridge(), {"alpha": [1.0, 10.0, 100.0]}).fit(X, y)
+    >>> finding, = check_search_border(search, warn=False)
+    >>> finding.param, finding.best_value, finding.edge, finding.searched
+    ('alpha', 1.0, 'low', (1.0, 100.0))
     """
 
     param: str
@@ -264,6 +329,11 @@ def check_search_border(
     -------
     findings : list of BorderFinding or None
         With ``warn=False``: the findings, possibly empty; with ``warn=True``: None.
+
+    See Also
+    --------
+    SearchBorderWarning : the warning a fitted search gives.
+    refine_distributions : ranges for a next round around the best.
 
     Examples
     --------
@@ -420,6 +490,11 @@ def refine_distributions(search, *, shrink: float = 4.0) -> dict:
     -----
     SearchBorderWarning
         When a best value lies on the edge of its searched range.
+
+    See Also
+    --------
+    StackedRandomizedSearchCV : the search to run on them.
+    check_search_border : whether a best value lies on the edge of the range.
 
     Examples
     --------

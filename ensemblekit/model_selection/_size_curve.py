@@ -48,6 +48,25 @@ class EnsembleSizeCurve(ArrayFieldsEqual):
     scores : ndarray of shape (n_orderings, n_members)
         Row o: the score of the first k members of ordering o, for each k.
     scoring : str
+
+    See Also
+    --------
+    ensemble_size_curve : the function that returns it.
+    EnsembleSizeDisplay : its plot.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from ensemblekit.ensemble import BaggingRegressor
+    >>> from ensemblekit.model_selection import ensemble_size_curve
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> bag = BaggingRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=6,
+    ...                        random_state=0).fit(X[:300], y[:300])
+    >>> curve = ensemble_size_curve(bag, X[300:], y[300:], scoring="r2", n_orderings=4,
+    ...                             random_state=0)
+    >>> curve.sizes, curve.scores.shape, curve.scoring
+    (array([1, 2, 3, 4, 5, 6]), (4, 6), 'r2')
     """
 
     sizes: np.ndarray
@@ -104,6 +123,21 @@ class EnsembleSizeDisplay:
     See Also
     --------
     ensemble_size_curve : computes the curve.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from ensemblekit.ensemble import BaggingClassifier
+    >>> from ensemblekit.model_selection import ensemble_size_curve
+    >>> X, y = load_iris(return_X_y=True)
+    >>> bag = BaggingClassifier(DecisionTreeClassifier(), n_estimators=5, random_state=0)
+    >>> curve = ensemble_size_curve(bag.fit(X[::2], y[::2]), X[1::2], y[1::2], random_state=0)
+    >>> display = curve.plot()
+    >>> display.ax_.get_xlabel()
+    'members in the ensemble'
     """
 
     def __init__(self, curve: EnsembleSizeCurve):

@@ -37,6 +37,24 @@ class PredictiveUncertainty(ArrayFieldsEqual):
         The ensemble's prediction the uncertainty belongs to: mean probabilities of shape
         (n_samples, n_classes), or the mean prediction.
     n_members : int
+
+    See Also
+    --------
+    predictive_uncertainty : the function that returns it.
+    DiversityResult : the members' disagreement as part of the loss.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from ensemblekit.ensemble import BaggingRegressor
+    >>> from ensemblekit.model_selection import predictive_uncertainty
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> bag = BaggingRegressor(DecisionTreeRegressor(max_depth=4), n_estimators=5,
+    ...                        random_state=0).fit(X, y)
+    >>> u = predictive_uncertainty(bag, X[:3])  # trees predict no spread of their own
+    >>> u.aleatoric is None, u.total.shape, bool((u.total == u.epistemic).all())
+    (True, (3,), True)
     """
 
     total: np.ndarray

@@ -32,6 +32,11 @@ class GaussianNLLLoss(nn.Module):
     reduction : {"none", "mean", "sum"}, default="mean"
         The nets set "none" and weigh rows themselves.
 
+    See Also
+    --------
+    NeuralNetRegressor : the net to train with it (``predict(X, return_std=True)``).
+    ensemblekit.metrics.gaussian_nll : the same likelihood as a metric.
+
     Examples
     --------
     >>> import torch

@@ -75,6 +75,19 @@ class MLP(nn.Module):
         Seed of the weight initialisation and dropout masks. ``None`` draws a seed from
         torch's global generator.
 
+    Attributes
+    ----------
+    layers : torch.nn.Sequential
+        The layers in order: ``layers.0`` is the first linear layer, the last is the output
+        layer (the names the training monitors and ``gradient_check`` report).
+    seed : int
+        The seed of the initial weights and of dropout (drawn when ``random_state`` is None).
+
+    See Also
+    --------
+    NeuralNetClassifier : the classifier that uses it by default.
+    NeuralNetRegressor : the regressor that uses it by default.
+
     Examples
     --------
     >>> import torch

@@ -152,6 +152,12 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         Class labels seen at fit, sorted."""
         + _FITTED_DOC
         + """
+    See Also
+    --------
+    NeuralNetRegressor : the same for regression.
+    MLP : the default module.
+    ensemblekit.ensemble.DeepEnsembleClassifier : several of these nets, averaged.
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -387,6 +393,12 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
     ----------"""
         + _FITTED_DOC
         + """
+    See Also
+    --------
+    NeuralNetClassifier : the same for classification.
+    GaussianNLLLoss : a loss for predicting a mean and a spread.
+    ensemblekit.ensemble.DeepEnsembleRegressor : several of these nets, averaged.
+
     Examples
     --------
     >>> from sklearn.datasets import make_regression

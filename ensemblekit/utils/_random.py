@@ -33,6 +33,11 @@ def draw_seeds(random_state, n: int) -> np.ndarray:
     seeds : ndarray of int of shape (n,)
         In ``[0, MAX_SEED)``. The first k of ``n`` seeds are the k seeds drawn alone.
 
+    See Also
+    --------
+    set_random_states : seed every ``random_state`` of an estimator.
+    ensemblekit.engine.MemberPlan : a plan that takes a drawn seed.
+
     Examples
     --------
     >>> from ensemblekit.utils import draw_seeds
@@ -61,6 +66,11 @@ def set_random_states(estimator: BaseEstimator, seed, *, only_unset: bool = Fals
     -------
     estimator : estimator
         The same object.
+
+    See Also
+    --------
+    draw_seeds : seeds drawn as scikit-learn's ensembles do.
+    sklearn.utils.check_random_state : turn ``random_state`` into a generator.
 
     Examples
     --------
