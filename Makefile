@@ -34,6 +34,7 @@ figures: $(STAMP_RUN)
 	$(PIP) -e ".[plot]"
 	$(PY) examples/plot_diagnostics.py --figures docs/images
 	$(PY) examples/plot_stacked_search.py --figures docs/images
+	$(PY) examples/plot_choosing_an_ensemble.py --figures docs/images
 	# The demo study's report, as a browser shows its top (needs Debian's chromium).
 	$(VENV)/bin/ensemblekit run examples/demo.toml --out runs/demo --report -q
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1250 \

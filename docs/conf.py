@@ -31,7 +31,6 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "**
 templates_path = ["_templates"]
 
 autosummary_generate = True
-autodoc_default_options = {"members": False, "inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -66,3 +65,17 @@ html_theme_options = {
 }
 html_static_path = []
 html_show_sourcelink = False
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """A class page lists the methods and properties ensemblekit defines, its private base
+    classes' included; those of scikit-learn, skorch and torch (``get_params``, the
+    ``set_*_request`` methods, ``forward``) are documented by those packages."""
+    if what != "class":
+        return None
+    function = getattr(obj, "fget", None) or getattr(obj, "__func__", None) or obj
+    return None if (getattr(function, "__module__", None) or "").startswith("ensemblekit") else True
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)
