@@ -64,6 +64,9 @@ html_theme_options = {
     "footer_end": [],
 }
 html_static_path = []
+# The guide's pages have no section to navigate: give their tables the width. The API
+# reference and the gallery keep their sidebars.
+html_sidebars = {"*": []}
 html_show_sourcelink = False
 
 
