@@ -169,6 +169,8 @@ def test_every_public_name_has_its_sections(name, obj):
         assert _section(doc, "Returns") or _section(doc, "Yields"), f"{name} returns nothing"
     examples = _section(doc, "Examples")
     assert examples is not None and ">>> " in examples, f"{name} has no runnable example"
+    outside = re.search(r"\.\./|\b[A-Z]+\.md\b", doc)
+    assert not outside, f"{name} points to a file a user does not have: {outside.group()}"
     see_also = _section(doc, "See Also")
     assert see_also, f"{name} has no See Also section naming its siblings"
     for line in see_also.splitlines():

@@ -1,9 +1,8 @@
 """Calibration and probabilistic metrics, in scikit-learn's metric style.
 
-Array in, float out, ``sample_weight`` where it makes sense. The formulas are those of
-REFERENCES.md: Guo et al.'s (2017) expected calibration error (top-label) and its classwise
-form (Kull et al. 2019), the multi-class Brier score (Brier 1950) and the Gaussian negative
-log likelihood.
+Array in, float out, ``sample_weight`` where it makes sense. The formulas are Guo et al.'s
+(2017) expected calibration error (top-label) and its classwise form (Kull et al. 2019), the
+multi-class Brier score (Brier 1950) and the Gaussian negative log likelihood.
 """
 
 from __future__ import annotations

@@ -295,7 +295,7 @@ def bias_variance_decomp(
 
     Each of ``n_rounds`` rounds fits a fresh clone (never the caller's object) on its own
     training set, in parallel through the member engine, and predicts ``X_test``. The
-    decompositions follow ../shared/REFERENCES.md: squared loss (``expected_loss = bias +
+    decompositions are exact: squared loss (``expected_loss = bias +
     variance``, bias squared and including noise), 0-1 loss after Domingos (2000) with the
     variance split by whether the main prediction is right, and log loss after Heskes (1998)
     (``expected_loss = bias + variance``).
