@@ -6,8 +6,12 @@ in quick mode (``ENSEMBLEKIT_QUICK=1``); ``make test`` builds it without running
 (``-D plot_gallery=0``), since the tests run every example already.
 """
 
+import importlib
 import os
+import pkgutil
 from pathlib import Path
+
+from sphinx.pycode import ModuleAnalyzer
 
 import ensemblekit
 
@@ -80,5 +84,20 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     return None if (getattr(function, "__module__", None) or "").startswith("ensemblekit") else True
 
 
+def _doc_comment_of_reexported_data(app, what, name, obj, options, lines):
+    """A public constant (``scorers``, ``MAX_SEED``) is defined in a private module, with a
+    ``#:`` comment there; autodoc reads comments in the public package only."""
+    if what != "data" or getattr(obj, "__doc__", None) != type(obj).__doc__:
+        return  # not data, or data with a docstring of its own, not its type's
+    package, attribute = name.rsplit(".", 1)
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        found = ModuleAnalyzer.for_module(f"{package}.{module.name}").find_attr_docs()
+        if ("", attribute) in found:
+            lines[:] = found["", attribute]
+            return
+
+
 def setup(app):
+    # Before numpydoc (priority 500), which formats what this finds.
+    app.connect("autodoc-process-docstring", _doc_comment_of_reexported_data, priority=400)
     app.connect("autodoc-skip-member", _skip_foreign_members)

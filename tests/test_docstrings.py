@@ -3,6 +3,7 @@
 import importlib
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,15 @@ def test_every_public_name_has_its_sections(name, obj):
         if line and not line[0].isspace():
             for entry in line.split(" : ")[0].split(","):
                 assert _resolve(entry.strip(), name.split(".")[0]) is not None
+
+
+def test_the_api_reference_lists_every_public_name():
+    """docs/api.rst names each module's public names under that module's heading."""
+    text = (Path(__file__).parent.parent / "docs" / "api.rst").read_text()
+    sections = dict(
+        re.findall(r"\.\. currentmodule:: ensemblekit\.(\w+)\n(.*?)(?=\n``|\Z)", text, re.S)
+    )
+    for module in MODULES:
+        listed = set(re.findall(r"^   (\w+)$", sections.get(module, ""), re.M))
+        missing = set(importlib.import_module(f"ensemblekit.{module}").__all__) - listed
+        assert not missing, f"docs/api.rst does not list ensemblekit.{module}.{sorted(missing)}"

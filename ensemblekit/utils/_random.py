@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state as _sklearn_check_random_state
 
-#: Largest seed handed out; fits every RNG we seed (numpy, torch, sklearn).
+#: The bound (exclusive) of the seeds ensemblekit draws: it fits every generator it seeds
+#: (NumPy's, torch's, scikit-learn's).
 MAX_SEED = int(np.iinfo(np.int32).max)
 
 
