@@ -24,15 +24,22 @@ def _public():
                 yield f"{module}.{name}", obj
 
 
+def _bodies(doc: str, titles) -> list[str]:
+    """The bodies of a numpydoc docstring's sections with one of these titles."""
+    parts = _SECTION.split(doc)  # text, title, body, title, body, ...
+    return [body for title, body in zip(parts[1::2], parts[2::2], strict=True) if title in titles]
+
+
+def _section(doc: str, title: str) -> str | None:
+    return next(iter(_bodies(doc, (title,))), None)
+
+
 def documented(doc: str, sections) -> set[str] | None:
     """Names a numpydoc docstring documents in ``sections`` (None: no such section).
 
     An entry is a line at the section's indentation, ``name : type`` or ``a, b : type``.
     """
-    parts = _SECTION.split(doc)  # text, title, body, title, body, ...
-    bodies = [
-        body for title, body in zip(parts[1::2], parts[2::2], strict=True) if title in sections
-    ]
+    bodies = _bodies(doc, sections)
     if not bodies:
         return None
     names = set()
@@ -135,12 +142,6 @@ def _all_public():
             obj = getattr(mod, name)
             if inspect.isclass(obj) or inspect.isfunction(obj):  # not the constants
                 yield f"{module}.{name}", obj
-
-
-def _section(doc: str, title: str) -> str | None:
-    parts = _SECTION.split(doc)
-    bodies = [b for t, b in zip(parts[1::2], parts[2::2], strict=True) if t == title]
-    return bodies[0] if bodies else None
 
 
 def _resolve(name: str, module: str):
