@@ -264,7 +264,8 @@ def test_a_killed_run_resumes_to_the_table_of_an_uninterrupted_one(tmp_path, mon
     killed = tmp_path / "killed"
     with (tmp_path / "stderr.txt").open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ensemblekit", "run", str(study), "--out", str(killed), "-q"],
+            [sys.executable, "-m", "ensemblekit", "run", str(study), "--out", str(killed)]
+            + ["--trust", "slowtree", "-q"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -282,7 +283,7 @@ def test_a_killed_run_resumes_to_the_table_of_an_uninterrupted_one(tmp_path, mon
     # fold was written as it finished, not with its model.
     assert 3 <= done_at_kill < 10
     # The run that was killed goes on; one that nothing stopped runs alongside.
-    resumed = Experiment.from_toml(study)
+    resumed = Experiment.from_toml(study, trust="slowtree")
     resumed.verbose = 0
     fits = []
     monkeypatch.setattr("slowtree.SlowTree.delay", 0.0, raising=False)
@@ -295,7 +296,7 @@ def test_a_killed_run_resumes_to_the_table_of_an_uninterrupted_one(tmp_path, mon
     monkeypatch.setattr(sys.modules["slowtree"].SlowTree, "fit", counted)
     resumed.run(killed)
     assert len(fits) == 20 - done_at_kill  # only what was missing
-    whole = Experiment.from_toml(study)
+    whole = Experiment.from_toml(study, trust=["slowtree"])
     whole.verbose = 0
     whole.run(tmp_path / "whole")
     pd.testing.assert_frame_equal(resumed.results, whole.results, check_exact=True)

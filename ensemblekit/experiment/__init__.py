@@ -2,6 +2,14 @@
 
 from ._experiment import Experiment, StudyChangedError
 from ._records import RunResults, load_run
+from ._schema import RunFolderError
 from ._study import StudyError
 
-__all__ = ["Experiment", "RunResults", "StudyChangedError", "StudyError", "load_run"]
+__all__ = [
+    "Experiment",
+    "RunFolderError",
+    "RunResults",
+    "StudyChangedError",
+    "StudyError",
+    "load_run",
+]

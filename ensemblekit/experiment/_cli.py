@@ -16,6 +16,12 @@ folds, compared with corrected intervals, plus the analyses the file asks for.
 
 Every finished fold is saved in the run folder at once. If a run stops (Ctrl-C, a crash,
 a killed job), run the same command again: it skips what is done and finishes the rest.
+
+A study file is code you choose to run: building what it names runs that code. A file may
+name estimators, torch modules, losses, optimizers and schedulers, skorch callbacks,
+splitters and sklearn.datasets loaders of ensemblekit, scikit-learn, torch, skorch and
+imbalanced-learn; anything else (your own module) only with --trust MODULE. show and
+report only read a run folder: they import nothing and load no pickle.
 """
 
 _STUDY_EXAMPLE = """\
@@ -77,6 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786")
     run.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="let the study file name anything from MODULE (your own estimators, loaders); "
+        "repeatable, and a package trusts its submodules",
+    )
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="exit at once if another run is writing the folder, instead of waiting",
+    )
+    run.add_argument(
         "--report", action="store_true", help="write the HTML report when the run ends"
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -126,13 +145,13 @@ def _run(args) -> int:
 
     from ._experiment import Experiment
 
-    experiment = Experiment.from_toml(args.study, quick=args.quick or None)
+    experiment = Experiment.from_toml(args.study, quick=args.quick or None, trust=args.trust)
     if args.n_jobs is not None:
         experiment.n_jobs = args.n_jobs
     experiment.verbose = 0 if args.quiet else 1
     out = Path(args.out) if args.out else Path("runs") / Path(args.study).stem
     with _backend(args):
-        experiment.run(out, restart=args.restart)
+        experiment.run(out, restart=args.restart, wait=not args.no_wait)
     run = experiment.run_
     print(run)
     if args.report:
@@ -145,6 +164,7 @@ def _run(args) -> int:
 def main(argv=None) -> int:
     """The ``ensemblekit`` command line; returns its exit status."""
     from ._records import load_run
+    from ._schema import RunFolderError
     from ._study import StudyError
 
     args = _parser().parse_args(argv)
@@ -157,7 +177,7 @@ def main(argv=None) -> int:
         else:
             print(f"Report: {run.report(args.output)}")
         return 0
-    except (StudyError, FileNotFoundError, ImportError) as error:
+    except (StudyError, RunFolderError, FileNotFoundError, ImportError) as error:
         print(f"ensemblekit {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

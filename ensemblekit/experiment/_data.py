@@ -72,7 +72,7 @@ def _load(spec, checker: Checker, *, base_dir: Path, seed: int) -> tuple:
         X, y = function(**params)[:2]
         return X, y, f"{name} ({_args(spec.get('params', {}))})" if spec.get("params") else name
     if source == "loader":
-        function = import_object(spec["loader"], (*path, "loader"), checker)
+        function = import_object(spec["loader"], (*path, "loader"), checker, "loader")
         params = _bound(function, params, (*path, "params"), checker)
         data = function(**params)
         if hasattr(data, "data") and hasattr(data, "target"):  # a Bunch
@@ -180,13 +180,15 @@ def make_cv(spec, checker: Checker, *, classifier: bool, seed: int):
         "RepeatedKFold",
     ):
         spec = {"n_splits": 5, "n_repeats": 2, **spec}
-    cls = getattr(sklearn.model_selection, str(name), None)
-    if not (inspect.isclass(cls) and hasattr(cls, "split") and hasattr(cls, "get_n_splits")):
-        splitters = [
-            n
-            for n in sklearn.model_selection.__all__
-            if hasattr(getattr(sklearn.model_selection, n), "get_n_splits")
-        ]
+    # vars(), not getattr: scikit-learn's module raises ImportError for its experimental
+    # names, which a misspelt splitter would otherwise meet in the hint.
+    splitters = {
+        n: obj
+        for n, obj in vars(sklearn.model_selection).items()
+        if not n.startswith("_") and inspect.isclass(obj) and hasattr(obj, "get_n_splits")
+    }
+    cls = splitters.get(str(name))
+    if cls is None:
         checker.fail(
             (*path, "splitter"),
             f"{name!r} is not a splitter of sklearn.model_selection; {_hint(name, splitters)}",

@@ -39,6 +39,7 @@ from ._study import (
     StudyError,
     check_analyses,
     check_models,
+    check_net_components,
     check_scoring,
     check_settings,
     read_study,
@@ -190,10 +191,16 @@ class Experiment:
             except ValueError as error:
                 checker.fail(("data",), f"y does not suit classifiers: {error}")
             self._classes = np.unique(self._y)
+        n_outputs = len(self._classes) if self._classifier else 1
+        for name, model in self._models.items():
+            check_net_components(model, self._X.shape[1], n_outputs, ("models", name), checker)
         self._scorers = check_scoring(self.scoring, self._classifier, checker)
         self._analyses = check_analyses(self.analyses, self._models, self._classifier, checker)
         self._cv = self._splitter()
-        self._splits = list(self._cv.split(self._X, self._y))
+        try:
+            self._splits = list(self._cv.split(self._X, self._y))
+        except ValueError as error:  # more folds than rows, or than a class's rows
+            checker.fail(("cv",), f"{self._cv!r} cannot split the {len(self._y)} rows: {error}")
         if len(self._splits) < 2:
             checker.fail(("cv",), f"gives {len(self._splits)} split; a study needs at least 2.")
 
@@ -204,8 +211,15 @@ class Experiment:
         return check_cv(self.cv, self._y, classifier=self._classifier)
 
     @classmethod
-    def from_toml(cls, path, *, quick: bool | None = None) -> Experiment:
+    def from_toml(cls, path, *, quick: bool | None = None, trust=()) -> Experiment:
         """Read a study file; every key is checked before any fit.
+
+        A study file names classes and functions by import path, and building them runs
+        their code, so a file may name only estimators, torch modules, losses, optimizers
+        and schedulers, skorch callbacks, splitters and ``sklearn.datasets`` loaders of
+        ensemblekit, scikit-learn, torch, skorch and imbalanced-learn, each checked for
+        its kind before it is called. Anything else (your own module) runs only when you
+        trust its module here; a file cannot trust anything for itself.
 
         Parameters
         ----------
@@ -214,6 +228,9 @@ class Experiment:
         quick : bool or None, default=None
             Lay the file's ``[quick]`` table over the study (a smaller version, for a
             smoke test). None: when the environment sets ``ENSEMBLEKIT_QUICK=1``.
+        trust : str or sequence of str, default=()
+            Modules whose names the file may use freely (``"mymodels"``; a package
+            trusts its submodules), as ``ensemblekit run --trust`` does.
 
         Returns
         -------
@@ -223,11 +240,12 @@ class Experiment:
         ------
         StudyError
             Naming the key, its line and the fix, for an unknown key, a parameter an
-            estimator does not have, a value outside its range, a name that does not import.
+            estimator does not have, a value outside its range, a name that does not import,
+            or a name the file may not use (nothing it names has run then).
         """
         if quick is None:
             quick = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
-        raw, checker, text = read_study(path, quick=quick)
+        raw, checker, text = read_study(path, quick=quick, trust=trust)
         settings = check_settings(raw, checker)
         seed = 0 if settings["random_state"] is None else settings["random_state"]
         models = check_models(raw.get("models"), checker)
@@ -306,7 +324,7 @@ class Experiment:
             "versions": versions(),
         }
 
-    def run(self, run_dir, *, restart: bool = False) -> Experiment:
+    def run(self, run_dir, *, restart: bool = False, wait: bool = True) -> Experiment:
         """Fit and score every model on every fold not yet recorded in ``run_dir``.
 
         Parameters
@@ -317,6 +335,9 @@ class Experiment:
         restart : bool, default=False
             Discard the folder's records first. Needed when the study changed since they
             were written.
+        wait : bool, default=True
+            One run writes a folder at a time. True: wait for a run of another process
+            on ``run_dir`` to end (saying so); False: raise instead.
 
         Returns
         -------
@@ -328,12 +349,15 @@ class Experiment:
         StudyChangedError
             ``run_dir`` holds records of a study with other data, splits, scorers, seed or
             model parameters; it says which.
+        RunFolderError
+            ``run_dir`` holds a file a run does not write, or a symbolic link; or, with
+            ``wait=False``, another process is running into it.
         """
         folder = RunFolder(run_dir)
         meta = self._meta()
-        old = folder.study()
-        if old is not None and not restart:
-            changes = _changes(old, meta)
+        with folder.lock(wait=wait):
+            old = None if restart else folder.study()
+            changes = [] if old is None else _changes(old, meta)
             if changes:
                 raise StudyChangedError(
                     "",
@@ -341,12 +365,12 @@ class Experiment:
                     f"{'; '.join(changes)}. Run into a new folder, or pass restart=True "
                     "(ensemblekit run --restart) to discard the old records.",
                 )
-        folder.clean(records=restart)
-        folder.write(STUDY_FILE, meta)
-        done = RunResults(folder.path)
-        self._run_folds(folder, meta, done)
-        self._run_analyses(folder, meta, done)
-        self.run_ = RunResults(folder.path)
+            folder.clean(records=restart)
+            folder.write(STUDY_FILE, meta)
+            done = RunResults(folder.path)
+            self._run_folds(folder, meta, done)
+            self._run_analyses(folder, meta, done)
+            self.run_ = RunResults(folder.path)
         return self
 
     def _run_folds(self, folder: RunFolder, meta: dict, done: RunResults) -> None:

@@ -1,17 +1,22 @@
 """A run folder: the study it ran, one record per finished fold or analysis, read back.
 
-Every record is written whole or not at all (a temporary file in the same folder, flushed
-to disk, then renamed over the record's name), so a run killed at any moment leaves only
-complete records and, at worst, a temporary file the next run removes.
+Every record is written whole or not at all (a temporary file made in the same folder,
+flushed to disk, then renamed over the record's name), so a run killed at any moment leaves
+only complete records and, at worst, a temporary file the next run removes. One run writes
+a folder at a time (a lock the system releases when its process ends, however it ends), and
+no write follows a symbolic link: what a run or a report writes stays inside the folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +25,16 @@ from ..model_selection._bias_variance import BiasVarianceResult
 from ..model_selection._compare import ComparisonTables, comparison_tables
 from ..model_selection._size_curve import EnsembleSizeCurve
 from ..model_selection._uncertainty import PredictiveUncertainty
+from ._schema import RunFolderError, check_analysis_record, check_fold_record, check_study
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one writer per folder is not enforced
+    fcntl = None
 
 STUDY_FILE = "study.json"
 RECORDS = "records"
+LOCK_FILE = ".lock"
 #: The result class each fitted analysis records.
 RESULT_TYPES = {
     "bias_variance": BiasVarianceResult,
@@ -60,64 +72,144 @@ def encode(value):
     return value
 
 
-def decode(cls, fields: dict):
-    """The result ``encode`` wrote, as an instance of ``cls``."""
+_LINK = (
+    "is a symbolic link: the files and folders of a run folder are never links, so that "
+    "nothing a run or a report writes lands outside it. Remove the link, or use a new folder."
+)
 
-    def back(value):
-        if isinstance(value, dict) and value.keys() == {"array", "dtype"}:
-            return np.asarray(value["array"], dtype=value["dtype"])
-        return value
 
-    return cls(**{name: back(value) for name, value in fields.items()})
+def write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` at ``target``, whole or not at all, never through a symbolic link.
+
+    The temporary file is made new in the target's folder (``mkstemp`` will not open an
+    existing name or a link) and renamed over ``target``, which replaces the name itself.
+    """
+    target = Path(target)
+    if target.is_symlink():
+        raise RunFolderError(target, _LINK)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with open(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class RunFolder:
-    """The files of one run: ``study.json`` and ``records/``."""
+    """The files of one run: ``study.json`` and ``records/``, and the folder's lock."""
 
     def __init__(self, path):
         self.path = Path(path)
 
+    def inside(self, relative: str) -> Path:
+        """The path of ``relative`` in the folder, refusing a symbolic link on the way."""
+        target = self.path
+        for part in Path(relative).parts:
+            target = target / part
+            if target.is_symlink():
+                raise RunFolderError(target, _LINK)
+        return target
+
     def write(self, relative: str, data: dict) -> None:
         """Write ``data`` as JSON at ``relative``, whole or not at all."""
-        target = self.path / relative
+        target = self.inside(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        write_atomic(target, json.dumps(data))
 
-    def read(self, relative: str) -> dict | None:
-        target = self.path / relative
+    def read(self, relative: str):
+        """The JSON at ``relative`` (None if there is no such file)."""
+        target = self.inside(relative)
         if not target.is_file():
             return None
-        with open(target, encoding="utf-8") as handle:
-            return json.load(handle)
+        try:
+            with open(target, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RunFolderError(target, f"is not a record a run writes (not JSON: {error}).")
 
     def study(self) -> dict | None:
-        return self.read(STUDY_FILE)
+        """``study.json``, checked (None in a folder no run has written)."""
+        study = self.read(STUDY_FILE)
+        return None if study is None else check_study(study, self.path / STUDY_FILE)
 
-    def fold_records(self) -> dict:
-        """``{(model, fold): record}`` of every finished fold."""
+    def _records(self, kind: str) -> list[str]:
+        """The records under ``records/<kind>``: relative paths, in order."""
+        top = self.inside(f"{RECORDS}/{kind}")
+        if not top.is_dir():
+            return []
+        return sorted(
+            str(file.relative_to(self.path))
+            for file in top.glob("**/[!.]*.json" if kind == "folds" else "[!.]*.json")
+        )
+
+    def fold_records(self, study: dict) -> dict:
+        """``{(model, fold): record}`` of every finished fold, each checked."""
         out = {}
-        for file in sorted((self.path / RECORDS / "folds").glob("*/*.json")):
-            record = json.loads(file.read_text(encoding="utf-8"))
+        for relative in self._records("folds"):
+            record = check_fold_record(self.read(relative), self.path / relative, study)
+            if relative != fold_path(record["model"], record["fold"]):
+                raise RunFolderError(
+                    self.path / relative,
+                    f"holds the record of model {record['model']!r}, fold {record['fold']}, "
+                    "under another name.",
+                )
             out[record["model"], record["fold"]] = record
         return out
 
-    def analysis_records(self) -> dict:
+    def analysis_records(self, study: dict) -> dict:
+        """``{kind: (record, result)}`` of every analysis recorded, each checked."""
         out = {}
-        for file in sorted((self.path / RECORDS / "analyses").glob("*.json")):
-            record = json.loads(file.read_text(encoding="utf-8"))
-            out[record["kind"]] = record
+        for relative in self._records("analyses"):
+            record = self.read(relative)
+            result = check_analysis_record(record, self.path / relative, study, RESULT_TYPES)
+            out[record["kind"]] = record, result
         return out
 
+    @contextlib.contextmanager
+    def lock(self, *, wait: bool = True):
+        """Hold the folder for one writer: wait for (or, without ``wait``, refuse) a folder
+        another process writes. The system releases the lock when its process ends, so
+        one left by a killed run never blocks."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            handle = os.open(self.inside(LOCK_FILE), flags, 0o644)
+        except OSError as error:
+            raise RunFolderError(self.path / LOCK_FILE, f"cannot be opened: {error}") from None
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.pread(handle, 32, 0).decode(errors="replace").strip() or "?"
+                    busy = f"run folder {str(self.path)!r} in use by pid {holder}"
+                    if not wait:
+                        raise RunFolderError(
+                            self.path, f"in use by pid {holder}: wait for that run to end."
+                        ) from None
+                    print(f"{busy}; waiting, Ctrl-C to stop", file=sys.stderr, flush=True)
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+            yield self
+        finally:
+            os.close(handle)  # releases the lock
+
     def clean(self, *, records: bool = False) -> None:
-        """Remove what a killed run left half-written (and every record, with ``records``)."""
-        if records:
-            shutil.rmtree(self.path / RECORDS, ignore_errors=True)
-        for leftover in self.path.rglob(".*.tmp"):
+        """Remove what a killed run left half-written (and every record, with ``records``).
+
+        Call it holding the lock: the temporary files are then those of runs that died."""
+        top = self.inside(RECORDS)
+        if records and top.is_dir():
+            shutil.rmtree(top)
+        leftovers = list(self.path.glob(f".{STUDY_FILE}.*.tmp"))
+        for folder, _, files in os.walk(top):  # never into a linked folder
+            leftovers += [Path(folder, n) for n in files if n.startswith(".") and n.endswith(".tmp")]
+        for leftover in leftovers:
             leftover.unlink(missing_ok=True)
 
 
@@ -184,12 +276,12 @@ class RunResults:
         self.n_folds = study["cv"]["n_splits"]
         self._folds = {
             key: record
-            for key, record in folder.fold_records().items()
+            for key, record in folder.fold_records(study).items()
             if key[0] in study["models"] and record["fingerprint"] == study["folds"][key[0]][key[1]]
         }
         self._analyses = {
-            kind: record
-            for kind, record in folder.analysis_records().items()
+            kind: (record, result)
+            for kind, (record, result) in folder.analysis_records(study).items()
             if record["fingerprint"] == study["analysis_fingerprints"].get(kind)
         }
         self.done = len(self._folds)
@@ -327,16 +419,7 @@ class RunResults:
         :class:`~ensemblekit.model_selection.BiasVarianceResult`, an
         :class:`~ensemblekit.model_selection.EnsembleSizeCurve`, a
         :class:`~ensemblekit.model_selection.PredictiveUncertainty`."""
-        out = {}
-        for kind, record in self._analyses.items():
-            cls = RESULT_TYPES[kind]
-            result = record["result"]
-            out[kind] = (
-                [decode(cls, r) for r in result]
-                if isinstance(result, list)
-                else decode(cls, result)
-            )
-        return out
+        return {kind: result for kind, (_, result) in self._analyses.items()}
 
     def analysis_record(self, kind: str) -> dict | None:
         """The record of one analysis as written (None if not done).
@@ -351,7 +434,7 @@ class RunResults:
             Its ``settings`` and its ``result`` in JSON form (see :attr:`analyses` for
             the result objects).
         """
-        return self._analyses.get(kind)
+        return self._analyses.get(kind, (None, None))[0]
 
     def report(self, path=None):
         """Write the self-contained HTML report (needs matplotlib); returns its path.

@@ -148,10 +148,11 @@ class Locator:
 
 
 class Checker:
-    """Raises :class:`StudyError` at a key, with its line when the study came from a file."""
+    """Raises :class:`StudyError` at a key, with its line when the study came from a file;
+    ``trust`` holds the modules the person running the study lets it name."""
 
-    def __init__(self, locator: Locator | None = None, file=None):
-        self.locator, self.file = locator, file
+    def __init__(self, locator: Locator | None = None, file=None, trust=()):
+        self.locator, self.file, self.trust = locator, file, check_trust(trust)
 
     def fail(self, path, message: str):
         line = None if self.locator is None else self.locator.line(path)
@@ -197,8 +198,9 @@ def _hint(name: str, allowed) -> str:
     return f"the names it takes are {', '.join(names[:12])}{more}."
 
 
-def read_study(path, *, quick: bool = False) -> tuple[dict, Checker, str]:
-    """The study file as a dict (with its ``[quick]`` table merged in when ``quick``)."""
+def read_study(path, *, quick: bool = False, trust=()) -> tuple[dict, Checker, str]:
+    """The study file as a dict (with its ``[quick]`` table merged in when ``quick``), and
+    the checker that knows its lines and the modules its runner trusts."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No study file at {str(path)!r}: pass the path of a .toml file.")
@@ -207,7 +209,13 @@ def read_study(path, *, quick: bool = False) -> tuple[dict, Checker, str]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise StudyError("", f"is not valid TOML: {error}", file=str(path)) from None
-    checker = Checker(Locator(text), file=str(path))
+    checker = Checker(Locator(text), file=str(path), trust=trust)
+    if "trust" in raw:
+        checker.fail(
+            ("trust",),
+            "a study file cannot trust modules for itself: the person running it names "
+            "them (ensemblekit run STUDY.toml --trust MODULE).",
+        )
     checker.keys(raw, (), STUDY_KEYS, what="a study")
     overrides = raw.pop("quick", {})
     checker.keys(overrides, ("quick",), [k for k in STUDY_KEYS if k != "quick"], what="[quick]")
@@ -227,16 +235,133 @@ def _merged(base: dict, overrides: dict) -> dict:
     return out
 
 
+# ------------------------------------------------------------------ what a file may name
+
+#: The packages a study file may name things from without ``--trust``, by import name.
+KNOWN_PACKAGES = ("ensemblekit", "sklearn", "torch", "skorch", "imblearn")
+_TRUST_RULE = (
+    "a study file names only estimators, torch modules, losses, optimizers and schedulers, "
+    "skorch callbacks, splitters and sklearn.datasets loaders from ensemblekit, "
+    "scikit-learn, torch, skorch and imbalanced-learn, since building what it names runs "
+    "that code."
+)
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_LOADER = re.compile(r"(load|make|fetch)_\w+")
+
+
+def check_trust(trust) -> tuple[str, ...]:
+    """The modules the person running a study trusts, as a tuple of dotted names."""
+    trust = (trust,) if isinstance(trust, str) else tuple(trust or ())
+    for module in trust:
+        if not isinstance(module, str) or not _DOTTED.fullmatch(module):
+            raise ValueError(
+                f"trust takes module names such as 'mymodels' or 'mylab.nets' (a package "
+                f"trusts its submodules), got {module!r}."
+            )
+    return trust
+
+
+def _within(module: str, packages) -> bool:
+    """Whether ``module`` is one of ``packages`` or a submodule of one."""
+    return any(module == p or module.startswith(f"{p}.") for p in packages)
+
+
+def _trust_hint(module_name: str) -> str:
+    top = module_name.split(".")[0]
+    return (
+        f"If you trust the module, name it when you run the study: ensemblekit run "
+        f"STUDY.toml --trust {top} (Experiment.from_toml(path, trust=[{top!r}]))."
+    )
+
+
+def _kinds(place: str) -> dict:
+    """What ``place`` ("model", "setting" or "loader") of a study may name without trust:
+    each kind in words, and its test of the imported object."""
+    import sklearn.datasets
+    import skorch.callbacks
+    import skorch.dataset
+    import torch
+    from sklearn.gaussian_process.kernels import Kernel
+    from sklearn.model_selection import BaseCrossValidator, BaseShuffleSplit
+
+    def subclass(*bases):
+        return lambda obj: inspect.isclass(obj) and issubclass(obj, bases)
+
+    estimator = {"a scikit-learn estimator": subclass(BaseEstimator)}
+    if place == "model":
+        return estimator
+    if place == "loader":
+        return {
+            "a load_*, make_* or fetch_* function of sklearn.datasets": lambda obj: bool(
+                _LOADER.fullmatch(getattr(obj, "__name__", ""))
+                and getattr(sklearn.datasets, obj.__name__, None) is obj
+            )
+        }
+    schedulers = torch.optim.lr_scheduler
+    return {
+        **estimator,
+        "a torch module or loss": subclass(torch.nn.Module),
+        "a torch optimizer": subclass(torch.optim.Optimizer),
+        "a learning-rate scheduler": subclass(
+            schedulers.LRScheduler, schedulers.ReduceLROnPlateau
+        ),
+        "a skorch callback": subclass(skorch.callbacks.Callback),
+        "a splitter": subclass(BaseCrossValidator, BaseShuffleSplit, skorch.dataset.ValidSplit),
+        "a torch dataset, sampler or data loader": subclass(
+            torch.utils.data.Dataset, torch.utils.data.Sampler, torch.utils.data.DataLoader
+        ),
+        "a Gaussian-process kernel": subclass(Kernel),
+    }
+
+
+def kind_refusal(obj, place: str) -> str | None:
+    """Why a study file may not name ``obj`` at ``place`` without trust (None: it may).
+
+    The object must be defined in one of :data:`KNOWN_PACKAGES` and be of a kind the
+    place takes: an estimator class for a model or a pipeline step; for a model's
+    parameters also a torch module, loss, optimizer or scheduler, a skorch callback, a
+    splitter, a torch data class or a kernel; for ``[data] loader``, a ``load_*``,
+    ``make_*`` or ``fetch_*`` function of ``sklearn.datasets``. Nothing is called.
+    """
+    kinds = _kinds(place)
+    owner = getattr(obj, "__module__", None) or ""
+    if _within(owner, KNOWN_PACKAGES) and any(test(obj) for test in kinds.values()):
+        return None
+    what = (
+        f"the class {obj.__name__}"
+        if inspect.isclass(obj)
+        else f"the module {obj.__name__}"
+        if inspect.ismodule(obj)
+        else f"the function {getattr(obj, '__name__', '?')}"
+        if callable(obj)
+        else f"a {type(obj).__name__}"
+    )
+    where = "" if _within(owner, KNOWN_PACKAGES) else f" of {owner or 'no module'!r}"
+    return f"is {what}{where}, not {' or '.join(kinds)}:"
+
+
 # ------------------------------------------------------------------ estimators
 
 
-def import_object(dotted, path, checker: Checker):
-    """The object at ``package.module.Name`` (or ``package.module:Name``)."""
+def import_object(dotted, path, checker: Checker, place: str = "setting"):
+    """The object at ``package.module.Name`` (or ``package.module:Name``), once it is
+    known to be of a kind ``place`` may name (see :func:`kind_refusal`).
+
+    A module outside ensemblekit, scikit-learn, torch, skorch and imbalanced-learn is not
+    even imported (importing runs its code) unless the person running the study trusts it.
+    """
     if not isinstance(dotted, str) or not dotted.strip():
         checker.fail(path, f"must be an import path such as 'sklearn.svm.SVC', got {dotted!r}.")
     module_name, _, name = dotted.rpartition(":") if ":" in dotted else dotted.rpartition(".")
     if not module_name:
         checker.fail(path, f"{dotted!r} has no module: write it as 'package.module.Name'.")
+    trusted = _within(module_name, checker.trust)
+    if not trusted and not _within(module_name, KNOWN_PACKAGES):
+        checker.fail(
+            path,
+            f"{dotted!r} is from {module_name!r}, which a study file may not name: "
+            f"{_TRUST_RULE} {_trust_hint(module_name)}",
+        )
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -246,11 +371,15 @@ def import_object(dotted, path, checker: Checker):
         close = difflib.get_close_matches(name, public, n=1)
         hint = f"; did you mean {module_name}.{close[0]}?" if close else "."
         checker.fail(path, f"module {module_name!r} has no {name!r}{hint}")
-    return getattr(module, name)
+    found = getattr(module, name)
+    if not trusted and (refusal := kind_refusal(found, place)):
+        checker.fail(path, f"{dotted!r} {refusal} {_TRUST_RULE} {_trust_hint(module_name)}")
+    return found
 
 
-def build_object(value, path, checker: Checker):
-    """A study value as the object it describes.
+def build_object(value, path, checker: Checker, place: str = "setting"):
+    """A study value as the object it describes; ``place`` is "model" for a model or a
+    pipeline step, "setting" for a model's parameters (see :func:`kind_refusal`).
 
     A table with ``class`` is an instance of that class, its other keys its parameters
     (nested names such as ``module__hidden_units`` as ``set_params`` takes them); a table
@@ -276,7 +405,9 @@ def build_object(value, path, checker: Checker):
                 "must be a list of steps, each an import path or a {class = ...} table.",
             )
         built = [
-            build_object({"class": s} if isinstance(s, str) else s, (*path, "pipeline", i), checker)
+            build_object(
+                {"class": s} if isinstance(s, str) else s, (*path, "pipeline", i), checker, "model"
+            )
             for i, s in enumerate(steps)
         ]
         for i, step in enumerate(built[:-1]):
@@ -291,7 +422,7 @@ def build_object(value, path, checker: Checker):
         return estimator
     if "class" not in value:
         return {k: build_object(v, (*path, k), checker) for k, v in value.items()}
-    cls = import_object(value["class"], (*path, "class"), checker)
+    cls = import_object(value["class"], (*path, "class"), checker, place)
     if not callable(cls):
         checker.fail((*path, "class"), f"{value['class']!r} is not a class.")
     params = {k: v for k, v in value.items() if k != "class"}
@@ -375,6 +506,61 @@ def _check_module_params(part, prefix: str, path, checker: Checker) -> None:
             )
 
 
+_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,99}")
+
+
+def name_refusal(name) -> str | None:
+    """Why ``name`` cannot name a model (None: it can): it names the model's folder of
+    records, so it must be a plain file name."""
+    if isinstance(name, str) and _NAME.fullmatch(name):
+        return None
+    return (
+        f"{name!r} cannot name a model: a model's name names its records' folder, so it "
+        "holds letters, digits, '_', '-' and '.' only, does not start with '.', and has "
+        "at most 100 characters."
+    )
+
+
+def check_net_components(estimator, n_features: int, n_outputs: int, path, checker) -> None:
+    """Build the module and criterion of every net in ``estimator`` once, as its fit
+    would, so that a bad value (``module__hidden_units = "big"``) fails before any fold.
+
+    Built on torch's meta device, which allocates no memory, with the global generator
+    left as it was: checking draws nothing.
+    """
+    import torch
+
+    from ..utils._torch import signature_has
+
+    parts = [("", estimator)] + [
+        (f"{name}__", value)
+        for name, value in estimator.get_params(deep=True).items()
+        if isinstance(value, BaseEstimator)
+    ]
+    for prefix, part in parts:
+        if not hasattr(part, "get_params_for"):
+            continue
+        for component in ("module", "criterion"):
+            built = getattr(part, component, None)
+            kwargs = part.get_params_for(component)
+            if not inspect.isclass(built):
+                continue
+            fill = {"n_features": n_features, "n_outputs": n_outputs, "random_state": 0}
+            for name, value in fill.items():
+                if component == "module" and name not in kwargs and signature_has(built, name):
+                    kwargs[name] = value
+            try:
+                with torch.random.fork_rng(devices=[]), torch.device("meta"):
+                    built(**kwargs)
+            except (TypeError, ValueError) as error:
+                given = ", ".join(f"{prefix}{component}__{k}" for k in part.get_params_for(component))
+                checker.fail(
+                    path,
+                    f"its {component} {built.__name__} cannot be built from "
+                    f"{given or 'its defaults'}: {error}",
+                )
+
+
 def check_models(models, checker: Checker, path=("models",)) -> dict:
     """``{name: estimator}``, built from the study's tables or checked as given."""
     if not isinstance(models, dict) or not models:
@@ -385,18 +571,14 @@ def check_models(models, checker: Checker, path=("models",)) -> dict:
         )
     out = {}
     for name, spec in models.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(name)):
-            checker.fail(
-                (*path, name),
-                "model names may hold letters, digits, '_', '-' and "
-                "'.' only: they name the run's record files.",
-            )
+        if (refusal := name_refusal(name)) is not None:
+            checker.fail((*path, name), refusal)
         if isinstance(spec, dict):
             if "class" not in spec and "pipeline" not in spec:
                 checker.fail(
                     (*path, name), "needs class = 'package.module.Estimator' or pipeline = [...]."
                 )
-            spec = build_object(spec, (*path, name), checker)
+            spec = build_object(spec, (*path, name), checker, "model")
         if not hasattr(spec, "fit") or not hasattr(spec, "get_params"):
             checker.fail((*path, name), f"is {spec!r:.60}, not a scikit-learn estimator.")
         check_estimator_params(spec, (*path, name), checker)

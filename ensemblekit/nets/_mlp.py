@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from collections.abc import Callable, Sequence
 
 import torch
@@ -108,8 +109,8 @@ class MLP(nn.Module):
         random_state: int | None = None,
     ):
         super().__init__()
-        hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
         _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout)
+        hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
         if random_state is None:
             random_state = int(torch.randint(_MAX_SEED, ()).item())
         self.seed = int(random_state)
@@ -166,8 +167,14 @@ def _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout) ->
         raise ValueError(
             f"MLP needs n_features >= 1 and n_outputs >= 1, got {n_features} and {n_outputs}."
         )
-    if any(int(u) < 1 for u in hidden_units):
-        raise ValueError(f"hidden_units must be positive integers, got {hidden_units!r}.")
+    units = (hidden_units,) if isinstance(hidden_units, Integral) else hidden_units
+    if isinstance(units, str) or not all(
+        isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in units
+    ):
+        raise ValueError(
+            f"hidden_units must be a sequence of positive integers such as (64, 64), got "
+            f"{hidden_units!r}."
+        )
     if isinstance(activation, str) and activation not in _ACTIVATIONS:
         raise ValueError(
             f"Unknown activation {activation!r}; use one of {sorted(_ACTIVATIONS)} "
