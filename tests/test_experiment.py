@@ -264,8 +264,18 @@ def test_a_killed_run_resumes_to_the_table_of_an_uninterrupted_one(tmp_path, mon
     killed = tmp_path / "killed"
     with (tmp_path / "stderr.txt").open("w") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ensemblekit", "run", str(study), "--out", str(killed)]
-            + ["--trust", "slowtree", "-q"],
+            [
+                sys.executable,
+                "-m",
+                "ensemblekit",
+                "run",
+                str(study),
+                "--out",
+                str(killed),
+                "--trust",
+                "slowtree",
+                "-q",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

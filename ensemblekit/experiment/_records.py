@@ -87,7 +87,9 @@ def write_atomic(target: Path, text: str) -> None:
     target = Path(target)
     if target.is_symlink():
         raise RunFolderError(target, _LINK)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
     try:
         with open(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -129,7 +131,8 @@ class RunFolder:
             with open(target, encoding="utf-8") as handle:
                 return json.load(handle)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RunFolderError(target, f"is not a record a run writes (not JSON: {error}).")
+            message = f"is not a record a run writes (not JSON: {error})."
+            raise RunFolderError(target, message) from None
 
     def study(self) -> dict | None:
         """``study.json``, checked (None in a folder no run has written)."""
@@ -208,7 +211,7 @@ class RunFolder:
             shutil.rmtree(top)
         leftovers = list(self.path.glob(f".{STUDY_FILE}.*.tmp"))
         for folder, _, files in os.walk(top):  # never into a linked folder
-            leftovers += [Path(folder, n) for n in files if n.startswith(".") and n.endswith(".tmp")]
+            leftovers += [Path(folder, n) for n in files if n[0] == "." and n.endswith(".tmp")]
         for leftover in leftovers:
             leftover.unlink(missing_ok=True)
 

@@ -286,7 +286,8 @@ def check_analysis_record(record, file, study: dict, result_types: dict):
     if kind == "bias_variance":
         if not r.list(result, "result"):
             r.fail("result", "holds no decomposition.")
-        return [decode(result_types[kind], item, r, f"result[{i}]") for i, item in enumerate(result)]
+        cls = result_types[kind]
+        return [decode(cls, item, r, f"result[{i}]") for i, item in enumerate(result)]
     decoded = decode(result_types[kind], result, r, "result")
     if kind == "size_curve":
         sizes, scores = decoded.sizes, decoded.scores

@@ -302,9 +302,7 @@ def _kinds(place: str) -> dict:
         **estimator,
         "a torch module or loss": subclass(torch.nn.Module),
         "a torch optimizer": subclass(torch.optim.Optimizer),
-        "a learning-rate scheduler": subclass(
-            schedulers.LRScheduler, schedulers.ReduceLROnPlateau
-        ),
+        "a learning-rate scheduler": subclass(schedulers.LRScheduler, schedulers.ReduceLROnPlateau),
         "a skorch callback": subclass(skorch.callbacks.Callback),
         "a splitter": subclass(BaseCrossValidator, BaseShuffleSplit, skorch.dataset.ValidSplit),
         "a torch dataset, sampler or data loader": subclass(
@@ -553,7 +551,7 @@ def check_net_components(estimator, n_features: int, n_outputs: int, path, check
                 with torch.random.fork_rng(devices=[]), torch.device("meta"):
                     built(**kwargs)
             except (TypeError, ValueError) as error:
-                given = ", ".join(f"{prefix}{component}__{k}" for k in part.get_params_for(component))
+                given = ", ".join(f"{prefix}{component}__{k}" for k in kwargs if k not in fill)
                 checker.fail(
                     path,
                     f"its {component} {built.__name__} cannot be built from "

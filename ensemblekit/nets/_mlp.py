@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral
 from collections.abc import Callable, Sequence
+from numbers import Integral
 
 import torch
 from torch import nn
