@@ -1,5 +1,6 @@
 """Studies: read from a file and checked before any fit, run, resumed, reported."""
 
+import html
 import json
 import os
 import re
@@ -425,7 +426,7 @@ def test_the_report_shows_the_numbers_of_the_records(tmp_path, iris_run):
             scores = [records[model, f]["scores"][table["scorer"]] for f in range(6)]
             assert row["values"][0] == pytest.approx(np.mean(scores), rel=1e-12)
     assert text.count("data:image/png;base64,") == 3  # one per scorer, and calibration
-    assert "<pre>" in text and 'dataset = "iris"' in text  # the study file
+    assert "<pre>" in text and 'dataset = "iris"' in html.unescape(text)  # the study file
     assert "scikit-learn" in text and "torch" in text  # the versions
 
 

@@ -453,7 +453,8 @@ class RunResults:
         """
         from ._report import write_report
 
-        return write_report(self, self.path / "report.html" if path is None else Path(path))
+        target = RunFolder(self.path).inside("report.html") if path is None else Path(path)
+        return write_report(self, target)
 
     @property
     def progress(self) -> str:

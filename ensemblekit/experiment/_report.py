@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
-import html
+import hashlib
 import io
 from pathlib import Path
 
+import jinja2
+import markupsafe
 import numpy as np
 
 from ..utils._optional import import_optional
@@ -81,6 +83,11 @@ tr.best td { font-weight: 600; } td.significant { color: #cf222e; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .85rem; }
 details { margin: .6rem 0; } summary { cursor: pointer; color: #0969da; }
 """
+#: What the page may load: its own style and embedded PNG figures; no script, no request.
+_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'sha256-{}'; base-uri 'none'; "
+    "form-action 'none'"
+).format(base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode())
 
 
 def _pyplot():
@@ -88,67 +95,48 @@ def _pyplot():
     return import_optional("matplotlib.pyplot", "The HTML report")
 
 
-def _cell(value, fmt: str = "{:.4f}", cls: str = "") -> str:
-    """A table cell showing ``value`` rounded; the exact value is in ``data-value``."""
-    shown = fmt.format(value) if isinstance(value, float | int | np.floating) else str(value)
-    attr = f' class="{cls}"' if cls else ""
-    return f'<td{attr} data-value="{html.escape(repr(value))}">{html.escape(shown)}</td>'
+def _fmt(value, spec: str) -> str:
+    """A number in ``spec``; anything else is refused (the run folder was checked)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"the report shows numbers here, got {type(value).__name__}")
+    return format(value, spec)
+
+
+def _exact(value) -> str:
+    """The exact value of a cell, for a script that reads the report back."""
+    _fmt(value, "")  # a number, or refused
+    return repr(float(value))
 
 
 def _figure(fig) -> str:
-    """A matplotlib figure as an embedded PNG."""
+    """A matplotlib figure as base64 PNG, for an ``<img>`` in the page."""
     plt = _pyplot()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _comparison_html(run) -> list[str]:
+def _comparison(run) -> list[dict] | None:
     tables = run.comparison
-    out = [
-        "<h2>Comparison</h2>",
-        "<p>Per scorer: each model's mean over the folds with its interval, and its "
-        "difference to the best with the p-value of the paired test named above each "
-        "table, adjusted for the number of comparisons. The figures show every fold's score "
-        "(dots) beside each mean, and each difference.</p>",
-    ]
     if tables is None:
-        out.append("<p>No comparison yet: it needs two folds that every model has finished.</p>")
-        return out
-    folds = len(run.common_folds())
-    if folds < run.n_folds:
-        out.append(f'<p class="incomplete">On the {folds} folds every model has finished.</p>')
+        return None
+    out = []
     for scorer, table in tables.items():
-        level = f"{table.confidence_level:.0%}"
-        p_name = "p" if table.correction is None else f"p ({table.correction})"
-        test = "corrected resampled t-test" if table.test == "corrected_ttest" else "t-test"
-        out.append(f"<h3>{html.escape(scorer)}</h3><p>{len(table[0].scores)} folds, {test}.</p>")
         out.append(
-            f'<table class="comparison" data-scorer="{html.escape(scorer)}"><tr><th>model</th>'
-            f"<th>mean</th><th>{level} interval</th><th>difference to the best</th>"
-            f"<th>{level} interval</th><th>{p_name}</th></tr>"
+            {
+                "scorer": scorer,
+                "level": f"{table.confidence_level:.0%}",
+                "p_name": "p" if table.correction is None else f"p ({table.correction})",
+                "test": "corrected resampled t-test"
+                if table.test == "corrected_ttest"
+                else "t-test",
+                "n_folds": len(table[0].scores),
+                "rows": list(table),
+                "summary": table.summary,
+                "figure": _figure(_comparison_figure(table)),
+            }
         )
-        for row in table:
-            best = row is table[0]
-            cells = [
-                f"<td>{html.escape(row.name)}</td>",
-                _cell(row.mean),
-                f"<td>[{row.ci_low:.4f}, {row.ci_high:.4f}]</td>",
-                "<td>best</td>" if best else _cell(row.diff, "{:+.4f}"),
-                "<td></td>" if best else f"<td>[{row.diff_low:+.4f}, {row.diff_high:+.4f}]</td>",
-                "<td></td>"
-                if best
-                else _cell(row.pvalue_adjusted, "{:.3g}", "significant" if row.significant else ""),
-            ]
-            out.append(
-                f'<tr{" class=best" if best else ""} data-model="{html.escape(row.name)}">'
-                f"{''.join(cells)}</tr>"
-            )
-        out.append("</table>")
-        out.append(f'<p class="summary">{html.escape(table.summary)}</p>')
-        out.append(_figure(_comparison_figure(table)))
     return out
 
 
@@ -166,51 +154,26 @@ def _comparison_figure(table):
     return fig
 
 
-def _folds_html(run) -> list[str]:
+def _folds(run) -> list[dict]:
     """Every fold's scores, as recorded."""
-    head = "".join(f"<th>{html.escape(s)}</th>" for s in run.scorers)
-    out = [
-        "<details><summary>Scores of every fold</summary>",
-        f'<table class="folds"><tr><th>model</th><th>fold</th>{head}</tr>',
+    return [
+        {"model": model, "fold": fold, "scores": [record["scores"][s] for s in run.scorers]}
+        for model in run.models
+        for fold in range(run.n_folds)
+        if (record := run.fold_record(model, fold)) is not None
     ]
-    for model in run.models:
-        for fold in range(run.n_folds):
-            record = run.fold_record(model, fold)
-            if record is None:
-                continue
-            cells = "".join(_cell(record["scores"][s]) for s in run.scorers)
-            out.append(
-                f'<tr data-model="{html.escape(model)}" data-fold="{fold}">'
-                f"<td>{html.escape(model)}</td><td>{fold}</td>{cells}</tr>"
-            )
-    out.append("</table></details>")
-    return out
 
 
-def _calibration_html(run) -> list[str]:
+def _calibration(run) -> dict | None:
     from ..metrics import ReliabilityDisplay
 
-    plt = _pyplot()
     calibration = run.calibration
     if not calibration:
-        return []
+        return None
     settings = run.study["analyses"]["calibration"]
-    out = [
-        "<h2>Calibration</h2>",
-        "<p>Of the out-of-fold probabilities, every fold pooled: the expected calibration "
-        f"error ({settings['n_bins']} {settings['strategy']} bins, top label) and the "
-        "multiclass Brier score, lower is better.</p>",
-        '<table class="calibration"><tr><th>model</th><th>ECE</th><th>Brier</th></tr>',
-    ]
-    for model, values in calibration.items():
-        out.append(
-            f'<tr data-model="{html.escape(model)}"><td>{html.escape(model)}</td>'
-            f"{_cell(values['ece'])}{_cell(values['brier'])}</tr>"
-        )
-    out.append("</table>")
     pooled = {m: run.out_of_fold(m) for m in calibration}
     y = next(iter(pooled.values()))[0]
-    fig, ax = plt.subplots(figsize=(5.5, 5), constrained_layout=True)
+    fig, ax = _pyplot().subplots(figsize=(5.5, 5), constrained_layout=True)
     ReliabilityDisplay.from_predictions(
         y,
         {m: p for m, (_, p) in pooled.items()},
@@ -219,72 +182,46 @@ def _calibration_html(run) -> list[str]:
         labels=np.arange(len(run.study["data"]["classes"])),
         ax=ax,
     )
-    out.append(_figure(fig))
-    return out
+    return {**settings, "models": calibration, "figure": _figure(fig)}
 
 
-def _analyses_html(run) -> list[str]:
+def _analyses(run) -> list[dict]:
     from ..model_selection import BiasVarianceDisplay
 
     plt = _pyplot()
     out = []
     for kind, result in run.analyses.items():
         settings = run.study["analyses"][kind]
-        model = html.escape(settings["model"])
+        section = {"kind": kind, **settings}
         if kind == "bias_variance":
-            out.append(f"<h2>Bias and variance of {model}</h2>")
-            out.append(
-                f"<p>{settings['n_rounds']} bootstrap rounds on {1 - settings['test_size']:.0%} "
-                f"of the rows, scored on the other {settings['test_size']:.0%}; "
-                f"{html.escape(result[0].loss)} loss.</p>"
-            )
-            out.append(_bias_variance_table(result))
+            section |= {"results": result, "names": list(result[0].params) or ["model"]}
+            section["figure"] = None
             if len(result) > 1:
                 fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
                 BiasVarianceDisplay.from_result(result, ax=ax)
-                out.append(_figure(fig))
+                section["figure"] = _figure(fig)
         elif kind == "size_curve":
-            out.append(f"<h2>Ensemble size of {model}</h2>")
-            out.append(
-                f"<p>{html.escape(result.scoring)} of the first k members on held-out rows, "
-                f"over {len(result.scores)} orderings: {result.mean[0]:.4f} with one member, "
-                f"{result.mean[-1]:.4f} with {result.sizes[-1]}.</p>"
-            )
             fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
             result.plot(ax=ax)
-            out.append(_figure(fig))
+            section |= {
+                "scoring": result.scoring,
+                "n_orderings": len(result.scores),
+                "first": result.mean[0],
+                "last": result.mean[-1],
+                "size": int(result.sizes[-1]),
+                "figure": _figure(fig),
+            }
         elif kind == "uncertainty":
-            out += _uncertainty_html(run, model, result)
+            section |= _uncertainty(run, result)
+        out.append(section)
     return out
 
 
-def _bias_variance_table(results) -> str:
-    names = [n for n in results[0].params] or ["model"]
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = [
-        f'<table class="bias-variance"><tr>{head}<th>expected loss</th><th>bias</th>'
-        "<th>variance</th><th>net variance</th></tr>"
-    ]
-    for r in results:
-        keys = "".join(f"<td>{html.escape(repr(r.params[n]))}</td>" for n in r.params) or (
-            "<td>as given</td>"
-        )
-        net = "<td></td>" if r.net_variance is None else _cell(r.net_variance)
-        rows.append(
-            f"<tr>{keys}{_cell(r.expected_loss)}{_cell(r.bias)}{_cell(r.variance)}{net}</tr>"
-        )
-    rows.append("</table>")
-    return "".join(rows)
-
-
-def _uncertainty_html(run, model: str, result) -> list[str]:
+def _uncertainty(run, result) -> dict:
     plt = _pyplot()
     record = run.analysis_record("uncertainty")
     y_true = np.asarray(record["y_true"]["array"])
-    out = [f"<h2>Uncertainty of {model}</h2>"]
     names = [n for n in ("total", "aleatoric", "epistemic") if getattr(result, n) is not None]
-    means = ", ".join(f"{n} {getattr(result, n).mean():.4g}" for n in names)
-    out.append(f"<p>Per held-out row, mean over {len(result.total)} rows: {means}.</p>")
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
     if run.study["task"] == "classification":
         classes = np.asarray(run.study["data"]["classes"])
@@ -302,55 +239,54 @@ def _uncertainty_html(run, model: str, result) -> list[str]:
         ax.set_title(name)
         ax.legend()
     fig.tight_layout()
-    if len(groups) == 2:
-        out.append(
-            "<p>Rows the ensemble gets wrong should carry more uncertainty than the rows it "
-            "gets right.</p>"
-        )
-    out.append(_figure(fig))
-    return out
+    return {
+        "n_rows": len(result.total),
+        "means": [(n, float(getattr(result, n).mean())) for n in names],
+        "split": len(groups) == 2,
+        "figure": _figure(fig),
+    }
+
+
+def render_report(run) -> str:
+    """``run``'s report as one self-contained HTML page (figures embedded, no script)."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("ensemblekit.experiment", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["fmt"] = _fmt
+    environment.filters["exact"] = _exact
+    study = run.study
+    return environment.get_template("report.html").render(
+        policy=_POLICY,
+        style=markupsafe.Markup(_STYLE),
+        name=study["name"],
+        complete=run.complete,
+        progress=run.progress,
+        data=study["data"],
+        cv=study["cv"]["description"],
+        models=run.models,
+        scorers=run.scorers,
+        n_folds=run.n_folds,
+        common_folds=len(run.common_folds()),
+        comparison=_comparison(run),
+        folds=_folds(run),
+        calibration=_calibration(run),
+        analyses=_analyses(run),
+        study_text=study.get("study_text"),
+        source=study.get("source") or "",
+        study_models=study["models"],
+        versions=study["versions"],
+    )
 
 
 def write_report(run, path: Path) -> Path:
-    """Write ``run``'s HTML report at ``path``; figures embedded, nothing else to copy."""
+    """Write ``run``'s HTML report at ``path``, whole or not at all, never through a link."""
+    from ._records import write_atomic
+
     _pyplot()
-    study = run.study
-    title = html.escape(study["name"])
-    status_class = "status" if run.complete else "status incomplete"
-    parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title>',
-        f"<style>{_STYLE}</style></head><body>",
-        f"<h1>{title}</h1>",
-        f'<p class="{status_class}">{html.escape(run.progress)}</p>',
-        f"<p>Data: {html.escape(study['data']['description'])}, "
-        f"{study['data']['n_samples']} rows x {study['data']['n_features']} features. "
-        f"Splits: {html.escape(study['cv']['description'])}. "
-        f"Models: {html.escape(', '.join(run.models))}.</p>",
-    ]
-    parts += _comparison_html(run)
-    parts += _folds_html(run)
-    parts += _calibration_html(run)
-    parts += _analyses_html(run)
-    parts.append("<h2>The study</h2>")
-    if study.get("study_text"):
-        source = html.escape(study.get("source") or "")
-        text = html.escape(study["study_text"], quote=False)
-        parts.append(f"<p>{source}</p><pre>{text}</pre>")
-    else:
-        parts.append("<p>Built in Python; its models as the run recorded them:</p>")
-        parts.append(
-            "<pre>"
-            + html.escape("\n".join(f"{n}: {spec}" for n, spec in study["models"].items()))
-            + "</pre>"
-        )
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-        for k, v in study["versions"].items()
-    )
-    parts.append(f'<h2>Versions</h2><table class="versions">{rows}</table>')
-    parts.append("</body></html>")
+    text = render_report(run)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(parts), encoding="utf-8")
+    write_atomic(path, text)
     return path
