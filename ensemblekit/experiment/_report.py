@@ -84,10 +84,11 @@ pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .85rem; 
 details { margin: .6rem 0; } summary { cursor: pointer; color: #0969da; }
 """
 #: What the page may load: its own style and embedded PNG figures; no script, no request.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
 _POLICY = (
-    "default-src 'none'; img-src data:; style-src 'sha256-{}'; base-uri 'none'; "
+    f"default-src 'none'; img-src data:; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; "
     "form-action 'none'"
-).format(base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode())
+)
 
 
 def _pyplot():
