@@ -18,6 +18,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +29,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
-from ..utils._mixins import abandon_member_fits, fitting_members
+from ..utils._mixins import abandon_member_fits, member_task
 from ..utils._private import _safe_indexing
 from ..utils._random import set_random_states
 from ..utils._routing import rows_of_params
@@ -206,11 +208,15 @@ def fit_members(
     # carries the data inside (a tuple, which is not scattered) and they run side by side.
     data = ((X, y),) if stacked else (X, y)
     call = next(_CALLS)
+    # Dask runs a task to its end once started, even when the client gives up: its
+    # members listen to an event the client sets instead.
+    on_dask = type(backend).__module__.startswith("joblib._dask")
+    stop = _DaskStop(f"ensemblekit-stop-{uuid.uuid4().hex}") if on_dask else None
     with progress_bar(verbose, len(plans), what, in_process) as report:
         calls = (
             delayed(_fit_task)(
                 estimator, data, [plans[i] for i in task], stacked, fit_params or {},
-                n_threads, os.getpid(), only_unset, report, call, number,
+                n_threads, os.getpid(), only_unset, report, call, number, stop,
             )
             for number, task in enumerate(tasks)
         )  # fmt: skip
@@ -224,9 +230,13 @@ def fit_members(
                     if on_fitted is not None:
                         on_fitted(tasks[number], members)
         except BaseException:
-            # Ctrl-C or a member's error: joblib stops waiting, and process workers are
-            # shut down, but threads cannot be killed: members training in this process's
-            # threads stop at their next batch instead of training on unseen.
+            # Ctrl-C or a member's error: joblib stops waiting and shuts loky's workers
+            # down, but threads cannot be killed, and Dask lets a running task run: the
+            # members still training stop at their next batch instead of training on
+            # unseen, and this process's threads are waited for (an interpreter that exits
+            # with a thread inside torch aborts).
+            if stop is not None:
+                stop.set(backend.client)
             abandon_member_fits(call)
             raise
     return [member for members in results for member in members]
@@ -265,7 +275,7 @@ def _parallel(on_fitted, n_jobs, n_tasks: int) -> dict:
 
 def _fit_task(
     estimator, data, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report,
-    call=None, number=0,
+    call=None, number=0, stop=None,
 ):  # fmt: skip
     """One task: its members cloned, seeded and fitted, one by one or stacked.
 
@@ -276,8 +286,9 @@ def _fit_task(
     X, y = data[0] if len(data) == 1 else data
     # A worker process of its own (loky, Dask, Ray) runs the task with its torch share and
     # then gives the worker back as it found it: Dask and Ray workers are shared.
-    marked = fitting_members.set(call)
-    try:
+    if stop is None and os.getpid() != parent_pid and os.getppid() == parent_pid:
+        stop = _ParentGone(parent_pid)  # a loky worker: stop if the parent is killed
+    with member_task(call, stop):
         with torch_threads(n_threads if os.getpid() != parent_pid else None):
             members = [
                 set_random_states(
@@ -291,8 +302,46 @@ def _fit_task(
                 _fit_one(member, X, y, plan, fit_params)
                 report(1.0)
         return number, members
-    finally:
-        fitting_members.reset(marked)
+
+
+class _ParentGone:
+    """Ends this worker process once the process that started it is gone (killed, say):
+    nothing can receive its members, and loky would keep an orphan idle for minutes."""
+
+    def __init__(self, parent_pid: int):
+        self.parent_pid = parent_pid
+
+    def __call__(self) -> bool:
+        if os.getppid() != self.parent_pid:
+            os._exit(1)
+        return False
+
+
+class _DaskStop:
+    """A Dask event the client sets when it gives a fit up; members read it at most every
+    half second (each read asks the scheduler)."""
+
+    def __init__(self, name: str):
+        self.name, self.next_read, self.stopped = name, 0.0, False
+
+    def set(self, client) -> None:
+        from distributed import Event
+
+        try:
+            Event(self.name, client=client).set()
+        except Exception:  # a cluster already gone has no task to stop
+            pass
+
+    def __call__(self) -> bool:
+        if not self.stopped and time.monotonic() >= self.next_read:
+            from distributed import Event
+
+            self.next_read = time.monotonic() + 0.5
+            try:
+                self.stopped = Event(self.name).is_set()
+            except Exception:  # a scheduler out of reach: train on, as without the event
+                self.stopped = False
+        return self.stopped
 
 
 def _fit_one(member, X, y, plan: MemberPlan, fit_params):

@@ -1,0 +1,164 @@
+"""Stopping a fit: Ctrl-C under threads, Ctrl-C under Dask, and a killed parent under loky.
+
+Each scenario runs a bagging fit of nets in a child process and stops it from outside:
+
+- threads: Ctrl-C (SIGINT) during a fit under joblib's threading backend. Counts the runs
+  that end with KeyboardInterrupt (exit 130) against those that abort (SIGABRT, "terminate
+  called without an active exception"), and the seconds from the signal to the exit.
+- dask: Ctrl-C during a fit on a LocalCluster of process workers. Measures the CPU seconds
+  the workers still spend in the 5 s after the caller has stopped.
+- loky: SIGKILL of the parent during a fit with ``n_jobs=2``. Measures how long its loky
+  workers live on.
+
+Run: ``python benchmarks/bench_interrupts.py [--runs 25] [--scenario threads dask loky]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+#: The child: a bagging fit of nets that takes far longer than the scenarios wait.
+FIT = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job ignores it
+import numpy as np
+from joblib import parallel_config
+from sklearn.datasets import make_classification
+from ensemblekit.ensemble import BaggingClassifier
+from ensemblekit.nets import NeuralNetClassifier
+
+backend, engine = sys.argv[1], sys.argv[2]
+X, y = make_classification(4000, 20, random_state=0)
+net = NeuralNetClassifier(max_epochs=300, module__hidden_units=(64, 64), random_state=0)
+bag = BaggingClassifier(net, n_estimators=8, n_jobs=2, engine=engine)
+if backend == "dask":
+    from distributed import Client
+    client = Client(sys.argv[3])
+print("fitting", flush=True)
+with parallel_config(backend=backend):
+    bag.fit(X.astype(np.float32), y)
+"""
+
+
+def _start(folder: Path, *args: str) -> subprocess.Popen:
+    script = folder / "fit.py"
+    script.write_text(FIT)
+    log = open(folder / "log.txt", "w")
+    process = subprocess.Popen(
+        [sys.executable, str(script), *args], stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 120
+    while "fitting" not in (folder / "log.txt").read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError((folder / "log.txt").read_text())
+        time.sleep(0.05)
+    return process
+
+
+def interrupt_threads(engine: str = "joblib", wait: float = 1.5) -> tuple[int, float, str]:
+    """One Ctrl-C under threads: (exit code, seconds to exit, the child's output)."""
+    with tempfile.TemporaryDirectory() as folder:
+        process = _start(Path(folder), "threading", engine)
+        time.sleep(wait)
+        start = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+        return code, time.monotonic() - start, (Path(folder) / "log.txt").read_text()
+
+
+def _cpu_seconds(processes) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def interrupt_dask(wait: float = 3.0) -> tuple[float, float]:
+    """Ctrl-C of a fit on a LocalCluster: (seconds to exit, CPU seconds of the workers in
+    the 5 s after the caller stopped)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
+        Client(cluster) as client,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+        process = _start(Path(folder), "dask", "joblib", cluster.scheduler_address)
+        time.sleep(wait)
+        start = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        stopped = time.monotonic() - start
+        before = _cpu_seconds(workers)
+        time.sleep(5)
+        return stopped, _cpu_seconds(workers) - before
+
+
+def kill_loky_parent(wait: float = 3.0, limit: float = 90.0) -> float:
+    """SIGKILL of a fit's parent under loky: seconds its workers live on (``limit`` if
+    some still live then)."""
+    with tempfile.TemporaryDirectory() as folder:
+        process = _start(Path(folder), "loky", "joblib")
+        time.sleep(wait)
+        workers = [
+            child
+            for child in psutil.Process(process.pid).children(recursive=True)
+            if "loky" in " ".join(child.cmdline()) or "joblib" in " ".join(child.cmdline())
+        ]
+        start = time.monotonic()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers):
+            if time.monotonic() - start > limit:
+                for worker in workers:
+                    worker.kill()
+                return limit
+            time.sleep(0.1)
+        return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=25, help="Ctrl-C runs under threads")
+    parser.add_argument(
+        "--scenario", nargs="+", default=["threads", "dask", "loky"], help="what to run"
+    )
+    args = parser.parse_args()
+    if "threads" in args.scenario:
+        for engine in ("joblib", "vectorized"):
+            results = [interrupt_threads(engine) for _ in range(args.runs)]
+            aborts = sum(
+                code == -signal.SIGABRT or "terminate called" in out for code, _, out in results
+            )
+            clean = sum(code == 130 for code, _, _ in results)
+            slowest = max(seconds for _, seconds, _ in results)
+            print(
+                f"threads, engine={engine}: {clean} of {args.runs} ended with KeyboardInterrupt, "
+                f"{aborts} aborted; slowest exit {slowest:.2f} s after Ctrl-C"
+            )
+    if "dask" in args.scenario:
+        stopped, cpu = interrupt_dask()
+        print(
+            f"dask: the caller exited {stopped:.2f} s after Ctrl-C; its 2 workers then used "
+            f"{cpu:.2f} CPU-seconds in 5 s"
+        )
+    if "loky" in args.scenario:
+        print(f"loky: workers of a SIGKILLed parent lived {kill_loky_parent():.1f} s on")
+
+
+if __name__ == "__main__":
+    main()
