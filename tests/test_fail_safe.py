@@ -374,21 +374,63 @@ def test_bias_variance_checks_the_column_names(binary):
 
 
 # ---------------------------------------------------------------- memory
-@pytest.mark.parametrize(
-    ("limit", "usage", "left"),
-    [("1000000", "400000", 600_000), ("max", "400000", None), ("9223372036854771712", "1", None)],
-)
-def test_the_memory_guard_reads_a_container_limit(limit, usage, left, tmp_path, monkeypatch):
+def _fake_cgroups(tmp_path, monkeypatch, membership: str, levels: dict) -> None:
+    """A cgroup tree in ``tmp_path``: ``membership`` as /proc/self/cgroup says it, and
+    ``{folder: (limit, usage)}`` under the mount root."""
     from ensemblekit.nets import _stacked
 
-    (tmp_path / "limit").write_text(limit + "\n")
-    (tmp_path / "usage").write_text(usage + "\n")
-    files = ((str(tmp_path / "none"), str(tmp_path / "none")),)
-    files += ((str(tmp_path / "limit"), str(tmp_path / "usage")),)
-    monkeypatch.setattr(_stacked, "_CGROUP_FILES", files)
+    root = tmp_path / "cgroup"
+    for folder, (limit, usage) in levels.items():
+        level = root / folder
+        level.mkdir(parents=True, exist_ok=True)
+        v1 = folder.split("/")[0] == "memory"
+        (level / ("memory.limit_in_bytes" if v1 else "memory.max")).write_text(limit + "\n")
+        (level / ("memory.usage_in_bytes" if v1 else "memory.current")).write_text(usage + "\n")
+    (tmp_path / "self").write_text(membership)
+    monkeypatch.setattr(_stacked, "_CGROUP_ROOT", root)
+    monkeypatch.setattr(_stacked, "_SELF_CGROUP", tmp_path / "self")
+
+
+V2_JOB = "0::/batch.slice/job42\n"
+V1_JOB = "4:memory:/batch/job42\n3:cpu:/\n"
+
+
+@pytest.mark.parametrize(
+    ("membership", "levels", "left"),
+    [
+        # cgroup v2: no limit on the root, one on the process's slice and a looser one
+        # on its job: the slice's is what is left.
+        (V2_JOB, {".": ("max", "9"), "batch.slice": ("1000000", "400000"),
+                  "batch.slice/job42": ("5000000", "100000")}, 600_000),
+        # The job's own limit is the tighter one.
+        (V2_JOB, {".": ("max", "9"), "batch.slice/job42": ("700000", "200000")}, 500_000),
+        # cgroup v1, the limit on the process's own cgroup only (a root without one).
+        (V1_JOB, {"memory": ("9223372036854771712", "1"),
+                  "memory/batch/job42": ("1000000", "400000")}, 600_000),
+        # Both hierarchies (a hybrid host): the least left wins.
+        (V2_JOB + V1_JOB, {"batch.slice": ("900000", "0"),
+                           "memory/batch": ("1000000", "400000")}, 600_000),
+        (V2_JOB, {".": ("max", "1"), "batch.slice/job42": ("max", "1")}, None),
+        ("9:cpu:/\n", {}, None),  # no memory controller
+        ("not a cgroup line", {}, None),
+    ],
+)  # fmt: skip
+def test_the_memory_guard_reads_the_limits_of_its_own_cgroup(
+    membership, levels, left, tmp_path, monkeypatch
+):
+    from ensemblekit.nets import _stacked
+
+    _fake_cgroups(tmp_path, monkeypatch, membership, levels)
     assert _stacked._cgroup_memory_left() == left
     available = _stacked._available_memory(torch.device("cpu"))
-    assert available == 600_000 if left else available > 600_000
+    assert available == left if left else available > 600_000
+
+
+def test_the_memory_guard_without_cgroups(tmp_path, monkeypatch):
+    from ensemblekit.nets import _stacked
+
+    monkeypatch.setattr(_stacked, "_SELF_CGROUP", tmp_path / "missing")
+    assert _stacked._cgroup_memory_left() is None
 
 
 def _stacked_pass(budget: int | None) -> dict:

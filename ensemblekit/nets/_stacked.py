@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -256,26 +257,60 @@ def _available_memory(device: torch.device) -> int:
     return host if cgroup is None else min(host, cgroup)
 
 
-# Where a container's memory limit and usage are: cgroup v2, then v1.
-_CGROUP_FILES = (
-    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
-)
+# Where cgroups are mounted, and where the kernel says which ones this process is in.
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_SELF_CGROUP = Path("/proc/self/cgroup")
+# Per cgroup version: the controller's folder under the root, its limit and usage files.
+_CGROUP_FILES = {
+    "v2": ("", "memory.max", "memory.current"),
+    "v1": ("memory", "memory.limit_in_bytes", "memory.usage_in_bytes"),
+}
 
 
 def _cgroup_memory_left() -> int | None:
-    """The cgroup's memory limit minus its usage; None without a limit."""
-    for limit_file, usage_file in _CGROUP_FILES:
-        try:
-            with open(limit_file) as limit, open(usage_file) as usage:
-                limit_text, usage_text = limit.read().strip(), usage.read().strip()
-        except OSError:
+    """What the memory limits of this process's cgroup and of every cgroup above it leave
+    (limit minus usage; the least of them), in cgroup v2 and v1; None without a limit.
+
+    A limit may sit on any level (a systemd slice, a batch scheduler's job), not only on
+    the root, so each level from the process's own cgroup up to the root is read.
+    """
+    try:
+        lines = _SELF_CGROUP.read_text().splitlines()
+    except OSError:
+        return None
+    left = None
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":
+            version = "v2"
+        elif "memory" in controllers.split(","):
+            version = "v1"
+        else:
             continue
+        folder, limit_name, usage_name = _CGROUP_FILES[version]
+        base = _CGROUP_ROOT / folder
+        level = base / path.strip("/")
+        while True:
+            value = _memory_left(level / limit_name, level / usage_name)
+            if value is not None:
+                left = value if left is None else min(left, value)
+            if level == base or base not in level.parents:
+                break
+            level = level.parent
+    return left
+
+
+def _memory_left(limit_file: Path, usage_file: Path) -> int | None:
+    """A cgroup's limit minus its usage; None where it sets no limit."""
+    try:
+        limit = limit_file.read_text().strip()
+        usage = usage_file.read_text().strip() if usage_file.exists() else "0"
         # "max" (v2) or a page-rounded 2**63 (v1) means no limit.
-        if limit_text == "max" or int(limit_text) >= 2**62:
+        if limit == "max" or int(limit) >= 2**62:
             return None
-        return max(0, int(limit_text) - int(usage_text))
-    return None
+        return max(0, int(limit) - int(usage))
+    except (OSError, ValueError):
+        return None
 
 
 def _chunk_size(member, rows: MemberRows, X: torch.Tensor, n_members: int) -> int:
