@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -280,7 +280,10 @@ def _cgroup_memory_left() -> int | None:
         return None
     left = None
     for line in lines:
-        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
         if controllers == "":
             version = "v2"
         elif "memory" in controllers.split(","):
