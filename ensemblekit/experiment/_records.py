@@ -101,6 +101,11 @@ def write_atomic(target: Path, text: str) -> None:
         raise
 
 
+def _listing(folder: Path) -> list[str]:
+    """The names in ``folder`` but the hidden ones (temporary files); none if missing."""
+    return sorted(n for n in os.listdir(folder) if not n.startswith(".")) if folder.is_dir() else []
+
+
 class RunFolder:
     """The files of one run: ``study.json`` and ``records/``, and the folder's lock."""
 
@@ -140,14 +145,21 @@ class RunFolder:
         return None if study is None else check_study(study, self.path / STUDY_FILE)
 
     def _records(self, kind: str) -> list[str]:
-        """The records under ``records/<kind>``: relative paths, in order."""
+        """The records under ``records/<kind>`` (a folder per model for the folds):
+        relative paths, in order; a link among them is refused, never skipped."""
         top = self.inside(f"{RECORDS}/{kind}")
-        if not top.is_dir():
-            return []
-        return sorted(
-            str(file.relative_to(self.path))
-            for file in top.glob("**/[!.]*.json" if kind == "folds" else "[!.]*.json")
-        )
+        folders = [top] if kind == "analyses" else [top / name for name in _listing(top)]
+        out = []
+        for folder in folders:
+            if folder.is_symlink():
+                raise RunFolderError(folder, _LINK)
+            for name in _listing(folder):
+                file = folder / name
+                if file.is_symlink():
+                    raise RunFolderError(file, _LINK)
+                if name.endswith(".json") and file.is_file():
+                    out.append(str(file.relative_to(self.path)))
+        return sorted(out)
 
     def fold_records(self, study: dict) -> dict:
         """``{(model, fold): record}`` of every finished fold, each checked."""
