@@ -292,6 +292,7 @@ class _Elements(HTMLParser):
         lambda s: s["cv"].update(n_splits=1e8),
         lambda s: s["cv"].update(n_splits=10**8),
         lambda s: s["analyses"]["calibration"].update(n_bins=MARKUP),
+        lambda s: s["analyses"]["calibration"].update(strategy=MARKUP),
         lambda s: s["scorers"].update(accuracy=[MARKUP, 1]),
         lambda s: s["models"].update({"../../x": s["models"]["tree"]}),
         lambda s: s.update(format=2),
@@ -416,18 +417,30 @@ class = "gatedtree.GatedTree"
 )
 
 
-def _start_run(tmp_path, name, *extra):
+@pytest.fixture
+def started():
+    """The runs a test starts, killed at its end if they still run (a failed test)."""
+    processes = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _start_run(started, tmp_path, name, *extra):
     """``ensemblekit run`` of the gated study into tmp_path/run; output in tmp_path/name."""
     (tmp_path / "gatedtree.py").write_text(GATED)
     (tmp_path / "gated.toml").write_text(GATED_STUDY)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     env["GATE"] = str(tmp_path / "gate")
     with open(tmp_path / name, "w") as log:
-        return subprocess.Popen(
+        started.append(subprocess.Popen(
             [sys.executable, "-m", "ensemblekit", "run", str(tmp_path / "gated.toml"),
              "--out", str(tmp_path / "run"), "--trust", "gatedtree", "-q", *extra],
             env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        ))  # fmt: skip
+    return started[-1]
 
 
 def _wait_until(condition, process) -> None:
@@ -442,13 +455,13 @@ def _holds_lock(tmp_path, process) -> bool:
     return lock.is_file() and lock.read_text().strip() == str(process.pid)
 
 
-def test_two_runs_on_one_folder_both_end_well(tmp_path):
-    first = _start_run(tmp_path, "first.txt")
+def test_two_runs_on_one_folder_both_end_well(tmp_path, started):
+    first = _start_run(started, tmp_path, "first.txt")
     _wait_until(lambda: _holds_lock(tmp_path, first), first)
-    busy = _start_run(tmp_path, "busy.txt", "--no-wait")
-    assert busy.wait(60) == 2
+    busy = _start_run(started, tmp_path, "busy.txt", "--no-wait")
+    assert busy.wait(120) == 2
     assert f"in use by pid {first.pid}" in (tmp_path / "busy.txt").read_text()
-    second = _start_run(tmp_path, "second.txt")
+    second = _start_run(started, tmp_path, "second.txt")
     _wait_until(lambda: "waiting, Ctrl-C" in (tmp_path / "second.txt").read_text(), second)
     (tmp_path / "gate").touch()
     assert first.wait(60) == 0 and second.wait(60) == 0, (tmp_path / "second.txt").read_text()
@@ -457,13 +470,13 @@ def test_two_runs_on_one_folder_both_end_well(tmp_path):
     assert not list((tmp_path / "run").rglob("*.tmp"))
 
 
-def test_a_lock_left_by_a_killed_run_never_blocks(tmp_path):
-    first = _start_run(tmp_path, "first.txt")
+def test_a_lock_left_by_a_killed_run_never_blocks(tmp_path, started):
+    first = _start_run(started, tmp_path, "first.txt")
     _wait_until(lambda: _holds_lock(tmp_path, first), first)
     first.send_signal(signal.SIGKILL)
     first.wait()
     (tmp_path / "gate").touch()
-    again = _start_run(tmp_path, "again.txt", "--no-wait")
+    again = _start_run(started, tmp_path, "again.txt", "--no-wait")
     assert again.wait(60) == 0, (tmp_path / "again.txt").read_text()
     assert load_run(tmp_path / "run").complete
 

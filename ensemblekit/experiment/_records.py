@@ -507,6 +507,13 @@ def load_run(run_dir) -> RunResults:
         Its ``results`` table, ``comparison``, ``calibration`` and ``analyses``, and
         ``report()``.
 
+    Raises
+    ------
+    RunFolderError
+        A file of the folder does not hold what a run writes (it is not JSON, or a value
+        has the wrong type or size), or one is a symbolic link. The folder is read as
+        data: nothing it names is imported, and no pickle is loaded.
+
     See Also
     --------
     Experiment.run : writes a run folder.

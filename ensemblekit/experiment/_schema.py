@@ -166,6 +166,15 @@ _SETTINGS = {
 }
 
 
+#: The values a setting can take, where it names a choice.
+_CHOICES = {
+    "test": ("corrected_ttest", "ttest"),
+    "correction": ("holm", "bonferroni", "none"),
+    "strategy": ("uniform", "quantile"),
+    "loss": ("0-1", "log_loss", "mse"),
+}
+
+
 def check_study(study, file) -> dict:
     """``study.json`` as a run writes it, or a :class:`RunFolderError`."""
     r = Reader(file)
@@ -230,6 +239,14 @@ def _check_analyses(r: Reader, study: dict, models: dict) -> None:
             kind_of = _SETTINGS[name]
             check = getattr(r, kind_of.rstrip("?"))
             check(value, f"{key}.{name}", **({"optional": True} if "?" in kind_of else {}))
+            if name in _CHOICES and value not in _CHOICES[name]:
+                r.fail(
+                    f"{key}.{name}", f"must be one of {list(_CHOICES[name])}, got {_short(value)}."
+                )
+            if name in ("confidence_level", "test_size") and not 0 < value < 1:
+                r.fail(f"{key}.{name}", f"must be between 0 and 1, got {value!r}.")
+            if name == "n_bins" and value < 1:
+                r.fail(f"{key}.{name}", f"must be at least 1, got {value!r}.")
         if "model" in settings and settings["model"] not in models:
             r.fail(f"{key}.model", f"{_short(settings['model'])} is not a model of the study.")
     fingerprints = r.table(*r.get(study, "analysis_fingerprints"))
