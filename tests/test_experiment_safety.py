@@ -494,4 +494,5 @@ def test_ctrl_c_under_threads_raises_and_never_aborts():
     for engine in ("joblib", "vectorized", "joblib"):
         code, seconds, output = interrupt_threads(engine, wait=0.5)
         assert code == -signal.SIGINT and "terminate called" not in output, output
-        assert "KeyboardInterrupt" in output and seconds < 3
+        # 3 s on a quiet machine (the benchmark); a loaded CI worker gets more.
+        assert "KeyboardInterrupt" in output and seconds < 10

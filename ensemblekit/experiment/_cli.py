@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         "--trust",
         action="append",
         default=[],
+        type=_module_name,
         metavar="MODULE",
         help="let the study file name anything from MODULE (your own estimators, loaders); "
         "repeatable, and a package trusts its submodules",
@@ -118,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     show.add_argument("run_dir", metavar="RUN_DIR")
     return parser
+
+
+def _module_name(text: str) -> str:
+    """A ``--trust`` value: a module name, or argparse's usage error saying what is one."""
+    from ._trust import check_trust
+
+    try:
+        return check_trust([text])[0]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _backend(args):
@@ -177,7 +188,7 @@ def main(argv=None) -> int:
         else:
             print(f"Report: {run.report(args.output)}")
         return 0
-    except (StudyError, RunFolderError, FileNotFoundError, ImportError) as error:
+    except (StudyError, RunFolderError, OSError, ImportError) as error:
         print(f"ensemblekit {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

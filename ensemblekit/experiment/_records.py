@@ -14,9 +14,9 @@ import dataclasses
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -81,15 +81,21 @@ _LINK = (
 def write_atomic(target: Path, text: str) -> None:
     """Write ``text`` at ``target``, whole or not at all, never through a symbolic link.
 
-    The temporary file is made new in the target's folder (``mkstemp`` will not open an
-    existing name or a link) and renamed over ``target``, which replaces the name itself.
+    The temporary file is made new in the target's folder (``O_EXCL`` opens no existing
+    name or link; its mode is the one ``open`` gives, as the umask says) and renamed over
+    ``target``, which replaces the name itself.
     """
     target = Path(target)
     if target.is_symlink():
         raise RunFolderError(target, _LINK)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    while True:
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            handle = os.open(temporary, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with open(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -189,6 +195,8 @@ class RunFolder:
         """Hold the folder for one writer: wait for (or, without ``wait``, refuse) a folder
         another process writes. The system releases the lock when its process ends, so
         one left by a killed run never blocks."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(self.path, "is a file, not a run folder: give a folder.")
         self.path.mkdir(parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
@@ -457,7 +465,8 @@ class RunResults:
         Parameters
         ----------
         path : str or path-like or None, default=None
-            Where to write it; None writes ``report.html`` in the run folder.
+            Where to write it (a folder: ``report.html`` in it); None writes
+            ``report.html`` in the run folder. A symbolic link there is refused.
 
         Returns
         -------
@@ -465,8 +474,11 @@ class RunResults:
         """
         from ._report import write_report
 
-        target = RunFolder(self.path).inside("report.html") if path is None else Path(path)
-        return write_report(self, target)
+        if path is None:
+            path = RunFolder(self.path).inside("report.html")
+        elif Path(path).is_dir():
+            path = Path(path) / "report.html"
+        return write_report(self, Path(path))
 
     @property
     def progress(self) -> str:
