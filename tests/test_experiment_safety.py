@@ -496,3 +496,32 @@ def test_ctrl_c_under_threads_raises_and_never_aborts():
         assert code == -signal.SIGINT and "terminate called" not in output, output
         # 3 s on a quiet machine (the benchmark); a loaded CI worker gets more.
         assert "KeyboardInterrupt" in output and seconds < 10
+
+
+READS = """\
+import torch
+
+
+class Reads(torch.nn.Module):
+    def __init__(self, n_features, n_outputs, random_state=None):
+        super().__init__()
+        self.scale = float(torch.ones(1).item())  # cannot be built on the meta device
+        self.linear = torch.nn.Linear(n_features, n_outputs)
+
+    def forward(self, X):
+        return self.linear(X) * self.scale
+"""
+
+
+def test_a_module_that_needs_real_tensors_is_left_to_its_fit(tmp_path, monkeypatch):
+    (tmp_path / "reads.py").write_text(READS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    body = """
+        [models.net]
+        class = "ensemblekit.nets.NeuralNetClassifier"
+        module = {import = "reads.Reads"}
+        max_epochs = 1
+        """
+    study = Experiment.from_toml(_study(tmp_path, body), trust=["reads"])
+    study.verbose = 0
+    assert study.run(tmp_path / "run").run_.complete
