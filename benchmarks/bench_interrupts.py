@@ -16,6 +16,7 @@ Run: ``python benchmarks/bench_interrupts.py [--runs 25] [--scenario threads das
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -108,27 +109,41 @@ def interrupt_dask(wait: float = 3.0) -> tuple[float, float]:
         return stopped, _cpu_seconds(workers) - before
 
 
-def kill_loky_parent(wait: float = 3.0, limit: float = 90.0) -> float:
-    """SIGKILL of a fit's parent under loky: seconds its workers live on (``limit`` if
-    some still live then)."""
+def kill_loky_parent(limit: float = 90.0) -> float:
+    """SIGKILL of a fit's parent while its loky workers train: seconds they live on
+    (``limit`` if some still live then)."""
     with tempfile.TemporaryDirectory() as folder:
         process = _start(Path(folder), "loky", "joblib")
-        time.sleep(wait)
-        workers = [
-            child
-            for child in psutil.Process(process.pid).children(recursive=True)
-            if "loky" in " ".join(child.cmdline()) or "joblib" in " ".join(child.cmdline())
-        ]
+        deadline = time.monotonic() + 120
+        while True:  # until both workers train (importing torch takes ~2 CPU-seconds)
+            workers = [
+                child
+                for child in psutil.Process(process.pid).children(recursive=True)
+                if "popen_loky" in " ".join(child.cmdline())  # not loky's resource tracker
+            ]
+            if len(workers) == 2 and all(_cpu_seconds([w]) > 5 for w in workers):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the loky workers did not start training")
+            time.sleep(0.2)
         start = time.monotonic()
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
-        while any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers):
+        while any(_alive(worker) for worker in workers):
             if time.monotonic() - start > limit:
                 for worker in workers:
-                    worker.kill()
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        worker.kill()
                 return limit
             time.sleep(0.1)
         return time.monotonic() - start
+
+
+def _alive(process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def main() -> None:
@@ -161,7 +176,8 @@ def main() -> None:
             f"{cpu:.2f} CPU-seconds in 5 s"
         )
     if "loky" in args.scenario:
-        print(f"loky: workers of a SIGKILLed parent lived {kill_loky_parent():.1f} s on")
+        lived = kill_loky_parent(limit=20 if quick else 90)
+        print(f"loky: training workers of a SIGKILLed parent lived {lived:.1f} s on")
 
 
 if __name__ == "__main__":

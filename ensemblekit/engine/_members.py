@@ -212,6 +212,9 @@ def fit_members(
     # members listen to an event the client sets instead.
     on_dask = type(backend).__module__.startswith("joblib._dask")
     stop = _DaskStop(f"ensemblekit-stop-{uuid.uuid4().hex}") if on_dask else None
+    if type(backend).__name__ in ("LokyBackend", "MultiprocessingBackend"):
+        # Their workers are this process's children: one whose parent is gone ends.
+        stop = _ParentGone(os.getpid())
     with progress_bar(verbose, len(plans), what, in_process) as report:
         calls = (
             delayed(_fit_task)(
@@ -286,8 +289,8 @@ def _fit_task(
     X, y = data[0] if len(data) == 1 else data
     # A worker process of its own (loky, Dask, Ray) runs the task with its torch share and
     # then gives the worker back as it found it: Dask and Ray workers are shared.
-    if stop is None and os.getpid() != parent_pid and os.getppid() == parent_pid:
-        stop = _ParentGone(parent_pid)  # a loky worker: stop if the parent is killed
+    if os.getpid() == parent_pid:
+        stop = None  # sequential, or threads: the parent stops them itself
     with member_task(call, stop):
         with torch_threads(n_threads if os.getpid() != parent_pid else None):
             members = [
@@ -305,8 +308,9 @@ def _fit_task(
 
 
 class _ParentGone:
-    """Ends this worker process once the process that started it is gone (killed, say):
-    nothing can receive its members, and loky would keep an orphan idle for minutes."""
+    """Ends this worker process once the process that started it is gone (killed, say),
+    before its task or at a member's next batch: nothing can receive its members, and
+    loky would keep an orphan idle for minutes."""
 
     def __init__(self, parent_pid: int):
         self.parent_pid = parent_pid
