@@ -484,13 +484,18 @@ def test_a_lock_left_by_a_killed_run_never_blocks(tmp_path, started):
 # ------------------------------------------------------------------ interrupts
 
 
-def test_ctrl_c_under_threads_raises_and_never_aborts():
-    """The whole measure is benchmarks/bench_interrupts.py (25 runs); three here."""
+def _bench_interrupts():
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
     try:
-        from bench_interrupts import interrupt_threads
+        import bench_interrupts
     finally:
         sys.path.pop(0)
+    return bench_interrupts
+
+
+def test_ctrl_c_under_threads_raises_and_never_aborts():
+    """The whole measure is benchmarks/bench_interrupts.py (25 runs); three here."""
+    interrupt_threads = _bench_interrupts().interrupt_threads
     for engine in ("joblib", "vectorized", "joblib"):
         code, seconds, output = interrupt_threads(engine, wait=0.5)
         assert code == -signal.SIGINT and "terminate called" not in output, output
@@ -525,3 +530,15 @@ def test_a_module_that_needs_real_tensors_is_left_to_its_fit(tmp_path, monkeypat
     study = Experiment.from_toml(_study(tmp_path, body), trust=["reads"])
     study.verbose = 0
     assert study.run(tmp_path / "run").run_.complete
+
+
+@pytest.mark.slow
+def test_dask_workers_stop_when_the_caller_does():
+    pytest.importorskip("distributed")
+    stopped, cpu = _bench_interrupts().interrupt_dask()
+    assert stopped < 10 and cpu < 4  # of 10 CPU-seconds two busy workers would use
+
+
+@pytest.mark.slow
+def test_loky_workers_of_a_killed_parent_end():
+    assert _bench_interrupts().kill_loky_parent(limit=30) < 30

@@ -238,7 +238,7 @@ def fit_members(
             # members still training stop at their next batch instead of training on
             # unseen, and this process's threads are waited for (an interpreter that exits
             # with a thread inside torch aborts).
-            if stop is not None:
+            if isinstance(stop, _DaskStop):
                 stop.set(backend.client)
             abandon_member_fits(call)
             raise
