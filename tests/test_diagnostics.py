@@ -76,6 +76,64 @@ def test_gradient_check_of_a_regression_loss_and_bad_arguments(rows):
         gradient_check("mlp", torch.nn.MSELoss(), X, y)
 
 
+class _NaNBackward(torch.autograd.Function):
+    """The identity, whose backward returns NaN: the planted bug."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("nan")
+
+
+class _NaNNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first = torch.nn.Linear(4, 3)
+
+    def forward(self, X):
+        return _NaNBackward.apply(self.first(X))
+
+
+def test_a_gradient_that_is_not_finite_fails_and_shows_its_value(rows):
+    X, y = rows
+    report = gradient_check(_NaNNet(), torch.nn.CrossEntropyLoss(), X, y, random_state=0)
+    assert not report.ok
+    for check in report:
+        assert check.status == "fail" and np.isnan(check.value)
+        assert "analytic nan" in check.advice and "not finite" in check.advice
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = report.plot()
+    assert "not finite" in [t.get_text() for t in ax.texts]
+    assert all(np.isfinite(patch.get_width()) for patch in ax.patches)
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "message"),
+    [
+        (np.full((12, 4), np.nan), None, "X holds NaN or infinity"),
+        (np.full((12, 4), np.inf), None, "X holds NaN or infinity"),
+        (None, np.r_[np.nan, np.zeros(11)], "y holds NaN or infinity"),
+        (np.empty((0, 4)), np.empty(0), "X must hold at least one row"),
+        (None, np.zeros(11, dtype=int), r"y must have one entry per row of X \(12\)"),
+        (np.zeros((12, 5)), None, r"module cannot take X of shape \(12, 5\)"),
+        (None, np.zeros((12, 5)), r"criterion cannot compare .* y of shape \(12, 5\)"),
+        (np.array([["a"] * 4] * 12), None, "X and y must be numeric"),
+    ],
+)
+def test_gradient_check_refuses_data_it_cannot_judge(rows, X, y, message):
+    module = MLP(n_features=4, n_outputs=3, hidden_units=(3,), random_state=0)
+    X = rows[0] if X is None else X
+    y = rows[1] if y is None else y
+    with pytest.raises(ValueError, match=message):
+        gradient_check(module, torch.nn.CrossEntropyLoss(), X, y)
+
+
 def test_the_gradient_report_plots_errors_against_the_thresholds(rows):
     pytest.importorskip("matplotlib")
     import matplotlib

@@ -92,18 +92,16 @@ def gradient_check(
     if not 0 < eps < 1e-2:
         raise ValueError(f"eps must be in (0, 0.01), got {eps!r}.")
     rng = check_random_state(random_state)
+    X, y = _checked_data(X, y)
     model = copy.deepcopy(module).double().eval()
     loss_fn = criterion() if isinstance(criterion, type) else criterion
-    X = torch.as_tensor(np.asarray(X), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(y))
-    y = y.long() if not torch.is_floating_point(y) else y.double()
 
     def loss() -> torch.Tensor:
         value = loss_fn(model(X), y)
         return value.mean() if value.dim() else value
 
     model.zero_grad()
-    loss().backward()
+    _first_loss(model, loss_fn, X, y).backward()
     checks = []
     with torch.no_grad():
         for name, parameter in model.named_parameters():
@@ -112,7 +110,7 @@ def gradient_check(
             flat, grad = parameter.view(-1), parameter.grad.view(-1)
             size = flat.numel()
             entries = rng.choice(size, min(n_entries, size), replace=False)
-            worst = 0.0
+            worst, broken = 0.0, None
             for index in entries:
                 saved = flat[index].item()
                 flat[index] = saved + eps
@@ -120,9 +118,19 @@ def gradient_check(
                 flat[index] = saved - eps
                 minus = loss().item()
                 flat[index] = saved
-                numeric = (plus - minus) / (2 * eps)
-                worst = max(worst, _relative_error(grad[index].item(), numeric))
+                numeric, analytic = (plus - minus) / (2 * eps), grad[index].item()
+                if not (np.isfinite(numeric) and np.isfinite(analytic)):
+                    broken = broken or (analytic, numeric)
+                    continue
+                worst = max(worst, _relative_error(analytic, numeric))
             status, advice = _status(worst)
+            if broken is not None:  # NaN compares false with everything: say so outright
+                worst, status = float("nan"), "fail"
+                advice = (
+                    f"the gradient is not finite (analytic {broken[0]:g}, numerical "
+                    f"{broken[1]:g}): look for a log or a division by zero, or an overflow, "
+                    "in this layer's forward or backward"
+                )
             checks.append(
                 Check(name, worst, f"below {_SUSPICIOUS:g} (1e-7 for smooth functions)",
                       status, advice)
@@ -130,6 +138,47 @@ def gradient_check(
     if not checks:
         raise ValueError("The loss does not depend on any parameter of module: nothing to check.")
     return _GradientReport("gradient check (worst relative error per parameter tensor)", checks)
+
+
+def _checked_data(X, y) -> tuple[torch.Tensor, torch.Tensor]:
+    """X and y as float64 (integer labels stay integers), refused before any work when
+    empty, of other lengths, or not finite: a derivative of NaN judges nothing."""
+    try:
+        X = torch.as_tensor(np.asarray(X, dtype=np.float64))
+        y = np.asarray(y)
+        y = torch.as_tensor(y if y.dtype.kind in "iub" else y.astype(np.float64))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"X and y must be numeric arrays: {error}") from None
+    if X.dim() == 0 or len(X) == 0:
+        raise ValueError(f"X must hold at least one row, got shape {tuple(X.shape)}.")
+    if y.dim() == 0 or len(y) != len(X):
+        raise ValueError(
+            f"y must have one entry per row of X ({len(X)}), got shape {tuple(y.shape)}."
+        )
+    for name, values in (("X", X), ("y", y)):
+        if torch.is_floating_point(values) and not torch.isfinite(values).all():
+            raise ValueError(f"{name} holds NaN or infinity: a gradient check needs finite data.")
+    return X, (y.long() if not torch.is_floating_point(y) else y)
+
+
+def _first_loss(model, loss_fn, X, y) -> torch.Tensor:
+    """The loss at the start, with our message when X or y does not fit the module."""
+    try:
+        output = model(X)
+    except (RuntimeError, ValueError, IndexError) as error:
+        raise ValueError(
+            f"module cannot take X of shape {tuple(X.shape)}: {error}. Give X the shape "
+            "its forward expects (n_samples, n_features for an MLP)."
+        ) from None
+    try:
+        value = loss_fn(output, y)
+    except (RuntimeError, ValueError, IndexError) as error:
+        raise ValueError(
+            f"criterion cannot compare the module's output of shape {tuple(output.shape)} "
+            f"with y of shape {tuple(y.shape)}: {error}. Give y as the criterion expects "
+            "(class indices for CrossEntropyLoss, the output's shape for MSELoss)."
+        ) from None
+    return value.mean() if value.dim() else value
 
 
 class _GradientReport(DiagnosticReport):
@@ -147,9 +196,13 @@ class _GradientReport(DiagnosticReport):
         """
         ax = axes_for(ax, figsize=(6.4, 0.4 * len(self) + 1.5))
         names = [check.name for check in self]
-        values = [max(check.value, 1e-16) for check in self]
+        # A gradient that is not finite shows as a full bar, marked so.
+        values = [max(c.value, 1e-16) if np.isfinite(c.value) else 1.0 for c in self]
         colors = {"pass": "C2", "warn": "C1", "fail": "C3"}
         ax.barh(names[::-1], values[::-1], color=[colors[c.status] for c in list(self)[::-1]])
+        for row, check in enumerate(list(self)[::-1]):
+            if not np.isfinite(check.value):
+                ax.annotate("not finite", (1.0, row), ha="right", va="center", fontsize=8)
         for limit, words in ((_WRONG, "wrong"), (_SUSPICIOUS, "suspicious"), (_GOOD, "good")):
             ax.axvline(limit, color="0.4", linestyle="--", linewidth=1)
             ax.annotate(words, (limit, 1.0), xycoords=("data", "axes fraction"), rotation=90,
