@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.stats
+import sklearn.metrics
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
@@ -416,6 +417,10 @@ class BootstrapCI:
         )
 
 
+class _Undefined(Exception):
+    """A resample on which the metric is not defined (NaN): the interval is not either."""
+
+
 def bootstrap_ci(
     y_true,
     y_pred,
@@ -470,20 +475,45 @@ def bootstrap_ci(
         raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}.")
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}.")
+    if not callable(metric):
+        named = (
+            getattr(sklearn.metrics, f"{metric}_score", None) if isinstance(metric, str) else None
+        )
+        hint = f" such as sklearn.metrics.{named.__name__}" if named is not None else ""
+        raise TypeError(f"metric must be a function metric(y_true, y_pred){hint}, got {metric!r}.")
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     check_consistent_length(y_true, y_pred)
+    estimate = float(metric(y_true, y_pred))
+    if not np.isfinite(estimate):
+        raise ValueError(
+            f"metric gives {estimate} on all the rows (one class in y_true, say): there is "
+            "no interval of an undefined score."
+        )
+
+    def statistic(rows):
+        value = metric(y_true[rows], y_pred[rows])
+        if not np.isfinite(value):
+            raise _Undefined
+        return value
+
     # Resample row indices: any shape of y_pred, and BCa's jackknife leaves out whole rows.
-    result = scipy.stats.bootstrap(
-        (np.arange(len(y_true)),),
-        lambda rows: metric(y_true[rows], y_pred[rows]),
-        vectorized=False,
-        n_resamples=int(n_resamples),
-        confidence_level=confidence_level,
-        method=methods[method],
-        **{_SCIPY_RNG: random_state},
-    )
+    try:
+        result = scipy.stats.bootstrap(
+            (np.arange(len(y_true)),),
+            statistic,
+            vectorized=False,
+            n_resamples=int(n_resamples),
+            confidence_level=confidence_level,
+            method=methods[method],
+            **{_SCIPY_RNG: random_state},
+        )
+    except _Undefined:
+        raise ValueError(
+            "metric is undefined on some of the resampled rows (a resample with one class, "
+            "say), so the interval is too: use more rows, or a metric defined on any sample."
+        ) from None
     return BootstrapCI(
-        estimate=float(metric(y_true, y_pred)),
+        estimate=estimate,
         low=float(result.confidence_interval.low),
         high=float(result.confidence_interval.high),
         confidence_level=confidence_level,

@@ -6,6 +6,7 @@ import difflib
 import textwrap
 import warnings
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 from scipy import stats
@@ -99,14 +100,24 @@ def corrected_resampled_ttest(
     >>> round(r.statistic, 4), round(r.pvalue, 4)
     (1.8856, 0.1324)
     """
-    diff = np.asarray(scores_a, dtype=float)
-    if scores_b is not None:
-        diff = diff - np.asarray(scores_b, dtype=float)
-    if diff.ndim != 1 or len(diff) < 2:
-        raise ValueError(f"Need at least 2 paired scores, got shape {diff.shape}.")
-    if n_train <= 0 or n_test <= 0:
-        raise ValueError(f"n_train and n_test must be positive, got {n_train} and {n_test}.")
-    _check_finite_scores(diff)
+    a = np.asarray(scores_a, dtype=float)
+    b = np.zeros_like(a) if scores_b is None else np.asarray(scores_b, dtype=float)
+    if a.ndim != 1 or len(a) < 2 or b.shape != a.shape:
+        raise ValueError(
+            "scores_a and scores_b must be 1-D with one score per split and at least 2 "
+            f"splits, of one shape; got shapes {a.shape} and {b.shape}."
+        )
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < np.inf:
+            raise ValueError(f"{name} must be a positive number of rows, got {value!r}.")
+    _check_finite_scores(a)
+    _check_finite_scores(b)
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = a - b
+        if not np.isfinite(diff.var(ddof=1)):
+            # t does not change with the scores' scale: huge scores, scaled, do not overflow.
+            scale = max(np.abs(a).max(), np.abs(b).max())
+            diff = a / scale - b / scale
     k = len(diff)
     variance = (1 / k + n_test / n_train) * diff.var(ddof=1)
     if variance == 0:
@@ -181,10 +192,18 @@ def mcnemar_test(y_true, y_pred1, y_pred2, *, exact: bool | None = None) -> Sign
     >>> r.statistic, round(r.pvalue, 4)
     (0.0, 0.0312)
     """
+    if exact is not None and not isinstance(exact, bool | np.bool_):
+        raise ValueError(f"exact must be True, False or None (decide by count), got {exact!r}.")
     y_true, y_pred1, y_pred2 = (column_or_1d(a) for a in (y_true, y_pred1, y_pred2))
     check_consistent_length(y_true, y_pred1, y_pred2)
     if len(y_true) == 0:
         raise ValueError("mcnemar_test needs predictions of at least one row; got none.")
+    for name, labels in (("y_true", y_true), ("y_pred1", y_pred1), ("y_pred2", y_pred2)):
+        if labels.dtype.kind in "fc" and not np.isfinite(labels).all():
+            raise ValueError(
+                f"{name} holds NaN or infinity: every row needs a label (a NaN would count "
+                "as a miss)."
+            )
     right1, right2 = y_pred1 == y_true, y_pred2 == y_true
     b, c = int(np.sum(right1 & ~right2)), int(np.sum(~right1 & right2))
     if b + c == 0:
