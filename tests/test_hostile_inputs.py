@@ -73,3 +73,81 @@ def test_bootstrap_ci_names_a_metric_given_as_a_string():
     with pytest.raises(TypeError, match="metric must be a function"):
         bootstrap_ci(Y, P1, "nonsense")
     assert bootstrap_ci(Y, P1, accuracy_score, n_resamples=50, random_state=0).estimate == 0.75
+
+
+# ------------------------------------------------------------------ metrics
+def test_metrics_refuse_a_weight_that_is_not_finite():
+    from ensemblekit.metrics import (
+        expected_calibration_error,
+        gaussian_nll,
+        multiclass_brier_score,
+    )
+
+    proba = np.array([[0.3, 0.7], [0.9, 0.1], [0.4, 0.6], [0.8, 0.2]])
+    y = np.array([1, 0, 0, 0])
+    for bad in (np.nan, np.inf):
+        weight = np.array([1.0, bad, 1.0, 1.0])
+        for call in (
+            lambda w: expected_calibration_error(y, proba, sample_weight=w),
+            lambda w: multiclass_brier_score(y, proba, sample_weight=w),
+            lambda w: gaussian_nll(y * 1.0, proba[:, 1], 1.0, sample_weight=w),
+        ):
+            with pytest.raises(ValueError, match="sample_weight holds NaN or infinity"):
+                call(weight)
+
+
+@pytest.mark.parametrize("name", ["y_true", "mean"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_gaussian_nll_refuses_values_that_are_not_finite(name, bad):
+    from ensemblekit.metrics import gaussian_nll
+
+    values = {"y_true": np.array([0.0, 1.0, 2.0]), "mean": np.array([0.1, 0.9, 2.5])}
+    values[name][1] = bad
+    with pytest.raises(ValueError, match=f"{name} holds NaN or infinity"):
+        gaussian_nll(values["y_true"], values["mean"], 1.0)
+
+
+def test_gaussian_nll_of_a_vanishing_std_is_infinite_not_nan():
+    from ensemblekit.metrics import gaussian_nll
+
+    y, mean, std = np.array([0.0, 1.0, 2.0]), np.array([0.1, 0.9, 2.5]), np.array([0.5, 1, 2])
+    exact = np.mean(0.5 * np.log(2 * np.pi * std**2) + (y - mean) ** 2 / (2 * std**2))
+    assert gaussian_nll(y, mean, std) == pytest.approx(exact, rel=1e-14)
+    assert gaussian_nll(y, mean, std * 1e-200) == np.inf
+    # A mean that is right on every row: the log term alone, finite however small std is.
+    assert gaussian_nll(y, y, 1e-200) == pytest.approx(0.5 * np.log(2 * np.pi) + np.log(1e-200))
+    with pytest.raises(ValueError, match=r"std must be a float or have mean's shape \(3,\)"):
+        gaussian_nll(y, mean, np.ones(4))
+
+
+# ------------------------------------------------------------------ losses and nets
+@pytest.mark.parametrize("alpha", [np.nan, np.inf, -1.0, [1.0, np.nan], [1.0, -2.0]])
+def test_focal_loss_refuses_an_alpha_that_is_not_a_weight(alpha):
+    from ensemblekit.imbalance import FocalLoss
+
+    with pytest.raises(ValueError, match="alpha must be a"):
+        FocalLoss(alpha=alpha)
+
+
+@pytest.mark.parametrize("gamma", [np.nan, np.inf, -0.5])
+def test_focal_loss_refuses_a_gamma_that_is_not_finite(gamma):
+    from ensemblekit.imbalance import FocalLoss
+
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
+        FocalLoss(gamma=gamma)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"max_epochs": True}, "max_epochs must be an integer, got True"),
+        ({"n_iter_no_change": True}, "n_iter_no_change must be an integer"),
+        ({"n_threads": 10**6}, "more than this machine's"),
+    ],
+)
+def test_a_net_refuses_a_bool_count_and_more_threads_than_cores(params, message):
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X = np.random.RandomState(0).rand(20, 3)
+    with pytest.raises(ValueError, match=message):
+        NeuralNetClassifier(**params).fit(X, np.arange(20) % 2)

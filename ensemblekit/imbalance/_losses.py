@@ -70,18 +70,22 @@ class FocalLoss(nn.Module):
         reduction: str = "mean",
     ):
         super().__init__()
-        if not float(gamma) >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}.")
+        if not 0 <= float(gamma) < np.inf:
+            raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}.")
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
         self.gamma = float(gamma)
         self.reduction = reduction
         if alpha is None or np.isscalar(alpha):
             self.alpha = None if alpha is None else float(alpha)
+            if self.alpha is not None and not 0 <= self.alpha < np.inf:
+                raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}.")
         else:
             weights = torch.as_tensor(np.asarray(alpha, dtype=np.float32))
-            if weights.ndim != 1 or bool((weights < 0).any()):
-                raise ValueError(f"alpha must be a float or non-negative weights, got {alpha!r}.")
+            if weights.ndim != 1 or not bool(((weights >= 0) & weights.isfinite()).all()):
+                raise ValueError(
+                    f"alpha must be a float or finite non-negative weights, got {alpha!r}."
+                )
             self.register_buffer("alpha_weights", weights)
             self.alpha = "per-class"
 

@@ -64,6 +64,8 @@ def _weights(sample_weight, n: int) -> np.ndarray:
         return np.ones(n)
     weight = column_or_1d(sample_weight).astype(float)
     check_consistent_length(weight, np.empty(n))
+    if not np.isfinite(weight).all():
+        raise ValueError("sample_weight holds NaN or infinity: give every row a finite weight.")
     if weight.min() < 0 or weight.sum() <= 0:
         raise ValueError("sample_weight must be non-negative with a positive sum.")
     return weight
@@ -234,16 +236,29 @@ def gaussian_nll(y_true, mean, std, *, sample_weight=None) -> float:
     """
     y = np.asarray(y_true, dtype=float)
     mean = np.asarray(mean, dtype=float)
-    std = np.broadcast_to(np.asarray(std, dtype=float), mean.shape)
     if y.shape != mean.shape:
         raise ValueError(f"y_true has shape {y.shape} but mean has shape {mean.shape}.")
+    try:
+        std = np.broadcast_to(np.asarray(std, dtype=float), mean.shape)
+    except ValueError:
+        raise ValueError(
+            f"std must be a float or have mean's shape {mean.shape}, got shape {np.shape(std)}."
+        ) from None
     if y.size == 0:
         raise ValueError("y_true is empty; gaussian_nll needs at least one row.")
+    for name, values in (("y_true", y), ("mean", mean)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name} holds NaN or infinity: the likelihood is not defined.")
     if not (np.all(np.isfinite(std)) and std.min() > 0):
         raise ValueError(
             "std must be positive and finite; a member that predicts a zero standard "
             "deviation gives an infinite likelihood (floor it, e.g. np.maximum(std, 1e-6))."
         )
-    per_value = 0.5 * np.log(2 * np.pi * std**2) + (y - mean) ** 2 / (2 * std**2)
+    # In log space: (y - m)^2 / (2 s^2) as exp(2 log|y - m| - 2 log s - log 2), so that a
+    # tiny s gives +inf (the exact value overflows) rather than 0 * inf = NaN.
+    with np.errstate(divide="ignore", over="ignore"):
+        log_std = np.log(std)
+        squared = np.exp(2 * (np.log(np.abs(y - mean)) - log_std) - np.log(2))
+    per_value = 0.5 * np.log(2 * np.pi) + log_std + squared
     per_row = per_value.reshape(len(y), -1).mean(axis=1)
     return float(np.average(per_row, weights=_weights(sample_weight, len(y))))

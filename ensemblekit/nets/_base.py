@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from numbers import Integral, Real
 from types import MappingProxyType
 from typing import ClassVar
@@ -296,6 +297,14 @@ class NeuralNetBase(NeuralNet):
         validate_parameter_constraints(
             self._parameter_constraints, params, caller_name=type(self).__name__
         )
+        for name in ("max_epochs", "batch_size", "n_threads", "n_iter_no_change"):
+            if isinstance(params[name], bool | np.bool_):  # an int to Python, not to a user
+                raise ValueError(f"{name} must be an integer, got {params[name]!r}.")
+        if params["n_threads"] > (cores := os.cpu_count() or 1):
+            raise ValueError(
+                f"n_threads={params['n_threads']} is more than this machine's {cores} cores: "
+                f"use at most {cores}, or -1 for torch's own choice."
+            )
         self._check_prefixed(vars(self), vars(self))
         try:
             device = torch.device(self.device)
