@@ -74,7 +74,7 @@ def test_focal_binary_equals_torchvision_sigmoid_focal_loss_formula():
 
 
 def test_focal_errors():
-    with pytest.raises(ValueError, match="gamma must be >= 0"):
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
         FocalLoss(gamma=-1.0)
     with pytest.raises(ValueError, match="alpha has 2 weights but the logits have 3"):
         FocalLoss(alpha=[1.0, 2.0])(torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
