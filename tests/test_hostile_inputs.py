@@ -151,3 +151,43 @@ def test_a_net_refuses_a_bool_count_and_more_threads_than_cores(params, message)
     X = np.random.RandomState(0).rand(20, 3)
     with pytest.raises(ValueError, match=message):
         NeuralNetClassifier(**params).fit(X, np.arange(20) % 2)
+
+
+# ------------------------------------------------------------------ searches
+@pytest.fixture(scope="module")
+def search():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = load_iris(return_X_y=True)
+    return GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.01, 0.1, 1]}).fit(X, y)
+
+
+@pytest.mark.parametrize("k", [1.5, True, 0, 4, "2"])
+def test_top_k_ensemble_takes_a_whole_number_of_candidates(search, k):
+    from ensemblekit.model_selection import top_k_ensemble
+
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 3\]"):
+        top_k_ensemble(search, k=k)
+
+
+@pytest.mark.parametrize("margin", [-1, np.nan, 0.5, 2.0, "0.1"])
+def test_check_search_border_takes_a_margin_below_half(search, margin):
+    from ensemblekit.model_selection import check_search_border
+
+    with pytest.raises(ValueError, match=r"margin must be a fraction .* in \[0, 0.5\)"):
+        check_search_border(search, margin=margin)
+
+
+def test_search_helpers_name_what_they_were_given():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    from ensemblekit.model_selection import check_search_border, top_k_ensemble
+
+    for helper in (top_k_ensemble, check_search_border):
+        with pytest.raises(TypeError, match="must be a fitted search such as GridSearchCV"):
+            helper(LogisticRegression())
+        with pytest.raises(ValueError, match="GridSearchCV is not fitted"):
+            helper(GridSearchCV(LogisticRegression(), {"C": [1.0]}))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone, is_classifier
@@ -153,6 +153,12 @@ def nested_cross_validate(
 
 
 def _check_fitted_search(search):
+    """A fitted search (GridSearchCV and its kind), or an error that says which it is not."""
+    if not (hasattr(search, "estimator") and hasattr(search, "refit")):
+        raise TypeError(
+            f"search must be a fitted search such as GridSearchCV or RandomizedSearchCV, "
+            f"got {type(search).__name__}."
+        )
     if not hasattr(search, "cv_results_"):
         raise ValueError(
             f"{type(search).__name__} is not fitted; call fit before building on its results."
@@ -203,9 +209,10 @@ def top_k_ensemble(search, k: int = 3, *, X=None, y=None):
     """
     _check_fitted_search(search)
     ranks = _ranks(search)
-    if not 1 <= int(k) <= len(ranks):
+    if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= len(ranks):
         raise ValueError(
-            f"k={k} but the search tried {len(ranks)} candidates; use 1 <= k <= {len(ranks)}."
+            f"k must be an integer in [1, {len(ranks)}] (the search tried {len(ranks)} "
+            f"candidates), got {k!r}."
         )
     order = np.argsort(ranks, kind="stable")[: int(k)]
     members = [
@@ -346,6 +353,10 @@ def check_search_border(
     >>> [(f.param, f.edge) for f in check_search_border(search, warn=False)]
     [('C', 'high')]
     """
+    if isinstance(margin, bool) or not isinstance(margin, Real) or not 0 <= margin < 0.5:
+        raise ValueError(
+            f"margin must be a fraction of the searched range in [0, 0.5), got {margin!r}."
+        )
     _check_fitted_search(search)
     findings = []
     for name, best, (low, high, continuous) in _searched_numbers(search):
