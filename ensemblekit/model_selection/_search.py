@@ -154,7 +154,7 @@ def nested_cross_validate(
 
 def _check_fitted_search(search):
     """A fitted search (GridSearchCV and its kind), or an error that says which it is not."""
-    if not (hasattr(search, "estimator") and hasattr(search, "refit")):
+    if not hasattr(search, "estimator"):
         raise TypeError(
             f"search must be a fitted search such as GridSearchCV or RandomizedSearchCV, "
             f"got {type(search).__name__}."
