@@ -104,8 +104,8 @@ def corrected_resampled_ttest(
     b = np.zeros_like(a) if scores_b is None else np.asarray(scores_b, dtype=float)
     if a.ndim != 1 or len(a) < 2 or b.shape != a.shape:
         raise ValueError(
-            "scores_a and scores_b must be 1-D with one score per split and at least 2 "
-            f"splits, of one shape; got shapes {a.shape} and {b.shape}."
+            "scores_a and scores_b must be 1-D, of one shape, with at least 2 paired scores "
+            f"(one per split); got shapes {a.shape} and {b.shape}."
         )
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < np.inf:
