@@ -150,10 +150,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     quick = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
     parser.add_argument(
-        "--runs", type=int, default=2 if quick else 25, help="Ctrl-C runs under threads"
+        "--runs", type=int, default=1 if quick else 25, help="Ctrl-C runs under threads"
     )
-    parser.add_argument(
-        "--scenario", nargs="+", default=["threads", "dask", "loky"], help="what to run"
+    parser.add_argument(  # the tests run the Dask and loky scenarios themselves
+        "--scenario",
+        nargs="+",
+        default=["threads"] if quick else ["threads", "dask", "loky"],
+        help="what to run",
     )
     args = parser.parse_args()
     print("ensemblekit: stopping a bagging fit of 8 nets from outside")
