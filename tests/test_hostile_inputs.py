@@ -191,3 +191,73 @@ def test_search_helpers_name_what_they_were_given():
             helper(LogisticRegression())
         with pytest.raises(ValueError, match="GridSearchCV is not fitted"):
             helper(GridSearchCV(LogisticRegression(), {"C": [1.0]}))
+
+
+# ------------------------------------------------------------------ imbalance
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"batch_size": 2.7}, "batch_size must be an integer >= 1, got 2.7"),
+        ({"batch_size": True}, "batch_size must be an integer >= 1"),
+        ({"sampling_ratio": {0: np.nan}}, "sampling_ratio needs finite non-negative shares"),
+        ({"sampling_ratio": {0: np.inf, 1: 1}}, "sampling_ratio needs finite non-negative"),
+        ({"sampling_ratio": {0: "1"}}, "sampling_ratio needs finite non-negative shares"),
+    ],
+)
+def test_balanced_batch_sampler_refuses_settings_it_cannot_follow(params, message):
+    from ensemblekit.imbalance import BalancedBatchSampler
+
+    with pytest.raises(ValueError, match=message):
+        BalancedBatchSampler(Y, **{"batch_size": 2, **params})
+
+
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [(np.array([]), "at least one class label"), (np.array([0.0, np.nan, 1.0]), "y holds NaN")],
+)
+def test_class_weights_and_sampler_refuse_labels_that_are_not_labels(y, message):
+    from ensemblekit.imbalance import BalancedBatchSampler, compute_class_weight
+
+    with pytest.raises(ValueError, match=message):
+        compute_class_weight(y)
+    with pytest.raises(ValueError, match=message):
+        BalancedBatchSampler(y, batch_size=2)
+
+
+P = np.array([[0.3, 0.7], [0.9, 0.1]])
+
+
+@pytest.mark.parametrize(
+    ("proba", "train", "true", "message"),
+    [
+        (np.array([[np.nan, 1.0], [0.5, 0.5]]), [0.5, 0.5], [0.9, 0.1], "proba must hold finite"),
+        (-P, [0.5, 0.5], [0.9, 0.1], "proba must hold finite, non-negative"),
+        (P, [np.nan, 0.5], [0.9, 0.1], "train_prior must be finite positive"),
+        (P, [0.0, 0.5], [0.9, 0.1], "train_prior must be finite positive"),
+        (P, [0.5, 0.5], [np.nan, 0.1], "true_prior must be finite non-negative"),
+        (P, [0.5, 0.5], [0.0, 0.0], "true_prior must be finite non-negative shares with a"),
+        (np.array([[1.0, 0.0]]), [0.5, 0.5], [0.0, 1.0], r"rows \[0\] give every class"),
+    ],
+)
+def test_correct_prior_shift_refuses_invalid_input(proba, train, true, message):
+    from ensemblekit.imbalance import correct_prior_shift
+
+    with pytest.raises(ValueError, match=message):
+        correct_prior_shift(proba, train_prior=train, true_prior=true)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"class_weight": {0: np.nan}}, "finite weight >= 0, got nan for class 0"),
+        ({"class_weight": {1: -1.0}}, "finite weight >= 0, got -1.0 for class 1"),
+        ({"callbacks": [1]}, r"callbacks\[0\] must be a skorch callback"),
+        ({"callbacks": [("name", "x")]}, r"callbacks\[0\] must be a skorch callback"),
+    ],
+)
+def test_a_net_names_a_bad_class_weight_or_callback(params, message):
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X = np.random.RandomState(0).rand(20, 3)
+    with pytest.raises(ValueError, match=message):
+        NeuralNetClassifier(max_epochs=1, **params).fit(X, np.arange(20) % 2)

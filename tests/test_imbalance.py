@@ -273,5 +273,5 @@ def test_correct_prior_shift_by_hand_and_on_held_out_data(skewed):
     assert abs(fixed[:, 1].mean() - rate) < 0.015
     with pytest.raises(ValueError, match="one share per column"):
         correct_prior_shift(proba, train_prior=[1.0], true_prior=[1.0])
-    with pytest.raises(ValueError, match="train_prior must be positive"):
+    with pytest.raises(ValueError, match="train_prior must be finite positive"):
         correct_prior_shift(proba, train_prior=[0.0, 1.0], true_prior=[0.5, 0.5])

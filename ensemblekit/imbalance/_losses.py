@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight as _sklearn_class_weight
 from torch import nn
 
+from ._resampling import check_labels
+
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -164,9 +166,10 @@ def compute_class_weight(y, *, method: str = "balanced", beta: float = 0.999) ->
     >>> compute_class_weight([0] * 90 + [1] * 10, method="effective", beta=0.9).round(3)
     array([0.789, 1.211])
     """
-    classes, counts = np.unique(np.asarray(y), return_counts=True)
+    y = check_labels(y)
+    classes, counts = np.unique(y, return_counts=True)
     if method == "balanced":
-        return _sklearn_class_weight("balanced", classes=classes, y=np.asarray(y))
+        return _sklearn_class_weight("balanced", classes=classes, y=y)
     if method != "effective":
         raise ValueError(f"method must be 'balanced' or 'effective', got {method!r}.")
     if not 0.0 <= float(beta) < 1.0:

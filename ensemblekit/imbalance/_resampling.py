@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -51,17 +51,21 @@ class BalancedBatchSampler:
     """
 
     def __init__(self, y, *, batch_size: int, sampling_ratio=None, random_state=None):
-        self.y = np.asarray(y)
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}.")
+        self.y = check_labels(y)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
         self.batch_size = int(batch_size)
         classes = np.unique(self.y)
         ratio = {c: 1.0 for c in classes} if sampling_ratio is None else dict(sampling_ratio)
         unknown = set(ratio) - set(classes.tolist())
         if unknown:
             raise ValueError(f"sampling_ratio has classes {sorted(unknown)} that are not in y.")
-        if any(float(v) < 0 for v in ratio.values()) or sum(ratio.values()) <= 0:
-            raise ValueError("sampling_ratio needs non-negative shares with a positive sum.")
+        shares = list(ratio.values())
+        if not all(isinstance(v, Real) and 0 <= v < np.inf for v in shares) or sum(shares) <= 0:
+            raise ValueError(
+                f"sampling_ratio needs finite non-negative shares with a positive sum, got "
+                f"{ratio!r}."
+            )
         self.sampling_ratio = ratio
         self._rng = check_random_state(random_state)
         self._pools = {c: np.flatnonzero(self.y == c) for c in ratio if ratio[c] > 0}
@@ -96,6 +100,17 @@ class BalancedBatchSampler:
         for _ in range(len(self)):
             batch = np.concatenate([self._take(c, k) for c, k in per_batch.items()])
             yield self._rng.permutation(batch).tolist()
+
+
+def check_labels(y) -> np.ndarray:
+    """Class labels, at least one, none of them NaN or infinite (a NaN is a class of its own
+    to ``np.unique``, and a class of rows no one labelled)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"y must be a 1-D array of at least one class label, got shape {y.shape}.")
+    if y.dtype.kind in "fc" and not np.isfinite(y).all():
+        raise ValueError("y holds NaN or infinity: every row needs a class label.")
+    return y
 
 
 def resampling_targets(counts: dict, sampling_strategy) -> dict:
@@ -186,7 +201,19 @@ def correct_prior_shift(proba, *, train_prior, true_prior) -> np.ndarray:
             f"proba has {proba.shape[-1]} columns; train_prior and true_prior need one share "
             f"per column, got {len(train_prior)} and {len(true_prior)}."
         )
-    if np.any(train_prior <= 0) or np.any(true_prior < 0):
-        raise ValueError("train_prior must be positive and true_prior non-negative.")
+    if not (np.isfinite(train_prior).all() and np.all(train_prior > 0)):
+        raise ValueError(f"train_prior must be finite positive shares, got {train_prior}.")
+    if not np.isfinite(true_prior).all() or np.any(true_prior < 0) or true_prior.sum() <= 0:
+        raise ValueError(
+            f"true_prior must be finite non-negative shares with a positive sum, got {true_prior}."
+        )
+    if not np.isfinite(proba).all() or np.any(proba < 0):
+        raise ValueError("proba must hold finite, non-negative probabilities.")
     corrected = proba * (true_prior / train_prior)
-    return corrected / corrected.sum(axis=1, keepdims=True)
+    total = corrected.sum(axis=1, keepdims=True)
+    if np.any(total <= 0):
+        raise ValueError(
+            f"rows {np.flatnonzero(total[:, 0] <= 0).tolist()} give every class with a "
+            "positive true_prior a probability of 0: there is nothing to renormalise."
+        )
+    return corrected / total

@@ -180,6 +180,19 @@ _CHECKED_PREFIXES = ("module", "criterion", "optimizer")
 _NOT_USER_SET = {"optimizer": {"params"}}
 
 
+def _check_callbacks(callbacks) -> None:
+    """Each callback a skorch callback (an instance or a class) or a ``(name, callback)``
+    pair: skorch would fail later with an AttributeError about ``set_params``."""
+    for i, item in enumerate(callbacks if isinstance(callbacks, list) else []):
+        callback = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+        is_class = isinstance(callback, type) and issubclass(callback, Callback)
+        if not (is_class or isinstance(callback, Callback)):
+            raise ValueError(
+                f"callbacks[{i}] must be a skorch callback (an instance or a class) or a "
+                f"(name, callback) pair, got {item!r}."
+            )
+
+
 class NeuralNetBase(NeuralNet):
     """Shared machinery of :class:`NeuralNetClassifier` and :class:`NeuralNetRegressor`.
 
@@ -300,6 +313,7 @@ class NeuralNetBase(NeuralNet):
         for name in ("max_epochs", "batch_size", "n_threads", "n_iter_no_change"):
             if isinstance(params[name], bool | np.bool_):  # an int to Python, not to a user
                 raise ValueError(f"{name} must be an integer, got {params[name]!r}.")
+        _check_callbacks(params["callbacks"])
         if params["n_threads"] > (cores := os.cpu_count() or 1):
             raise ValueError(
                 f"n_threads={params['n_threads']} is more than this machine's {cores} cores: "

@@ -294,6 +294,12 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
                     f"(classes: {self.classes_.tolist()})."
                 )
             for label, weight in self.class_weight.items():
+                finite = isinstance(weight, Real) and not isinstance(weight, bool)
+                if not (finite and 0 <= weight < np.inf):
+                    raise ValueError(
+                        f"class_weight must give each class a finite weight >= 0, got "
+                        f"{weight!r} for class {label!r}."
+                    )
                 weights[np.searchsorted(self.classes_, label)] = weight
         else:  # "balanced" or "effective" (the parameter's constraints allow no other)
             weights[present] = compute_class_weight(
