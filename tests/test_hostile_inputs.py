@@ -261,3 +261,17 @@ def test_a_net_names_a_bad_class_weight_or_callback(params, message):
     X = np.random.RandomState(0).rand(20, 3)
     with pytest.raises(ValueError, match=message):
         NeuralNetClassifier(max_epochs=1, **params).fit(X, np.arange(20) % 2)
+
+
+def test_ensemble_size_curve_refuses_a_score_undefined_on_the_rows():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ensemblekit.ensemble import BaggingClassifier
+    from ensemblekit.model_selection import ensemble_size_curve
+
+    X, y = load_breast_cancer(return_X_y=True)
+    bag = BaggingClassifier(DecisionTreeClassifier(), n_estimators=3, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="roc_auc of the whole"):
+        ensemble_size_curve(bag, X, np.zeros_like(y), scoring="roc_auc")
+    assert np.isfinite(ensemble_size_curve(bag, X, y, scoring="roc_auc").scores).all()

@@ -283,6 +283,12 @@ def ensemble_size_curve(
     label = scoring if isinstance(scoring, str) else getattr(scoring, "__name__", None)
     if label is None:
         label = "accuracy" if is_classifier(ensemble) else "R²"
+    if not np.isfinite(scores[:, -1]).all():
+        raise ValueError(
+            f"{label} of the whole ensemble is {scores[0, -1]} on these rows: the score is "
+            "undefined there (one class in y for roc_auc, say), and so is the curve. Score "
+            "rows that hold every class, or choose another scoring."
+        )
     return EnsembleSizeCurve(sizes, scores, label)
 
 
