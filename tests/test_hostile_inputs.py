@@ -275,3 +275,15 @@ def test_ensemble_size_curve_refuses_a_score_undefined_on_the_rows():
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="roc_auc of the whole"):
         ensemble_size_curve(bag, X, np.zeros_like(y), scoring="roc_auc")
     assert np.isfinite(ensemble_size_curve(bag, X, y, scoring="roc_auc").scores).all()
+
+
+def test_paired_ttest_5x2cv_names_x_and_y_of_other_lengths():
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ensemblekit.model_selection import paired_ttest_5x2cv
+
+    X, y = load_iris(return_X_y=True)
+    tree = DecisionTreeClassifier()
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[150, 100\]"):
+        paired_ttest_5x2cv(tree, tree, X, y[:100], random_state=0)

@@ -270,6 +270,7 @@ def paired_ttest_5x2cv(
         raise ValueError(f"variant must be 't' or 'f', got {variant!r}.")
     X = check_array(X, dtype=None, ensure_all_finite=False)
     y = column_or_1d(y)
+    check_consistent_length(X, y)  # else an IndexError from deep inside the splits
     rng = check_random_state(random_state)
     rows = np.arange(len(X))
     splits = []
