@@ -287,3 +287,27 @@ def test_paired_ttest_5x2cv_names_x_and_y_of_other_lengths():
     tree = DecisionTreeClassifier()
     with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[150, 100\]"):
         paired_ttest_5x2cv(tree, tree, X, y[:100], random_state=0)
+
+
+@pytest.mark.parametrize(
+    "booster", ["AdaBoostClassifier", "GradientBoostingClassifier", "AdaBoostRegressor"]
+)
+def test_a_boosters_input_tags_follow_its_member(booster):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.utils import get_tags
+
+    from ensemblekit import ensemble
+    from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
+
+    cls = getattr(ensemble, booster)
+    classify = booster == "AdaBoostClassifier"  # gradient boosting's members regress
+    tolerant = HistGradientBoostingClassifier() if classify else HistGradientBoostingRegressor()
+    net = NeuralNetClassifier() if classify else NeuralNetRegressor()
+    assert get_tags(cls(tolerant)).input_tags.allow_nan
+    assert not get_tags(cls(net)).input_tags.allow_nan
+    X = np.random.RandomState(0).rand(60, 3)
+    X[::7, 1] = np.nan
+    y = (np.arange(60) % 2) if booster != "AdaBoostRegressor" else np.arange(60) / 60
+    if booster.startswith("AdaBoost"):  # gradient boosting's members fit one column a class
+        fitted = cls(tolerant, n_estimators=2, random_state=0).fit(X, y)
+        assert np.isfinite(fitted.predict(X)).all()

@@ -59,8 +59,10 @@ class _BoostingMixin(TemplateMixin, MembersMixin):
         )  # fmt: skip
 
     def __sklearn_tags__(self):
+        # X reaches the members as given (NaN included), so what X may hold is theirs to say.
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = get_tags(self._template()).input_tags.sparse
+        member = get_tags(self._template()).input_tags
+        tags.input_tags.sparse, tags.input_tags.allow_nan = member.sparse, member.allow_nan
         return tags
 
 
