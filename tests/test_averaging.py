@@ -12,6 +12,9 @@ from skorch.callbacks import Callback
 from ensemblekit.averaging import EMA, SWA, model_soup
 from ensemblekit.nets import NeuralNetClassifier
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 class _Recorder(Callback):
     """Copies of the module's weights at train begin, after each step and each epoch."""

@@ -20,6 +20,9 @@ from ensemblekit.model_selection import (
 )
 from ensemblekit.nets import NeuralNetClassifier
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 matplotlib.use("Agg")
 
 

@@ -18,6 +18,9 @@ from ensemblekit.ensemble import (
 )
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def _tiny_regressor(**kw):
     """A net that underfits on its own: one hidden layer of 2 units."""

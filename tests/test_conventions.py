@@ -30,6 +30,9 @@ from ensemblekit.ensemble import (
 from ensemblekit.model_selection import bias_variance_decomp, bootstrap_score
 from ensemblekit.nets import NeuralNetClassifier
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 # ---------------------------------------------------------------- out-of-bag results
 @pytest.mark.parametrize("warm_start", [False, True])

@@ -7,6 +7,9 @@ import torch
 from ensemblekit.diagnostics import gradient_check
 from ensemblekit.nets import MLP
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 class _DoubledSquare(torch.autograd.Function):
     """x ** 2 with a backward that is twice too large: the planted bug."""
@@ -199,7 +202,10 @@ def test_a_healthy_net_passes_and_is_left_alone(iris):
     [
         ({"module": _DeadReLUs}, {"overfit_small_subset", "regularization_raises_loss"}),
         ({"module": _LoudStart}, {"initial_loss"}),
-        ({"optimizer": torch.optim.SGD, "lr": 50.0}, {"overfit_small_subset"}),
+        (
+            {"optimizer": torch.optim.SGD, "lr": 50.0},
+            {"regularization_raises_loss", "overfit_small_subset"},
+        ),
     ],
     ids=["dead ReLUs", "large initial logits", "learning rate far too high"],
 )

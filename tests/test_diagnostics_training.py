@@ -29,6 +29,9 @@ from ensemblekit.diagnostics._lr_range import _running_median
 from ensemblekit.ensemble import BaggingClassifier
 from ensemblekit.nets import MLP, NeuralNetClassifier
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 matplotlib.use("Agg")
 
 
@@ -76,12 +79,13 @@ def test_gradient_and_update_ratio_match_a_hand_computed_step(iris):
         assert ratio[name] == pytest.approx(expected_ratio, rel=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore::ensemblekit.nets.DivergenceWarning")  # lr=50 diverges
 def test_the_update_ratio_flags_a_learning_rate_far_too_high(iris):
     X, y = iris
     ratios = {}
     for lr in (1e-3, 50.0):
         net = NeuralNetClassifier(
-            optimizer=torch.optim.SGD, lr=lr, max_epochs=2, random_state=0,
+            optimizer=torch.optim.SGD, lr=lr, max_epochs=2, batch_size=128, random_state=0,
             callbacks=[UpdateRatioMonitor()],
         )  # fmt: skip
         with contextlib.suppress(FloatingPointError):

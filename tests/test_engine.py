@@ -13,6 +13,9 @@ from ensemblekit.engine._members import _fit_task
 from ensemblekit.nets import NeuralNetClassifier
 from ensemblekit.utils import draw_seeds, set_random_states
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def _plans(n_rows, n_features, n_members=4, seed=0):
     rng = np.random.RandomState(seed)
@@ -127,7 +130,7 @@ def test_a_worker_task_sets_torch_threads_for_the_task_only(digits):
     try:
         # As a worker process runs it (another parent pid): the share for the task, then
         # the worker's own count back.
-        _, members = _fit_task(
+        _, members, _ = _fit_task(
             _ThreadSpy(), (X, y), [MemberPlan(0)], False, {}, 1, -1, False, lambda f: None
         )
         assert members[0].torch_threads_ == 1

@@ -22,6 +22,9 @@ from ensemblekit.ensemble import (
 )
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def small_net(tiny_net_params):

@@ -22,6 +22,9 @@ from sklearn.tree import DecisionTreeClassifier
 from ensemblekit.experiment import Experiment, RunFolderError, StudyError, load_run
 from ensemblekit.experiment._cli import main
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 HEAD = """\
 name = "a study"
 [data]

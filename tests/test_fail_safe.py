@@ -33,13 +33,20 @@ from ensemblekit.ensemble import (
 )
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 # ---------------------------------------------------------------- the nets' settings
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
         ({"max_epochs": 0}, r"'max_epochs' parameter .* int in the range \[1, inf\)"),
-        ({"batch_size": -5}, r"'batch_size' parameter .* range \[1, inf\) or a int among \{-1\}"),
+        (
+            {"batch_size": -5},
+            r"'batch_size' parameter .* range \[1, inf\), a int among \{-1\} or a str "
+            r"among \{'auto'\}",
+        ),
         ({"batch_size": 0}, r"'batch_size' parameter"),
         ({"lr": 0.0}, r"'lr' parameter .* range \(0.0, inf\)"),
         ({"n_threads": 0}, r"'n_threads' parameter"),

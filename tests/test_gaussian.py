@@ -10,6 +10,9 @@ from ensemblekit.metrics import gaussian_nll
 from ensemblekit.model_selection import predictive_uncertainty
 from ensemblekit.nets import GaussianNLLLoss, NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 NET = {"criterion": GaussianNLLLoss, "max_epochs": 6, "lr": 3e-3, "module__hidden_units": (16,)}
 
 

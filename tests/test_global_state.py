@@ -19,6 +19,9 @@ from ensemblekit.ensemble import BaggingClassifier, DeepEnsembleRegressor
 from ensemblekit.model_selection import bootstrap_score
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def _process_state():
     return {

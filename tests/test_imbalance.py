@@ -20,6 +20,9 @@ from ensemblekit.imbalance import (
 from ensemblekit.imbalance._resampling import resampling_targets
 from ensemblekit.nets import NeuralNetClassifier
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def skewed():

@@ -16,6 +16,9 @@ from ensemblekit.metrics import (
 )
 from ensemblekit.model_selection import compare_models
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def random_proba():

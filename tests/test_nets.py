@@ -19,6 +19,9 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ensemblekit.nets import MLP, NeuralNetClassifier, NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 def _fit_proba(params, X, y, **fit_kw):
     """Module-level so a loky worker can run it."""

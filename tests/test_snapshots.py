@@ -20,6 +20,9 @@ from ensemblekit.averaging._snapshots import cycle_ends, cyclic_lr
 from ensemblekit.ensemble import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 from ensemblekit.nets import MLP, NeuralNetClassifier, NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 # 400 digits rows in batches of 100: 4 iterations an epoch.
 NET = {"module__hidden_units": (16,), "lr": 0.05, "batch_size": 100, "random_state": 0}
 

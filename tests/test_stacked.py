@@ -26,6 +26,9 @@ from ensemblekit.model_selection import bias_variance_decomp
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor, _stacked
 from ensemblekit.utils import set_random_states
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 NET = {"module__hidden_units": (16, 8), "max_epochs": 3, "lr": 1e-2, "batch_size": 64}
 EARLY = {"early_stopping": True, "max_epochs": 40, "n_iter_no_change": 2}
 # float32 sums in a stacked matrix product round differently from one member's: members

@@ -25,6 +25,9 @@ from ensemblekit.model_selection import (
 )
 from ensemblekit.nets import NeuralNetClassifier
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 GRID = {"lr": [1e-3, 1e-2], "optimizer__weight_decay": [0.0, 1e-3]}
 CV = StratifiedKFold(3, shuffle=True, random_state=0)
 
@@ -132,6 +135,49 @@ def test_a_failing_group_leaves_error_score_to_the_search_loop(iris):
     assert np.isnan(ours.cv_results_["mean_test_score"][1])
     _assert_same_results(ours, theirs)
     assert ours.stacked_groups_[0]["stacked"] is False
+
+
+@pytest.mark.parametrize(
+    ("name", "valid", "invalid"),
+    [
+        ("lr", 1e-2, -1.0),
+        ("max_epochs", 5, 0),
+        ("module__dropout", 0.0, 1.5),
+        ("optimizer__weight_decay", 0.0, -1.0),
+    ],
+)
+def test_an_invalid_candidate_scores_error_score_and_leaves_the_others_alone(
+    iris, name, valid, invalid
+):  # fmt: skip
+    X, y = iris
+    grid = (
+        {"lr": [1e-3, 1e-2], name: [valid, invalid]} if name != "lr" else {"lr": [valid, invalid]}
+    )
+    sound = {**grid, name: [valid]}
+    alone = StackedGridSearchCV(_net(), sound, cv=CV).fit(X, y)
+    with pytest.warns(FitFailedWarning):
+        ours = StackedGridSearchCV(_net(), grid, cv=CV, error_score=-7.0).fit(X, y)
+    bad = [params[name] == invalid for params in ours.cv_results_["params"]]
+    assert np.all(ours.cv_results_["mean_test_score"][bad] == -7.0)
+    # The sound candidates: the same fits as in the search without the invalid ones.
+    good = np.flatnonzero(np.logical_not(bad))
+    for key in ("mean_test_score", "std_test_score", "split0_test_score"):
+        np.testing.assert_array_equal(ours.cv_results_[key][good], alone.cv_results_[key])
+    assert ours.best_params_ == alone.best_params_
+    with pytest.raises((ValueError, TypeError)):
+        StackedGridSearchCV(_net(), grid, cv=CV, error_score="raise").fit(X, y)
+
+
+def test_a_randomized_search_scores_an_invalid_draw_error_score(iris):
+    X, y = iris
+    search = StackedRandomizedSearchCV(
+        _net(), {"lr": [1e-2, -1.0]}, n_iter=2, cv=CV, random_state=0, error_score=0.0
+    )
+    with pytest.warns(FitFailedWarning):
+        search.fit(X, y)
+    scores = dict(zip([p["lr"] for p in search.cv_results_["params"]],
+                      search.cv_results_["mean_test_score"], strict=True))  # fmt: skip
+    assert scores[-1.0] == 0.0 and scores[1e-2] > 0.5
 
 
 def test_reproducible_for_any_n_jobs_and_seeded_by_random_state(iris):

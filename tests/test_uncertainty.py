@@ -25,6 +25,9 @@ from ensemblekit.model_selection._diversity import decompose_diversity
 from ensemblekit.model_selection._uncertainty import entropy
 from ensemblekit.nets import NeuralNetRegressor
 
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 matplotlib.use("Agg")
 
 

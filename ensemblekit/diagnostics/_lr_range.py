@@ -11,6 +11,7 @@ from sklearn.base import clone
 from skorch.callbacks import Callback
 
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..utils._fit_warnings import deferred_warnings
 from ..utils._optional import axes_for
 from ..utils._results import ArrayFieldsEqual
 
@@ -291,10 +292,13 @@ def lr_range_test(
         raise ValueError(f"diverge_factor must be above 1, got {diverge_factor!r}.")
     rates = np.geomspace(start_lr, end_lr, n_steps)
     probe = _RisingRate(rates, window, diverge_factor)
-    clone(net).set_params(
-        callbacks=[("lr_range_test", probe)], max_epochs=n_steps, early_stopping=False,
-        verbose=0,
-    ).fit(X, y)  # fmt: skip
+    # The test drives the rate up until the loss explodes: that the probe's fit diverged
+    # or did not converge is what it measures, not something to warn about.
+    with deferred_warnings():
+        clone(net).set_params(
+            callbacks=[("lr_range_test", probe)], max_epochs=n_steps, early_stopping=False,
+            verbose=0, on_divergence="warn",
+        ).fit(X, y)  # fmt: skip
     losses = np.array(probe.losses_)
     finite = np.isfinite(losses).sum()  # the test stops at the first loss that is not
     smoothed = np.full(len(losses), np.nan)

@@ -8,6 +8,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..utils._fit_warnings import deferred_warnings
 from ..utils._optional import axes_for
 from ..utils._random import check_random_state
 from ._report import Check, DiagnosticReport
@@ -205,9 +206,12 @@ def sanity_check(
     X = check_array(X, dtype=(np.float32, np.float64))
     y = column_or_1d(y) if is_classifier(net) else np.asarray(y)
     rng = check_random_state(random_state)
-    initial, chance = _initial_loss(net, X, y)
-    regularization, decay_curves = _regularization(net, X, y, regularization_epochs)
-    overfit, overfit_curve = _overfit(net, X, y, subset_size, overfit_epochs, rng)
+    # The checks judge their fits themselves: whether one diverged or did not converge is
+    # in the report, not in warnings.
+    with deferred_warnings():
+        initial, chance = _initial_loss(net, X, y)
+        regularization, decay_curves = _regularization(net, X, y, regularization_epochs)
+        overfit, overfit_curve = _overfit(net, X, y, subset_size, overfit_epochs, rng)
     return SanityReport(
         f"sanity check of {type(net).__name__}", [initial, regularization, overfit],
         chance=chance, regularization_losses=decay_curves, overfit_losses=overfit_curve,

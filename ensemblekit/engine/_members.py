@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
+from ..utils._fit_warnings import deferred_warnings, warn_for_members
 from ..utils._mixins import abandon_member_fits, member_task
 from ..utils._private import _safe_indexing
 from ..utils._random import set_random_states
@@ -223,13 +224,13 @@ def fit_members(
             )
             for number, task in enumerate(tasks)
         )  # fmt: skip
-        results = [None] * len(tasks)
+        results, notes = [None] * len(tasks), [None] * len(tasks)
         # Threads share one torch thread pool: limit it here, for the call, in this process.
         try:
             with torch_threads(n_threads if n_workers > 1 else None):
                 parallel = Parallel(**_parallel(on_fitted, n_jobs, len(tasks)))
-                for number, members in parallel(calls):
-                    results[number] = members
+                for number, members, member_notes in parallel(calls):
+                    results[number], notes[number] = members, member_notes
                     if on_fitted is not None:
                         on_fitted(tasks[number], members)
         except BaseException:
@@ -242,6 +243,8 @@ def fit_members(
                 stop.set(backend.client)
             abandon_member_fits(call)
             raise
+    # The members' warnings about their fits (diverged, not converged): one per kind.
+    warn_for_members(estimator, [note for task in notes for note in task])
     return [member for members in results for member in members]
 
 
@@ -282,8 +285,9 @@ def _fit_task(
 ):  # fmt: skip
     """One task: its members cloned, seeded and fitted, one by one or stacked.
 
-    ``data`` is ``(X, y)`` or ``((X, y),)``. Returns ``(number, members)``: the task's
-    number tells the parent where its members go when tasks come back out of order.
+    ``data`` is ``(X, y)`` or ``((X, y),)``. Returns ``(number, members, notes)``: the
+    task's number tells the parent where its members go when tasks come back out of
+    order, and ``notes[i]`` holds the fit warnings member ``i`` deferred.
     Module-level so that every joblib backend can ship it.
     """
     X, y = data[0] if len(data) == 1 else data
@@ -300,11 +304,20 @@ def _fit_task(
                 for p in plans
             ]
             if stacked:
-                return number, estimator.fit_stacked(members, X, y, plans, on_epoch=report)
+                with deferred_warnings() as notes:
+                    members = estimator.fit_stacked(members, X, y, plans, on_epoch=report)
+                owners = {id(member): i for i, member in enumerate(members)}
+                by_member = [[] for _ in members]
+                for note in notes:
+                    by_member[owners.get(note.owner, 0)].append(note)
+                return number, members, by_member
+            by_member = []
             for member, plan in zip(members, plans, strict=True):
-                _fit_one(member, X, y, plan, fit_params)
+                with deferred_warnings() as notes:
+                    _fit_one(member, X, y, plan, fit_params)
+                by_member.append(notes)
                 report(1.0)
-        return number, members
+        return number, members, by_member
 
 
 class _ParentGone:

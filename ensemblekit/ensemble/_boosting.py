@@ -7,6 +7,7 @@ other ensemble.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections import deque
 from numbers import Integral, Real
@@ -22,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..utils._fit_warnings import deferred_warnings, warn_for_members
 from ..utils._mixins import PredictLogProbaMixin, all_or_nothing
 from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import check_random_state, set_random_states
@@ -35,17 +37,23 @@ def _small_net(kind):
     return kind(module__hidden_units=(16,), max_epochs=20, lr=1e-2)
 
 
-def _fit_stage(template, X, y, rng, *, bootstrap_p=None, sample_weight=None, fit_params=None):
+def _fit_stage(
+    booster, X, y, rng, *, bootstrap_p=None, sample_weight=None, fit_params=None
+):  # fmt: skip
     """One stage's member, seeded from the shared ``rng`` as scikit-learn seeds, then (with
-    ``bootstrap_p``) trained on a bootstrap drawn with those probabilities; engine-fitted."""
-    member = set_random_states(clone(template), rng)
+    ``bootstrap_p``) trained on a bootstrap drawn with those probabilities; engine-fitted.
+    Its fit warnings wait in ``booster._stage_notes`` (see ``_one_warning_per_kind``)."""
+    member = set_random_states(clone(booster._template()), rng)
     rows = (
         None
         if bootstrap_p is None
         else rng.choice(X.shape[0], X.shape[0], replace=True, p=bootstrap_p)
     )
     plan = MemberPlan(0, rows=rows, sample_weight=sample_weight)
-    return fit_members(member, X, y, [plan], reseed="unset", fit_params=fit_params)[0]
+    with deferred_warnings() as notes:
+        member = fit_members(member, X, y, [plan], reseed="unset", fit_params=fit_params)[0]
+    booster._stage_notes.append(notes)
+    return member
 
 
 class _BoostingMixin(TemplateMixin, MembersMixin):
@@ -57,6 +65,17 @@ class _BoostingMixin(TemplateMixin, MembersMixin):
             self, X, reset=False, dtype=None, ensure_all_finite=False, allow_nd=True,
             accept_sparse=self._accepts_sparse(),
         )  # fmt: skip
+
+    @contextlib.contextmanager
+    def _one_warning_per_kind(self):
+        """Stages fitted inside give their fit warnings (diverged, not converged) once per
+        kind when boosting ends, counted over the stages, not once a stage."""
+        self._stage_notes = []
+        try:
+            yield
+        finally:
+            notes = self.__dict__.pop("_stage_notes")
+        warn_for_members(self, notes)
 
     def __sklearn_tags__(self):
         # X reaches the members as given (NaN included), so what X may hold is theirs to say.
@@ -77,35 +96,36 @@ class _AdaBoostMixin(_BoostingMixin):
         eps = np.finfo(float).eps
         self.estimator_ = self._template()
         self.estimators_, weights, errors = [], [], []
-        for stage in range(self.n_estimators):
-            weight = np.clip(weight, eps, None)
-            weight[zero] = 0.0
-            member, error, alpha, new_weight = self._stage(X, y, weight, rng, fit_params)
-            if member is None:  # no better than chance: discarded, boosting ends
-                break
-            self.estimators_.append(member)
-            weights.append(alpha)
-            errors.append(error)
-            if self.verbose:
-                print(
-                    f"{type(self).__name__}: stage {stage + 1}/{self.n_estimators}, weighted "
-                    f"error {error:.4f}, member weight {alpha:.4f}"
-                )
-            if error <= 0 or new_weight is None or stage == self.n_estimators - 1:
-                break
-            total = new_weight.sum()
-            if not np.isfinite(total):
-                warnings.warn(
-                    f"The sample weights overflowed after stage {stage + 1}, so boosting "
-                    f"stopped with {len(self.estimators_)} members; lower learning_rate "
-                    f"(now {self.learning_rate!r}) to boost further.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-                break
-            if total <= 0:
-                break
-            weight = new_weight / total
+        with self._one_warning_per_kind():
+            for stage in range(self.n_estimators):
+                weight = np.clip(weight, eps, None)
+                weight[zero] = 0.0
+                member, error, alpha, new_weight = self._stage(X, y, weight, rng, fit_params)
+                if member is None:  # no better than chance: discarded, boosting ends
+                    break
+                self.estimators_.append(member)
+                weights.append(alpha)
+                errors.append(error)
+                if self.verbose:
+                    print(
+                        f"{type(self).__name__}: stage {stage + 1}/{self.n_estimators}, weighted "
+                        f"error {error:.4f}, member weight {alpha:.4f}"
+                    )
+                if error <= 0 or new_weight is None or stage == self.n_estimators - 1:
+                    break
+                total = new_weight.sum()
+                if not np.isfinite(total):
+                    warnings.warn(
+                        f"The sample weights overflowed after stage {stage + 1}, so boosting "
+                        f"stopped with {len(self.estimators_)} members; lower learning_rate "
+                        f"(now {self.learning_rate!r}) to boost further.",
+                        UserWarning,
+                        stacklevel=3,
+                    )
+                    break
+                if total <= 0:
+                    break
+                weight = new_weight / total
         self.estimator_weights_ = np.array(weights)
         self.estimator_errors_ = np.array(errors)
 
@@ -252,13 +272,12 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
 
     def _stage(self, X, y, weight, rng, fit_params):
         """SAMME: fit under the weights, weight the member, up-weight its mistakes."""
-        template = self._template()
         if self.resample:
             member = _fit_stage(
-                template, X, y, rng, bootstrap_p=weight / weight.sum(), fit_params=fit_params
+                self, X, y, rng, bootstrap_p=weight / weight.sum(), fit_params=fit_params
             )
         else:
-            member = _fit_stage(template, X, y, rng, sample_weight=weight, fit_params=fit_params)
+            member = _fit_stage(self, X, y, rng, sample_weight=weight, fit_params=fit_params)
         incorrect = member.predict(X) != y
         error = float(np.average(incorrect, weights=weight))
         if error <= 0:
@@ -500,7 +519,7 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
 
     def _stage(self, X, y, weight, rng, fit_params):
         """AdaBoost.R2: fit on a weighted bootstrap, weight by beta, down-weight good rows."""
-        member = _fit_stage(self._template(), X, y, rng, bootstrap_p=weight, fit_params=fit_params)
+        member = _fit_stage(self, X, y, rng, bootstrap_p=weight, fit_params=fit_params)
         mask = weight > 0
         loss = np.abs(member.predict(X) - y)[mask]
         if loss.max() != 0:
@@ -653,37 +672,38 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
                 train, test_size=self.validation_fraction, stratify=stratify,
                 random_state=rng.randint(np.iinfo(np.int32).max),
             )  # fmt: skip
-        self.estimator_ = template = self._template()
+        self.estimator_ = self._template()
         self.init_ = self._init_output(y[train], None if weight is None else weight[train])
         output = np.tile(self.init_, (X.shape[0], 1))
         self.estimators_, self.train_score_, valid_scores = [], [], []
         best, since_best = np.inf, 0
-        for _ in range(self.n_estimators):
-            rows = train
-            if self.subsample < 1.0:
-                rows = np.sort(
-                    rng.choice(train, max(1, int(self.subsample * len(train))), replace=False)
-                )
-            target = self._negative_gradient(y[rows], output[rows])
-            stage_weight = None if weight is None else weight[rows]
-            member = _fit_stage(
-                template, X[rows], target, rng, sample_weight=stage_weight,
-                fit_params=rows_of_params(fit_params, rows, X.shape[0]),
-            )  # fmt: skip
-            output += self.learning_rate * self._member_output(member, X)
-            self.estimators_.append(member)
-            self.train_score_.append(self._loss(y[train], output[train]))
-            if valid is not None:
-                valid_scores.append(self._loss(y[valid], output[valid]))
-            if self.verbose:
-                self._report(valid_scores)
-            if valid is not None:
-                if valid_scores[-1] < best - 1e-12:
-                    best, since_best = valid_scores[-1], 0
-                else:
-                    since_best += 1
-                    if since_best >= self.n_iter_no_change:
-                        break
+        with self._one_warning_per_kind():
+            for _ in range(self.n_estimators):
+                rows = train
+                if self.subsample < 1.0:
+                    rows = np.sort(
+                        rng.choice(train, max(1, int(self.subsample * len(train))), replace=False)
+                    )
+                target = self._negative_gradient(y[rows], output[rows])
+                stage_weight = None if weight is None else weight[rows]
+                member = _fit_stage(
+                    self, X[rows], target, rng, sample_weight=stage_weight,
+                    fit_params=rows_of_params(fit_params, rows, X.shape[0]),
+                )  # fmt: skip
+                output += self.learning_rate * self._member_output(member, X)
+                self.estimators_.append(member)
+                self.train_score_.append(self._loss(y[train], output[train]))
+                if valid is not None:
+                    valid_scores.append(self._loss(y[valid], output[valid]))
+                if self.verbose:
+                    self._report(valid_scores)
+                if valid is not None:
+                    if valid_scores[-1] < best - 1e-12:
+                        best, since_best = valid_scores[-1], 0
+                    else:
+                        since_best += 1
+                        if since_best >= self.n_iter_no_change:
+                            break
         if valid is not None:
             keep = int(np.argmin(valid_scores)) + 1
             self.estimators_ = self.estimators_[:keep]

@@ -27,7 +27,7 @@ from sklearn.utils import check_X_y, indexable
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..nets._prefit import data_key, prefitted
-from ..nets._stacked import stackable_param
+from ..nets._stacked import stackable_param, startup_error
 from ..utils._private import _safe_indexing
 from ..utils._random import check_random_state, draw_seeds, set_random_states
 
@@ -101,8 +101,27 @@ class _StackedSearchMixin:
         return None
 
     def _train_group(self, X, y, shared: dict, group: list[dict], splits, seeds) -> list:
-        """Train one architecture's candidates on every fold; entries for the search loop."""
+        """Train one architecture's candidates on every fold; entries for the search loop.
+
+        A candidate whose settings stop its fit from starting is left to the search loop,
+        which scores it ``error_score`` (or raises, with ``error_score="raise"``) as
+        scikit-learn's search does; the others train as they would without it."""
         base = clone(self.estimator).set_params(**shared)
+        first = MemberPlan(seed=seeds[0], rows=splits[0][0])
+        errors = [startup_error(clone(base).set_params(**c), X, y, first) for c in group]
+        if any(error is not None for error in errors):
+            invalid = [c for c, error in zip(group, errors, strict=True) if error is not None]
+            error = next(error for error in errors if error is not None)
+            self._say(
+                f"{len(invalid)} of {len(group)} candidates cannot start a fit, left to the "
+                f"search loop's error_score: {error}"
+            )
+            group = [c for c, error in zip(group, errors, strict=True) if error is None]
+            if not group:
+                self.stacked_groups_.append(
+                    _group_record(shared, len(invalid) * len(splits), False, str(error), None)
+                )
+                return []
         plans = [
             MemberPlan(
                 seed=seed, rows=train,

@@ -21,11 +21,13 @@ from typing import ClassVar
 import numpy as np
 import torch
 from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 
+from ..utils._fit_warnings import warn_fit
 from ..utils._mixins import all_or_nothing, check_member_fit, fitting_members
 from ..utils._private import (
     Interval,
@@ -56,6 +58,66 @@ def _noop(*args, **kwargs) -> None:
 def _first_bad(values) -> float:
     """The first value that is not finite."""
     return next(value for value in values if not np.isfinite(value))
+
+
+#: An epoch whose training loss is above this many times the chance loss has diverged.
+DIVERGENCE_FACTOR = 10.0
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A net's training loss exploded but stayed finite.
+
+    Given when an epoch's training loss rises above 10 times the chance loss (``log C``
+    for a classifier with ``CrossEntropyLoss``, ``mean(y**2)`` for a regressor with
+    ``MSELoss``): far worse than a net that knows nothing. A fit that starts above chance
+    (inputs far from unit scale, or a warm start from poor weights) is judged against the
+    loss it started from instead. The message names the epoch, the loss and ``lr``. A
+    net with ``on_divergence="raise"`` raises ``FloatingPointError`` instead, as it does
+    when the loss becomes NaN.
+
+    See Also
+    --------
+    NeuralNetClassifier : the ``on_divergence`` parameter.
+    ensemblekit.diagnostics.sanity_check : checks a net before training it for real.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn.datasets import load_iris
+    >>> from ensemblekit.nets import DivergenceWarning, NeuralNetClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> net = NeuralNetClassifier(lr=10, max_epochs=5, random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = net.fit(X, y)
+    >>> [w.category.__name__ for w in caught]
+    ['DivergenceWarning']
+    """
+
+
+def _epoch_losses(history, prefix: str, start: int = 0) -> np.ndarray:
+    """Each epoch's mean ``{prefix}_loss`` from ``start`` on, weighted by batch sizes, read
+    from the batches (the epoch-level keys need skorch's default callbacks)."""
+    losses = []
+    for epoch in history[start:]:
+        batches = [b for b in epoch["batches"] if f"{prefix}_loss" in b]
+        if batches:
+            sizes = np.array([b.get(f"{prefix}_batch_size", 1) for b in batches], dtype=float)
+            values = np.array([b[f"{prefix}_loss"] for b in batches], dtype=float)
+            losses.append(float(np.sum(values * sizes) / np.sum(sizes)))
+    return np.array(losses)
+
+
+def still_improving(losses: np.ndarray, tol: float, n_iter_no_change: int) -> bool:
+    """MLPClassifier's rule: the loss improved on its best by more than ``tol`` (relative
+    to the best) in one of the last ``n_iter_no_change`` epochs."""
+    best, misses = np.inf, 0
+    for loss in losses:
+        if loss < best - tol * abs(best) or not np.isfinite(best):
+            best, misses = loss, 0
+        else:
+            misses += 1
+    return misses < n_iter_no_change
 
 
 class _SparseRows:
@@ -271,7 +333,11 @@ class NeuralNetBase(NeuralNet):
         "optimizer": [callable],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Integral, {-1}),
+            StrOptions({"auto"}),
+        ],
         "random_state": ["random_state"],
         "n_threads": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
         "early_stopping": ["boolean"],
@@ -283,6 +349,7 @@ class NeuralNetBase(NeuralNet):
         "predict_nonlinearity": [StrOptions({"auto"}), callable, None],
         "warm_start": ["boolean"],
         "on_interrupt": [StrOptions({"raise", "stop"})],
+        "on_divergence": [StrOptions({"warn", "raise"})],
         "verbose": ["verbose"],
         "device": [str, torch.device],
         "compile": ["boolean"],
@@ -386,6 +453,8 @@ class NeuralNetBase(NeuralNet):
                 return self
         keep = self.__sklearn_is_fitted__() and (partial or self.warm_start)
         data, torch_seed = self._begin_fit(X, y, sample_weight, reset=not keep, classes=classes)
+        # partial_fit is a step of the caller's loop: its epochs are not judged converged.
+        self._watch["convergence"] = not partial
         try:
             if valid is not None:
                 self._valid_set = self._validation_data(data, *valid)
@@ -404,6 +473,7 @@ class NeuralNetBase(NeuralNet):
             del self._shuffle
             vars(self).pop("_stopped_by_callback", None)
             vars(self).pop("_valid_set", None)
+            vars(self).pop("_watch", None)
         return self
 
     def _begin_fit(self, X, y, sample_weight, *, reset: bool = True, classes=None):
@@ -414,6 +484,7 @@ class NeuralNetBase(NeuralNet):
         """
         X, y = self._validate_Xy(X, y, reset=reset, classes=classes)
         weight = self._prepare_weights(y, sample_weight)
+        self._watch = {"chance": self._chance_loss(y), "convergence": True}
         return _ArrayData(X, y, weight, device=self.device), self._draw_fit_seeds()
 
     def _draw_fit_seeds(self) -> int:
@@ -461,6 +532,7 @@ class NeuralNetBase(NeuralNet):
         y_fit = self._encode_targets(_take_rows(y, rows), reset=True)
         weight = self._prepare_weights(y_fit, plan.sample_weight)
         torch_seed = self._draw_fit_seeds()
+        self._watch = {"chance": self._chance_loss(y_fit), "convergence": True}
         train = _Rows(rows, y_fit, weight)
         valid = None
         if plan.valid_rows is not None and self.early_stopping:
@@ -528,9 +600,16 @@ class NeuralNetBase(NeuralNet):
         super().on_batch_begin(net, **kwargs)
         check_member_fit()
 
+    def on_train_begin(self, net, **kwargs) -> None:
+        """Note where this fit's epochs start in the history (a warm start continues it)."""
+        super().on_train_begin(net, **kwargs)
+        if hasattr(self, "_watch"):
+            self._watch["start"] = len(self.history)
+
     def on_epoch_end(self, net, **kwargs) -> None:
         """Stop a fit whose training loss is no longer finite, with the fix in the error:
-        otherwise it would go on, and predict NaN."""
+        otherwise it would go on, and predict NaN. With ``on_divergence="raise"``, stop
+        one whose loss exploded too."""
         super().on_epoch_end(net, **kwargs)
         losses = self.history[-1, "batches", :, "train_loss"] if self.history[-1]["batches"] else []
         if not np.all(np.isfinite(losses)):
@@ -539,6 +618,71 @@ class NeuralNetBase(NeuralNet):
                 f"epoch {len(self.history)}: the fit diverged. Lower lr (now {self.lr!r}), "
                 "scale the inputs, or check the targets."
             )
+        if self.on_divergence == "raise":
+            exploded = self._exploded(getattr(self, "_watch", {}).get("start", 0))
+            if exploded is not None:
+                raise FloatingPointError(exploded)
+
+    def on_train_end(self, net, **kwargs) -> None:
+        """Warn when this fit's loss exploded (:class:`DivergenceWarning`), or when it ran
+        all ``max_epochs`` with its loss still improving (``ConvergenceWarning``)."""
+        super().on_train_end(net, **kwargs)
+        watch = vars(self).pop("_watch", None)
+        if watch is None or "start" not in watch:
+            return
+        exploded = self._exploded(watch["start"], watch["chance"])
+        if exploded is not None:
+            warn_fit(self, f"{exploded} on_divergence='raise' stops such a fit.", DivergenceWarning)
+        elif watch["convergence"] and len(self.history) - watch["start"] == self.max_epochs:
+            monitored = "valid" if self.early_stopping else "train"
+            named = "validation" if self.early_stopping else "training"
+            losses = _epoch_losses(self.history, monitored)
+            if len(losses) and still_improving(losses, self.tol, self.n_iter_no_change):
+                warn_fit(
+                    self,
+                    f"{type(self).__name__} ran all max_epochs={self.max_epochs} and its "
+                    f"{named} loss was still improving (by more than tol={self.tol!r} "
+                    f"of its best in the last n_iter_no_change={self.n_iter_no_change} "
+                    "epochs): it has not converged. Raise max_epochs or lr, or set "
+                    "early_stopping=True.",
+                    ConvergenceWarning,
+                )
+
+    def _exploded(self, start: int, chance: float | None = None) -> str | None:
+        """What to say of the first epoch from ``start`` on whose training loss is above
+        ``DIVERGENCE_FACTOR`` times the chance loss (None: no such epoch, or no chance
+        loss known for this criterion)."""
+        if chance is None:
+            chance = getattr(self, "_watch", {}).get("chance")
+        if chance is None:
+            return None
+        losses = _epoch_losses(self.history, "train", start)
+        # A net may start above chance without diverging: one whose inputs are far from
+        # unit scale (sanity_check's initial_loss judges that), or a warm start from weights
+        # already poor. Its starting loss is then the reference: the first batch's (taken
+        # before the first step) or, warm, the last epoch's of the fit it continues.
+        if start > 0:
+            started = _epoch_losses(self.history, "train", start - 1)[:1]
+        else:
+            batches = self.history[0]["batches"] if len(self.history) else []
+            started = [b["train_loss"] for b in batches[:1] if "train_loss" in b]
+        started = float(started[0]) if len(started) else chance
+        reference, what = (chance, "the chance loss")
+        if started > chance:
+            reference, what = (started, "the loss it started from")
+        above = np.flatnonzero(losses > DIVERGENCE_FACTOR * reference)
+        if not len(above):
+            return None
+        epoch, loss = start + above[0] + 1, losses[above[0]]
+        return (
+            f"The training loss of {type(self).__name__} reached {loss:.4g} in epoch {epoch}, "
+            f"over {DIVERGENCE_FACTOR:g} times {what} {reference:.4g}: the fit is diverging. "
+            f"Lower lr (now {self.lr:.4g}) or scale the inputs."
+        )
+
+    def _chance_loss(self, y_encoded) -> float | None:
+        """The loss of a net that knows nothing (None: not known for this criterion)."""
+        return None
 
     # ------------------------------------------------------------------ per-step overhead
     def _set_training(self, training=True):
@@ -592,8 +736,16 @@ class NeuralNetBase(NeuralNet):
             return X
         return _ArrayData(X, y, device=self.device)
 
+    def _rows_per_batch(self, n_rows: int, training: bool = True) -> int:
+        """The rows in each mini-batch of ``n_rows``: ``batch_size``, or all of them for
+        ``-1``. ``"auto"`` trains on at least 8 batches an epoch, of 16 to 128 rows, and
+        predicts 128 rows at a time."""
+        if self.batch_size == "auto":
+            return min(128, max(16, -(-n_rows // 8))) if training else 128
+        return n_rows if self.batch_size == -1 else int(self.batch_size)
+
     def get_iterator(self, dataset, training=False):
-        batch_size = len(dataset) if self.batch_size == -1 else int(self.batch_size)
+        batch_size = self._rows_per_batch(len(dataset), training)
         order = _EpochPermutations(len(dataset), self._shuffle if training else None)
         batches = self._batch_sampler(dataset, batch_size) if training else None
         if training and self.iterator_train is not None:

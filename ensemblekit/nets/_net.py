@@ -20,6 +20,12 @@ from ._base import NeuralNetBase
 from ._gaussian import GaussianNLLLoss
 from ._mlp import MLP
 
+
+def _is_criterion(criterion, kind: type) -> bool:
+    """Whether ``criterion`` (a class or an instance) is a ``kind``."""
+    return issubclass(criterion if isinstance(criterion, type) else type(criterion), kind)
+
+
 _SHARED_PARAMS_DOC = """
     module : torch.nn.Module class or instance, default=MLP
         The network. Constructor arguments are given with the ``module__`` prefix, e.g.
@@ -35,8 +41,12 @@ _SHARED_PARAMS_DOC = """
         Learning rate.
     max_epochs : int, default=50
         Number of passes over the training data (the most, with early stopping).
-    batch_size : int, default=128
-        Rows per mini-batch; ``-1`` uses all rows in one batch.
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch; ``-1`` uses all rows in one batch. ``"auto"`` trains on
+        ``min(128, max(16, ceil(n_rows / 8)))`` rows a batch: at least 8 optimizer steps an
+        epoch from 128 rows on, so a small table gets as many steps in ``max_epochs`` as a
+        large one (128 rows a batch would give a table of 150 rows one step an epoch); it
+        predicts 128 rows at a time.
     random_state : None, int or numpy.random.RandomState, default=None
         Fixes weight initialisation, shuffling, dropout masks and the early-stopping split.
         The same int gives bit-identical predictions in the main process and in any joblib
@@ -61,9 +71,15 @@ _SHARED_PARAMS_DOC = """
     validation_fraction : float, default=0.1
         Share of rows held out when ``early_stopping=True``.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience of early stopping, in epochs. As in scikit-learn's ``MLPClassifier``, a
+        net whose monitored loss (the validation loss with early stopping, else the
+        training loss) improved by more than ``tol`` in one of its last
+        ``n_iter_no_change`` epochs when ``max_epochs`` ran out has not converged, and
+        ``fit`` gives a ``ConvergenceWarning``.
     tol : float, default=1e-4
-        Relative improvement of the validation loss that counts as progress.
+        Improvement of the monitored loss that counts as progress, relative to its best
+        so far (``MLPClassifier``'s is absolute; a relative one does not depend on the
+        scale of the targets).
     callbacks : list of (name, callback) or None, default=None
         skorch callbacks, their parameters reachable as ``callbacks__name__param``.
     iterator_train : callable or None, default=None
@@ -81,6 +97,12 @@ _SHARED_PARAMS_DOC = """
         "stop" is skorch's behaviour: training ends, the net keeps the weights it has
         and ``fit`` returns normally. Inside an ensemble an interrupt always raises: a
         member that stopped early would leave the ensemble half-trained.
+    on_divergence : {{"warn", "raise"}}, default="warn"
+        What a training loss that explodes but stays finite does: an epoch's loss above 10
+        times the chance loss ({chance}). "warn": a :class:`DivergenceWarning` naming the
+        epoch, the loss and ``lr``, once the fit ends. "raise": ``FloatingPointError`` at
+        that epoch, as a NaN loss always raises, and the net is left as it was before the
+        call. Inside an ensemble the members' warnings come as one, counting them.
     verbose : int, default=0
         1 prints skorch's table of epochs.
     device : str or torch.device, default="cpu"
@@ -124,6 +146,8 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         + _SHARED_PARAMS_DOC.format(
             criterion="torch.nn.CrossEntropyLoss",
             nonlin="a softmax over the last axis (the module returns logits)",
+            chance="``log C`` for C classes with ``CrossEntropyLoss``; none is known for "
+            "other criteria, which are not watched",
         )
         + """    class_weight : None, "balanced", "effective" or dict, default=None
         Weights of the classes in the loss, multiplied with ``sample_weight``. "balanced"
@@ -180,7 +204,7 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         optimizer=torch.optim.Adam,
         lr=1e-3,
         max_epochs=50,
-        batch_size=128,
+        batch_size="auto",
         class_weight=None,
         class_weight_beta=0.999,
         batch_sampler=None,
@@ -196,6 +220,7 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         predict_nonlinearity="auto",
         warm_start=False,
         on_interrupt="raise",
+        on_divergence="warn",
         verbose=0,
         device="cpu",
         compile=False,
@@ -280,6 +305,12 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
                 "partial_fit(classes=...))."
             )
         return np.searchsorted(self.classes_, y)
+
+    def _chance_loss(self, y_encoded) -> float | None:
+        """``log C``: the cross-entropy of equal probabilities for every class."""
+        if not _is_criterion(self.criterion, torch.nn.CrossEntropyLoss):
+            return None
+        return float(np.log(len(self.classes_)))
 
     def _class_weight_table(self, y_encoded):
         if self.class_weight is None:
@@ -393,7 +424,12 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
 
     Parameters
     ----------"""
-        + _SHARED_PARAMS_DOC.format(criterion="torch.nn.MSELoss", nonlin="the identity")
+        + _SHARED_PARAMS_DOC.format(
+            criterion="torch.nn.MSELoss",
+            nonlin="the identity",
+            chance="``mean(y**2)``, the loss of outputs at 0, for ``MSELoss``; none is known "
+            "for other criteria, which are not watched",
+        )
         + """
     Attributes
     ----------"""
@@ -424,7 +460,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         optimizer=torch.optim.Adam,
         lr=1e-3,
         max_epochs=50,
-        batch_size=128,
+        batch_size="auto",
         random_state=None,
         n_threads=1,
         early_stopping=False,
@@ -436,6 +472,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         predict_nonlinearity="auto",
         warm_start=False,
         on_interrupt="raise",
+        on_divergence="warn",
         verbose=0,
         device="cpu",
         compile=False,
@@ -516,6 +553,14 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
             )
         return np.ascontiguousarray(y2d)
 
+    def _chance_loss(self, y_encoded) -> float | None:
+        """``mean(y**2)``: the squared error of outputs at 0, where a fresh net starts (at
+        least the variance of y, the error of predicting its mean)."""
+        if not _is_criterion(self.criterion, torch.nn.MSELoss):
+            return None
+        chance = float(np.mean(np.square(y_encoded, dtype=np.float64)))
+        return chance if chance > 0 else None
+
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity == "auto":
             if self.predicts_std():  # means and positive standard deviations, side by side
@@ -526,8 +571,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
     def predicts_std(self) -> bool:
         """Whether the net predicts a standard deviation with each mean (its criterion is
         :class:`GaussianNLLLoss`)."""
-        criterion = self.criterion if isinstance(self.criterion, type) else type(self.criterion)
-        return issubclass(criterion, GaussianNLLLoss)
+        return _is_criterion(self.criterion, GaussianNLLLoss)
 
     def predict(self, X, return_std: bool = False):
         """Predicted targets, float64, shaped like the ``y`` seen at fit.

@@ -109,10 +109,8 @@ def stacking_blocker(net, X, y, plans, fit_params: dict | None) -> str | None:
     reason = _settings_blocker(net, fit_params) or _params_blocker(plans)
     if reason is not None or not plans:
         return reason
-    member = clone(net).set_params(**(plans[0].params or {}))
-    rows, torch_seed = member._begin_member_fit(X, y, plans[0])
+    member, rows, torch_seed = _started(net, X, y, plans[0])
     with member._threads(), seeded_torch(torch_seed, member.device):
-        member.initialize()
         if stacks_by_bmm(member.module_):
             return None
         few = rows.train.take(np.arange(min(len(rows.train.rows), 4)))
@@ -124,6 +122,27 @@ def stacking_blocker(net, X, y, plans, fit_params: dict | None) -> str | None:
         if targets.dtype == torch.int32:
             targets = targets.long()
         return vmap_blocker(member, member.module_, inputs, targets)
+
+
+def _started(net, X, y, plan):
+    """A clone of ``net`` as its fit on ``plan`` starts: settings checked, rows drawn,
+    module, criterion and optimizer built. Returns it, its rows and torch's seed."""
+    member = clone(net).set_params(**(plan.params or {}))
+    rows, torch_seed = member._begin_member_fit(X, y, plan)
+    with member._threads(), seeded_torch(torch_seed, member.device):
+        member.initialize()
+    return member, rows, torch_seed
+
+
+def startup_error(net, X, y, plan) -> Exception | None:
+    """What stops a clone of ``net`` from starting its fit on ``plan`` (an invalid setting:
+    ``lr=-1``, ``module__dropout=1.5``, an optimizer's ``weight_decay=-1``); None if it
+    starts. Nothing is trained."""
+    try:
+        _started(net, X, y, plan)
+    except Exception as error:  # whatever the net, its module or its optimizer raise
+        return error
+    return None
 
 
 def stackable_param(name: str) -> bool:
@@ -224,6 +243,7 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
     finally:
         for member in members:
             vars(member).pop("_shuffle", None)
+            vars(member).pop("_watch", None)
     return members
 
 
@@ -370,7 +390,7 @@ def stack_memory(member, rows: MemberRows, X: torch.Tensor) -> StackMemory:
     module = member.module_
     n_params = sum(p.numel() for p in module.parameters())
     n = len(rows.train.rows)
-    batch = n if member.batch_size == -1 else min(int(member.batch_size), n)
+    batch = min(member._rows_per_batch(n), n)
     sample = X[torch.as_tensor(rows.train.rows[: min(n, 16)])]
     if rows.features is not None:
         sample = sample[:, torch.as_tensor(rows.features)]
@@ -487,7 +507,7 @@ class _Stack:
         self.X = X.to(device)
         self.n_epochs = int(first.max_epochs)
         n_rows = len(rows[0].train.rows)
-        self.batch_size = n_rows if first.batch_size == -1 else int(first.batch_size)
+        self.batch_size = first._rows_per_batch(n_rows)
         columns = _columns(members, [r.features for r in rows], device)
         self.data = _stack_rows(rows, len(X), device)
         if columns is not None:
@@ -848,7 +868,8 @@ class StackedPredictor:
                     modules = [self.members[i].module_ for i in indices]
                     out = stacked_forward(modules, params, buffers, inputs, training=False)
                 else:
-                    out = _vmap_predict(forward, params, buffers, inputs, first.batch_size)
+                    size = first._rows_per_batch(inputs.shape[1], training=False)
+                    out = _vmap_predict(forward, params, buffers, inputs, size)
                     if out is None:  # vmap cannot run this module: one by one from now on
                         self.stacks.remove(stack)
                         continue
@@ -870,10 +891,9 @@ def finite_outputs(output: np.ndarray, net) -> np.ndarray:
     return output
 
 
-def _vmap_predict(forward, params, buffers, inputs, batch_size: int) -> torch.Tensor | None:
-    """The members' outputs in batches of rows (a module's activations can be wide); None
-    when vmap cannot run the module."""
-    size = inputs.shape[1] if batch_size == -1 else int(batch_size)
+def _vmap_predict(forward, params, buffers, inputs, size: int) -> torch.Tensor | None:
+    """The members' outputs in batches of ``size`` rows (a module's activations can be
+    wide); None when vmap cannot run the module."""
     try:
         parts = [
             forward(params, buffers, inputs[:, start : start + size], training=False)
