@@ -4,7 +4,8 @@
 1. ``lr_range_test``: a short run at a rising learning rate; the suggested rate is a
    tenth of the rate where the smoothed loss is lowest.
 2. ``sanity_check`` at that rate: the loss starts at chance (log 10), a strong weight
-   decay raises it, and the net can fit 20 rows exactly.
+   decay raises it, the net can fit 20 rows exactly, and it predicts held-out rows far
+   better than the same net trained on shuffled labels.
 3. Training at that rate with the three monitors on, then drawing the training and
    validation losses, the update-to-weight ratio per layer (about 1e-3 is healthy) and
    the share of dead ReLU units per layer.

@@ -190,7 +190,7 @@ def test_a_healthy_net_passes_and_is_left_alone(iris):
     report = sanity_check(net, X, y, overfit_epochs=300, random_state=0)
     assert _statuses(report) == {
         "initial_loss": "pass", "regularization_raises_loss": "pass",
-        "overfit_small_subset": "pass",
+        "overfit_small_subset": "pass", "labels_carry_signal": "pass",
     }  # fmt: skip
     assert report["initial_loss"].value == pytest.approx(np.log(3), rel=0.1)
     assert report.ok and not net.initialized_  # the caller's net was never fitted
@@ -200,7 +200,7 @@ def test_a_healthy_net_passes_and_is_left_alone(iris):
 @pytest.mark.parametrize(
     ("params", "fails"),
     [
-        ({"module": _DeadReLUs}, {"overfit_small_subset", "regularization_raises_loss"}),
+        ({"module": _DeadReLUs}, {"overfit_small_subset"}),
         ({"module": _LoudStart}, {"initial_loss"}),
         (
             {"optimizer": torch.optim.SGD, "lr": 50.0},
@@ -217,6 +217,80 @@ def test_each_planted_fault_is_caught(iris, params, fails):
     net = NeuralNetClassifier(random_state=0, **params)
     report = sanity_check(net, X, y, overfit_epochs=300, random_state=0)
     assert {name for name, status in _statuses(report).items() if status == "fail"} == fails
+
+
+@pytest.fixture(scope="module")
+def digits_scaled():
+    from sklearn.datasets import load_digits
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+_SHUFFLED = np.random.RandomState(0).permutation
+
+
+@pytest.mark.parametrize(
+    ("params", "data", "check", "advice"),
+    [
+        ({"lr": 1e-7}, "iris", "overfit_small_subset", "lr=1e-07 is too small"),
+        ({"lr": 10.0}, "iris", "overfit_small_subset", "lr=10.0 is too large"),
+        ({"lr": 10.0}, "iris", "regularization_raises_loss", "lr=10.0 is too large"),
+        (
+            {"optimizer": torch.optim.SGD, "lr": 50.0}, "iris", "overfit_small_subset",
+            "lr=50.0 is too large",
+        ),
+        (
+            {"module__hidden_units": (1,)}, "iris", "overfit_small_subset",
+            "raise module__hidden_units",
+        ),
+        ({}, "iris x 100", "initial_loss", "StandardScaler"),
+        ({}, "digits, labels shuffled", "labels_carry_signal", "how X and y were joined"),
+        (
+            {"subset": 1000}, "digits, labels shuffled", "labels_carry_signal",
+            "how X and y were joined",
+        ),
+        ({}, "identical rows", "overfit_small_subset", "share their X with a row of another"),
+        ({"module": _DeadReLUs}, "iris", "overfit_small_subset", "they get no gradient"),
+    ],
+    ids=[
+        "lr 1e-7", "Adam lr 10 (overfit)", "Adam lr 10 (decay)", "SGD lr 50",
+        "hidden_units (1,)", "X x 100", "shuffled labels, subset 20",
+        "shuffled labels, subset 1000", "identical rows", "dead ReLUs",
+    ],
+)  # fmt: skip
+def test_each_planted_fault_fails_its_check_and_names_the_setting(
+    iris, digits_scaled, params, data, check, advice
+):  # fmt: skip
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = digits_scaled if data.startswith("digits") else iris
+    if data == "iris x 100":
+        X = X * 100
+    elif data == "digits, labels shuffled":
+        y = _SHUFFLED(y)
+    elif data == "identical rows":
+        X, y = np.ones_like(X), _SHUFFLED(y)
+    params = dict(params)
+    subset = params.pop("subset", 20)
+    net = NeuralNetClassifier(random_state=0, **params)
+    report = sanity_check(net, X, y, subset_size=subset, overfit_epochs=300, random_state=0)
+    assert not report.ok
+    assert report[check].status == "fail", report[check]
+    assert advice in report[check].advice
+
+
+def test_labels_carry_signal_cannot_judge_too_few_rows(iris):
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = iris
+    rows = np.r_[0:10, 50:60, 100:109]  # 29 rows
+    check = sanity_check(NeuralNetClassifier(random_state=0), X[rows], y[rows],
+                         overfit_epochs=50, random_state=0)["labels_carry_signal"]  # fmt: skip
+    assert check.status == "warn" and "too few" in check.advice and np.isnan(check.value)
 
 
 def test_labels_that_do_not_belong_to_their_rows_cannot_be_overfitted(iris):

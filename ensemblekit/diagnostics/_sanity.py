@@ -8,12 +8,16 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..nets._base import DIVERGENCE_FACTOR
 from ..utils._fit_warnings import deferred_warnings
 from ..utils._optional import axes_for
 from ..utils._random import check_random_state
 from ._report import Check, DiagnosticReport
 
 _TINY_LR = 1e-12  # one epoch at this rate leaves the weights as they were initialised
+_LARGE_INPUT = 5.0  # a column mean or std above this is far from the unit scale nets expect
+_MOVED = 1e-2  # weights that moved less than this share of their norm did not train
+_SIGNAL_ROWS, _SIGNAL_STEPS = 1500, 200  # labels_carry_signal: rows drawn, full-batch steps
 
 
 def _final_train_loss(net) -> float:
@@ -41,6 +45,7 @@ def _initial_loss(net, X, y) -> tuple[Check, float | None]:
             "compare it with the loss of a prediction that knows nothing",
         ), None  # fmt: skip
     ratio = value / chance if chance > 0 else np.inf
+    scale = _scale_advice(X)
     if 0.5 <= ratio <= 2:
         status, advice = "pass", "the net starts from chance, as a fresh net should"
     elif 0.25 <= ratio <= 4:
@@ -59,13 +64,29 @@ def _initial_loss(net, X, y) -> tuple[Check, float | None]:
                 "criterion fits the output (logits for CrossEntropyLoss)"
             ),
         )
+    if status != "pass" and scale is not None:
+        advice = f"{advice}; {scale}"
     return Check("initial_loss", value, expectation, status, advice), chance
 
 
-def _regularization(net, X, y, epochs: int) -> tuple[Check, dict[str, np.ndarray]]:
+def _scale_advice(X) -> str | None:
+    """What to say when X's columns are far from unit scale (None when they are not)."""
+    mean, std = float(np.abs(X.mean(axis=0)).max()), float(X.std(axis=0).max())
+    if max(mean, std) <= _LARGE_INPUT:
+        return None
+    return (
+        f"X's columns reach a mean of {mean:.3g} and a standard deviation of {std:.3g}: "
+        "scale them (StandardScaler before the net in a Pipeline)"
+    )
+
+
+def _regularization(
+    net, X, y, epochs: int, reference: float | None
+) -> tuple[Check, dict[str, np.ndarray]]:  # fmt: skip
     """A few epochs with no weight decay and with a strong one: the strong one must end
-    with the higher training loss (the decay pulls the weights away from the fit)."""
-    base = clone(net).set_params(max_epochs=epochs, early_stopping=False)
+    with the higher training loss (the decay pulls the weights away from the fit).
+    ``reference`` is the loss a fit starts from (None: not known)."""
+    base = clone(net).set_params(max_epochs=epochs, early_stopping=False, on_divergence="warn")
     expectation = "above 0 (loss with decay 1.0 minus without)"
     curves = {}
     try:
@@ -78,6 +99,21 @@ def _regularization(net, X, y, epochs: int) -> tuple[Check, dict[str, np.ndarray
             f"the loss diverged at lr={net.lr!r}: lower the learning rate",
         ), curves  # fmt: skip
     value = curves["weight_decay=1"][-1] - curves["weight_decay=0"][-1]
+    peak = max(float(np.max(curve)) for curve in curves.values())
+    plain = curves["weight_decay=0"]
+    if reference is not None and peak > DIVERGENCE_FACTOR * reference:
+        return Check(
+            "regularization_raises_loss", value, expectation, "fail",
+            f"the loss exploded to {peak:.4g}, over {DIVERGENCE_FACTOR:g} times its start "
+            f"{reference:.4g}: lr={net.lr!r} is too large; lower lr",
+        ), curves  # fmt: skip
+    if abs(plain[-1] - plain[0]) < 1e-2 * abs(plain[0]):
+        return Check(
+            "regularization_raises_loss", value, expectation, "warn",
+            f"cannot judge: the loss barely moved in {epochs} epochs (from {plain[0]:.4g} to "
+            f"{plain[-1]:.4g}), so decay has nothing to pull against; lr={net.lr!r} may be "
+            "too small",
+        ), curves  # fmt: skip
     if value > 0:
         status, advice = "pass", "regularisation raises the loss, as it should"
     else:
@@ -91,45 +127,188 @@ def _regularization(net, X, y, epochs: int) -> tuple[Check, dict[str, np.ndarray
     return Check("regularization_raises_loss", value, expectation, status, advice), curves
 
 
-def _overfit(net, X, y, size: int, epochs: int, rng) -> tuple[Check, np.ndarray]:
-    """A net that cannot reach (near) zero loss on ~20 rows will not learn the rest."""
+def _overfit(
+    net, X, y, size: int, epochs: int, rng, reference: float | None
+) -> tuple[Check, np.ndarray]:  # fmt: skip
+    """A net that cannot reach (near) zero loss on ~20 rows will not learn the rest. When
+    it cannot, what was measured says why: the loss (exploded, rose, still falling), how
+    far the weights moved, the rows themselves, the net's size."""
     rows = rng.choice(len(X), min(size, len(X)), replace=False)
-    small = clone(net).set_params(max_epochs=epochs, early_stopping=False, batch_size=len(rows))
+    small = clone(net).set_params(
+        max_epochs=epochs, early_stopping=False, batch_size=len(rows), on_divergence="warn"
+    )
+    if small.random_state is None:  # a seed, so that its initial weights can be rebuilt
+        small.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
     what = "accuracy 1" if is_classifier(net) else "R² >= 0.99"
     expectation = f"near 0, with {what} on {len(rows)} rows"
+    start = clone(small).set_params(lr=_TINY_LR, max_epochs=1).fit(X[rows], y[rows])
     try:
         small.fit(X[rows], y[rows])
     except FloatingPointError:  # the failed fit keeps no history: no curve to draw
         return Check(
             "overfit_small_subset", np.inf, expectation, "fail",
-            f"the loss diverged at lr={net.lr!r}: lower the learning rate (lr_range_test "
-            "suggests one)",
+            f"the loss diverged to NaN or inf: lr={net.lr!r} is too large; lower it "
+            "(lr_range_test suggests one)",
         ), np.array([])  # fmt: skip
-    value = _final_train_loss(small)
-    fit = small.score(X[rows], y[rows])  # accuracy, or R²
+    losses = _train_losses(small)
+    value, fit = float(losses[-1]), small.score(X[rows], y[rows])  # accuracy, or R²
     goal = 1.0 if is_classifier(net) else 0.99
+    advice = _why_not_fitted(small, net.lr, losses, fit, goal, reference, start, X[rows], y[rows])
+    status = "pass" if advice is None else "fail"
+    if advice is None:
+        advice = "the net can fit a small subset exactly, as it should"
+    elif advice.startswith("nearly"):
+        status = "warn"
+    return Check("overfit_small_subset", value, expectation, status, advice), losses
+
+
+def _why_not_fitted(small, lr, losses, fit, goal, reference, start, X, y) -> str | None:
+    """Why ``small`` did not fit its rows, from what was measured, in order of evidence
+    (None: it did)."""
+    peak = float(np.max(losses))
+    if reference is not None and peak > DIVERGENCE_FACTOR * reference:
+        return (
+            f"the loss exploded to {peak:.4g}, over {DIVERGENCE_FACTOR:g} times its start "
+            f"{reference:.4g}, even if it came back: lr={lr!r} is too large; lower it "
+            "(lr_range_test suggests one)"
+        )
     if fit >= goal:
-        status, advice = "pass", "the net can fit a small subset exactly, as it should"
-    elif fit >= goal - 0.1:
-        status, advice = "warn", "nearly fits the small subset: train it longer to be sure"
-    elif _still_falling(_train_losses(small)):
-        status, advice = (
-            "fail",
-            (
-                f"cannot fit a handful of rows in {epochs} epochs, and the loss was still "
-                f"falling: raise lr (now {net.lr!r}; lr_range_test suggests one) or "
-                "overfit_epochs"
-            ),
+        return None
+    if fit >= goal - 0.1:
+        return "nearly fits the small subset: train it longer to be sure"
+    if losses[-1] > losses[0] or _oscillates(losses):
+        return (
+            f"the loss rose or swung up and down instead of falling: lr={lr!r} is too large; "
+            "lower it (lr_range_test suggests one)"
         )
-    else:
-        status, advice = (
-            "fail",
-            (
-                "cannot fit a handful of rows: look for a bug in the module, the loss, or the "
-                "data (labels that do not belong to their rows)"
-            ),
+    if _still_falling(losses):
+        return (
+            f"cannot fit a handful of rows in {len(losses)} epochs, and the loss was still "
+            f"falling: raise lr (now {lr!r}; lr_range_test suggests one) or overfit_epochs"
         )
-    return Check("overfit_small_subset", value, expectation, status, advice), _train_losses(small)
+    clashes = _clashing_rows(X, y)
+    if clashes:
+        return (
+            f"{clashes} of the {len(X)} rows share their X with a row of another label, which "
+            "no net can fit: look for labels that do not belong to their rows (X and y joined "
+            "or shuffled apart) or for duplicated rows"
+        )
+    hidden = small.get_params().get("module__hidden_units")
+    n_params = sum(p.numel() for p in small.module_.parameters())
+    n_outputs = len(small.classes_) if is_classifier(small) else 1
+    if n_params < len(X) or (hidden is not None and min(hidden, default=n_outputs) < n_outputs):
+        return (
+            f"the loss stopped at {losses[-1]:.4g}: the net is too small to fit {len(X)} "
+            f"rows ({n_params} parameters"
+            + (f", module__hidden_units={tuple(hidden)!r}" if hidden is not None else "")
+            + "); raise module__hidden_units (its capacity)"
+        )
+    moved, frozen = _moved(start.module_, small.module_)
+    if frozen > 0.5:
+        return (
+            f"{frozen:.0%} of the weights stayed exactly as initialised: they get no gradient. "
+            "Look for dead units (ReLUs that a bias or the inputs hold at 0), a detached "
+            "tensor, or another bug in the module's forward"
+        )
+    if moved < _MOVED:
+        return (
+            f"the weights barely moved ({moved:.2g} of their norm in {len(losses)} epochs) and "
+            f"the loss stayed near {losses[-1]:.4g}: lr={lr!r} is too small; raise it "
+            "(lr_range_test suggests one)"
+        )
+    return (
+        "cannot fit a handful of rows though the weights moved and the rows differ: look for "
+        "a bug in the module, the loss, or the data (labels that do not belong to their rows)"
+    )
+
+
+def _oscillates(losses: np.ndarray) -> bool:
+    """The loss rose by more than 10% in over a quarter of the epochs: steps overshoot."""
+    steps = np.diff(losses)
+    return len(steps) >= 4 and np.mean(steps > 0.1 * np.abs(losses[:-1])) > 0.25
+
+
+def _moved(before: torch.nn.Module, after: torch.nn.Module) -> tuple[float, float]:
+    """How far the weights moved, as a share of their initial norm, and the share of them
+    that did not move at all."""
+    old = torch.cat([p.detach().flatten().double() for p in before.parameters()])
+    new = torch.cat([p.detach().flatten().double() for p in after.parameters()])
+    norm = max(float(torch.linalg.vector_norm(old)), 1e-12)
+    return float(torch.linalg.vector_norm(new - old)) / norm, float((new == old).double().mean())
+
+
+def _clashing_rows(X, y) -> int:
+    """How many rows share their X with a row of another label."""
+    _, group = np.unique(X, axis=0, return_inverse=True)
+    labels = np.asarray(y).reshape(len(y), -1)
+    clashes = 0
+    for g in np.unique(group):
+        members = labels[group.ravel() == g]
+        if len(members) > 1 and len(np.unique(members, axis=0)) > 1:
+            clashes += len(members)
+    return clashes
+
+
+def _labels_signal(net, X, y, rng) -> Check:
+    """The same net trained on the true labels and on shuffled ones: on held-out rows, the
+    true labels must do clearly better, or they carry no signal the net can find (X and y
+    shuffled apart, a join on the wrong key). A net memorises shuffled labels on a small
+    subset as readily as true ones, so overfitting alone cannot tell."""
+    metric = "accuracy" if is_classifier(net) else "R²"
+    n = min(len(X), _SIGNAL_ROWS)
+    expectation = (
+        f"held-out {metric} above that of the same net trained on shuffled labels, by 3 "
+        "standard errors"
+    )
+    if n < 30:
+        return Check(
+            "labels_carry_signal", np.nan, expectation, "warn",
+            f"cannot judge: {len(X)} rows are too few to hold some out (30 are needed)",
+        )  # fmt: skip
+    rows = rng.choice(len(X), n, replace=False)
+    test, train = rows[: n // 3], rows[n // 3 :]
+    se = float(np.sqrt(0.5 / len(test)))
+    probe = clone(net).set_params(
+        max_epochs=_SIGNAL_STEPS, batch_size=-1, early_stopping=False, on_divergence="warn"
+    )
+    if probe.random_state is None:
+        probe.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
+    shuffled = y[train][rng.permutation(len(train))]
+    try:
+        true = clone(probe).fit(X[train], y[train])
+        fake = clone(probe).fit(X[train], shuffled)
+    except FloatingPointError:
+        return Check(
+            "labels_carry_signal", np.nan, expectation, "warn",
+            f"cannot judge: the fit diverged at lr={net.lr!r}; lower lr first",
+        )  # fmt: skip
+    held_out, shuffled_out = true.score(X[test], y[test]), fake.score(X[test], y[test])
+    learned = true.score(X[train], y[train])
+    value = held_out - shuffled_out
+    scores = f"held-out {metric} {held_out:.3f}, against {shuffled_out:.3f} with shuffled labels"
+    if value > 3 * se:
+        return Check(
+            "labels_carry_signal", value, expectation, "pass",
+            f"{scores}: the labels carry signal the net finds",
+        )  # fmt: skip
+    if value < se and learned - held_out > 3 * se:
+        return Check(
+            "labels_carry_signal", value, expectation, "fail",
+            f"{scores}, though it learned its training rows ({metric} {learned:.3f}): the "
+            "labels carry no signal the net can find. Check how X and y were joined, sorted "
+            "or shuffled: each row must keep its own label",
+        )  # fmt: skip
+    if value < se:
+        return Check(
+            "labels_carry_signal", value, expectation, "warn",
+            f"cannot judge: {scores}, and the net learned little of its training rows "
+            f"({metric} {learned:.3f}) in {_SIGNAL_STEPS} full-batch steps; raise lr "
+            f"(now {net.lr!r})",
+        )  # fmt: skip
+    return Check(
+        "labels_carry_signal", value, expectation, "warn",
+        f"{scores}: a weak signal, within 3 standard errors ({3 * se:.3f}) of none",
+    )  # fmt: skip
 
 
 def _still_falling(losses: np.ndarray) -> bool:
@@ -153,7 +332,19 @@ def sanity_check(
     - ``regularization_raises_loss``: a few epochs with a strong weight decay end at a
       higher training loss than without.
     - ``overfit_small_subset``: trained long enough on ``subset_size`` rows, the net fits
-      them exactly (accuracy 1, or R² >= 0.99). If it cannot, it has a bug or the data do.
+      them exactly (accuracy 1, or R² >= 0.99). When it cannot, the advice follows what
+      was measured: a loss that exploded, rose or swung (``lr`` too large), one still
+      falling (``lr`` or ``overfit_epochs`` too small), weights that barely moved (``lr``
+      too small), identical rows with different labels, a net too small
+      (``module__hidden_units``), or else a bug.
+    - ``labels_carry_signal``: the net trained briefly (200 full-batch steps) on two
+      thirds of up to 1500 rows predicts the held-out third better than the same net
+      trained on shuffled labels, by 3 standard errors. A net memorises shuffled labels on
+      a small subset as readily as true ones, so ``overfit_small_subset`` cannot catch
+      labels that were shuffled apart from their rows; this check does.
+
+    The learning rate is judged against where a fit starts: chance, or the initial loss
+    when it is higher; a loss over 10 times that has exploded.
 
     Parameters
     ----------
@@ -171,9 +362,10 @@ def sanity_check(
     Returns
     -------
     report : DiagnosticReport
-        ``report["initial_loss"]``, ``report["regularization_raises_loss"]`` and
-        ``report["overfit_small_subset"]``, each with a value, an expectation, a status
-        and advice; ``report.ok`` when none failed.
+        ``report["initial_loss"]``, ``report["regularization_raises_loss"]``,
+        ``report["overfit_small_subset"]`` and ``report["labels_carry_signal"]``, each
+        with a value, an expectation, a status and advice; ``report.ok`` when none
+        failed.
 
     See Also
     --------
@@ -189,7 +381,7 @@ def sanity_check(
     >>> X = StandardScaler().fit_transform(X)
     >>> report = sanity_check(NeuralNetClassifier(random_state=0), X, y, random_state=0)
     >>> [check.status for check in report]
-    ['pass', 'pass', 'pass']
+    ['pass', 'pass', 'pass', 'pass']
     """
     if not isinstance(net, NeuralNetClassifier | NeuralNetRegressor):
         raise TypeError(
@@ -210,10 +402,13 @@ def sanity_check(
     # in the report, not in warnings.
     with deferred_warnings():
         initial, chance = _initial_loss(net, X, y)
-        regularization, decay_curves = _regularization(net, X, y, regularization_epochs)
-        overfit, overfit_curve = _overfit(net, X, y, subset_size, overfit_epochs, rng)
+        # Where a fit starts: chance, or the initial loss when it is above chance.
+        reference = initial.value if chance is None else max(chance, initial.value)
+        regularization, decay_curves = _regularization(net, X, y, regularization_epochs, reference)
+        overfit, overfit_curve = _overfit(net, X, y, subset_size, overfit_epochs, rng, reference)
+        signal = _labels_signal(net, X, y, rng)
     return SanityReport(
-        f"sanity check of {type(net).__name__}", [initial, regularization, overfit],
+        f"sanity check of {type(net).__name__}", [initial, regularization, overfit, signal],
         chance=chance, regularization_losses=decay_curves, overfit_losses=overfit_curve,
     )  # fmt: skip
 
