@@ -60,7 +60,7 @@ def child(k: int, changes: dict, budget: int | None) -> dict:
     from _workload import three_class_split
 
     from ensemblekit.ensemble import BaggingClassifier
-    from ensemblekit.nets import NeuralNetClassifier, _base, _stacked
+    from ensemblekit.nets import NeuralNetClassifier, _base, _stack_memory, _stacked
 
     X, _, y, _ = three_class_split(int(N_ROWS / 0.8))
     params = {**BASE, **changes}
@@ -88,14 +88,14 @@ def child(k: int, changes: dict, budget: int | None) -> dict:
     class Recorded(_stacked._Stack):
         def __init__(self, members, prepared, X):
             if not record["chunks"]:  # the guard's estimate for the whole pass
-                memory = _stacked.stack_memory(members[0], prepared[0][0], X)
+                memory = _stack_memory.stack_memory(members[0], prepared[0][0], X)
                 record["estimate"] = memory.peak(k, len(members))
             record["chunks"].append(len(members))
             super().__init__(members, prepared, X)
 
     _base.fit_stacked, _stacked._Stack = measured, Recorded
     if budget is not None:
-        _stacked._available_memory = lambda device: 2 * budget  # the guard takes half
+        _stack_memory._available_memory = lambda device: 2 * budget  # the guard takes half
     bag = BaggingClassifier(net, n_estimators=k, engine="vectorized", random_state=0)
     bag.fit(X, y)
     return record

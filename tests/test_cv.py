@@ -215,7 +215,7 @@ def test_compare_models_table(cancer):
 
 
 def test_holm_adjusts_as_worked_by_hand():
-    from ensemblekit.model_selection._compare import holm
+    from ensemblekit.model_selection._significance import holm
 
     # sorted: 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept monotone at 0.06
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
@@ -225,7 +225,8 @@ def test_holm_adjusts_as_worked_by_hand():
 
 def _crafted(scores, *, scoring="accuracy", correction="holm"):
     """A table from fold scores given by hand (10 folds of 90 train, 10 test rows)."""
-    from ensemblekit.model_selection._compare import _table, score_limits
+    from ensemblekit.model_selection._compare import _table
+    from ensemblekit.utils._scorer_ranges import score_limits
 
     return _table(
         {name: np.asarray(s, dtype=float) for name, s in scores.items()}, scoring=scoring,

@@ -384,7 +384,7 @@ def test_bias_variance_checks_the_column_names(binary):
 def _fake_cgroups(tmp_path, monkeypatch, membership: str, levels: dict) -> None:
     """A cgroup tree in ``tmp_path``: ``membership`` as /proc/self/cgroup says it, and
     ``{folder: (limit, usage)}`` under the mount root."""
-    from ensemblekit.nets import _stacked
+    from ensemblekit.nets import _stack_memory as _stacked
 
     root = tmp_path / "cgroup"
     for folder, (limit, usage) in levels.items():
@@ -425,7 +425,7 @@ V1_JOB = "4:memory:/batch/job42\n3:cpu:/\n"
 def test_the_memory_guard_reads_the_limits_of_its_own_cgroup(
     membership, levels, left, tmp_path, monkeypatch
 ):
-    from ensemblekit.nets import _stacked
+    from ensemblekit.nets import _stack_memory as _stacked
 
     _fake_cgroups(tmp_path, monkeypatch, membership, levels)
     assert _stacked._cgroup_memory_left() == left
@@ -434,7 +434,7 @@ def test_the_memory_guard_reads_the_limits_of_its_own_cgroup(
 
 
 def test_the_memory_guard_without_cgroups(tmp_path, monkeypatch):
-    from ensemblekit.nets import _stacked
+    from ensemblekit.nets import _stack_memory as _stacked
 
     monkeypatch.setattr(_stacked, "_SELF_CGROUP", tmp_path / "missing")
     assert _stacked._cgroup_memory_left() is None

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ensemblekit.ensemble import AdaBoostClassifier, DeepEnsembleClassifier
 from ensemblekit.nets import DivergenceWarning, NeuralNetClassifier, NeuralNetRegressor
-from ensemblekit.nets._base import still_improving
+from ensemblekit.nets._watch import still_improving
 
 
 @pytest.fixture(scope="module")

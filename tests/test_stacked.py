@@ -23,7 +23,13 @@ from ensemblekit.ensemble import (
 )
 from ensemblekit.imbalance import FocalLoss
 from ensemblekit.model_selection import bias_variance_decomp
-from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor, _stacked
+from ensemblekit.nets import (
+    NeuralNetClassifier,
+    NeuralNetRegressor,
+    _stack_blockers,
+    _stack_memory,
+    _stacked,
+)
 from ensemblekit.utils import set_random_states
 
 # Tiny nets trained a few epochs on purpose: that they have not converged is expected.
@@ -258,7 +264,7 @@ def test_memory_guard_splits_members_into_chunks(digits, monkeypatch):
             sizes.append(len(members))
             super().__init__(members, rows, X)
 
-    monkeypatch.setattr(_stacked, "_available_memory", lambda device: 1)
+    monkeypatch.setattr(_stack_memory, "_available_memory", lambda device: 1)
     monkeypatch.setattr(_stacked, "_Stack", Recorded)
     chunked = fit_members(net, X, y, plans, engine="vectorized")
     assert sizes == [1, 1, 1]
@@ -511,7 +517,9 @@ def test_a_module_member_does_not_depend_on_its_stack_mates(digits):
             assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("optimizer", _stacked.ELEMENTWISE_OPTIMIZERS, ids=lambda o: o.__name__)
+@pytest.mark.parametrize(
+    "optimizer", _stack_blockers.ELEMENTWISE_OPTIMIZERS, ids=lambda o: o.__name__
+)
 def test_every_elementwise_optimizer_steps_members_as_their_own_fits(digits, optimizer):
     X, y = digits
     net = NeuralNetClassifier(optimizer=optimizer, **{**NET, "max_epochs": 2, "lr": 1e-3})

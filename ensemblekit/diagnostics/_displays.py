@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model_selection._uncertainty import final_step
 from ..utils._optional import axes_for, import_optional
+from ..utils._pipeline import final_step
 
 
 def _integer_epochs(ax) -> None:

@@ -8,8 +8,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..nets._base import DIVERGENCE_FACTOR
-from ..utils._fit_warnings import deferred_warnings
+from ..utils._fit_warnings import DIVERGENCE_FACTOR, deferred_warnings
 from ..utils._optional import axes_for
 from ..utils._random import check_random_state
 from ._report import Check, DiagnosticReport

@@ -1,14 +1,10 @@
 """Meta-estimators whose members are fitted by the member engine."""
 
+from ._adaboost import AdaBoostClassifier, AdaBoostRegressor
 from ._bagging import BaggingClassifier, BaggingRegressor
-from ._boosting import (
-    AdaBoostClassifier,
-    AdaBoostRegressor,
-    GradientBoostingClassifier,
-    GradientBoostingRegressor,
-)
 from ._cv import CVEnsembleClassifier, CVEnsembleRegressor
 from ._deep import DeepEnsembleClassifier, DeepEnsembleRegressor
+from ._gradient_boosting import GradientBoostingClassifier, GradientBoostingRegressor
 from ._snapshot import SnapshotEnsembleClassifier, SnapshotEnsembleRegressor
 
 __all__ = [

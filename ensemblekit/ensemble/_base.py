@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..nets._stacked import StackedPredictor
+from ..nets._stack_predict import StackedPredictor
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import HasMethods, Hidden, Interval, RealNotInt, StrOptions
 from ..utils._routing import FIT_PARAMS_DOC, fill_doc, member_router, routed_fit_params

@@ -174,9 +174,9 @@ def _run(args) -> int:
 
 def main(argv=None) -> int:
     """The ``ensemblekit`` command line; returns its exit status."""
+    from ._checker import StudyError
     from ._records import load_run
     from ._schema import RunFolderError
-    from ._study import StudyError
 
     args = _parser().parse_args(argv)
     try:

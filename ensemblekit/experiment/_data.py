@@ -10,7 +10,8 @@ import numpy as np
 import sklearn.datasets
 import sklearn.model_selection
 
-from ._study import Checker, _hint, import_object
+from ._checker import Checker, _hint
+from ._study import import_object
 
 #: Datasets that ship with scikit-learn, by the name a study gives them.
 BUNDLED = ("iris", "digits", "wine", "breast_cancer", "diabetes")

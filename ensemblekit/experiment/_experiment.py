@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring as sklearn_check_scoring
 from sklearn.model_selection import (
     RepeatedKFold,
@@ -19,11 +18,12 @@ from sklearn.model_selection import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from .. import __version__
 from ..engine import MemberPlan, fit_members
-from ..model_selection._compare import score_limits
 from ..utils._random import draw_seeds, set_random_states
+from ..utils._scorer_ranges import score_limits
+from ._checker import Checker, StudyError
 from ._data import load_data, make_cv
+from ._fingerprint import _changes, describe, versions
 from ._records import (
     RESULT_TYPES,
     STUDY_FILE,
@@ -35,8 +35,6 @@ from ._records import (
     fold_path,
 )
 from ._study import (
-    Checker,
-    StudyError,
     check_analyses,
     check_models,
     check_net_components,
@@ -539,80 +537,3 @@ class Experiment:
             f"Experiment({self.name!r}: models {list(self._models)}, {len(self._splits)} "
             f"folds, scoring {list(self._scorers)}, analyses {list(self._analyses)})"
         )
-
-
-def describe(value):
-    """A JSON-able, stable description of an estimator and its parameters."""
-    if isinstance(value, BaseEstimator):
-        cls = type(value)
-        return {
-            "class": f"{cls.__module__}.{cls.__qualname__}",
-            "params": {k: describe(v) for k, v in sorted(value.get_params(deep=False).items())},
-        }
-    if isinstance(value, np.random.RandomState):
-        return {"RandomState": digest(value.get_state()[1])}
-    if isinstance(value, np.ndarray):
-        return {"array": digest(value)}
-    if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")):
-        return {"import": f"{value.__module__}.{value.__qualname__}"}
-    if isinstance(value, dict):
-        return {str(k): describe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [describe(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return {"repr": repr(value)}
-
-
-def _flat(value, prefix: str = "") -> dict:
-    """A described estimator as ``{nested__name: value}``, its class under its prefix."""
-    if isinstance(value, dict) and value.keys() == {"class", "params"}:
-        out = {prefix or "(class)": value["class"]}
-        for k, v in value["params"].items():
-            out.update(_flat(v, f"{prefix}__{k}" if prefix else k))
-        return out
-    return {prefix: value}
-
-
-def _changes(old: dict, new: dict) -> list[str]:
-    """What differs between the study a folder recorded and this one, in words."""
-    changes = []
-    if old.get("format") != new["format"]:
-        return ["it was written by another version of the run format"]
-    if old["data"]["digest"] != new["data"]["digest"]:
-        changes.append(
-            f"the data changed ({old['data']['description']} -> {new['data']['description']})"
-        )
-    if old["cv"]["digest"] != new["cv"]["digest"]:
-        changes.append(
-            f"the splits changed ({old['cv']['description']} -> {new['cv']['description']})"
-        )
-    if old["random_state"] != new["random_state"]:
-        changes.append(f"random_state {old['random_state']} -> {new['random_state']}")
-    if list(old["scorers"]) != list(new["scorers"]):
-        changes.append(f"scoring {list(old['scorers'])} -> {list(new['scorers'])}")
-    for name, spec in new["models"].items():
-        if name in old["models"] and old["models"][name] != spec:
-            before, after = _flat(old["models"][name]), _flat(spec)
-            diffs = [
-                f"{key} {before.get(key)!r} -> {after.get(key)!r}"
-                for key in sorted(before.keys() | after.keys())
-                if before.get(key) != after.get(key)
-            ]
-            changes.append(f"model {name!r} changed ({', '.join(diffs[:4])})")
-    return changes
-
-
-def versions() -> dict:
-    """The versions of Python and of the libraries a study's numbers depend on."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version(), "ensemblekit": __version__}
-    for package in ("numpy", "scipy", "scikit-learn", "torch", "skorch", "joblib"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "not installed"
-    return out

@@ -4,8 +4,6 @@ test fold that lacks a class is scored right."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from ._calibration import expected_calibration_error, multiclass_brier_score
 
 
@@ -76,8 +74,3 @@ scorers = {
         multiclass_brier_score, "neg_multiclass_brier_score", (-2.0, 0.0)
     ),
 }
-
-
-def limits_of(scorer) -> tuple[float, float]:
-    """The range of one of these scorers, ``(-inf, inf)`` for any other callable."""
-    return getattr(scorer, "limits", (-np.inf, np.inf))

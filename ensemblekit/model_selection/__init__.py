@@ -17,17 +17,9 @@ from ._bootstrap import (
     efron_estimate,
     leave_one_out_bootstrap_error,
 )
-from ._compare import (
-    ComparisonRow,
-    ComparisonTable,
-    ComparisonTables,
-    SignificanceResult,
-    compare_models,
-    corrected_resampled_ttest,
-    mcnemar_test,
-    paired_ttest_5x2cv,
-)
+from ._compare import compare_models
 from ._compare_display import ComparisonDisplay
+from ._comparison_table import ComparisonRow, ComparisonTable, ComparisonTables
 from ._diversity import (
     BiasVarianceDiversityResult,
     DiversityResult,
@@ -42,6 +34,12 @@ from ._search import (
     nested_cross_validate,
     refine_distributions,
     top_k_ensemble,
+)
+from ._significance import (
+    SignificanceResult,
+    corrected_resampled_ttest,
+    mcnemar_test,
+    paired_ttest_5x2cv,
 )
 from ._size_curve import EnsembleSizeCurve, EnsembleSizeDisplay, ensemble_size_curve
 from ._stacked_search import StackedGridSearchCV, StackedRandomizedSearchCV

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils._optional import axes_for
-from ._compare import ComparisonTable, compare_models
+from ._compare import compare_models
+from ._comparison_table import ComparisonTable
 
 _KINDS = ("scores", "difference")
 

@@ -10,9 +10,10 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_consistent_length
 
 from ..utils._optional import axes_for, import_optional
+from ..utils._pipeline import final_step
 from ..utils._random import check_random_state
 from ..utils._results import ArrayFieldsEqual
-from ._uncertainty import final_step, member_predictions
+from ._uncertainty import member_predictions
 
 
 class _FixedClassifier(ClassifierMixin, BaseEstimator):

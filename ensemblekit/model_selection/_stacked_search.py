@@ -27,7 +27,7 @@ from sklearn.utils import check_X_y, indexable
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..nets._prefit import data_key, prefitted
-from ..nets._stacked import stackable_param, startup_error
+from ..nets._stack_blockers import stackable_param, startup_error
 from ..utils._private import _safe_indexing
 from ..utils._random import check_random_state, draw_seeds, set_random_states
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import is_classifier
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..ensemble._base import AveragingRegressorMixin, SoftVotingClassifierMixin
+from ..utils._pipeline import final_step
 from ..utils._results import ArrayFieldsEqual
 
 
@@ -163,11 +163,3 @@ def _per_row(values: np.ndarray) -> np.ndarray:
 def _distributions(ensemble, X):
     ensemble, X = final_step(ensemble, X)
     return ensemble._member_distributions(X)
-
-
-def final_step(estimator, X=None):
-    """The ensemble at the end of a Pipeline (the estimator itself otherwise), and X as it
-    reaches that step."""
-    if not isinstance(estimator, Pipeline):
-        return estimator, X
-    return estimator[-1], None if X is None else estimator[:-1].transform(X)

@@ -1,9 +1,9 @@
 """skorch nets that are true scikit-learn estimators, and their default module."""
 
-from ._base import DivergenceWarning
 from ._gaussian import GaussianNLLLoss
 from ._mlp import MLP
 from ._net import NeuralNetClassifier, NeuralNetRegressor
+from ._watch import DivergenceWarning
 
 __all__ = [
     "MLP",

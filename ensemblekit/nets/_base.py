@@ -12,15 +12,10 @@ listed, with why and at what risk, in ``ensemblekit/utils/_private.py``.
 from __future__ import annotations
 
 import copy
-import difflib
-import os
-from numbers import Integral, Real
 from types import MappingProxyType
-from typing import ClassVar
 
 import numpy as np
 import torch
-from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -29,26 +24,25 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from ..utils._fit_warnings import warn_fit
 from ..utils._mixins import all_or_nothing, check_member_fit, fitting_members
-from ..utils._private import (
-    Interval,
-    Options,
-    RealNotInt,
-    StrOptions,
-    validate_parameter_constraints,
-)
 from ..utils._random import draw_seeds
-from ..utils._torch import constructor_parameters, seeded_torch, signature_has, torch_threads
+from ..utils._torch import seeded_torch, signature_has, torch_threads
 from ..utils._validation import as_float32, check_sample_weight
+from ._data import (
+    MemberRows,
+    _ArrayData,
+    _collate,
+    _EpochPermutations,
+    _Rows,
+    _SliceBatches,
+    _take_rows,
+)
 from ._mlp import MLP
 from ._prefit import adopt_prefitted
-from ._stacked import (
-    MemberRows,
-    _Rows,
-    _take_rows,
-    finite_outputs,
-    fit_stacked,
-    stacking_blocker,
-)
+from ._settings import _SettingsMixin
+from ._stack_blockers import stacking_blocker
+from ._stack_predict import finite_outputs
+from ._stacked import fit_stacked
+from ._watch import DivergenceWarning, divergence, non_convergence
 
 
 def _noop(*args, **kwargs) -> None:
@@ -60,202 +54,7 @@ def _first_bad(values) -> float:
     return next(value for value in values if not np.isfinite(value))
 
 
-#: An epoch whose training loss is above this many times the chance loss has diverged.
-DIVERGENCE_FACTOR = 10.0
-
-
-class DivergenceWarning(RuntimeWarning):
-    """A net's training loss exploded but stayed finite.
-
-    Given when an epoch's training loss rises above 10 times the chance loss (``log C``
-    for a classifier with ``CrossEntropyLoss``, ``mean(y**2)`` for a regressor with
-    ``MSELoss``): far worse than a net that knows nothing. A fit that starts above chance
-    (inputs far from unit scale, or a warm start from poor weights) is judged against the
-    loss it started from instead. The message names the epoch, the loss and ``lr``. A
-    net with ``on_divergence="raise"`` raises ``FloatingPointError`` instead, as it does
-    when the loss becomes NaN.
-
-    See Also
-    --------
-    NeuralNetClassifier : the ``on_divergence`` parameter.
-    ensemblekit.diagnostics.sanity_check : checks a net before training it for real.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from sklearn.datasets import load_iris
-    >>> from ensemblekit.nets import DivergenceWarning, NeuralNetClassifier
-    >>> X, y = load_iris(return_X_y=True)
-    >>> net = NeuralNetClassifier(lr=10, max_epochs=5, random_state=0)
-    >>> with warnings.catch_warnings(record=True) as caught:
-    ...     warnings.simplefilter("always")
-    ...     _ = net.fit(X, y)
-    >>> [w.category.__name__ for w in caught]
-    ['DivergenceWarning']
-    """
-
-
-def _epoch_losses(history, prefix: str, start: int = 0) -> np.ndarray:
-    """Each epoch's mean ``{prefix}_loss`` from ``start`` on, weighted by batch sizes, read
-    from the batches (the epoch-level keys need skorch's default callbacks)."""
-    losses = []
-    for epoch in history[start:]:
-        batches = [b for b in epoch["batches"] if f"{prefix}_loss" in b]
-        if batches:
-            sizes = np.array([b.get(f"{prefix}_batch_size", 1) for b in batches], dtype=float)
-            values = np.array([b[f"{prefix}_loss"] for b in batches], dtype=float)
-            losses.append(float(np.sum(values * sizes) / np.sum(sizes)))
-    return np.array(losses)
-
-
-def still_improving(losses: np.ndarray, tol: float, n_iter_no_change: int) -> bool:
-    """MLPClassifier's rule: the loss improved on its best by more than ``tol`` (relative
-    to the best) in one of the last ``n_iter_no_change`` epochs."""
-    best, misses = np.inf, 0
-    for loss in losses:
-        if loss < best - tol * abs(best) or not np.isfinite(best):
-            best, misses = loss, 0
-        else:
-            misses += 1
-    return misses < n_iter_no_change
-
-
-class _SparseRows:
-    """A CSR matrix whose rows come out as dense tensors on ``device``, a batch at a time:
-    the whole matrix is never densified (text features can be wide)."""
-
-    def __init__(self, X, device):
-        self.csr, self.device = X, torch.device(device)
-
-    def __len__(self) -> int:
-        return self.csr.shape[0]
-
-    def __getitem__(self, index):
-        if isinstance(index, torch.Tensor):
-            index = index.cpu().numpy()
-        dense = self.csr[index].toarray()
-        one = isinstance(index, int | np.integer)
-        return torch.as_tensor(dense[0] if one else dense, device=self.device)
-
-    def rows(self, index) -> _SparseRows:
-        """The rows at ``index``, still sparse."""
-        if isinstance(index, torch.Tensor):
-            index = index.cpu().numpy()
-        return _SparseRows(self.csr[index], self.device)
-
-
-class _ArrayData(torch.utils.data.Dataset):
-    """In-memory X, y and per-row loss weights, moved to the net's device once per fit.
-
-    Batches are ``(X, y, weight)`` tuples; ``y`` and ``weight`` may be None. As a torch
-    ``Dataset`` it also feeds a user's ``DataLoader`` (``iterator_train=DataLoader``). A
-    sparse X stays sparse on the CPU, and each batch's rows are densified as it is taken.
-    """
-
-    def __init__(self, X, y=None, weight=None, device="cpu"):
-        self.X = _SparseRows(X, device) if sparse.issparse(X) else _to_tensor(X, device)
-        self.y = None if y is None else _to_tensor(y, device)
-        self.weight = None if weight is None else _to_tensor(weight, device)
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def __getitem__(self, index):
-        return self.X[index], _take(self.y, index), _take(self.weight, index)
-
-    def subset(self, index: np.ndarray) -> _ArrayData:
-        index = torch.as_tensor(index, device=self.X.device)
-        out = _ArrayData.__new__(_ArrayData)
-        X = self.X.rows(index) if isinstance(self.X, _SparseRows) else self.X[index]
-        out.X, out.y, out.weight = X, _take(self.y, index), _take(self.weight, index)
-        return out
-
-
-def _to_tensor(array: np.ndarray, device) -> torch.Tensor:
-    """A tensor sharing the array's memory where torch may: read-only arrays (joblib's
-    memmaps in workers) are copied, as torch will not wrap them."""
-    if isinstance(array, np.ndarray) and not array.flags.writeable:
-        array = array.copy()
-    return torch.as_tensor(array, device=device)
-
-
-def _take(tensor, index):
-    return None if tensor is None else tensor[index]
-
-
-def _collate(rows):
-    """Stack ``(X, y, weight)`` rows from a DataLoader, keeping absent parts as None."""
-    return tuple(None if part[0] is None else torch.stack(part) for part in zip(*rows, strict=True))
-
-
-class _EpochPermutations(torch.utils.data.Sampler):
-    """One ``randperm`` per epoch from the net's generator; shared by both data paths."""
-
-    def __init__(self, n: int, generator: torch.Generator | None):
-        self.n, self.generator = n, generator
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        index = self.indices()
-        return iter(range(self.n) if index is None else index.tolist())
-
-    def indices(self) -> torch.Tensor | None:
-        """This epoch's row order; None keeps the rows in place (prediction)."""
-        if self.generator is None:
-            return None
-        return torch.randperm(self.n, generator=self.generator)
-
-
-class _SliceBatches:
-    """Batches as index slices of tensors already on the device: no per-row collate.
-
-    ``batches``, an iterable of index lists (a batch sampler), replaces the epoch order.
-    """
-
-    def __init__(self, data: _ArrayData, batch_size: int, order: _EpochPermutations, batches=None):
-        self.data, self.batch_size, self.order, self.batches = data, batch_size, order, batches
-
-    def __len__(self) -> int:
-        if self.batches is not None:
-            return len(self.batches)
-        return -(-len(self.data) // self.batch_size)
-
-    def __iter__(self):
-        if self.batches is not None:
-            for rows in self.batches:
-                yield self.data[torch.as_tensor(rows, device=self.data.X.device)]
-            return
-        index = self.order.indices()
-        if index is not None:
-            index = index.to(self.data.X.device)
-        for start in range(0, len(self.data), self.batch_size):
-            stop = start + self.batch_size
-            # Unshuffled batches are views (a plain slice); shuffled ones gather rows.
-            yield self.data[slice(start, stop) if index is None else index[start:stop]]
-
-
-# Components whose constructor keywords a prefixed parameter is checked against, and the
-# keywords skorch fills itself (the optimizer's parameters).
-_CHECKED_PREFIXES = ("module", "criterion", "optimizer")
-_NOT_USER_SET = {"optimizer": {"params"}}
-
-
-def _check_callbacks(callbacks) -> None:
-    """Each callback a skorch callback (an instance or a class) or a ``(name, callback)``
-    pair: skorch would fail later with an AttributeError about ``set_params``."""
-    for i, item in enumerate(callbacks if isinstance(callbacks, list) else []):
-        callback = item[1] if isinstance(item, tuple) and len(item) == 2 else item
-        is_class = isinstance(callback, type) and issubclass(callback, Callback)
-        if not (is_class or isinstance(callback, Callback)):
-            raise ValueError(
-                f"callbacks[{i}] must be a skorch callback (an instance or a class) or a "
-                f"(name, callback) pair, got {item!r}."
-            )
-
-
-class NeuralNetBase(NeuralNet):
+class NeuralNetBase(_SettingsMixin, NeuralNet):
     """Shared machinery of :class:`NeuralNetClassifier` and :class:`NeuralNetRegressor`.
 
     Not public: the two concrete classes list their parameters explicitly, as scikit-learn
@@ -273,89 +72,6 @@ class NeuralNetBase(NeuralNet):
     iterator_valid = None
     use_caching = "auto"
 
-    def _store_params(self, params: dict, kwargs: dict) -> None:
-        """Store constructor arguments verbatim (prefixed ones like ``module__x`` too)."""
-        self._params_to_validate = set(kwargs)
-        vars(self).update(params)
-        vars(self).update(kwargs)
-
-    def _get_param_names(self):
-        return sorted(k for k in self.__dict__ if not (k.endswith("_") or k.startswith("_")))
-
-    def set_params(self, **params):
-        """Set parameters; prefixed ones (``module__hidden_units``) are applied at fit.
-
-        On a net that is not initialized yet the values are only stored, as scikit-learn
-        expects (skorch would build the callbacks right away and fail on a bad value there
-        rather than at fit). A fitted net re-initializes what changed, as skorch does.
-        """
-        self._check_prefixed(params, {**vars(self), **params})
-        if self.initialized_:
-            return super().set_params(**params)
-        valid = set(self._get_param_names())
-        for key, value in params.items():
-            if "__" not in key and key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for {type(self).__name__}; valid parameters "
-                    f"are {sorted(valid)} and prefixed ones such as module__hidden_units."
-                )
-            if "__" in key:
-                self._params_to_validate.add(key)
-            vars(self)[key] = value
-        return self
-
-    def _check_prefixed(self, params: dict, current: dict) -> None:
-        """A misspelt ``module__``, ``criterion__`` or ``optimizer__`` parameter fails here,
-        naming the nearest one, where skorch would fail at fit (inside a search: "All the
-        fits failed"). ``current`` holds the components the names are checked against."""
-        for key in params:
-            prefix, _, name = key.partition("__")
-            if prefix not in _CHECKED_PREFIXES or not name or "__" in name:
-                continue
-            if (prefix, name) == ("optimizer", "param_groups"):  # skorch's own
-                continue
-            accepted = constructor_parameters(current[prefix])
-            if accepted is None or name in accepted:
-                continue
-            accepted -= _NOT_USER_SET.get(prefix, set())
-            close = difflib.get_close_matches(name, accepted, n=1)
-            hint = f"did you mean '{prefix}__{close[0]}'? " if close else ""
-            owner = getattr(current[prefix], "__name__", type(current[prefix]).__name__)
-            raise ValueError(
-                f"Invalid parameter {key!r} for {type(self).__name__}: {owner} takes no "
-                f"parameter {name!r}; {hint}{prefix}__ parameters of {owner} are "
-                f"{sorted(f'{prefix}__{a}' for a in accepted)}."
-            )
-
-    _parameter_constraints: ClassVar[dict] = {
-        "module": [callable, torch.nn.Module],
-        "criterion": [callable, torch.nn.Module],
-        "optimizer": [callable],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Integral, {-1}),
-            StrOptions({"auto"}),
-        ],
-        "random_state": ["random_state"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(RealNotInt, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "callbacks": [list, StrOptions({"disable"}), None],
-        "iterator_train": [callable, None],
-        "predict_nonlinearity": [StrOptions({"auto"}), callable, None],
-        "warm_start": ["boolean"],
-        "on_interrupt": [StrOptions({"raise", "stop"})],
-        "on_divergence": [StrOptions({"warn", "raise"})],
-        "verbose": ["verbose"],
-        "device": [str, torch.device],
-        "compile": ["boolean"],
-        "torch_load_kwargs": [dict, None],
-    }
-
     # ------------------------------------------------------------------ validation
     def _train(self, data) -> None:
         """skorch's ``partial_fit`` loop, except for Ctrl-C: skorch swallows a
@@ -370,34 +86,6 @@ class NeuralNetBase(NeuralNet):
             if not by_callback and (self.on_interrupt == "raise" or fitting_members.get()):
                 raise
         self.notify("on_train_end", X=data, y=None)
-
-    def _check_params(self) -> None:
-        """Every parameter checked before any work, with the allowed range in the error."""
-        params = {name: getattr(self, name) for name in self._parameter_constraints}
-        validate_parameter_constraints(
-            self._parameter_constraints, params, caller_name=type(self).__name__
-        )
-        for name in ("max_epochs", "batch_size", "n_threads", "n_iter_no_change"):
-            if isinstance(params[name], bool | np.bool_):  # an int to Python, not to a user
-                raise ValueError(f"{name} must be an integer, got {params[name]!r}.")
-        _check_callbacks(params["callbacks"])
-        if params["n_threads"] > (cores := os.cpu_count() or 1):
-            raise ValueError(
-                f"n_threads={params['n_threads']} is more than this machine's {cores} cores: "
-                f"use at most {cores}, or -1 for torch's own choice."
-            )
-        self._check_prefixed(vars(self), vars(self))
-        try:
-            device = torch.device(self.device)
-        except RuntimeError as error:
-            raise ValueError(
-                f"device={self.device!r} is not a torch device: {error} Use 'cpu' or 'cuda'."
-            ) from error
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r}, but torch finds no CUDA device on this machine "
-                "(torch.cuda.is_available() is False); use device='cpu'."
-            )
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), accept_sparse="csr")
@@ -619,7 +307,8 @@ class NeuralNetBase(NeuralNet):
                 "scale the inputs, or check the targets."
             )
         if self.on_divergence == "raise":
-            exploded = self._exploded(getattr(self, "_watch", {}).get("start", 0))
+            watch = getattr(self, "_watch", {})
+            exploded = divergence(self, watch.get("start", 0), watch.get("chance"))
             if exploded is not None:
                 raise FloatingPointError(exploded)
 
@@ -630,55 +319,13 @@ class NeuralNetBase(NeuralNet):
         watch = vars(self).pop("_watch", None)
         if watch is None or "start" not in watch:
             return
-        exploded = self._exploded(watch["start"], watch["chance"])
+        exploded = divergence(self, watch["start"], watch["chance"])
         if exploded is not None:
             warn_fit(self, f"{exploded} on_divergence='raise' stops such a fit.", DivergenceWarning)
-        elif watch["convergence"] and len(self.history) - watch["start"] == self.max_epochs:
-            monitored = "valid" if self.early_stopping else "train"
-            named = "validation" if self.early_stopping else "training"
-            losses = _epoch_losses(self.history, monitored)
-            if len(losses) and still_improving(losses, self.tol, self.n_iter_no_change):
-                warn_fit(
-                    self,
-                    f"{type(self).__name__} ran all max_epochs={self.max_epochs} and its "
-                    f"{named} loss was still improving (by more than tol={self.tol!r} "
-                    f"of its best in the last n_iter_no_change={self.n_iter_no_change} "
-                    "epochs): it has not converged. Raise max_epochs or lr, or set "
-                    "early_stopping=True.",
-                    ConvergenceWarning,
-                )
-
-    def _exploded(self, start: int, chance: float | None = None) -> str | None:
-        """What to say of the first epoch from ``start`` on whose training loss is above
-        ``DIVERGENCE_FACTOR`` times the chance loss (None: no such epoch, or no chance
-        loss known for this criterion)."""
-        if chance is None:
-            chance = getattr(self, "_watch", {}).get("chance")
-        if chance is None:
-            return None
-        losses = _epoch_losses(self.history, "train", start)
-        # A net may start above chance without diverging: one whose inputs are far from
-        # unit scale (sanity_check's initial_loss judges that), or a warm start from weights
-        # already poor. Its starting loss is then the reference: the first batch's (taken
-        # before the first step) or, warm, the last epoch's of the fit it continues.
-        if start > 0:
-            started = _epoch_losses(self.history, "train", start - 1)[:1]
-        else:
-            batches = self.history[0]["batches"] if len(self.history) else []
-            started = [b["train_loss"] for b in batches[:1] if "train_loss" in b]
-        started = float(started[0]) if len(started) else chance
-        reference, what = (chance, "the chance loss")
-        if started > chance:
-            reference, what = (started, "the loss it started from")
-        above = np.flatnonzero(losses > DIVERGENCE_FACTOR * reference)
-        if not len(above):
-            return None
-        epoch, loss = start + above[0] + 1, losses[above[0]]
-        return (
-            f"The training loss of {type(self).__name__} reached {loss:.4g} in epoch {epoch}, "
-            f"over {DIVERGENCE_FACTOR:g} times {what} {reference:.4g}: the fit is diverging. "
-            f"Lower lr (now {self.lr:.4g}) or scale the inputs."
-        )
+        elif watch["convergence"]:
+            unfinished = non_convergence(self, watch["start"])
+            if unfinished is not None:
+                warn_fit(self, unfinished, ConvergenceWarning)
 
     def _chance_loss(self, y_encoded) -> float | None:
         """The loss of a net that knows nothing (None: not known for this criterion)."""

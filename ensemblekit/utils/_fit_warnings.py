@@ -15,6 +15,9 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
+#: An epoch whose training loss is above this many times the chance loss has diverged.
+DIVERGENCE_FACTOR = 10.0
+
 
 class FitNote(NamedTuple):
     """A warning a fit deferred: who gave it (``id`` of the estimator), its category and

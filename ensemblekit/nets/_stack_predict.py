@@ -1,0 +1,154 @@
+"""Stacked prediction: fitted members of one architecture answer in one batched forward
+(batched matrix products for the MLP, ``torch.func.vmap`` for any other module)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import sparse
+
+from ..utils._torch import tensor_versions
+from ..utils._validation import as_float32
+from ._data import _padded
+from ._functional import VmapForward
+from ._mlp import stacked_forward, stacks_by_bmm
+
+
+@torch.no_grad()
+def _stacked_state(members: list, device) -> tuple[dict, dict]:
+    """The members' module parameters and buffers, each stacked along a first axis of size
+    K under the module's own names (``layers.0.weight``), on ``device``."""
+    modules = [member.module_ for member in members]
+    params = {
+        name: torch.stack([m.get_parameter(name) for m in modules]).to(device)
+        for name, _ in modules[0].named_parameters()
+    }
+    buffers = {
+        name: torch.stack([m.get_buffer(name) for m in modules]).to(device)
+        for name, _ in modules[0].named_buffers()
+    }
+    return params, buffers
+
+
+def _columns(members: list, features: list, device) -> torch.Tensor | None:
+    """Each member's input columns as a (K, width) index tensor; None when all take all."""
+    if all(columns is None for columns in features):
+        return None
+    every = np.arange(members[0].n_features_in_)
+    return _padded([every if columns is None else columns for columns in features], device)
+
+
+class StackedPredictor:
+    """Fitted members of one architecture with their weights stacked: one forward pass
+    predicts them all (batched matrix products for the MLP, ``torch.func.vmap`` for any
+    other module). Members that cannot (a custom nonlinearity, a module vmap cannot run)
+    get None and are predicted one by one by the caller.
+
+    Built once per set of members and reused while their weights are unchanged.
+    """
+
+    def __init__(self, members: list, features: list):
+        self.members = list(members)
+        self.tensors = [t for m in self.members if _predicts_stacked(m) for t in _state(m)]
+        self.versions = tensor_versions(self.tensors)
+        groups = {}
+        for index, member in enumerate(self.members):
+            if _predicts_stacked(member):
+                groups.setdefault(_architecture(member), []).append(index)
+        self.stacks = []
+        for indices in groups.values():
+            group = [self.members[i] for i in indices]
+            device = torch.device(group[0].device)
+            params, buffers = _stacked_state(group, device)
+            columns = _columns(group, [features[i] for i in indices], device)
+            module = group[0].module_
+            forward = None if stacks_by_bmm(module) else VmapForward(module)
+            self.stacks.append([indices, params, buffers, columns, forward])
+
+    def is_current(self, members: list) -> bool:
+        """Whether these are the same members with the same weights as at construction."""
+        return (
+            len(members) == len(self.members)
+            and all(a is b for a, b in zip(members, self.members, strict=True))
+            and tensor_versions(self.tensors) == self.versions
+        )
+
+    def __call__(self, X: np.ndarray) -> list[np.ndarray | None]:
+        """Each member's ``predict_proba`` (classifiers) or ``predict`` output on X, a
+        numeric array already validated by the caller (its width, its type)."""
+        outputs: list = [None] * len(self.members)
+        if not self.stacks or sparse.issparse(X):  # sparse rows: each member densifies its batches
+            return outputs
+        X = np.require(as_float32(np.asarray(X)), requirements=["C_CONTIGUOUS", "WRITEABLE"])
+        if not np.isfinite(X).all():
+            raise ValueError("Input X contains NaN or infinity; the member nets need finite X.")
+        X = torch.from_numpy(X)
+        for stack in self.stacks:
+            indices, params, buffers, columns, forward = stack
+            first = self.members[indices[0]]
+            with first._threads(), torch.no_grad():
+                inputs = X.to(torch.device(first.device))
+                if columns is None:
+                    inputs = inputs.expand(len(indices), *inputs.shape)
+                else:
+                    inputs = inputs[:, columns].transpose(0, 1)
+                if forward is None:
+                    modules = [self.members[i].module_ for i in indices]
+                    out = stacked_forward(modules, params, buffers, inputs, training=False)
+                else:
+                    size = first._rows_per_batch(inputs.shape[1], training=False)
+                    out = _vmap_predict(forward, params, buffers, inputs, size)
+                    if out is None:  # vmap cannot run this module: one by one from now on
+                        self.stacks.remove(stack)
+                        continue
+                out = first._get_predict_nonlinearity()(out).double().cpu().numpy()
+            out = first._finish_prediction(finite_outputs(out, first))
+            for position, index in enumerate(indices):
+                outputs[index] = out[position]
+        return outputs
+
+
+def finite_outputs(output: np.ndarray, net) -> np.ndarray:
+    """``output`` when finite: a prediction is never NaN without an error."""
+    if not np.isfinite(output).all():
+        raise ValueError(
+            f"{type(net).__name__}'s outputs are not finite: its weights hold NaN or inf (a "
+            "fit that diverged, or weights loaded from elsewhere). Refit it, with a lower lr "
+            "if it diverged."
+        )
+    return output
+
+
+def _vmap_predict(forward, params, buffers, inputs, size: int) -> torch.Tensor | None:
+    """The members' outputs in batches of ``size`` rows (a module's activations can be
+    wide); None when vmap cannot run the module."""
+    try:
+        parts = [
+            forward(params, buffers, inputs[:, start : start + size], training=False)
+            for start in range(0, inputs.shape[1], size)
+        ]
+    except Exception:  # the members predict one by one instead, as their own nets do
+        return None
+    return torch.cat(parts, dim=1)
+
+
+def _predicts_stacked(member) -> bool:
+    return (
+        hasattr(member, "stacking_blocker")
+        and isinstance(getattr(member, "module_", None), torch.nn.Module)
+        and getattr(member, "predict_nonlinearity", None) == "auto"
+        and not member.compile
+        and member.__sklearn_is_fitted__()
+    )
+
+
+def _state(member) -> list[torch.Tensor]:
+    return [*member.module_.parameters(), *member.module_.buffers()]
+
+
+def _architecture(member) -> tuple:
+    """What must be equal for members to predict in one stacked pass: the module's
+    structure and settings (its repr) and the shapes of its tensors."""
+    module = member.module_
+    shapes = tuple((name, tuple(t.shape)) for name, t in module.state_dict().items())
+    return type(member), str(member.device), member.n_features_in_, repr(module), shapes
