@@ -322,6 +322,7 @@ class _NeverFit(DecisionTreeClassifier):
         ({"scoring": ["accuracy", "log_loss"]}, ValueError, "did you mean 'neg_log_loss'"),
         ({"scoring": []}, ValueError, "scoring is empty"),
         ({"correction": "fdr"}, ValueError, "correction must be 'holm'"),
+        ({"engine": "stacked"}, ValueError, "engine must be 'auto', 'joblib' or 'vectorized'"),
         ({"cv": [(np.arange(50), np.arange(50, 100))]}, ValueError, "at least 2"),
     ],
 )

@@ -127,6 +127,26 @@ def test_a_run_gives_compare_models_numbers():
             assert got == want  # every field, the per-fold scores included, exactly
 
 
+def test_nets_get_the_same_fold_scores_from_compare_models_and_a_study(tmp_path):
+    # Both train a net's folds stacked by default, seeded by one rule: exactly equal.
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    net = {"module__hidden_units": (8,), "max_epochs": 3, "batch_size": 16}
+    models = {
+        "plain": NeuralNetClassifier(**net),
+        "dropout": NeuralNetClassifier(module__dropout=0.2, **net),
+    }
+    cv = StratifiedKFold(3, shuffle=True, random_state=1)
+    expected = compare_models(models, X, y, cv=cv, random_state=5)
+    tables = Experiment(models, X, y, cv=cv, random_state=5, verbose=0).run(tmp_path).comparison
+    (table,) = tables.values()
+    assert [r.name for r in table] == [r.name for r in expected]
+    for got, want in zip(table, expected, strict=True):
+        np.testing.assert_array_equal(got.scores, want.scores)
+
+
 def test_results_are_the_records(iris_run):
     study, run_dir = iris_run
     records = _records(run_dir)

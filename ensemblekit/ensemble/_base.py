@@ -38,9 +38,10 @@ ENGINE_DOC = """    engine : {"auto", "joblib", "vectorized"}, default="auto"
         How members train. "vectorized" trains them stacked as one model (one task per
         joblib worker), much faster for many small nets; each member is the net its own
         fit gives, up to float rounding: its seed, rows, features, shuffling, dropout
-        masks, history, optimizer state and early stopping. It needs ensemblekit nets with
-        the MLP module (what blocks it: ``ensemblekit.engine.fit_members``). "joblib" fits
-        one member per task. "auto" stacks when it can.
+        masks, history, optimizer state and early stopping. It needs ensemblekit nets, with
+        any module ``torch.func.vmap`` can run (what blocks it:
+        ``ensemblekit.engine.fit_members``). "joblib" fits one member per task. "auto"
+        stacks when it can.
 """
 
 

@@ -34,7 +34,7 @@ def fit_folds(
     verbose=0,
     random_state=None,
     n_classes=None,
-    engine="joblib",
+    engine="auto",
     fit_params=None,
     predictions=True,
 ):

@@ -142,7 +142,7 @@ def _table(
 def compare_models(
     estimators, X, y, *, cv=None, scoring=None, test: str = "corrected_ttest",
     confidence_level: float = 0.95, correction: str | None = "holm", n_jobs=None,
-    random_state=None, params=None,
+    random_state=None, engine: str = "auto", params=None,
 ) -> ComparisonTable | ComparisonTables:  # fmt: skip
     """Score several models on the same folds and say which differences are real.
 
@@ -175,6 +175,12 @@ def compare_models(
         Adjustment of the p-values against the best for the number of comparisons.
     n_jobs : int or None, default=None
     random_state : None or int, default=None
+        Seeds the default splits and, per fold, the models whose ``random_state`` is
+        unset: a study (:class:`ensemblekit.experiment.Experiment`) of the same models,
+        splits and ``random_state`` gets the same fold scores.
+    engine : {"auto", "joblib", "vectorized"}, default="auto"
+        How each model's folds train (see :func:`ensemblekit.engine.fit_members`): "auto"
+        trains a net's folds stacked as one model when it can, "joblib" one fold per task.
     {params}
 
     Returns
@@ -213,6 +219,8 @@ def compare_models(
         raise ValueError(f"test must be 'corrected_ttest' or 'ttest', got {test!r}.")
     if correction not in _CORRECTIONS:
         raise ValueError(f"correction must be 'holm', 'bonferroni' or None, got {correction!r}.")
+    if engine not in ("auto", "joblib", "vectorized"):
+        raise ValueError(f"engine must be 'auto', 'joblib' or 'vectorized', got {engine!r}.")
     if not 0 < confidence_level < 1:
         raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}.")
     estimators = _check_estimators(estimators)
@@ -236,7 +244,7 @@ def compare_models(
     scores = {
         name: fit_folds(
             est, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state,
-            fit_params=fit_params[name], predictions=False,
+            engine=engine, fit_params=fit_params[name], predictions=False,
         )[1]
         for name, est in estimators.items()
     }  # fmt: skip
