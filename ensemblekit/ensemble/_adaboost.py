@@ -234,6 +234,16 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
             new_weight = np.exp(np.log(weight) + alpha * incorrect * (weight > 0))
         return member, error, alpha, new_weight
 
+    def _stage_prediction(self, member, X) -> np.ndarray:
+        """The learner's probabilities in the columns of ``classes_``: its own classes may
+        be fewer (a stage's weighted draw can miss one)."""
+        proba = np.zeros((X.shape[0], len(self.classes_)))
+        if hasattr(member, "predict_proba"):
+            proba[:, np.searchsorted(self.classes_, member.classes_)] = member.predict_proba(X)
+        else:
+            proba[np.arange(X.shape[0]), np.searchsorted(self.classes_, member.predict(X))] = 1
+        return proba
+
     def staged_decision_function(self, X):
         """Decision function after each stage (as scikit-learn's SAMME).
 

@@ -203,6 +203,23 @@ class MemberEnsembleMixin(TemplateMixin, MembersMixin, MetaEstimatorMixin):
         outputs = predictor(X)
         return [self._member_output(i, X, out) for i, out in zip(indices, outputs, strict=True)]
 
+    def predict_members(self, X) -> np.ndarray:
+        """Each member's own prediction on X, stacked: class probabilities in the columns
+        of ``classes_`` for a classifier, predictions for a regressor. These are the
+        predictions ``predict`` combines (for a snapshot ensemble, its last ``n_average``
+        members'); member nets of one architecture answer in one stacked forward pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_members, n_samples, n_classes) for a classifier,
+            (n_members, n_samples) or (n_members, n_samples, n_targets) for a regressor
+        """
+        return np.stack(self._combined_outputs(self._validate_X(X)))
+
     def _member_X(self, X, index: int):
         features = self._features_of(index)
         return X if features is None else X[:, features]
@@ -277,7 +294,7 @@ class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return np.mean(self._combined_outputs(self._validate_X(X)), axis=0)
+        return np.mean(self.predict_members(X), axis=0)
 
     def predict(self, X) -> np.ndarray:
         """Class with the highest mean probability.
@@ -296,9 +313,6 @@ class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
 
 class AveragingRegressorMixin(RegressorMixin):
     """Predictions are the mean of the members' predictions."""
-
-    def _member_predictions(self, X) -> np.ndarray:
-        return np.stack(self._combined_outputs(self._validate_X(X)))
 
     def _member_distributions(self, X) -> tuple[np.ndarray, np.ndarray] | None:
         """The combined members' predicted means and variances, stacked, when every one of
@@ -331,7 +345,7 @@ class AveragingRegressorMixin(RegressorMixin):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
-        return self._member_predictions(X).mean(axis=0)
+        return self.predict_members(X).mean(axis=0)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

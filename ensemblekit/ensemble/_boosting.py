@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 
+import numpy as np
 from sklearn.base import clone
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -62,6 +63,27 @@ class _BoostingMixin(TemplateMixin, MembersMixin):
         finally:
             notes = self.__dict__.pop("_stage_notes")
         warn_for_members(self, notes)
+
+    def predict_members(self, X) -> np.ndarray:
+        """Each stage's learner's own prediction on X, stacked, unweighted: class
+        probabilities in the columns of ``classes_`` for AdaBoostClassifier (a one-hot
+        vote for a learner without ``predict_proba``), the learner's ``predict``
+        otherwise (for gradient boosting, its fit of the loss's negative gradient).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_members, n_samples, ...)
+            One row block per stage in ``estimators_``.
+        """
+        X = self._validate_X(X)
+        return np.stack([self._stage_prediction(member, X) for member in self.estimators_])
+
+    def _stage_prediction(self, member, X) -> np.ndarray:
+        return np.asarray(member.predict(X), dtype=float)
 
     def __sklearn_tags__(self):
         # X reaches the members as given (NaN included), so what X may hold is theirs to say.

@@ -191,6 +191,6 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
                 means, variances = distributions
                 # mean(s^2 + m^2) - mu^2, written as mean(s^2) + var(m): no cancellation.
                 return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
-        predictions = self._member_predictions(X)
+        predictions = self.predict_members(X)
         mean = predictions.mean(axis=0)
         return (mean, predictions.std(axis=0)) if return_std else mean

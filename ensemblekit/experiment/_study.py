@@ -384,7 +384,6 @@ def check_scoring(scoring, classifier: bool, checker: Checker, path=("scoring",)
 
 def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -> dict:
     """Each analysis's settings, defaults filled in; models named must exist and fit."""
-    from ..ensemble._base import MembersMixin
     from ..utils._pipeline import final_step
 
     analyses = {} if analyses is None else analyses
@@ -404,8 +403,8 @@ def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -
                     (*path, "model"),
                     f"{model!r} is not a model of the study; {_hint(model, models)}",
                 )
-            if kind in ("size_curve", "uncertainty") and not isinstance(
-                final_step(models[model])[0], MembersMixin
+            if kind in ("size_curve", "uncertainty") and not hasattr(
+                final_step(models[model])[0], "predict_members"
             ):
                 checker.fail(
                     (*path, "model"),

@@ -8,7 +8,16 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
-from ..ensemble._base import AveragingRegressorMixin, SoftVotingClassifierMixin
+from ..ensemble import (
+    BaggingClassifier,
+    BaggingRegressor,
+    CVEnsembleClassifier,
+    CVEnsembleRegressor,
+    DeepEnsembleClassifier,
+    DeepEnsembleRegressor,
+    SnapshotEnsembleClassifier,
+    SnapshotEnsembleRegressor,
+)
 from ..utils._pipeline import final_step
 from ..utils._results import ArrayFieldsEqual
 
@@ -79,6 +88,14 @@ def entropy(proba: np.ndarray) -> np.ndarray:
     return -terms.sum(axis=-1)
 
 
+# The ensembles whose members vote with equal weight (the boosters weigh theirs).
+_VOTING = (
+    BaggingClassifier, BaggingRegressor, CVEnsembleClassifier, CVEnsembleRegressor,
+    DeepEnsembleClassifier, DeepEnsembleRegressor, SnapshotEnsembleClassifier,
+    SnapshotEnsembleRegressor,
+)  # fmt: skip
+
+
 def member_predictions(ensemble, X) -> np.ndarray:
     """The combined members' predictions on X, stacked: (n_members, n_samples, ...).
 
@@ -87,8 +104,8 @@ def member_predictions(ensemble, X) -> np.ndarray:
     """
     ensemble, X = final_step(ensemble, X)
     check_is_fitted(ensemble)
-    if isinstance(ensemble, SoftVotingClassifierMixin | AveragingRegressorMixin):
-        return np.stack(ensemble._combined_outputs(ensemble._validate_X(X)))
+    if isinstance(ensemble, _VOTING):
+        return ensemble.predict_members(X)
     raise TypeError(
         f"{type(ensemble).__name__} is not an ensemble whose members vote with equal "
         "weight; pass a fitted bagging, deep, CV or snapshot ensemble of ensemblekit (or a "
