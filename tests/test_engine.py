@@ -252,3 +252,24 @@ def test_on_fitted_in_one_process_comes_before_the_next_member_fits(digits, back
             on_fitted=lambda i, m: fitted_when_handed.append(len(_FITTED)),
         )  # fmt: skip
     assert fitted_when_handed == [1, 2, 3]
+
+
+def test_cross_fit_is_cross_val_score_and_cross_val_predict_for_a_seeded_learner():
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_val_score
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ensemblekit.engine import cross_fit
+
+    X, y = load_iris(return_X_y=True)
+    splits = list(StratifiedKFold(4, shuffle=True, random_state=0).split(X, y))
+    tree = DecisionTreeClassifier(max_depth=2, random_state=3)
+    members, scores, oof = cross_fit(tree, X, y, splits, n_classes=3, scoring="accuracy")
+    np.testing.assert_array_equal(scores, cross_val_score(tree, X, y, cv=splits))
+    expected = cross_val_predict(tree, X, y, cv=splits, method="predict_proba")
+    np.testing.assert_array_equal(oof, expected)
+    assert [m.random_state for m in members] == [3] * 4  # a set seed is kept
+    _, several, none = cross_fit(
+        tree, X, y, splits, scoring=["accuracy", "f1_macro"], predictions=False
+    )
+    assert sorted(several) == ["accuracy", "f1_macro"] and none is None

@@ -1,5 +1,6 @@
 """The member engine: every ensemble and validation tool fits its members here."""
 
+from ._cross_fit import cross_fit
 from ._members import MemberPlan, fit_members
 
-__all__ = ["MemberPlan", "fit_members"]
+__all__ = ["MemberPlan", "cross_fit", "fit_members"]

@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validat
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._mixins import PredictLogProbaMixin, all_or_nothing
 from ..utils._private import HasMethods, Interval, StrOptions
+from ..utils._proba import align_proba
 from ..utils._random import check_random_state
 from ..utils._validation import check_sample_weight
 from ._base import with_fit_params_doc
@@ -237,11 +238,10 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
     def _stage_prediction(self, member, X) -> np.ndarray:
         """The learner's probabilities in the columns of ``classes_``: its own classes may
         be fewer (a stage's weighted draw can miss one)."""
-        proba = np.zeros((X.shape[0], len(self.classes_)))
         if hasattr(member, "predict_proba"):
-            proba[:, np.searchsorted(self.classes_, member.classes_)] = member.predict_proba(X)
-        else:
-            proba[np.arange(X.shape[0]), np.searchsorted(self.classes_, member.predict(X))] = 1
+            return align_proba(member.predict_proba(X), member.classes_, self.classes_)
+        proba = np.zeros((X.shape[0], len(self.classes_)))
+        proba[np.arange(X.shape[0]), np.searchsorted(self.classes_, member.predict(X))] = 1
         return proba
 
     def staged_decision_function(self, X):

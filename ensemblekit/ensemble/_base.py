@@ -30,6 +30,7 @@ from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..nets._stack_predict import StackedPredictor
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import HasMethods, Hidden, Interval, RealNotInt, StrOptions
+from ..utils._proba import align_proba
 from ..utils._routing import FIT_PARAMS_DOC, fill_doc, member_router, routed_fit_params
 from ..utils._validation import check_sample_weight
 
@@ -281,7 +282,7 @@ class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
         member = self.estimators_[index]
         if proba is None:
             proba = member.predict_proba(self._member_X(X, index))
-        return align_proba(member, proba, len(self.classes_))
+        return align_proba(proba, member.classes_, np.arange(len(self.classes_)))
 
     def predict_proba(self, X) -> np.ndarray:
         """Mean of the members' class probabilities (soft voting).
@@ -357,20 +358,6 @@ _COUNT_OR_SHARE = [
     Interval(Integral, 1, None, closed="left"),
     Interval(RealNotInt, 0, 1, closed="right"),
 ]
-
-
-def aligned_proba(member, X, n_classes: int) -> np.ndarray:
-    """A member's probabilities in columns 0..n_classes-1 (it saw labels encoded that way)."""
-    return align_proba(member, member.predict_proba(X), n_classes)
-
-
-def align_proba(member, proba: np.ndarray, n_classes: int) -> np.ndarray:
-    """``member``'s ``predict_proba`` output placed in columns 0..n_classes-1."""
-    if proba.shape[1] == n_classes:
-        return proba
-    aligned = np.zeros((len(proba), n_classes))
-    aligned[:, np.asarray(member.classes_, dtype=int)] = proba
-    return aligned
 
 
 # Each ensemble's stacked predictor, outside the estimator: predicting leaves its __dict__

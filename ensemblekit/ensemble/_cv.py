@@ -6,84 +6,19 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 
-from ..engine import MemberPlan, fit_members
+from ..engine import MemberPlan, cross_fit, fit_members
 from ..utils._mixins import all_or_nothing
+from ..utils._proba import align_proba
 from ..utils._random import draw_seeds
 from ._base import (
     ENGINE_DOC,
     AveragingRegressorMixin,
     MemberEnsembleMixin,
     SoftVotingClassifierMixin,
-    aligned_proba,
     with_fit_params_doc,
 )
-
-
-def fit_folds(
-    template,
-    X,
-    y,
-    splits,
-    *,
-    sample_weight=None,
-    scoring=None,
-    n_jobs=None,
-    verbose=0,
-    random_state=None,
-    n_classes=None,
-    engine="auto",
-    fit_params=None,
-    predictions=True,
-):
-    """Fit one member per (train, test) split and score and predict it out of fold.
-
-    Members go through the member engine; a ``random_state`` the template sets is kept, an
-    unset one gets a seed per fold, so a deterministic learner gives ``cross_val_predict``'s
-    members. Returns ``(members, scores, oof)``: the members, each fold's score on its test
-    rows (by ``scoring``, the estimator's ``score`` if None; a dict of name to scores when
-    ``scoring`` names several), and the out-of-fold predictions
-    (probabilities in ``n_classes`` columns for classifiers), averaged over repeats.
-    ``fit_params`` go to every member's ``fit``, per-row ones at its training rows. With
-    ``predictions=False`` the out-of-fold predictions are not computed (None).
-    """
-    seeds = draw_seeds(random_state, len(splits))
-    plans = [
-        MemberPlan(
-            int(seed),
-            rows=train,
-            sample_weight=None if sample_weight is None else sample_weight[train],
-        )
-        for seed, (train, _) in zip(seeds, splits, strict=True)
-    ]
-    members = fit_members(
-        template, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset", engine=engine,
-        fit_params=fit_params,
-    )  # fmt: skip
-    scorer = check_scoring(template, scoring=scoring)
-    raw = [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
-    if isinstance(raw[0], dict):  # several scorers: name -> score per fold
-        scores = {name: np.array([r[name] for r in raw]) for name in raw[0]}
-    else:
-        scores = np.array(raw)
-    if not predictions:
-        return members, scores, None
-    total, seen = None, np.zeros(X.shape[0])
-    for member, (_, test) in zip(members, splits, strict=True):
-        if n_classes is not None:
-            prediction = aligned_proba(member, X[test], n_classes)
-        else:
-            prediction = np.asarray(member.predict(X[test]), dtype=float)
-        if total is None:
-            total = np.zeros((X.shape[0], *prediction.shape[1:]))
-        total[test] += prediction
-        seen[test] += 1
-    with np.errstate(invalid="ignore"):
-        oof = total / seen.reshape(-1, *[1] * (total.ndim - 1))
-    return members, scores, oof
-
 
 _PARAMS_DOC = """
 
@@ -179,7 +114,7 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         self._check_template(template)
         fold_seed, refit_seed = draw_seeds(self.random_state, 2)
         n_classes = len(self.classes_) if self._is_classifier() else None
-        self.estimators_, self.cv_scores_, self.oof_predictions_ = fit_folds(
+        self.estimators_, self.cv_scores_, self.oof_predictions_ = cross_fit(
             template, X, y, self.splits_, sample_weight=sample_weight, scoring=self.scoring,
             n_jobs=self.n_jobs, verbose=self.verbose, random_state=int(fold_seed),
             n_classes=n_classes, engine=self.engine, fit_params=fit_params,
@@ -248,7 +183,8 @@ class CVEnsembleClassifier(SoftVotingClassifierMixin, _BaseCVEnsemble):
         if not self.refit:
             return super().predict_proba(X)
         X = self._validate_X(X)
-        return aligned_proba(self.refit_estimator_, X, len(self.classes_))
+        member = self.refit_estimator_
+        return align_proba(member.predict_proba(X), member.classes_, np.arange(len(self.classes_)))
 
 
 class CVEnsembleRegressor(AveragingRegressorMixin, _BaseCVEnsemble):

@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
+from ..utils._proba import align_proba
 from ..utils._random import draw_seeds, set_random_states
 from ..utils._scorer_ranges import score_limits
 from ._checker import Checker, StudyError
@@ -426,8 +427,7 @@ class Experiment:
             "proba": None,
         }
         if self._classifier and hasattr(member, "predict_proba"):
-            proba = np.zeros((len(test), len(self._classes)))
-            proba[:, np.searchsorted(self._classes, member.classes_)] = member.predict_proba(X_test)
+            proba = align_proba(member.predict_proba(X_test), member.classes_, self._classes)
             record["y_true"] = np.searchsorted(self._classes, y_test).tolist()
             record["proba"] = proba.tolist()
         return record

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
+from ..utils._proba import align_proba
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._results import ArrayFieldsEqual
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
@@ -410,7 +411,9 @@ def bias_variance_decomp(
     )
 
     if loss == "log_loss":
-        predictions = np.stack([_aligned_proba(m, X_test, classes) for m in members])
+        predictions = np.stack(
+            [align_proba(m.predict_proba(X_test), m.classes_, classes) for m in members]
+        )
         parts = decompose_log_loss(predictions, np.searchsorted(classes, y_test))
     elif loss == "0-1":
         predictions = np.stack([m.predict(X_test) for m in members])
@@ -463,13 +466,6 @@ def _draw_training_sets(sampling, X, y, n_rounds, train_size, rng):
     size = default if train_size is None else resolve_count(train_size, n, "train_size")
     replace = sampling == "bootstrap"
     return X, y, [rng.choice(n, size, replace=replace) for _ in range(n_rounds)]
-
-
-def _aligned_proba(member, X, classes) -> np.ndarray:
-    """Probabilities in the columns of all training classes (a round may miss one)."""
-    proba = np.zeros((len(X), len(classes)))
-    proba[:, np.searchsorted(classes, member.classes_)] = member.predict_proba(X)
-    return proba
 
 
 def _result(loss, parts, n_rounds, predictions) -> BiasVarianceResult:

@@ -16,7 +16,7 @@ from sklearn.model_selection import (
 )
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from ..ensemble._cv import fit_folds
+from ..engine import cross_fit
 from ..utils._random import draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 from ..utils._scorer_ranges import score_limits
@@ -242,7 +242,7 @@ def compare_models(
     n_test = float(np.mean([len(test) for _, test in splits]))
     n_train = float(np.mean([len(train) for train, _ in splits]))
     scores = {
-        name: fit_folds(
+        name: cross_fit(
             est, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state,
             engine=engine, fit_params=fit_params[name], predictions=False,
         )[1]
