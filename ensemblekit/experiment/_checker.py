@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
 from numbers import Integral, Real
 
 from ._trust import check_trust
 
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - Python 3.10 reads TOML with tomli, tomllib's source
-    pass
 
-
-#: The top-level keys of a study file.
 class StudyError(ValueError):
     """A study that cannot run, found before any fit: the key, its line and the fix.
 

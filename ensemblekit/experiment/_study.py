@@ -23,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 
 from ..metrics import scorers as _our_scorers
 from ..utils._private import validate_parameter_constraints
+from ._checker import Checker, Locator, StudyError, _hint
 from ._trust import KNOWN_PACKAGES, TRUST_RULE, kind_refusal, trust_hint, within
 
 if sys.version_info >= (3, 11):
@@ -31,8 +32,6 @@ else:  # pragma: no cover - Python 3.10 reads TOML with tomli, tomllib's source
     import tomli as tomllib
 
 #: The top-level keys of a study file.
-from ._checker import Checker, Locator, StudyError, _hint
-
 STUDY_KEYS = (
     "name",
     "random_state",
