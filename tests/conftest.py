@@ -1,5 +1,7 @@
 """Shared, session-scoped data: small, so the whole suite runs in minutes on 2 cores."""
 
+import sys
+
 import joblib
 import pytest
 from sklearn.datasets import load_digits, make_classification, make_regression
@@ -45,3 +47,20 @@ def dask_backend():
         joblib.parallel_config(backend="dask"),
     ):
         yield
+
+
+@pytest.fixture
+def isolated_imports(tmp_path):
+    """Forget the modules a test imports from its ``tmp_path``, and the paths it adds to sys.path.
+
+    Two tests that each write a package of one name (``mylab``) to their own folder would
+    otherwise see each other's: the first import stays in ``sys.modules`` for the worker.
+    Modules imported from anywhere else stay, so that classes keep one identity.
+    """
+    modules, path = set(sys.modules), list(sys.path)
+    yield
+    for name in set(sys.modules) - modules:
+        file = getattr(sys.modules[name], "__file__", None) or ""
+        if file.startswith(str(tmp_path)):
+            del sys.modules[name]
+    sys.path[:] = path

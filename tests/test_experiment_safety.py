@@ -149,7 +149,7 @@ def load():
 """
 
 
-def test_trust_lets_a_users_own_module_through(tmp_path, monkeypatch):
+def test_trust_lets_a_users_own_module_through(tmp_path, monkeypatch, isolated_imports):
     (tmp_path / "mylab").mkdir()
     (tmp_path / "mylab" / "__init__.py").write_text("")
     (tmp_path / "mylab" / "models.py").write_text(MINE)

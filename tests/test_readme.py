@@ -33,8 +33,8 @@ def test_readme_python_blocks_run(capsys):
 
 
 @pytest.mark.parametrize("guide", [g for g in GUIDES if _python_blocks(g)], ids=lambda g: g.name)
-def test_user_guide_python_blocks_run(guide, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # anything a block writes stays out of the repository
+def test_user_guide_python_blocks_run(guide, tmp_path, monkeypatch, isolated_imports):
+    monkeypatch.chdir(tmp_path)  # anything a block writes or imports stays out of the repository
     for block in _python_blocks(guide):
         exec(compile(block, str(guide), "exec"), {})
 
