@@ -17,8 +17,8 @@ from ensemblekit.imbalance import (
     compute_class_weight,
     correct_prior_shift,
 )
-from ensemblekit.imbalance._resampling import resampling_targets
 from ensemblekit.nets import NeuralNetClassifier
+from ensemblekit.utils._resample import resampling_targets
 
 # Tiny nets trained a few epochs on purpose: that they have not converged is expected.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -274,3 +274,27 @@ def test_group_splitters_take_their_groups(iris):
     theirs = GridSearchCV(_net(), GRID, cv=GroupKFold(3)).fit(X, y, groups=groups)
     _assert_same_results(ours, theirs)
     assert ours.stacked_groups_[0]["stacked"]
+
+
+def test_the_search_changes_nothing_it_was_given_and_its_loop_gets_the_same_splits(
+    iris, monkeypatch
+):
+    """scikit-learn's fit runs the search; the folds the stacked members trained on are
+    the ones its loop scores on, even from a splitter that shuffles anew at every call."""
+    from sklearn.model_selection import KFold
+
+    from ensemblekit.nets._base import NeuralNetBase
+
+    X, y = iris
+    net, cv = NeuralNetClassifier(max_epochs=3, batch_size=32), KFold(3, shuffle=True)
+    before = net.get_params(deep=False)
+    trained = []
+    original = NeuralNetBase._train
+    monkeypatch.setattr(
+        NeuralNetBase, "_train", lambda net, data: trained.append(1) or original(net, data)
+    )
+    search = StackedGridSearchCV(net, GRID, cv=cv, random_state=0).fit(X, y)
+    assert len(trained) == 1  # the refit: the 12 fits of the loop adopted their members
+    assert search.estimator is net and net.get_params(deep=False) == before
+    assert search.cv is cv and search.random_state == 0
+    assert search.best_estimator_.random_state is not None  # the refit was seeded

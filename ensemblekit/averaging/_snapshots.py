@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from skorch.callbacks import Callback
-
-SCHEDULES = ("cosine", "triangular")
 
 
 def cycle_ends(n_iterations: int, n_cycles: int) -> list[int]:
@@ -95,6 +94,8 @@ class SnapshotCollector(Callback):
         State dicts on the CPU, or file paths when ``dirname`` is set, oldest first.
     snapshot_iterations_ : list of int
         Training iteration (1-based, counted over the run) of each snapshot.
+    SCHEDULES : tuple of str
+        The learning-rate schedules it follows (a class attribute).
 
     See Also
     --------
@@ -120,6 +121,8 @@ class SnapshotCollector(Callback):
     (3, [7, 14, 21])
     """
 
+    SCHEDULES: ClassVar[tuple[str, ...]] = ("cosine", "triangular")
+
     def __init__(
         self,
         n_snapshots: int = 5,
@@ -142,7 +145,7 @@ class SnapshotCollector(Callback):
             raise ValueError(f"n_snapshots must be an int >= 1, got {self.n_snapshots!r}.")
         if self.n_snapshots < 1:
             raise ValueError(f"n_snapshots must be an int >= 1, got {self.n_snapshots!r}.")
-        if self.schedule is not None and self.schedule not in SCHEDULES:
+        if self.schedule is not None and self.schedule not in self.SCHEDULES:
             raise ValueError(
                 f"schedule must be 'cosine', 'triangular' or None, got {self.schedule!r}."
             )

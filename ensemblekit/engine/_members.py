@@ -36,6 +36,7 @@ from ..utils._random import set_random_states
 from ..utils._routing import rows_of_params
 from ..utils._torch import torch_threads
 from ._progress import progress_bar
+from ._threads import worker_threads
 
 ENGINES = ("auto", "joblib", "vectorized")
 # Each engine call's id: its members stop when the call is given up (see fit_members).
@@ -192,7 +193,7 @@ def fit_members(
     if verbose and reason is not None:
         print(f"The {len(plans)} members train one by one: {reason}.", file=sys.stderr)
     n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
-    n_threads = max(1, joblib.cpu_count() // n_workers)
+    n_threads = worker_threads(n_workers)
     only_unset = reseed == "unset"
     if stacked:
         # Members' numbers do not depend on their stack-mates (tested bit for bit), so

@@ -12,11 +12,12 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import has_fit_parameter
 
 from ..engine import MemberPlan
-from ..imbalance._resampling import correct_prior_shift, resample_rows, resampling_targets
+from ..imbalance import correct_prior_shift
 from ..utils._mixins import all_or_nothing
 from ..utils._optional import import_optional
 from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import MAX_SEED, draw_seeds
+from ..utils._resample import resample_rows, resampling_targets
 from ..utils._validation import resolve_count
 from ._base import (
     _COUNT_OR_SHARE,

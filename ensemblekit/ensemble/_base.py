@@ -26,8 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine import MemberPlan, fit_members
-from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..nets._stack_predict import StackedPredictor
+from ..nets import NeuralNetClassifier, NeuralNetRegressor, StackedPredictor
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import HasMethods, Hidden, Interval, RealNotInt, StrOptions
 from ..utils._proba import align_proba

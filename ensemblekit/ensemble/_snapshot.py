@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
-from ..averaging._snapshots import SCHEDULES, SnapshotCollector
+from ..averaging import SnapshotCollector
 from ..engine import MemberPlan, fit_members
 from ..utils._mixins import all_or_nothing
 from ..utils._private import Interval, StrOptions
@@ -83,7 +83,7 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
         "estimator": [NeuralNet, None],
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "n_snapshots": RENAMED_COUNT,
-        "schedule": [StrOptions(set(SCHEDULES))],
+        "schedule": [StrOptions(set(SnapshotCollector.SCHEDULES))],
         "lr_max": [Interval(Real, 0, None, closed="neither"), None],
         "lr_min": [Interval(Real, 0, None, closed="left")],
         "n_average": [Interval(Integral, 1, None, closed="left"), None],

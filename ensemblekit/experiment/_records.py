@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model_selection import ComparisonTables
 from ..model_selection._bias_variance import BiasVarianceResult
-from ..model_selection._compare import ComparisonTables, comparison_tables
 from ..model_selection._size_curve import EnsembleSizeCurve
 from ..model_selection._uncertainty import PredictiveUncertainty
 from ._schema import RunFolderError, check_analysis_record, check_fold_record, check_study
@@ -381,7 +381,7 @@ class RunResults:
             for scorer in self.scorers
         }
         correction = settings.get("correction", "holm")
-        return comparison_tables(
+        return ComparisonTables.from_scores(
             by_scorer,
             {name: tuple(limits) for name, limits in self.study["scorers"].items()},
             test=settings.get("test", "corrected_ttest"),

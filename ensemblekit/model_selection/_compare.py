@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 
 import numpy as np
-from scipy import stats
 from sklearn.base import is_classifier
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import (
@@ -20,8 +19,8 @@ from ..engine import cross_fit
 from ..utils._random import draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 from ..utils._scorer_ranges import score_limits
-from ._comparison_table import ComparisonRow, ComparisonTable, ComparisonTables
-from ._significance import _CORRECTIONS, _check_finite_scores
+from ._comparison_table import ComparisonTable, ComparisonTables
+from ._significance import _CORRECTIONS
 
 
 def _check_estimators(estimators) -> dict:
@@ -83,59 +82,6 @@ def _scoring_label(scoring, estimator) -> str:
     if scoring is None:
         return "score (accuracy)" if is_classifier(estimator) else "score (R²)"
     return getattr(scoring, "__name__", repr(scoring))
-
-
-def _interval(diff: np.ndarray, correction: float, half: float) -> tuple[float, float, float]:
-    """Mean of paired differences, the half-width of its interval and the two-sided p."""
-    mean = float(diff.mean())
-    variance = correction * diff.var(ddof=1)
-    if variance == 0:  # no spread: a sure difference, or none
-        return mean, 0.0, float(mean == 0)
-    t = mean / np.sqrt(variance)
-    return mean, half * float(np.sqrt(variance)), float(2 * stats.t.sf(abs(t), df=len(diff) - 1))
-
-
-def _table(
-    scores: dict, *, scoring: str, limits, test, confidence_level, correction, n_train, n_test
-) -> ComparisonTable:
-    k = len(next(iter(scores.values())))
-    inflation = (1 / k + n_test / n_train) if test == "corrected_ttest" else 1 / k
-    half = stats.t.ppf(0.5 + confidence_level / 2, df=k - 1)
-    ranked = sorted(scores, key=lambda name: -scores[name].mean())  # stable: ties keep order
-    best = scores[ranked[0]]
-    low, high = limits
-    reach = high - low  # the largest possible difference (inf when unbounded)
-    stats_ = {}
-    for name in ranked:
-        mean, spread, _ = _interval(scores[name], inflation, half)
-        diff, diff_spread, pvalue = _interval(scores[name] - best, inflation, half)
-        stats_[name] = (mean, spread, diff, diff_spread, pvalue)
-    adjusted = dict(
-        zip(ranked[1:], _CORRECTIONS[correction]([stats_[n][4] for n in ranked[1:]]), strict=True)
-    )
-    alpha = 1 - confidence_level
-    rows = []
-    for name in ranked:
-        mean, spread, diff, diff_spread, pvalue = stats_[name]
-        p_adj = float(adjusted.get(name, 1.0))
-        rows.append(
-            ComparisonRow(
-                name,
-                mean,
-                float(max(low, mean - spread)),
-                float(min(high, mean + spread)),
-                diff,
-                float(max(-reach, diff - diff_spread)),
-                float(min(reach, diff + diff_spread)),
-                pvalue if name != ranked[0] else 1.0,
-                p_adj,
-                bool(name != ranked[0] and p_adj < alpha),
-                scores[name],
-            )
-        )
-    return ComparisonTable(
-        rows, scoring=scoring, test=test, confidence_level=confidence_level, correction=correction
-    )
 
 
 @fill_doc(params=PARAMS_DOC)
@@ -257,35 +203,11 @@ def compare_models(
         label: score_limits(scoring if names is None else _entry(scoring, label), first)
         for label in by_scorer
     }
-    tables = comparison_tables(
+    tables = ComparisonTables.from_scores(
         by_scorer, limits, test=test, confidence_level=confidence_level,
         correction=correction, n_train=n_train, n_test=n_test,
     )  # fmt: skip
     return tables.popitem()[1] if names is None else tables
-
-
-def comparison_tables(
-    by_scorer: dict, limits: dict, *, test: str, confidence_level: float, correction,
-    n_train: float, n_test: float,
-) -> ComparisonTables:  # fmt: skip
-    """The tables of per-fold scores already computed: ``{scorer: {model: scores}}``.
-
-    ``limits`` gives each scorer's range (:func:`score_limits`); ``n_train`` and ``n_test``
-    are the mean rows of a split's two parts, for the corrected variance.
-    """
-    tables = ComparisonTables()
-    for label, per_model in by_scorer.items():
-        for name, s in per_model.items():
-            try:
-                _check_finite_scores(s)
-            except ValueError as error:
-                raise ValueError(f"Model {name!r}, {label}: {error}") from error
-        tables[label] = _table(
-            per_model, scoring=label, limits=limits[label], test=test,
-            confidence_level=confidence_level, correction=correction, n_train=n_train,
-            n_test=n_test,
-        )  # fmt: skip
-    return tables
 
 
 def _entry(scoring, name: str):

@@ -6,9 +6,11 @@ import textwrap
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from ..utils._optional import import_optional
 from ..utils._results import ArrayFieldsEqual
+from ._significance import _CORRECTIONS, _check_finite_scores
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,6 +253,58 @@ class ComparisonTables(dict):
     (['accuracy', 'neg_log_loss'], 'tree')
     """
 
+    @classmethod
+    def from_scores(
+        cls, by_scorer: dict, limits: dict, *, test: str = "corrected_ttest",
+        confidence_level: float = 0.95, correction: str | None = "holm", n_train: float,
+        n_test: float,
+    ) -> ComparisonTables:  # fmt: skip
+        """The tables of per-fold scores computed elsewhere (a run folder, another tool).
+
+        Parameters
+        ----------
+        by_scorer : dict
+            ``{scorer: {model: scores}}``, each ``scores`` an array of one score per fold,
+            the folds in one order for every model.
+        limits : dict
+            ``{scorer: (low, high)}``, the range of each scorer's values (``(-inf, inf)``
+            when unbounded); intervals are clipped to it.
+        test : {"corrected_ttest", "ttest"}, default="corrected_ttest"
+            As in :func:`compare_models`.
+        confidence_level : float, default=0.95
+        correction : {"holm", "bonferroni"} or None, default="holm"
+        n_train, n_test : float
+            The mean rows of a split's training and test parts, for the corrected variance.
+
+        Returns
+        -------
+        tables : ComparisonTables
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ensemblekit.model_selection import ComparisonTables
+        >>> scores = {"accuracy": {"a": np.array([0.9, 0.92, 0.91]),
+        ...                        "b": np.array([0.8, 0.82, 0.79])}}
+        >>> tables = ComparisonTables.from_scores(scores, {"accuracy": (0, 1)},
+        ...                                       n_train=100, n_test=50)
+        >>> tables["accuracy"].best.name
+        'a'
+        """
+        tables = cls()
+        for label, per_model in by_scorer.items():
+            for name, s in per_model.items():
+                try:
+                    _check_finite_scores(s)
+                except ValueError as error:
+                    raise ValueError(f"Model {name!r}, {label}: {error}") from error
+            tables[label] = _table(
+                per_model, scoring=label, limits=limits[label], test=test,
+                confidence_level=confidence_level, correction=correction, n_train=n_train,
+                n_test=n_test,
+            )  # fmt: skip
+        return tables
+
     def to_frame(self):
         """All tables as one pandas DataFrame indexed by (scoring, model) (needs pandas)."""
         import pandas as pd
@@ -292,3 +346,56 @@ class ComparisonTables(dict):
 
 def _names(rows) -> str:
     return ", ".join(repr(r.name) for r in rows)
+
+
+def _interval(diff: np.ndarray, correction: float, half: float) -> tuple[float, float, float]:
+    """Mean of paired differences, the half-width of its interval and the two-sided p."""
+    mean = float(diff.mean())
+    variance = correction * diff.var(ddof=1)
+    if variance == 0:  # no spread: a sure difference, or none
+        return mean, 0.0, float(mean == 0)
+    t = mean / np.sqrt(variance)
+    return mean, half * float(np.sqrt(variance)), float(2 * stats.t.sf(abs(t), df=len(diff) - 1))
+
+
+def _table(
+    scores: dict, *, scoring: str, limits, test, confidence_level, correction, n_train, n_test
+) -> ComparisonTable:
+    k = len(next(iter(scores.values())))
+    inflation = (1 / k + n_test / n_train) if test == "corrected_ttest" else 1 / k
+    half = stats.t.ppf(0.5 + confidence_level / 2, df=k - 1)
+    ranked = sorted(scores, key=lambda name: -scores[name].mean())  # stable: ties keep order
+    best = scores[ranked[0]]
+    low, high = limits
+    reach = high - low  # the largest possible difference (inf when unbounded)
+    stats_ = {}
+    for name in ranked:
+        mean, spread, _ = _interval(scores[name], inflation, half)
+        diff, diff_spread, pvalue = _interval(scores[name] - best, inflation, half)
+        stats_[name] = (mean, spread, diff, diff_spread, pvalue)
+    adjusted = dict(
+        zip(ranked[1:], _CORRECTIONS[correction]([stats_[n][4] for n in ranked[1:]]), strict=True)
+    )
+    alpha = 1 - confidence_level
+    rows = []
+    for name in ranked:
+        mean, spread, diff, diff_spread, pvalue = stats_[name]
+        p_adj = float(adjusted.get(name, 1.0))
+        rows.append(
+            ComparisonRow(
+                name,
+                mean,
+                float(max(low, mean - spread)),
+                float(min(high, mean + spread)),
+                diff,
+                float(max(-reach, diff - diff_spread)),
+                float(min(reach, diff + diff_spread)),
+                pvalue if name != ranked[0] else 1.0,
+                p_adj,
+                bool(name != ranked[0] and p_adj < alpha),
+                scores[name],
+            )
+        )
+    return ComparisonTable(
+        rows, scoring=scoring, test=test, confidence_level=confidence_level, correction=correction
+    )

@@ -8,9 +8,9 @@ so ``cv_results_``, ranking, refit and scoring are ``GridSearchCV``'s.
 
 from __future__ import annotations
 
-import copy
 import time
 
+import joblib
 import numpy as np
 from joblib import parallel_config
 from scipy import sparse
@@ -25,16 +25,16 @@ from sklearn.model_selection import (
 from sklearn.utils import check_X_y, indexable
 
 from ..engine import MemberPlan, fit_members
-from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..nets._prefit import data_key, prefitted
+from ..nets import NeuralNetClassifier, NeuralNetRegressor, prefitted
 from ..nets._stack_blockers import stackable_param, startup_error
 from ..utils._private import _safe_indexing
-from ..utils._random import check_random_state, draw_seeds, set_random_states
+from ..utils._random import check_random_state, draw_seeds
 
 
 class _StackedSearchMixin:
-    """``fit``: train every candidate on every fold through the member engine (stacked
-    where they share an architecture), then run the parent search's loop on them."""
+    """The scikit-learn search, whose ``_run_search`` first trains every candidate on every
+    fold through the member engine (stacked where they share an architecture), then hands
+    the candidates to the search's own loop, in which each fit adopts its member."""
 
     def fit(self, X, y=None, *, groups=None, **params):
         """Train every candidate on every fold, stacked where it can, then score, rank
@@ -54,39 +54,54 @@ class _StackedSearchMixin:
         -------
         self
         """
-        reason = self._why_not_stacked(X, params)
+        if groups is not None:
+            params["groups"] = groups
+        self.stacked_groups_ = []
+        reason = self._why_not_stacked(X, {k: v for k, v in params.items() if k != "groups"})
         if reason is not None:
             self._say(f"every fit on its own: {reason}")
-            self.stacked_groups_ = []
-            return super().fit(X, y, groups=groups, **params)
+            return super().fit(X, y, **params)
         # The nets' own checks, before any training (a list becomes an array, as they take it).
         check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
         X, y = (np.asarray(v) if isinstance(v, list | tuple) else v for v in (X, y))
         X, y = indexable(X, y)
+        # The search loop's fits run in this thread, where they find their members; the
+        # members train under the backend the caller chose.
+        backend = joblib.parallel.get_active_backend()[0]
+        with prefitted() as waiting, parallel_config(backend="sequential"):
+            self._stacking = (X, y, groups, waiting, backend)
+            try:
+                super().fit(X, y, **params)
+            finally:
+                del self._stacking
+        self._report_fit_times()
+        return self
+
+    def _run_search(self, evaluate_candidates, *, callback_ctx=None):
+        """Train the candidates on the folds through the member engine, then evaluate them
+        on the same folds in the search's loop."""
+        if not hasattr(self, "_stacking"):
+            context = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
+            return super()._run_search(evaluate_candidates, **context)
+        X, y, groups, waiting, backend = self._stacking
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, groups))
         random_state = check_random_state(self.random_state)
-        # The search loop draws its candidates again: from the state they were drawn from.
-        loop_settings = {"cv": splits, "random_state": copy.deepcopy(random_state)}
         candidates = list(self._candidates(random_state))
         seeds = draw_seeds(random_state, len(splits) + 1)  # one per fold, and the refit's
-        # The refit (a net the loop trains) is seeded too, if the net is not.
-        loop_settings["estimator"] = set_random_states(
-            clone(self.estimator), seeds[-1], only_unset=True
-        )
-        entries, self.stacked_groups_ = [], []
-        for shared, group in _by_architecture(candidates):
-            entries += self._train_group(X, y, shared, group, splits, seeds[:-1])
-        given = {name: getattr(self, name) for name in loop_settings}
-        vars(self).update(loop_settings)
-        try:
-            # The loop runs here, in order: each of its fits finds its member in this context.
-            with prefitted(entries), parallel_config(backend="sequential"):
-                super().fit(X, y)
-        finally:
-            vars(self).update(given)
-        self._report_fit_times(candidates)
-        return self
+        rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
+        # A net whose random_state is unset trains with its fold's seed, and the refit with
+        # one more, also when the loop fits it (a candidate that did not stack).
+        for (X_train, y_train), seed in zip(rows, seeds, strict=False):
+            waiting.seed(X_train, y_train, seed)
+        waiting.seed(X, y, seeds[-1])
+        with parallel_config(backend=backend):
+            for shared, group in _by_architecture(candidates):
+                for candidate, fold, member in self._train_group(
+                    X, y, shared, group, splits, seeds[:-1]
+                ):
+                    waiting.add(candidate, *rows[fold], member)
+        evaluate_candidates(candidates, cv=check_cv(splits))
 
     def _why_not_stacked(self, X, params: dict) -> str | None:
         if params:
@@ -149,17 +164,16 @@ class _StackedSearchMixin:
         self.stacked_groups_.append(
             _group_record(shared, len(plans), blocker is None, blocker, seconds)
         )
-        rows = [data_key(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
         members = iter(members)
-        return [(candidate, rows_key, next(members)) for candidate in group for rows_key in rows]
+        return [(c, fold, next(members)) for c in group for fold in range(len(splits))]
 
-    def _report_fit_times(self, candidates: list[dict]) -> None:
+    def _report_fit_times(self) -> None:
         """Fit times: each member's share of its group's training time."""
         per_member = {}
         for record in self.stacked_groups_:
             if record["seconds"] is not None:
                 per_member[repr(record["params"])] = record["seconds"] / record["n_fits"]
-        for i, candidate in enumerate(candidates):
+        for i, candidate in enumerate(self.cv_results_["params"]):
             share = per_member.get(repr(_shared(candidate)))
             if share is not None:
                 self.cv_results_["mean_fit_time"][i] = share

@@ -3,6 +3,8 @@
 from ._gaussian import GaussianNLLLoss
 from ._mlp import MLP
 from ._net import NeuralNetClassifier, NeuralNetRegressor
+from ._prefit import Prefitted, prefitted
+from ._stack_predict import StackedPredictor
 from ._watch import DivergenceWarning
 
 __all__ = [
@@ -11,4 +13,7 @@ __all__ = [
     "GaussianNLLLoss",
     "NeuralNetClassifier",
     "NeuralNetRegressor",
+    "Prefitted",
+    "StackedPredictor",
+    "prefitted",
 ]

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 
+from ..engine import net_threads
 from ..utils._fit_warnings import warn_fit
 from ..utils._mixins import all_or_nothing, check_member_fit, fitting_members
 from ..utils._random import draw_seeds
@@ -354,7 +355,8 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
 
     def _threads(self):
         """Pin torch's intra-op threads: rounding of CPU matrix products depends on them."""
-        return torch_threads(None if self.n_threads == -1 else self.n_threads)
+        count = net_threads() if self.n_threads is None else self.n_threads
+        return torch_threads(None if count == -1 else count)
 
     def _stratify_split(self, y: np.ndarray) -> np.ndarray | None:
         return None

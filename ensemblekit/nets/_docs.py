@@ -28,14 +28,17 @@ _SHARED_PARAMS_DOC = """
         worker, whatever random calls ran before. Custom modules that draw from torch's
         global generator are seeded through it, which is reproducible in processes but not
         between threads running side by side.
-    n_threads : int, default=1
-        torch intra-op threads while fitting and predicting (``-1``: leave torch's setting
-        alone). CPU matrix products round differently with different thread counts, so a
-        fixed count is what makes a seed give bit-identical nets in the main process, in a
-        joblib worker and under any ``n_jobs``; it also avoids oversubscription when nets
-        train side by side. Small nets lose nothing (measured on 2 cores: a 64-100-10 MLP on
-        digits 1.28 s with 1 thread vs 1.23 s with 2); wide ones gain from more threads
-        (512-512 MLP, 16k rows: 3.2 s vs 2.0 s), at the price of that reproducibility.
+    n_threads : int or None, default=None
+        torch intra-op threads while fitting and predicting. None: the engine's count,
+        :func:`ensemblekit.engine.net_threads` (1); ``-1``: leave torch's setting alone;
+        an int: that many. CPU matrix products round differently with different thread
+        counts (a full-batch step, for one), so a count that does not depend on where the
+        net trains is what makes a seed give bit-identical nets in the main process, in a
+        joblib worker and under any ``n_jobs``; one thread per net also avoids
+        oversubscription when nets train side by side. Small nets lose nothing (measured on
+        2 cores: a 64-100-10 MLP on digits 1.28 s with 1 thread vs 1.23 s with 2); wide ones
+        gain from more threads (512-512 MLP, 16k rows: 3.2 s vs 2.0 s), at the price of
+        that reproducibility.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (stratified for classifiers),
         stop when the validation loss has not improved by ``tol`` (relative) for

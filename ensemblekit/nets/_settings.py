@@ -109,7 +109,7 @@ class _SettingsMixin:
             StrOptions({"auto"}),
         ],
         "random_state": ["random_state"],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), Options(Integral, {-1}), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(RealNotInt, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -136,10 +136,10 @@ class _SettingsMixin:
             if isinstance(params[name], bool | np.bool_):  # an int to Python, not to a user
                 raise ValueError(f"{name} must be an integer, got {params[name]!r}.")
         _check_callbacks(params["callbacks"])
-        if params["n_threads"] > (cores := os.cpu_count() or 1):
+        if (params["n_threads"] or 0) > (cores := os.cpu_count() or 1):
             raise ValueError(
                 f"n_threads={params['n_threads']} is more than this machine's {cores} cores: "
-                f"use at most {cores}, or -1 for torch's own choice."
+                f"use at most {cores}, None for the engine's count, or -1 for torch's own choice."
             )
         self._check_prefixed(vars(self), vars(self))
         try:
