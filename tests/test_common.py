@@ -3,9 +3,15 @@
 A check an estimator truly cannot pass is listed in EXPECTED_FAILED_CHECKS with the reason.
 """
 
+import inspect
+
 import pytest
+from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import ensemblekit.ensemble
+import ensemblekit.model_selection
+import ensemblekit.nets
 from ensemblekit.ensemble import (
     AdaBoostClassifier,
     AdaBoostRegressor,
@@ -127,6 +133,17 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
 
 def _expected_failed_checks(estimator):
     return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
+
+
+def test_every_public_estimator_is_checked():
+    """A new estimator in a package's ``__all__`` gets scikit-learn's checks: add it here."""
+    public = {
+        obj
+        for package in (ensemblekit.ensemble, ensemblekit.model_selection, ensemblekit.nets)
+        for obj in (getattr(package, name) for name in package.__all__)
+        if inspect.isclass(obj) and issubclass(obj, BaseEstimator)
+    }
+    assert public <= {type(estimator) for estimator in ESTIMATORS}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

@@ -23,6 +23,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, tr
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
+import ensemblekit.experiment
 from ensemblekit.ensemble import BaggingClassifier
 from ensemblekit.experiment import (
     Experiment,
@@ -30,6 +31,7 @@ from ensemblekit.experiment import (
     StudyError,
     load_run,
 )
+from ensemblekit.experiment._analyses import ANALYSES, FITTED
 from ensemblekit.experiment._cli import main
 from ensemblekit.model_selection import bias_variance_curve, compare_models
 from ensemblekit.nets import NeuralNetClassifier
@@ -525,6 +527,17 @@ def test_a_partial_run_shows_what_it_has(tmp_path, iris_run):
     assert "incomplete" in html
 
 
+@pytest.mark.parametrize("analysis", ANALYSES.values(), ids=ANALYSES.keys())
+def test_each_analysis_declares_every_setting_it_takes(analysis):
+    """The registry is what a study file, a run folder and a report read: each analysis
+    names the type of every setting, choices only among them, and a result type with a
+    report template when it is fitted."""
+    assert analysis.types.keys() == analysis.defaults.keys()
+    assert set(analysis.choices) <= set(analysis.defaults)
+    templates = Path(ensemblekit.experiment.__file__).parent / "templates" / "analyses"
+    assert (templates / f"{analysis.kind}.html").is_file() == (analysis.result_type is not None)
+
+
 def test_analyses_are_recorded_and_read_back(tmp_path):
     text = STUDY.replace(
         "[analyses.calibration]\nn_bins = 5",
@@ -550,6 +563,8 @@ def test_analyses_are_recorded_and_read_back(tmp_path):
     study.verbose = 0
     run = study.run(tmp_path / "run").run_
     analyses = run.analyses
+    # Every fitted analysis of the registry is here: a new one needs its case in this study.
+    assert set(analyses) == set(FITTED)
     assert [r.params for r in analyses["bias_variance"]] == [{"max_depth": 1}, {"max_depth": 3}]
     assert analyses["size_curve"].scores.shape == (3, 4)
     assert analyses["uncertainty"].total.shape == (38,)  # a quarter of 150 rows, held out

@@ -14,11 +14,12 @@ from ._members import MemberPlan, fit_members
 def cross_fit(
     estimator, X, y, splits, *, sample_weight=None, scoring=None, n_jobs=None, verbose=0,
     random_state=None, n_classes=None, engine="auto", fit_params=None, predictions=True,
+    folds=None, on_fold=None,
 ):  # fmt: skip
     """Fit ``estimator`` on every split, score each fold and predict out of fold.
 
     The fold loop of every ensemblekit tool that cross-validates (``compare_models``, the
-    CV ensembles): one member per ``(train, test)`` split, fitted by
+    CV ensembles, a study): one member per ``(train, test)`` split, fitted by
     :func:`fit_members`, so a net's folds train stacked as one model with
     ``engine="auto"``. An ``estimator`` whose ``random_state`` is set keeps it; an unset one
     gets a seed per fold drawn from ``random_state``, the rule a study
@@ -49,12 +50,20 @@ def cross_fit(
         Passed to every member's ``fit``, per-row ones at its training rows.
     predictions : bool, default=True
         Whether to compute the out-of-fold predictions.
+    folds : list of int, default=None
+        The splits to fit (None: all). Seeds are drawn for every split all the same, so a
+        fold's member does not depend on which others are fitted: a run that resumes
+        fits only its missing folds and gets what a whole run would have.
+    on_fold : callable, default=None
+        ``on_fold(fold, member, score)``, called in this process as soon as each fold's
+        member is fitted and scored, while the others still train (a study writes each
+        fold's record there).
 
     Returns
     -------
     members : list of estimators
-        The fitted member of each split.
-    scores : ndarray of shape (n_splits,), or dict of str to such arrays
+        The fitted member of each split in ``folds``.
+    scores : ndarray of shape (n_folds,), or dict of str to such arrays
         Each fold's score on its test rows (a dict when ``scoring`` names several).
     oof : ndarray or None
         The out-of-fold predictions, averaged over repeated splits (NaN for a row no
@@ -79,24 +88,36 @@ def cross_fit(
     (3, (3,), (150, 3))
     """
     seeds = draw_seeds(random_state, len(splits))
+    folds = list(range(len(splits)) if folds is None else folds)
     plans = [
         MemberPlan(
-            int(seed),
-            rows=train,
-            sample_weight=None if sample_weight is None else sample_weight[train],
+            int(seeds[fold]),
+            rows=splits[fold][0],
+            sample_weight=None if sample_weight is None else sample_weight[splits[fold][0]],
         )
-        for seed, (train, _) in zip(seeds, splits, strict=True)
+        for fold in folds
     ]
+    scorer = check_scoring(estimator, scoring=scoring)
+    raw = [None] * len(folds)
+
+    def score(indices, fitted):
+        for i, member in zip(indices, fitted, strict=True):
+            test = splits[folds[i]][1]
+            raw[i] = scorer(member, X[test], y[test])
+            if on_fold is not None:
+                on_fold(folds[i], member, raw[i])
+
     members = fit_members(
         estimator, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset", engine=engine,
-        fit_params=fit_params,
+        fit_params=fit_params, on_fitted=None if on_fold is None else score,
     )  # fmt: skip
-    scorer = check_scoring(estimator, scoring=scoring)
-    raw = [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
+    if on_fold is None:
+        score(range(len(members)), members)
     if isinstance(raw[0], dict):  # several scorers: name -> score per fold
         scores = {name: np.array([r[name] for r in raw]) for name in raw[0]}
     else:
         scores = np.array(raw)
+    splits = [splits[fold] for fold in folds]
     if not predictions:
         return members, scores, None
     total, seen = None, np.zeros(X.shape[0])

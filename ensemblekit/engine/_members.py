@@ -101,7 +101,7 @@ def fit_members(
     verbose: int = 0,
     fit_params: dict | None = None,
     reseed: str = "all",
-    engine: str = "joblib",
+    engine: str = "auto",
     on_fitted: Callable[[list[int], list[BaseEstimator]], None] | None = None,
 ) -> list[BaseEstimator]:
     """Fit one clone of ``estimator`` per plan and return them in plan order.
@@ -132,10 +132,11 @@ def fit_members(
         "all" sets every ``random_state`` of each clone from its plan's seed (ensembles);
         "unset" only those left at None, so a learner the user seeded keeps its seed and
         members differ by their data alone (bias-variance rounds).
-    engine : {"joblib", "auto", "vectorized"}, default="joblib"
+    engine : {"auto", "joblib", "vectorized"}, default="auto"
         "joblib": each task fits one member. "vectorized": each task trains its members
-        stacked as one model (ensemblekit's nets with the MLP module: one ``baddbmm`` per
-        layer for all of them), and there are as many tasks as workers; each member is the
+        stacked as one model (ensemblekit's nets: one ``baddbmm`` per layer for all of them
+        with the MLP module, ``torch.func.vmap`` for any other), and there are as many
+        tasks as workers; each member is the
         net its own fit would give, up to float rounding, with its history, optimizer
         state and early stopping. It applies when the estimator's ``stacking_blocker``
         returns None; "vectorized" raises a ValueError with the reason otherwise, "auto"

@@ -1,8 +1,8 @@
 """What every ensemble built on the member engine shares: validation, fitting, combining.
 
-A concrete ensemble supplies ``_make_plans`` (which rows, features, weights and seed each
-member gets) and a default estimator; fitting, indexing (``len``, ``ens[i]``), soft voting
-and averaging are written once here.
+A concrete ensemble makes one ``MemberPlan`` per member (which rows, features, weights and
+seed it gets) and hands them to ``_fit_plans``; fitting through the member engine, indexing
+(``len``, ``ens[i]``), soft voting, averaging and ``predict_members`` are written once here.
 """
 
 from __future__ import annotations

@@ -38,7 +38,9 @@ def _fit_stage(
     )
     plan = MemberPlan(0, rows=rows, sample_weight=sample_weight)
     with deferred_warnings() as notes:
-        member = fit_members(member, X, y, [plan], reseed="unset", fit_params=fit_params)[0]
+        member = fit_members(
+            member, X, y, [plan], reseed="unset", fit_params=fit_params, engine="joblib"
+        )[0]
     booster._stage_notes.append(notes)
     return member
 

@@ -152,7 +152,9 @@ class _BaseSnapshotEnsemble(MemberEnsembleMixin, BaseEstimator):
         # The member engine runs the one training run: threads and seeds as everywhere else.
         (seed,) = draw_seeds(self.random_state, 1)
         plan = MemberPlan(int(seed), sample_weight=sample_weight)
-        (run,) = fit_members(net, X, y, [plan], reseed="unset", fit_params=fit_params)
+        (run,) = fit_members(
+            net, X, y, [plan], reseed="unset", fit_params=fit_params, engine="joblib"
+        )
         fitted = dict(run.callbacks_)[_COLLECTOR]
         # Members are copies of the run: leave the snapshots out of what gets copied.
         states, fitted.snapshots_ = fitted.snapshots_, []

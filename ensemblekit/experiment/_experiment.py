@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone, is_classifier
-from sklearn.metrics import check_scoring as sklearn_check_scoring
+from sklearn.base import is_classifier
 from sklearn.model_selection import (
     RepeatedKFold,
     RepeatedStratifiedKFold,
@@ -18,15 +17,15 @@ from sklearn.model_selection import (
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from ..engine import MemberPlan, fit_members
+from ..engine import cross_fit
 from ..utils._proba import align_proba
-from ..utils._random import draw_seeds, set_random_states
+from ..utils._random import draw_seeds
 from ..utils._scorer_ranges import score_limits
+from ._analyses import FITTED
 from ._checker import Checker, StudyError
 from ._data import load_data, make_cv
 from ._fingerprint import _changes, describe, versions
 from ._records import (
-    RESULT_TYPES,
     STUDY_FILE,
     RunFolder,
     RunResults,
@@ -314,7 +313,7 @@ class Experiment:
             "analysis_fingerprints": {
                 kind: digest(kind, settings, models.get(settings["model"]), data, self.random_state)
                 for kind, settings in self._analyses.items()
-                if kind in RESULT_TYPES
+                if kind in FITTED
             },
             "folds": folds,
             "seeds": [int(s) for s in seeds],
@@ -389,33 +388,23 @@ class Experiment:
                 pending = [f for f in range(k) if done.fold_record(name, f) is None]
                 if not pending:
                     continue
-                plans = [MemberPlan(meta["seeds"][f], rows=self._splits[f][0]) for f in pending]
-                scorer = sklearn_check_scoring(model, scoring=dict(self._scorers))
 
-                def save(indices, members, name=name, pending=pending, scorer=scorer):
-                    for i, member in zip(indices, members, strict=True):
-                        fold = pending[i]
-                        folder.write(
-                            fold_path(name, fold),
-                            self._fold_record(name, fold, member, scorer, meta),
-                        )
-                        bar.update(1)
+                def save(fold, member, scores, name=name):
+                    folder.write(
+                        fold_path(name, fold), self._fold_record(name, fold, member, scores, meta)
+                    )
+                    bar.update(1)
 
-                fit_members(
-                    model,
-                    self._X,
-                    self._y,
-                    plans,
-                    n_jobs=self.n_jobs,
-                    reseed="unset",
-                    engine=self.engine,
-                    on_fitted=save,
-                )
+                # Fold f's seed is draw_seeds(random_state, k)[f], as meta["seeds"] records.
+                cross_fit(
+                    model, self._X, self._y, self._splits, scoring=dict(self._scorers),
+                    n_jobs=self.n_jobs, random_state=self.random_state, engine=self.engine,
+                    predictions=False, folds=pending, on_fold=save,
+                )  # fmt: skip
 
-    def _fold_record(self, name, fold, member, scorer, meta) -> dict:
+    def _fold_record(self, name, fold, member, scores, meta) -> dict:
         train, test = self._splits[fold]
         X_test, y_test = self._X[test], self._y[test]
-        scores = scorer(member, X_test, y_test)
         record = {
             "model": name,
             "fold": fold,
@@ -435,11 +424,12 @@ class Experiment:
     def _run_analyses(self, folder: RunFolder, meta: dict, done: RunResults) -> None:
         fitted = {}
         for kind, settings in self._analyses.items():
-            if kind not in RESULT_TYPES or done.analysis_record(kind) is not None:
+            if kind not in FITTED or done.analysis_record(kind) is not None:
                 continue
             if self.verbose:
                 print(f"{self.name}: {kind} of {settings['model']!r}", file=sys.stderr)
-            result, extra = self._analysis(kind, settings, fitted)
+            split = self._holdout(settings["test_size"])
+            result, extra = FITTED[kind].run(self, settings, split, fitted)
             folder.write(
                 analysis_path(kind),
                 {
@@ -461,55 +451,6 @@ class Experiment:
             stratify=self._y if self._classifier else None,
         )
         return seed, parts
-
-    def _analysis(self, kind: str, s: dict, fitted: dict):
-        from ..model_selection import (
-            bias_variance_curve,
-            bias_variance_decomp,
-            ensemble_size_curve,
-            predictive_uncertainty,
-        )
-
-        model = self._models[s["model"]]
-        seed, (X_train, X_test, y_train, y_test) = self._holdout(s["test_size"])
-        if kind == "bias_variance":
-            common = {
-                "loss": s["loss"],
-                "n_rounds": s["n_rounds"],
-                "random_state": seed,
-                "n_jobs": self.n_jobs,
-            }
-            if s["param_name"] is None:
-                return [bias_variance_decomp(model, X_train, y_train, X_test, y_test, **common)], {}
-            return bias_variance_curve(
-                model,
-                X_train,
-                y_train,
-                X_test,
-                y_test,
-                param_name=s["param_name"],
-                param_range=s["param_range"],
-                **common,
-            ), {}
-        key = (s["model"], s["test_size"])
-        if key not in fitted:
-            member = set_random_states(clone(model), seed, only_unset=True)
-            fitted[key] = member.fit(X_train, y_train)
-        if kind == "size_curve":
-            scoring = s["scoring"] or next(iter(self._scorers))
-            entry = check_scoring(scoring, self._classifier, Checker())[scoring]
-            curve = ensemble_size_curve(
-                fitted[key],
-                X_test,
-                y_test,
-                scoring=entry,
-                n_orderings=s["n_orderings"],
-                random_state=seed,
-            )
-            return curve, {}
-        uncertainty = predictive_uncertainty(fitted[key], X_test)
-        extra = {"y_true": encode(np.asarray(y_test))}
-        return uncertainty, extra
 
     # ------------------------------------------------------------------ results
 

@@ -22,9 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from ..model_selection import ComparisonTables
-from ..model_selection._bias_variance import BiasVarianceResult
-from ..model_selection._size_curve import EnsembleSizeCurve
-from ..model_selection._uncertainty import PredictiveUncertainty
 from ._schema import RunFolderError, check_analysis_record, check_fold_record, check_study
 
 try:
@@ -35,12 +32,6 @@ except ImportError:  # pragma: no cover - Windows: one writer per folder is not 
 STUDY_FILE = "study.json"
 RECORDS = "records"
 LOCK_FILE = ".lock"
-#: The result class each fitted analysis records.
-RESULT_TYPES = {
-    "bias_variance": BiasVarianceResult,
-    "size_curve": EnsembleSizeCurve,
-    "uncertainty": PredictiveUncertainty,
-}
 
 
 def digest(*parts) -> str:
@@ -186,7 +177,7 @@ class RunFolder:
         out = {}
         for relative in self._records("analyses"):
             record = self.read(relative)
-            result = check_analysis_record(record, self.path / relative, study, RESULT_TYPES)
+            result = check_analysis_record(record, self.path / relative, study)
             out[record["kind"]] = record, result
         return out
 

@@ -12,6 +12,7 @@ import markupsafe
 import numpy as np
 
 from ..utils._optional import import_optional
+from ._analyses import FITTED
 
 
 def analysis_lines(run) -> list[str]:
@@ -25,28 +26,7 @@ def analysis_lines(run) -> list[str]:
         )
         lines.append(f"calibration of the out-of-fold probabilities ({bins} bins): {parts}")
     for kind, result in run.analyses.items():
-        model = run.study["analyses"][kind]["model"]
-        if kind == "bias_variance":
-            for r in result:
-                where = ", ".join(f"{k}={v!r}" for k, v in r.params.items())
-                variance = r.net_variance if r.net_variance is not None else r.variance
-                word = "net variance" if r.net_variance is not None else "variance"
-                lines.append(
-                    f"bias-variance of {model!r}{f' ({where})' if where else ''}, {r.loss} "
-                    f"loss: {r.expected_loss:.4f} = bias {r.bias:.4f} + {word} {variance:.4f}"
-                )
-        elif kind == "size_curve":
-            lines.append(
-                f"ensemble size of {model!r}, {result.scoring}: {result.mean[0]:.4f} with 1 "
-                f"member, {result.mean[-1]:.4f} with {result.sizes[-1]}"
-            )
-        elif kind == "uncertainty":
-            parts = [
-                f"mean {name} {getattr(result, name).mean():.4g}"
-                for name in ("total", "aleatoric", "epistemic")
-                if getattr(result, name) is not None
-            ]
-            lines.append(f"uncertainty of {model!r} on held-out rows: {', '.join(parts)}")
+        lines += FITTED[kind].lines(run.study["analyses"][kind]["model"], result)
     return lines
 
 
@@ -187,65 +167,12 @@ def _calibration(run) -> dict | None:
 
 
 def _analyses(run) -> list[dict]:
-    from ..model_selection import BiasVarianceDisplay
-
-    plt = _pyplot()
+    """Each fitted analysis's section: its settings and what its template shows."""
     out = []
     for kind, result in run.analyses.items():
         settings = run.study["analyses"][kind]
-        section = {"kind": kind, **settings}
-        if kind == "bias_variance":
-            section |= {"results": result, "names": list(result[0].params) or ["model"]}
-            section["figure"] = None
-            if len(result) > 1:
-                fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-                BiasVarianceDisplay.from_result(result, ax=ax)
-                section["figure"] = _figure(fig)
-        elif kind == "size_curve":
-            fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-            result.plot(ax=ax)
-            section |= {
-                "scoring": result.scoring,
-                "n_orderings": len(result.scores),
-                "first": result.mean[0],
-                "last": result.mean[-1],
-                "size": int(result.sizes[-1]),
-                "figure": _figure(fig),
-            }
-        elif kind == "uncertainty":
-            section |= _uncertainty(run, result)
-        out.append(section)
+        out.append({"kind": kind, **settings, **FITTED[kind].section(run, result, settings)})
     return out
-
-
-def _uncertainty(run, result) -> dict:
-    plt = _pyplot()
-    record = run.analysis_record("uncertainty")
-    y_true = np.asarray(record["y_true"]["array"])
-    names = [n for n in ("total", "aleatoric", "epistemic") if getattr(result, n) is not None]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
-    if run.study["task"] == "classification":
-        classes = np.asarray(run.study["data"]["classes"])
-        right = classes[result.prediction.argmax(axis=1)] == y_true
-        groups = {"right": right, "wrong": ~right}
-    else:
-        groups = {"held-out rows": np.ones(len(result.total), dtype=bool)}
-    for ax, name in zip(axes[0], names, strict=True):
-        values = getattr(result, name)
-        low, high = float(values.min()), float(values.max())
-        bins = np.linspace(low, max(high, low + 1e-12), 25)
-        for label, rows in groups.items():
-            if rows.any():
-                ax.hist(values[rows], bins=bins, alpha=0.6, label=f"{label} ({rows.sum()})")
-        ax.set_title(name)
-        ax.legend()
-    fig.tight_layout()
-    return {
-        "n_rows": len(result.total),
-        "means": [(n, float(getattr(result, n).mean())) for n in names],
-        "split": len(groups) == 2,
-        "figure": _figure(fig),
-    }
 
 
 def render_report(run) -> str:

@@ -14,7 +14,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ._study import ANALYSES, name_refusal
+from ._analyses import ANALYSES, FITTED
+from ._study import name_refusal
 
 
 class RunFolderError(ValueError):
@@ -148,32 +149,6 @@ def _short(value) -> str:
 
 # ------------------------------------------------------------------ study.json
 
-#: The type of each analysis setting a run records (see ``ANALYSES``).
-_SETTINGS = {
-    "test": "string",
-    "confidence_level": "number",
-    "correction": "string",
-    "n_bins": "integer",
-    "strategy": "string",
-    "model": "string",
-    "loss": "string",
-    "n_rounds": "integer",
-    "test_size": "number",
-    "param_name": "string?",
-    "param_range": "list?",
-    "n_orderings": "integer",
-    "scoring": "string?",
-}
-
-
-#: The values a setting can take, where it names a choice.
-_CHOICES = {
-    "test": ("corrected_ttest", "ttest"),
-    "correction": ("holm", "bonferroni", "none"),
-    "strategy": ("uniform", "quantile"),
-    "loss": ("0-1", "log_loss", "mse"),
-}
-
 
 def check_study(study, file) -> dict:
     """``study.json`` as a run writes it, or a :class:`RunFolderError`."""
@@ -233,16 +208,16 @@ def _check_analyses(r: Reader, study: dict, models: dict) -> None:
         key = f"analyses.{kind}"
         if kind not in ANALYSES:
             r.fail(key, f"is not an analysis; the analyses are {sorted(ANALYSES)}.")
-        if r.table(settings, key).keys() != ANALYSES[kind].keys():
-            r.fail(key, f"must hold the settings {sorted(ANALYSES[kind])}.")
+        analysis = ANALYSES[kind]
+        if r.table(settings, key).keys() != analysis.defaults.keys():
+            r.fail(key, f"must hold the settings {sorted(analysis.defaults)}.")
         for name, value in settings.items():
-            kind_of = _SETTINGS[name]
+            kind_of = analysis.types[name]
             check = getattr(r, kind_of.rstrip("?"))
             check(value, f"{key}.{name}", **({"optional": True} if "?" in kind_of else {}))
-            if name in _CHOICES and value not in _CHOICES[name]:
-                r.fail(
-                    f"{key}.{name}", f"must be one of {list(_CHOICES[name])}, got {_short(value)}."
-                )
+            choices = analysis.choices.get(name)
+            if choices is not None and value not in choices:
+                r.fail(f"{key}.{name}", f"must be one of {list(choices)}, got {_short(value)}.")
             if name in ("confidence_level", "test_size") and not 0 < value < 1:
                 r.fail(f"{key}.{name}", f"must be between 0 and 1, got {value!r}.")
             if name == "n_bins" and value < 1:
@@ -290,38 +265,16 @@ def check_fold_record(record, file, study: dict) -> dict:
     return record
 
 
-def check_analysis_record(record, file, study: dict, result_types: dict):
+def check_analysis_record(record, file, study: dict):
     """An analysis's result, decoded from its record as a run writes it, or an error."""
     r = Reader(file)
     r.table(record, "")
     kind = r.string(*r.get(record, "kind"))
-    if kind not in result_types:
-        r.fail("kind", f"must be one of {sorted(result_types)}, got {_short(kind)}.")
+    if kind not in FITTED:
+        r.fail("kind", f"must be one of {sorted(FITTED)}, got {_short(kind)}.")
     r.string(*r.get(record, "fingerprint"))
     r.table(*r.get(record, "settings"))
-    result = r.get(record, "result")[0]
-    if kind == "bias_variance":
-        if not r.list(result, "result"):
-            r.fail("result", "holds no decomposition.")
-        cls = result_types[kind]
-        return [decode(cls, item, r, f"result[{i}]") for i, item in enumerate(result)]
-    decoded = decode(result_types[kind], result, r, "result")
-    if kind == "size_curve":
-        sizes, scores = decoded.sizes, decoded.scores
-        if sizes.ndim != 1 or not len(sizes):
-            r.fail("result.sizes", "must list the ensemble sizes.")
-        if scores.ndim != 2 or scores.shape[1] != len(sizes):
-            r.fail("result.scores", "must hold a row per ordering and a column per size.")
-    if kind == "uncertainty":
-        n = len(r.array(*r.get(record, "y_true"), ndim=1))
-        for name in ("total", "aleatoric", "epistemic", "prediction"):
-            value = getattr(decoded, name)
-            if value is not None and (value.ndim not in (1, 2) or value.shape[0] != n):
-                r.fail(f"result.{name}", f"must hold one value (or row) for each of {n} rows.")
-        classes = study["data"]["classes"]
-        if classes is not None and decoded.prediction.shape[1:] != (len(classes),):
-            r.fail("result.prediction", f"must hold a column per class ({len(classes)}).")
-    return decoded
+    return FITTED[kind].check_record(r.get(record, "result")[0], record, study, r)
 
 
 def decode(cls, fields, r: Reader | None = None, key: str = "result"):

@@ -23,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 
 from ..metrics import scorers as _our_scorers
 from ..utils._private import validate_parameter_constraints
+from ._analyses import ANALYSES
 from ._checker import Checker, Locator, StudyError, _hint
 from ._trust import KNOWN_PACKAGES, TRUST_RULE, kind_refusal, trust_hint, within
 
@@ -44,22 +45,6 @@ STUDY_KEYS = (
     "analyses",
     "quick",
 )
-#: The analyses a study can ask for, each with its keys and their defaults (None: required
-#: or decided by the task).
-ANALYSES = {
-    "comparison": {"test": "corrected_ttest", "confidence_level": 0.95, "correction": "holm"},
-    "calibration": {"n_bins": 10, "strategy": "uniform"},
-    "bias_variance": {
-        "model": None,
-        "loss": None,
-        "n_rounds": 50,
-        "test_size": 0.25,
-        "param_name": None,
-        "param_range": None,
-    },
-    "size_curve": {"model": None, "n_orderings": 10, "test_size": 0.25, "scoring": None},
-    "uncertainty": {"model": None, "test_size": 0.25},
-}
 ENGINES = ("auto", "joblib", "vectorized")
 
 
@@ -389,10 +374,10 @@ def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -
     checker.keys(analyses, ("analyses",), ANALYSES, what="[analyses]")
     out = {}
     for kind, settings in analyses.items():
-        path = ("analyses", kind)
+        path, analysis = ("analyses", kind), ANALYSES[kind]
         settings = {} if settings is True else settings
-        checker.keys(settings, path, ANALYSES[kind], what=f"[analyses.{kind}]")
-        merged = {**ANALYSES[kind], **settings}
+        checker.keys(settings, path, analysis.defaults, what=f"[analyses.{kind}]")
+        merged = {**analysis.defaults, **settings}
         if "model" in merged:
             model = merged["model"]
             if model is None:
@@ -402,7 +387,7 @@ def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -
                     (*path, "model"),
                     f"{model!r} is not a model of the study; {_hint(model, models)}",
                 )
-            if kind in ("size_curve", "uncertainty") and not hasattr(
+            if analysis.needs_ensemble and not hasattr(
                 final_step(models[model])[0], "predict_members"
             ):
                 checker.fail(
@@ -413,45 +398,9 @@ def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -
                 )
         if "test_size" in merged:
             checker.number(merged["test_size"], (*path, "test_size"), 0, 1, closed=False)
-        _check_analysis(kind, merged, models, classifier, path, checker)
+        analysis.check(merged, models, classifier, path, checker)
         out[kind] = merged
     return out
-
-
-def _check_analysis(kind, s, models, classifier, path, checker: Checker) -> None:
-    if kind == "comparison":
-        checker.choice(s["test"], (*path, "test"), ("corrected_ttest", "ttest"))
-        checker.number(s["confidence_level"], (*path, "confidence_level"), 0, 1, closed=False)
-        checker.choice(s["correction"], (*path, "correction"), ("holm", "bonferroni", "none"))
-    elif kind == "calibration":
-        if not classifier:
-            checker.fail(path, "calibration needs classifiers; this study's models regress.")
-        checker.number(s["n_bins"], (*path, "n_bins"), 1, None, integer=True)
-        checker.choice(s["strategy"], (*path, "strategy"), ("uniform", "quantile"))
-    elif kind == "bias_variance":
-        losses = ("0-1", "log_loss") if classifier else ("mse",)
-        s["loss"] = s["loss"] or losses[0]
-        checker.choice(s["loss"], (*path, "loss"), losses)
-        checker.number(s["n_rounds"], (*path, "n_rounds"), 2, None, integer=True)
-        if (s["param_name"] is None) != (s["param_range"] is None):
-            checker.fail(
-                path,
-                "param_name and param_range go together: give both for a "
-                "curve, neither for one decomposition.",
-            )
-        if s["param_name"] is not None:
-            params = models[s["model"]].get_params(deep=True)
-            if s["param_name"] not in params:
-                checker.fail(
-                    (*path, "param_name"),
-                    f"is not a parameter of model {s['model']!r}; {_hint(s['param_name'], params)}",
-                )
-            if not isinstance(s["param_range"], list) or len(s["param_range"]) < 2:
-                checker.fail((*path, "param_range"), "must list at least two values.")
-    elif kind == "size_curve":
-        checker.number(s["n_orderings"], (*path, "n_orderings"), 1, None, integer=True)
-        if s["scoring"] is not None:
-            check_scoring(s["scoring"], classifier, checker, (*path, "scoring"))
 
 
 def check_settings(raw: dict, checker: Checker) -> dict:

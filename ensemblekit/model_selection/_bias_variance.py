@@ -335,7 +335,7 @@ def bias_variance_decomp(
         Keep the rounds' predictions in the result.
     engine : {"auto", "joblib", "vectorized"}, default="auto"
         How rounds train: "vectorized" trains the rounds' nets stacked as one model
-        (ensemblekit nets with the MLP module; see ``ensemblekit.engine.fit_members``),
+        (ensemblekit nets; see ``ensemblekit.engine.fit_members``),
         "joblib" one per task; "auto" stacks when it can.
     {params}
         Not with a callable ``sampling``.

@@ -10,13 +10,11 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.ensemble import VotingClassifier, VotingRegressor
-from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_array, column_or_1d
 
-from ..engine import MemberPlan, fit_members
+from ..engine import cross_fit
 from ..utils._private import Interval
-from ..utils._random import draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
 
@@ -133,19 +131,13 @@ def nested_cross_validate(
     X = check_array(X, dtype=None, ensure_all_finite=False)
     y = column_or_1d(y)
     splits = list(check_cv(outer_cv, y, classifier=is_classifier(search)).split(X, y, groups))
-    plans = [
-        MemberPlan(int(s), rows=train)
-        for s, (train, _) in zip(draw_seeds(random_state, len(splits)), splits, strict=True)
-    ]
     fit_params = routed_fit_params("nested_cross_validate", search, params)
-    searches = fit_members(
-        search, X, y, plans, n_jobs=n_jobs, reseed="unset", fit_params=fit_params
-    )
-    scorer = check_scoring(search, scoring=scoring)
+    searches, outer_scores, _ = cross_fit(
+        search, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state,
+        fit_params=fit_params, predictions=False,
+    )  # fmt: skip
     return NestedCVResult(
-        outer_scores=np.array(
-            [scorer(s, X[test], y[test]) for s, (_, test) in zip(searches, splits, strict=True)]
-        ),
+        outer_scores=outer_scores,
         best_params=[s.best_params_ for s in searches],
         inner_best_scores=np.array([s.best_score_ for s in searches]),
         searches=searches,

@@ -3,19 +3,19 @@ resampled t-test, McNemar's test, the 5x2cv paired t-test, and Holm's adjustment
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import check_scoring
 from sklearn.model_selection import (
     train_test_split,
 )
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from ..engine import MemberPlan, fit_members
+from ..engine import cross_fit
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
@@ -268,20 +268,17 @@ def paired_ttest_5x2cv(
     for _ in range(5):
         half1, half2 = train_test_split(rows, test_size=0.5, random_state=rng.randint(0, 32767))
         splits += [(half1, half2), (half2, half1)]
-    seeds = draw_seeds(rng, len(splits))
+    # Both models train on the same splits with the same seeds, drawn from one state.
     diffs = []
     for estimator in (estimator1, estimator2):
-        plans = [
-            MemberPlan(int(s), rows=train) for s, (train, _) in zip(seeds, splits, strict=True)
-        ]
         fit_params = routed_fit_params("paired_ttest_5x2cv", estimator, params)
-        members = fit_members(
-            estimator, X, y, plans, n_jobs=n_jobs, reseed="unset", fit_params=fit_params
-        )
-        scorer = check_scoring(estimator, scoring=scoring)
         diffs.append(
-            [scorer(m, X[test], y[test]) for m, (_, test) in zip(members, splits, strict=True)]
-        )
+            cross_fit(
+                estimator, X, y, splits, scoring=scoring, n_jobs=n_jobs,
+                random_state=copy.deepcopy(rng), fit_params=fit_params, predictions=False,
+            )[1]
+        )  # fmt: skip
+    draw_seeds(rng, len(splits))  # a caller's generator moves on past the seeds
     d = (np.asarray(diffs[0]) - np.asarray(diffs[1])).reshape(5, 2)
     _check_finite_scores(d.ravel())
     variances = ((d - d.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
