@@ -21,7 +21,14 @@ from ..utils._proba import align_proba
 from ..utils._random import check_random_state
 from ..utils._validation import check_sample_weight
 from ._base import with_fit_params_doc
-from ._boosting import _BoostingMixin, _fit_stage, _last, _small_net
+from ._boosting import (
+    _BoostingMixin,
+    _fit_stage,
+    _last,
+    _small_net,
+    _StagedClassifier,
+    _StagedRegressor,
+)
 
 
 class _AdaBoostMixin(_BoostingMixin):
@@ -85,7 +92,9 @@ class _AdaBoostMixin(_BoostingMixin):
         return np.average(importances, axis=0, weights=weights)
 
 
-class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, BaseEstimator):
+class AdaBoostClassifier(
+    _AdaBoostMixin, _StagedClassifier, PredictLogProbaMixin, ClassifierMixin, BaseEstimator
+):
     """AdaBoost SAMME (Zhu et al. 2009) for K classes, for any classifier, nets included.
 
     Stage m fits a member under the current sample weights, with weighted error ``e``; its
@@ -300,67 +309,8 @@ class AdaBoostClassifier(_AdaBoostMixin, PredictLogProbaMixin, ClassifierMixin, 
                 decision = decision / (k - 1)
             yield softmax(decision, axis=1)
 
-    def predict_proba(self, X):
-        """Class probabilities: softmax of the decision function, as scikit-learn's SAMME.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        return _last(self.staged_predict_proba(X))
-
-    def staged_predict(self, X):
-        """Predicted labels after each stage.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Yields
-        ------
-        y_pred : ndarray of shape (n_samples,)
-            After the first 1, 2, ..., ``len(self)`` members.
-        """
-        for proba in self.staged_predict_proba(X):
-            yield self.classes_[np.argmax(proba, axis=1)]
-
-    def predict(self, X):
-        """Class with the highest weighted vote.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def staged_score(self, X, y, sample_weight=None):
-        """Accuracy after each stage.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,) or None, default=None
-
-        Yields
-        ------
-        score : float
-            After the first 1, 2, ..., ``len(self)`` members.
-        """
-        for pred in self.staged_predict(X):
-            yield float(np.average(pred == np.asarray(y), weights=sample_weight))
-
-
-class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
+class AdaBoostRegressor(_AdaBoostMixin, _StagedRegressor, RegressorMixin, BaseEstimator):
     """AdaBoost.R2 (Drucker 1997) for any regressor, nets included.
 
     Each stage trains on a bootstrap drawn with the current weights, measures every row's
@@ -509,35 +459,3 @@ class AdaBoostRegressor(_AdaBoostMixin, RegressorMixin, BaseEstimator):
         predictions = np.array([m.predict(X) for m in self.estimators_]).T
         for k in range(1, len(self.estimators_) + 1):
             yield self._weighted_median(predictions[:, :k], self.estimator_weights_[:k])
-
-    def predict(self, X):
-        """Weighted median of the members' predictions.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        return _last(self.staged_predict(X))
-
-    def staged_score(self, X, y, sample_weight=None):
-        """R² after each stage.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        sample_weight : array-like of shape (n_samples,) or None, default=None
-
-        Yields
-        ------
-        score : float
-            After the first 1, 2, ..., ``len(self)`` members.
-        """
-        from sklearn.metrics import r2_score
-
-        for pred in self.staged_predict(X):
-            yield r2_score(y, pred, sample_weight=sample_weight)

@@ -10,6 +10,7 @@ from collections import deque
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.metrics import r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -98,3 +99,100 @@ class _BoostingMixin(TemplateMixin, MembersMixin):
 def _last(generator):
     """The final item of a staged generator."""
     return deque(generator, maxlen=1)[0]
+
+
+class _StagedClassifier:
+    """A booster's labels, probabilities and scores, from its ``staged_predict_proba``."""
+
+    def predict_proba(self, X):
+        """Class probabilities after the last stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return _last(self.staged_predict_proba(X))
+
+    def staged_predict(self, X):
+        """Labels after each stage: the most probable class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Yields
+        ------
+        y_pred : ndarray of shape (n_samples,)
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
+        for proba in self.staged_predict_proba(X):
+            yield self.classes_[np.argmax(proba, axis=1)]
+
+    def predict(self, X):
+        """The most probable class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def staged_score(self, X, y, sample_weight=None):
+        """Accuracy after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+
+        Yields
+        ------
+        score : float
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
+        for pred in self.staged_predict(X):
+            yield float(np.average(pred == np.asarray(y), weights=sample_weight))
+
+
+class _StagedRegressor:
+    """A booster's predictions and scores, from its ``staged_predict``."""
+
+    def predict(self, X):
+        """Predictions after the last stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return _last(self.staged_predict(X))
+
+    def staged_score(self, X, y, sample_weight=None):
+        """R² after each stage.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+
+        Yields
+        ------
+        score : float
+            After the first 1, 2, ..., ``len(self)`` members.
+        """
+        for pred in self.staged_predict(X):
+            yield r2_score(y, pred, sample_weight=sample_weight)

@@ -22,7 +22,13 @@ from ..utils._random import check_random_state
 from ..utils._routing import rows_of_params
 from ..utils._validation import check_sample_weight
 from ._base import with_fit_params_doc
-from ._boosting import _BoostingMixin, _fit_stage, _last, _small_net
+from ._boosting import (
+    _BoostingMixin,
+    _fit_stage,
+    _small_net,
+    _StagedClassifier,
+    _StagedRegressor,
+)
 
 
 class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
@@ -154,7 +160,7 @@ class _BaseGradientBoosting(_BoostingMixin, BaseEstimator):
             yield output
 
 
-class GradientBoostingRegressor(RegressorMixin, _BaseGradientBoosting):
+class GradientBoostingRegressor(_StagedRegressor, RegressorMixin, _BaseGradientBoosting):
     """Gradient boosting with neural (or any regression) base learners.
 
     Friedman (2001) with net learners, as in torchensemble, but an estimator: stage m fits a
@@ -259,21 +265,10 @@ class GradientBoostingRegressor(RegressorMixin, _BaseGradientBoosting):
         for output in self._staged_raw(X):
             yield output[:, 0]
 
-    def predict(self, X):
-        """``init_ + sum_m learning_rate * member_m(X)``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        return _last(self.staged_predict(X))
-
-
-class GradientBoostingClassifier(PredictLogProbaMixin, ClassifierMixin, _BaseGradientBoosting):
+class GradientBoostingClassifier(
+    _StagedClassifier, PredictLogProbaMixin, ClassifierMixin, _BaseGradientBoosting
+):
     """Gradient boosting for classification with neural (or any regression) base learners.
 
     Multinomial deviance: the output is one score per class, ``init_`` the log class
@@ -377,45 +372,3 @@ class GradientBoostingClassifier(PredictLogProbaMixin, ClassifierMixin, _BaseGra
         """
         for output in self._staged_raw(X):
             yield softmax(output, axis=1)
-
-    def predict_proba(self, X):
-        """Softmax of ``init_ + sum_m learning_rate * member_m(X)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        return _last(self.staged_predict_proba(X))
-
-    def staged_predict(self, X):
-        """Labels after each stage.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Yields
-        ------
-        y_pred : ndarray of shape (n_samples,)
-            After the first 1, 2, ..., ``len(self)`` members.
-        """
-        for proba in self.staged_predict_proba(X):
-            yield self.classes_[np.argmax(proba, axis=1)]
-
-    def predict(self, X):
-        """Most probable class.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
