@@ -86,12 +86,12 @@ def child(k: int, changes: dict, budget: int | None) -> dict:
         return out
 
     class Recorded(_stacked._Stack):
-        def __init__(self, members, prepared, X):
+        def __init__(self, members, prepared, X, *rest):
             if not record["chunks"]:  # the guard's estimate for the whole pass
                 memory = _stack_memory.stack_memory(members[0], prepared[0][0], X)
                 record["estimate"] = memory.peak(k, len(members))
             record["chunks"].append(len(members))
-            super().__init__(members, prepared, X)
+            super().__init__(members, prepared, X, *rest)
 
     _base.fit_stacked, _stacked._Stack = measured, Recorded
     if budget is not None:

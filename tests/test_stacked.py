@@ -260,9 +260,9 @@ def test_memory_guard_splits_members_into_chunks(digits, monkeypatch):
     sizes = []
 
     class Recorded(_stacked._Stack):
-        def __init__(self, members, rows, X):
+        def __init__(self, members, rows, X, shared):
             sizes.append(len(members))
-            super().__init__(members, rows, X)
+            super().__init__(members, rows, X, shared)
 
     monkeypatch.setattr(_stack_memory, "_available_memory", lambda device: 1)
     monkeypatch.setattr(_stacked, "_Stack", Recorded)
@@ -630,3 +630,28 @@ def test_module_members_are_the_same_for_any_n_jobs_and_backend(digits, backend,
     for a, b in zip(one, two, strict=True):
         for left, right in zip(_weights(a), _weights(b), strict=True):
             assert torch.equal(left, right)
+
+
+def test_members_share_their_targets_and_get_them_back_exactly_when_they_differ():
+    """K members on n rows keep one copy of the encoded targets; a member that encodes a
+    row differently ends the sharing, and every member has its own targets again."""
+    from ensemblekit.nets._data import SharedTargets, _Rows
+
+    shared = SharedTargets(4)
+    a = _Rows(np.array([0, 1, 1]), np.array([1, 2, 2]), None)
+    b = _Rows(np.array([1, 2]), np.array([2, 0]), None)
+    shared.take(a)
+    shared.take(b)
+    assert a.y is None and b.y is None and shared.values.tolist() == [1, 2, 0, 0]
+    c = _Rows(np.array([3, 0]), np.array([1, 5]), None)  # row 0 is 1 to the others
+    shared.take(c)
+    assert not shared.active
+    assert a.y.tolist() == [1, 2, 2] and b.y.tolist() == [2, 0] and c.y.tolist() == [1, 5]
+    shared.take(_Rows(np.array([0]), np.array([1]), None))  # stopped: nothing is shared
+
+
+def test_plans_keep_row_indices_compact():
+    plan = MemberPlan(0, rows=np.array([0, 5, 5], dtype=np.int64), valid_rows=np.array([1]))
+    assert plan.rows.dtype == np.int32 and plan.valid_rows.dtype == np.int32
+    assert plan.rows.tolist() == [0, 5, 5]
+    assert MemberPlan(0, rows=np.array([2**31])).rows.dtype == np.int64  # too large for int32

@@ -90,6 +90,23 @@ class MemberPlan:
     sample_weight_val: np.ndarray | None = None
     params: dict | None = None
 
+    def __post_init__(self):
+        # Row indices as int32 when they fit: K plans of n rows are held for a whole fit.
+        for name in ("rows", "valid_rows"):
+            object.__setattr__(self, name, _compact_indices(getattr(self, name)))
+
+
+def _compact_indices(rows):
+    """Integer row indices as int32 when every one fits (half the memory of int64)."""
+    if (
+        isinstance(rows, np.ndarray)
+        and rows.dtype.kind in "iu"
+        and rows.itemsize > 4
+        and (len(rows) == 0 or (rows.min() >= 0 and rows.max() < 2**31))
+    ):
+        return rows.astype(np.int32)
+    return rows
+
 
 def fit_members(
     estimator: BaseEstimator,

@@ -131,17 +131,60 @@ class _Rows:
     """Rows of one member as indices into X, with their encoded targets and loss weights."""
 
     rows: np.ndarray
-    y: np.ndarray
+    y: np.ndarray | None  # None: the stack's shared targets at ``rows`` (see SharedTargets)
     weight: np.ndarray | None
 
     def __post_init__(self):
         # Encoded class labels as int32: half the memory of int64 while members wait.
-        if self.y.dtype.kind in "iu" and self.y.dtype != np.int32:
+        if self.y is not None and self.y.dtype.kind in "iu" and self.y.dtype != np.int32:
             self.y = self.y.astype(np.int32)
 
     def take(self, positions: np.ndarray) -> _Rows:
         weight = None if self.weight is None else self.weight[positions]
         return _Rows(self.rows[positions], self.y[positions], weight)
+
+
+class SharedTargets:
+    """The encoded targets of every row of X, kept once for all members of a stacked fit.
+
+    Members that encode y the same way (an ensemble's members share its classes) hand
+    theirs over as they are prepared and keep only their row indices: K members on n rows
+    then hold n targets, not K x n. A member whose targets differ at a row another member
+    gave stops the sharing, and every member gets its own targets back, exactly.
+    """
+
+    def __init__(self, n_rows: int):
+        self.n_rows = n_rows
+        self.values: np.ndarray | None = None
+        self.given: np.ndarray | None = None
+        self.members: list[_Rows] = []
+        self.active = True
+
+    def take(self, part: _Rows | None) -> None:
+        """Keep ``part``'s targets here, or give every member its own if they differ."""
+        if part is None or not self.active:
+            return
+        if self.values is None:
+            self.values = np.zeros((self.n_rows, *part.y.shape[1:]), dtype=part.y.dtype)
+            self.given = np.zeros(self.n_rows, dtype=bool)
+        known = self.given[part.rows]
+        if (
+            part.y.dtype != self.values.dtype
+            or part.y.shape[1:] != self.values.shape[1:]
+            or not np.array_equal(self.values[part.rows][known], part.y[known])
+        ):
+            self.stop()
+            return
+        self.values[part.rows] = part.y
+        self.given[part.rows] = True
+        part.y = None
+        self.members.append(part)
+
+    def stop(self) -> None:
+        """Every member its own targets again (those it handed over, as they were)."""
+        for part in self.members:
+            part.y = self.values[part.rows]
+        self.members, self.values, self.given, self.active = [], None, None, False
 
 
 @dataclass

@@ -160,6 +160,7 @@ def stack_memory(member, rows: MemberRows, X: torch.Tensor) -> StackMemory:
 
 
 def _row_bytes(rows: _Rows) -> int:
-    """Bytes a row takes in a stack: its index (int32), target(s) and loss weight."""
+    """Bytes a row takes in a stack: its index (int32), target(s) and loss weight. Targets
+    the members share (``y`` None) are kept once for every row of X, not per member."""
     weight = 0 if rows.weight is None else 4
-    return 4 + rows.y[:1].nbytes + weight
+    return 4 + (0 if rows.y is None else rows.y[:1].nbytes) + weight

@@ -28,7 +28,7 @@ from skorch.callbacks import LRScheduler
 from ..utils._mixins import check_member_fit
 from ..utils._torch import seeded_torch
 from ..utils._validation import as_float32
-from ._data import MemberRows
+from ._data import MemberRows, SharedTargets
 from ._functional import VmapForward
 from ._mlp import stacked_forward, stacks_by_bmm
 from ._stack_memory import _chunk_size
@@ -58,10 +58,13 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
     X = np.require(X, requirements=["C_CONTIGUOUS", "WRITEABLE"])
     X_host = torch.from_numpy(X)
     chunks, limits = {}, {}  # by shape: the members waiting, and how many fit at once
+    shared = SharedTargets(len(X))
     try:
         for member, plan in zip(members, plans, strict=True):
             prepared = _prepare(member, X, y, plan)
             rows = prepared[0]
+            shared.take(rows.train)
+            shared.take(rows.valid)
             # Members train in lockstep: same number of rows, input and output widths.
             key = (len(rows.train.rows), member.n_features_in_, member.n_outputs_)
             key = (*key, rows.valid is None)
@@ -70,10 +73,10 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
             chunk = chunks.setdefault(key, [])
             chunk.append((member, prepared))
             if len(chunk) == limits[key]:
-                _train_chunk(chunk, X_host, on_epoch)
+                _train_chunk(chunk, X_host, shared, on_epoch)
         for chunk in chunks.values():
             if chunk:
-                _train_chunk(chunk, X_host, on_epoch)
+                _train_chunk(chunk, X_host, shared, on_epoch)
     finally:
         for member in members:
             vars(member).pop("_shuffle", None)
@@ -91,21 +94,23 @@ def _prepare(member, X: np.ndarray, y, plan) -> tuple[MemberRows, torch.Generato
     return rows, generator
 
 
-def _train_chunk(chunk: list, X: torch.Tensor, on_epoch) -> None:
+def _train_chunk(chunk: list, X: torch.Tensor, shared: SharedTargets, on_epoch) -> None:
     """Train the prepared members of ``chunk`` as one stack, and empty the chunk."""
     members = [member for member, _ in chunk]
     prepared = [member_prepared for _, member_prepared in chunk]
     chunk.clear()  # the stack takes the members' rows, and lets each go once copied
-    stack = _Stack(members, prepared, X)
+    stack = _Stack(members, prepared, X, shared)
     with members[0]._threads():
         stack.train(on_epoch)
 
 
-def _stack_rows(rows: list, n_X: int, device) -> dict[str, torch.Tensor]:
+def _stack_rows(rows: list, n_X: int, shared: SharedTargets, device) -> dict[str, torch.Tensor]:
     """The members' rows, targets and weights as (K, longest, ...) tensors, zero-padded
     (weights of one for members without weights). ``rows`` is emptied as it is copied, so
-    each member's own arrays are let go at once."""
+    each member's own arrays are let go at once. Targets the members share are one
+    ``y_all`` of every row of X instead (see ``SharedTargets``)."""
     first = rows[0]
+    own_targets = first.train.y is not None
     # Row indices as int32 (half the memory of int64) when X has fewer than 2**31 rows.
     index = np.int32 if n_X < 2**31 else np.int64
     parts = {"": [r.train for r in rows]}
@@ -116,7 +121,8 @@ def _stack_rows(rows: list, n_X: int, device) -> dict[str, torch.Tensor]:
         longest = max(len(part.rows) for part in members)
         shape = (len(rows), longest)
         arrays[prefix + "rows"] = np.zeros(shape, dtype=index)
-        arrays[prefix + "y"] = np.zeros(shape + members[0].y.shape[1:], members[0].y.dtype)
+        if own_targets:
+            arrays[prefix + "y"] = np.zeros(shape + members[0].y.shape[1:], members[0].y.dtype)
         if any(part.weight is not None for part in members):
             arrays[prefix + "weight"] = np.zeros(shape, dtype=np.float32)
     del parts
@@ -127,13 +133,16 @@ def _stack_rows(rows: list, n_X: int, device) -> dict[str, torch.Tensor]:
             if prefix + "rows" not in arrays:
                 continue
             arrays[prefix + "rows"][k, : len(part.rows)] = part.rows
-            arrays[prefix + "y"][k, : len(part.rows)] = part.y
+            if own_targets:
+                arrays[prefix + "y"][k, : len(part.rows)] = part.y
             if prefix + "weight" in arrays:
                 weight = 1 if part.weight is None else part.weight
                 arrays[prefix + "weight"][k, : len(part.rows)] = weight
         if member.valid is not None:
             lengths.append(len(member.valid.rows))
     data = {name: torch.from_numpy(array).to(device) for name, array in arrays.items()}
+    if not own_targets:
+        data["y_all"] = torch.from_numpy(shared.values).to(device)
     if lengths:
         data["valid_length"] = torch.tensor(lengths, device=device)
     return data
@@ -142,7 +151,7 @@ def _stack_rows(rows: list, n_X: int, device) -> dict[str, torch.Tensor]:
 class _Stack:
     """K prepared members of one shape: their weights stacked, trained in lockstep."""
 
-    def __init__(self, members: list, prepared: list[tuple], X: torch.Tensor):
+    def __init__(self, members: list, prepared: list[tuple], X: torch.Tensor, shared):
         """``prepared`` (each member's rows and dropout generator) is emptied: each
         member's rows are let go once the stack has copied them."""
         first = members[0]
@@ -158,7 +167,7 @@ class _Stack:
         n_rows = len(rows[0].train.rows)
         self.batch_size = first._rows_per_batch(n_rows)
         columns = _columns(members, [r.features for r in rows], device)
-        self.data = _stack_rows(rows, len(X), device)
+        self.data = _stack_rows(rows, len(X), shared, device)
         if columns is not None:
             self.data["features"] = columns
         params, self.buffers = _stacked_state(members, device)
@@ -263,8 +272,9 @@ class _Stack:
             check_member_fit()  # the ensemble fit was stopped: so is this stack
             data = self.data
             positions = order[:, start : start + self.batch_size].long()
-            output = self._forward(data["rows"].gather(1, positions), training=True)
-            y = _gather(data["y"], positions)
+            rows = data["rows"].gather(1, positions)
+            output = self._forward(rows, training=True)
+            y = _gather(data["y"], positions) if "y" in data else data["y_all"][rows]
             weight = data["weight"].gather(1, positions) if "weight" in data else None
             loss = self._losses(output, y, weight).mean(1)
             self.optimizer.zero_grad(set_to_none=True)
@@ -300,9 +310,11 @@ class _Stack:
         sums, counts = [], []
         for start in range(0, data["valid_rows"].shape[1], self.batch_size):
             stop = start + self.batch_size
-            output = self._forward(data["valid_rows"][:, start:stop], training=False)
+            rows = data["valid_rows"][:, start:stop]
+            output = self._forward(rows, training=False)
             weight = data["valid_weight"][:, start:stop] if "valid_weight" in data else None
-            loss = self._losses(output, data["valid_y"][:, start:stop], weight)
+            y = data["valid_y"][:, start:stop] if "valid_y" in data else data["y_all"][rows]
+            loss = self._losses(output, y, weight)
             mask = torch.arange(start, start + loss.shape[1], device=self.device) < length[:, None]
             sums.append((loss * mask).sum(1))
             counts.append(mask.sum(1))
@@ -343,7 +355,10 @@ class _Stack:
         if order != list(range(len(self.members))):
             self.members = [self.members[k] for k in order]
             self.generators = [self.generators[k] for k in order]
-            self.data = {name: value[index] for name, value in self.data.items()}
+            self.data = {
+                name: value if name == "y_all" else value[index]
+                for name, value in self.data.items()
+            }
             self.buffers = {name: value[index] for name, value in self.buffers.items()}
         self.groups, param_groups, states = [], [], {}
         for key in dict.fromkeys(keys):
