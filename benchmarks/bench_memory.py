@@ -22,6 +22,9 @@ to run (by tens of percent here). The table's peak is measured with that thresho
 the last column is the peak under the default allocator, three runs. The guard keeps to
 half of the free memory, which leaves room for that difference.
 
+A second part measures how the peak grows with the rows: K=100 members (10 in quick mode),
+MLP 20-64-64-3, batch 256, 1 epoch, on 10,000 and 100,000 training rows (1,000 and 10,000).
+
 A last part gives the guard a budget of half the largest base fit's peak and reports the
 stacks it forms and the peak of the whole pass against the budget.
 """
@@ -62,7 +65,8 @@ def child(k: int, changes: dict, budget: int | None) -> dict:
     from ensemblekit.ensemble import BaggingClassifier
     from ensemblekit.nets import NeuralNetClassifier, _base, _stack_memory, _stacked
 
-    X, _, y, _ = three_class_split(int(N_ROWS / 0.8))
+    changes = dict(changes)
+    X, _, y, _ = three_class_split(int(changes.pop("n_rows", N_ROWS) / 0.8))
     params = {**BASE, **changes}
     params["module__hidden_units"] = tuple(params["module__hidden_units"])
     if params.get("module") == "cnn":
@@ -122,6 +126,13 @@ def main() -> None:
         default = [mb(run(k, changes)["peak"]) for _ in range(1 if QUICK else 3)]
         print(f"{name:<16} {k:>4} {mb(record['estimate']):>12} {mb(record['peak']):>8} "
               f"{record['estimate'] / record['peak']:>14.2f}   {', '.join(default)}")  # fmt: skip
+    k, sizes = (10, (1_000, 10_000)) if QUICK else (100, (10_000, 100_000))
+    growth = {"module__hidden_units": [64, 64], "batch_size": 256, "max_epochs": 1}
+    peaks = [run(k, {**growth, "n_rows": n}, env=FIXED)["peak"] for n in sizes]
+    print(
+        f"\nK={k}, MLP 64-64, batch 256, 1 epoch: peak {mb(peaks[0])} MB on {sizes[0]} rows, "
+        f"{mb(peaks[1])} MB on {sizes[1]} rows ({peaks[1] / peaks[0]:.2f}x for 10x the rows)"
+    )
     name, k, changes = CASES[2] if not QUICK else CASES[0]
     budget = run(k, changes, env=FIXED)["peak"] // 2
     record = run(k, changes, budget, env=FIXED)
