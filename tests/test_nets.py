@@ -17,6 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import has_fit_parameter
 
+from ensemblekit.engine import MemberPlan
 from ensemblekit.nets import MLP, NeuralNetClassifier, NeuralNetRegressor
 
 # Tiny nets trained a few epochs on purpose: that they have not converged is expected.
@@ -458,3 +459,28 @@ def test_early_stopping_monitors_the_validation_rows_given_to_fit(digits):
         net.fit(X, y, X_val=X[:10], y_val=y[:9])
     with pytest.raises(ValueError, match="X has 3 features"):
         net.fit(X, y, X_val=X[:, :3], y_val=y)
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
+def test_mixed_precision_runs_the_forward_pass_in_low_precision(precision, digits):
+    """Autocast covers training and prediction; weights stay float32; predictions come back
+    in float; 16-mixed scales the loss with a GradScaler; accuracy stays near 32-true's."""
+    X, y = digits
+    seen = []
+    net = NeuralNetClassifier(precision=precision, max_epochs=15, random_state=0).fit(X, y)
+    full = NeuralNetClassifier(max_epochs=15, random_state=0).fit(X, y)
+    assert abs(net.score(X, y) - full.score(X, y)) <= 0.02
+    net.module_.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    net.partial_fit(X[:64], y[:64])  # training steps, then a prediction
+    net.predict(X[:5])
+    low = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
+    assert seen and all(dtype == low for dtype in seen)
+    assert all(p.dtype == torch.float32 for p in net.module_.parameters())
+    assert (net.grad_scaler_ is not None) == (precision == "16-mixed")
+    assert net.predict_proba(X).dtype == np.float64
+    if precision == "16-mixed":
+        assert "16-mixed" in net.stacking_blocker(X, y, [MemberPlan(0)])
+    else:
+        assert net.stacking_blocker(X, y, [MemberPlan(0)]) is None
+    with pytest.raises(ValueError, match="'precision' parameter"):
+        NeuralNetClassifier(precision="bf16").fit(X, y)

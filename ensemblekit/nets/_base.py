@@ -21,6 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
+from skorch.utils import TeeGenerator
 
 from ..engine import net_threads
 from ..utils._fit_warnings import warn_fit
@@ -38,6 +39,8 @@ from ._data import (
     _take_rows,
 )
 from ._mlp import MLP
+from ._precision import as_float32 as precision_float32
+from ._precision import autocast, grad_scaler
 from ._prefit import adopt_prefitted
 from ._settings import _SettingsMixin
 from ._stack_blockers import stacking_blocker
@@ -489,24 +492,54 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, yi, wi = batch
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True, weight=wi)
-        loss.backward()
+        with autocast(self.precision, self.device):
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True, weight=wi)
+        scaler = getattr(self, "grad_scaler_", None)
+        (loss if scaler is None else scaler.scale(loss)).backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        """skorch's step; with ``precision="16-mixed"``, the GradScaler's: the loss scaled
+        for the backward pass, the gradients unscaled before callbacks see them, and a step
+        skipped (the scale lowered) when they overflowed."""
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        optimizers = [getattr(self, name + "_") for name in self._optimizers]
+        for optimizer in optimizers:
+            scaler.unscale_(optimizer)
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        for optimizer in optimizers:
+            scaler.step(optimizer)
+        scaler.update()
+        return step
+
+    def initialize_optimizer(self, *args, **kwargs):
+        super().initialize_optimizer(*args, **kwargs)
+        self.grad_scaler_ = grad_scaler(self.precision, self.device)
+        return self
 
     def validation_step(self, batch, **fit_params):
         self._set_training(False)
         Xi, yi, wi = batch
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.precision, self.device):
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=False, weight=wi)
         return {"loss": loss, "y_pred": y_pred}
 
     def evaluation_step(self, batch, training=False):
         self.check_is_fitted()
-        with torch.set_grad_enabled(training):
+        with torch.set_grad_enabled(training), autocast(self.precision, self.device):
             self._set_training(training)
-            return self.infer(batch[0])
+            return precision_float32(self.infer(batch[0]))
 
     # ------------------------------------------------------------------ prediction
     def _forward_numpy(self, X, nonlinearity=None) -> np.ndarray:

@@ -88,6 +88,13 @@ _SHARED_PARAMS_DOC = """
         numpy on the CPU, and a net fitted on a GPU unpickles on a machine without one.
     compile : bool, default=False
         Compile the module with ``torch.compile``.
+    precision : {{"32-true", "bf16-mixed", "16-mixed"}}, default="32-true"
+        Lightning's names. "bf16-mixed" and "16-mixed" run the forward pass and the loss
+        under ``torch.autocast`` in bfloat16 or float16 (training, validation and
+        prediction), while the weights and the optimizer's state stay float32;
+        "16-mixed" scales the loss with a ``GradScaler`` against underflow. Both run on
+        the CPU and on CUDA. TF32 matrix products follow torch's own setting
+        (``torch.set_float32_matmul_precision``), which ensemblekit never changes.
     torch_load_kwargs : dict or None, default=None
         Passed to ``torch.load`` when unpickling.
     **kwargs

@@ -120,6 +120,7 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         verbose=0,
         device="cpu",
         compile=False,
+        precision="32-true",
         torch_load_kwargs=None,
         **kwargs,
     ):
@@ -372,6 +373,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         verbose=0,
         device="cpu",
         compile=False,
+        precision="32-true",
         torch_load_kwargs=None,
         **kwargs,
     ):

@@ -20,6 +20,7 @@ from ..utils._private import (
     validate_parameter_constraints,
 )
 from ..utils._torch import constructor_parameters
+from ._precision import PRECISIONS
 
 # Components whose constructor keywords a prefixed parameter is checked against, and the
 # keywords skorch fills itself (the optimizer's parameters).
@@ -123,6 +124,7 @@ class _SettingsMixin:
         "verbose": ["verbose"],
         "device": [str, torch.device],
         "compile": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
         "torch_load_kwargs": [dict, None],
     }
 

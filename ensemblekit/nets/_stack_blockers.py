@@ -126,6 +126,11 @@ def _settings_blocker(net, fit_params: dict | None) -> str | None:
         return "the net has warm_start=True"
     if net.compile:
         return "compile=True (stacked members run one stacked forward, not a compiled module)"
+    if net.precision == "16-mixed":
+        return (
+            'precision="16-mixed" (a GradScaler skips a step for every member at once when '
+            "one member's gradients overflow; bf16-mixed trains stacked)"
+        )
     for name, callback in _user_callbacks(net):
         hooks = _batch_hooks(callback)
         if hooks:

@@ -187,6 +187,7 @@ def _predicts_stacked(member) -> bool:
         and isinstance(getattr(member, "module_", None), torch.nn.Module)
         and getattr(member, "predict_nonlinearity", None) == "auto"
         and not member.compile
+        and getattr(member, "precision", "32-true") == "32-true"  # autocast: its own predict
         and member.__sklearn_is_fitted__()
     )
 

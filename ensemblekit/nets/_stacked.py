@@ -31,6 +31,7 @@ from ..utils._validation import as_float32
 from ._data import MemberRows, SharedTargets
 from ._functional import VmapForward
 from ._mlp import stacked_forward, stacks_by_bmm
+from ._precision import autocast
 from ._stack_memory import _chunk_size
 from ._stack_predict import _columns, _stacked_state
 
@@ -273,10 +274,11 @@ class _Stack:
             data = self.data
             positions = order[:, start : start + self.batch_size].long()
             rows = data["rows"].gather(1, positions)
-            output = self._forward(rows, training=True)
             y = _gather(data["y"], positions) if "y" in data else data["y_all"][rows]
             weight = data["weight"].gather(1, positions) if "weight" in data else None
-            loss = self._losses(output, y, weight).mean(1)
+            with autocast(self.first.precision, self.device):
+                output = self._forward(rows, training=True)
+                loss = self._losses(output, y, weight).mean(1)
             self.optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()
             self.optimizer.step()
@@ -311,10 +313,11 @@ class _Stack:
         for start in range(0, data["valid_rows"].shape[1], self.batch_size):
             stop = start + self.batch_size
             rows = data["valid_rows"][:, start:stop]
-            output = self._forward(rows, training=False)
             weight = data["valid_weight"][:, start:stop] if "valid_weight" in data else None
             y = data["valid_y"][:, start:stop] if "valid_y" in data else data["y_all"][rows]
-            loss = self._losses(output, y, weight)
+            with autocast(self.first.precision, self.device):
+                output = self._forward(rows, training=False)
+                loss = self._losses(output, y, weight).float()
             mask = torch.arange(start, start + loss.shape[1], device=self.device) < length[:, None]
             sums.append((loss * mask).sum(1))
             counts.append(mask.sum(1))
