@@ -1,7 +1,7 @@
 """Training K bagged nets: stacked vs one by one, scikit-learn, torchensemble, bmm; in parallel.
 
     python benchmarks/bench_ensemble_speed.py                  # CPU, K=10 and K=32
-    python benchmarks/bench_ensemble_speed.py --device cuda    # GPU, 200k rows, K=10 and 50
+    python benchmarks/bench_ensemble_speed.py --device cuda    # GPU, 200k rows, K=10 and 100
     ENSEMBLEKIT_QUICK=1 python benchmarks/bench_ensemble_speed.py
 
 Workload: make_classification(n_informative=10, n_classes=3, 20 features), 80/20 split, K
@@ -12,13 +12,18 @@ same torch threads (``--threads``, default 1) and is warmed up first:
 - ensemblekit BaggingClassifier, engine="vectorized" (stacked) and engine="joblib";
 - scikit-learn BaggingClassifier(skorch.NeuralNetClassifier);
 - torchensemble BaggingClassifier (optional; `make bench` installs it);
+- ensemblekit stacked with ``precision="bf16-mixed"``;
 - a hand-written batched baseline: the K members' weights stacked, ``baddbmm``, one
-  bootstrap per member, Adam over the stacked tensors (what one would write by hand).
+  bootstrap per member, Adam over the stacked tensors (what one would write by hand);
+- on a GPU also: that step captured once in a CUDA graph and replayed, and the stacked
+  engine and the graphed step with TF32 matrix products.
 
-Then, at the largest K: stacked with n_jobs=2 and on a 2-worker Dask LocalCluster against
-n_jobs=1; the peak host memory of K=100 stacked members on 50k rows (in a fresh process);
-and prediction latency of a 100-member ensemble. Prints wall times (medians of 3 for the
-fast contenders), test accuracy and ratios.
+Then a small CNN on digits; prediction latency of a 100-member ensemble against one
+batched forward (10 rows to 50k); and on the CPU, at the largest K: stacked with n_jobs=2
+and on a 2-worker Dask LocalCluster against n_jobs=1, and the peak host memory of K=100
+stacked members on 50k rows (in a fresh process). Prints wall times (medians of 3 for the
+fast contenders), test accuracy and ratios. On a GPU the one-by-one contenders run at K=2
+above K=10, scaled to K (marked ≈).
 """
 
 import argparse
@@ -53,17 +58,20 @@ class VmapMLP(MLP):
     """ensemblekit's MLP, trained stacked through torch.func.vmap rather than baddbmm."""
 
 
-def our_bagging(k, engine, device, batch, threads, n_jobs=None, epochs=EPOCHS, module=MLP):
+def our_bagging(
+    k, engine, device, batch, threads, n_jobs=None, epochs=EPOCHS, module=MLP,
+    precision="32-true",
+):  # fmt: skip
     kwargs = {"module__hidden_units": (64, 64)} if issubclass(module, MLP) else {}
     net = NeuralNetClassifier(
         module=module, lr=1e-3, batch_size=batch, max_epochs=epochs, device=device,
-        n_threads=threads, **kwargs,
+        n_threads=threads, precision=precision, **kwargs,
     )  # fmt: skip
     return BaggingClassifier(net, n_estimators=k, random_state=0, engine=engine, n_jobs=n_jobs)
 
 
-def ours(X, y, X_test, k, engine, device, batch, threads, n_jobs=None, module=MLP):
-    bag = our_bagging(k, engine, device, batch, threads, n_jobs, module=module)
+def ours(X, y, X_test, k, engine, device, batch, threads, n_jobs=None, module=MLP, **kwargs):
+    bag = our_bagging(k, engine, device, batch, threads, n_jobs, module=module, **kwargs)
     return bag.fit(X, y).predict(X_test)
 
 
@@ -96,8 +104,12 @@ def torchensemble_bagging(X, y, X_test, k, device, batch):
         return model.predict(torch.as_tensor(X_test)).argmax(1).cpu().numpy()
 
 
-def batched_baseline(X, y, X_test, k, device, batch):
-    """K MLPs as stacked weights trained with baddbmm, each on its own bootstrap."""
+def batched_baseline(X, y, X_test, k, device, batch, graphed=False):
+    """K MLPs as stacked weights trained with baddbmm, each on its own bootstrap.
+
+    ``graphed`` (CUDA only): the step (gather, forward, loss, backward, Adam) is captured
+    once in a CUDA graph and replayed; each epoch's last partial batch is left out there.
+    """
     generator = torch.Generator().manual_seed(0)
     X, y = torch.as_tensor(X, device=device), torch.as_tensor(y, device=device)
     n = len(X)
@@ -115,23 +127,51 @@ def batched_baseline(X, y, X_test, k, device, batch):
         h = torch.relu(torch.baddbmm(params[3], h, params[2]))
         return torch.baddbmm(params[5], h, params[4])
 
-    optimizer = torch.optim.Adam(params, lr=1e-3, foreach=True)  # as our engine uses
+    # foreach as our engine uses; a graph needs a capturable optimizer.
+    optimizer = torch.optim.Adam(params, lr=1e-3, foreach=True, capturable=graphed)
     rows = torch.randint(0, n, (k, n), generator=generator).to(device)
     Xs, ys, members = X[rows], y[rows], torch.arange(k, device=device)[:, None]
+
+    def step(index):
+        output = forward(Xs[members, index])
+        loss = F.cross_entropy(output.flatten(0, 1), ys[members, index].flatten(), reduction="none")
+        optimizer.zero_grad(set_to_none=False if graphed else True)
+        loss.view(k, -1).mean(1).sum().backward()
+        optimizer.step()
+
+    if graphed:
+        index = torch.zeros((k, batch), dtype=torch.long, device=device)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up outside the graph, as torch's docs show
+            for _ in range(3):
+                step(index)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step(index)
     for _ in range(EPOCHS):
         order = torch.argsort(torch.rand(k, n, generator=generator), dim=1).to(device)
-        for start in range(0, n, batch):
-            index = order[:, start : start + batch]
-            output = forward(Xs[members, index])
-            loss = F.cross_entropy(
-                output.flatten(0, 1), ys[members, index].flatten(), reduction="none"
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.view(k, -1).mean(1).sum().backward()
-            optimizer.step()
+        for start in range(0, n - batch + 1 if graphed else n, batch):
+            if graphed:
+                index.copy_(order[:, start : start + batch])
+                graph.replay()
+            else:
+                step(order[:, start : start + batch])
     with torch.no_grad():
         X_test = torch.as_tensor(X_test, device=device).expand(k, -1, -1)
         return forward(X_test).softmax(-1).mean(0).argmax(1).cpu().numpy()
+
+
+@contextlib.contextmanager
+def tf32():
+    """TF32 matrix products for the block, as a user turns them on (torch's own setting)."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
 
 
 def timed(run, repeats: int, gpu: bool):
@@ -201,9 +241,10 @@ def _rss_mb() -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
 
-def prediction_rows(X, y, X_test, batch, threads):
-    """A 100-member ensemble's predict_proba against one net and one batched forward."""
-    bag = our_bagging(100 if not QUICK else 4, "vectorized", "cpu", batch, threads, epochs=1)
+def prediction_rows(X, y, X_test, batch, threads, device, gpu: bool):
+    """A 100-member ensemble's predict_proba against one net and one batched forward of
+    all members (the floor: no validation, no chunks, the mean on the device)."""
+    bag = our_bagging(100 if not QUICK else 4, "vectorized", device, batch, threads, epochs=1)
     bag.fit(X[:2000], y[:2000])
     one = bag[0]
     params = {
@@ -213,21 +254,24 @@ def prediction_rows(X, y, X_test, batch, threads):
 
     def batched_forward(rows):
         with torch.no_grad():
-            h = torch.as_tensor(rows).expand(len(bag), -1, -1)
+            h = torch.as_tensor(rows, device=device).expand(len(bag), -1, -1)
             for position in (0, 2, 4):
                 weight = params[f"layers.{position}.weight"].transpose(1, 2)
                 h = torch.baddbmm(params[f"layers.{position}.bias"][:, None], h, weight)
                 h = h.relu() if position < 4 else h.softmax(-1)
-            return h.mean(0)
+            return h.mean(0).cpu().numpy()
 
+    X_all = np.concatenate([X_test, X])
+    sizes = [n for n in ([1000, 50_000] if gpu else [1000, 3000, 20_000]) if n <= len(X_all)]
     for n_rows, reference, label in [
         (10, lambda rows: one.predict_proba(rows), "one net's predict_proba"),
-        (5000, batched_forward, "one batched forward of all members"),
+        *[(n, batched_forward, "one batched forward of all members") for n in sizes],
     ]:
-        rows = X_test[:n_rows]
-        ens, _ = timed(lambda rows=rows: bag.predict_proba(rows), 20, False)
-        ref, _ = timed(lambda rows=rows, reference=reference: reference(rows), 20, False)
-        print(f"predict_proba of {len(bag)} members on {n_rows} rows: {ens * 1e3:.2f} ms, "
+        rows = X_all[:n_rows]
+        repeats = 3 if n_rows > 10_000 else 20
+        ens, _ = timed(lambda rows=rows: bag.predict_proba(rows), repeats, gpu)
+        ref, _ = timed(lambda rows=rows, reference=reference: reference(rows), repeats, gpu)
+        print(f"predict_proba of {len(bag)} members on {len(rows)} rows: {ens * 1e3:.2f} ms, "
               f"{label} {ref * 1e3:.2f} ms: {ens / ref:.2f}x")  # fmt: skip
 
 
@@ -263,13 +307,17 @@ def time_table(contenders, data, sizes, gpu: bool) -> None:
         times = {}
         for name, run in contenders.items():
             repeats = 1 if name in SLOW or QUICK else 3
-            times[name], pred = timed(lambda run=run, k=k: run(X, y, X_test, k), repeats, gpu)
-            accuracy = np.mean(pred == y_test)
-            print(f"K={k:<3} {name:28s} {times[name]:8.2f} s  accuracy {accuracy:.4f}")
+            scaled = gpu and name in SLOW and k > 10  # one by one on a GPU: K=2, scaled
+            fitted = 2 if scaled else k
+            seconds, pred = timed(lambda run=run, k=fitted: run(X, y, X_test, k), repeats, gpu)
+            times[name] = seconds * k / fitted
+            accuracy = "" if scaled else f"accuracy {np.mean(pred == y_test):.4f}"
+            mark = "≈" if scaled else " "
+            print(f"K={k:<3} {name:36s} {mark}{times[name]:8.2f} s  {accuracy}")
         reference = times["ensemblekit vectorized"]
         for name, seconds in times.items():
             if name != "ensemblekit vectorized":
-                print(f"      vectorized vs {name:28s} {seconds / reference:6.2f}x faster")
+                print(f"      vectorized vs {name:36s} {seconds / reference:6.2f}x faster")
         print()
 
 
@@ -283,7 +331,7 @@ def main():
         torch.set_num_threads(1)
         return peak_memory(*args.memory)
     gpu = args.device.startswith("cuda")
-    n_rows, batch, sizes = (250_000, 1024, (10, 50)) if gpu else (20_000, 256, (10, 32))
+    n_rows, batch, sizes = (250_000, 1024, (10, 100)) if gpu else (20_000, 256, (10, 32))
     if QUICK:
         n_rows, sizes = 3000, (3,)
     torch.set_num_threads(args.threads)
@@ -296,9 +344,24 @@ def main():
         "ensemblekit vectorized, vmap": lambda *a: ours(
             *a, "vectorized", device, batch, threads, module=VmapMLP
         ),
+        "ensemblekit vectorized, bf16-mixed": lambda *a: ours(
+            *a, "vectorized", device, batch, threads, precision="bf16-mixed"
+        ),
         "hand-written batched (bmm)": lambda *a: batched_baseline(*a, device, batch),
         "sklearn Bagging(skorch)": lambda *a: sklearn_skorch(*a, device, batch),
     }
+    if gpu:
+        contenders["hand-written, CUDA graph"] = lambda *a: batched_baseline(
+            *a, device, batch, graphed=True
+        )
+        for name in ("ensemblekit vectorized", "hand-written, CUDA graph"):
+            run = contenders[name]
+
+            def with_tf32(*a, run=run):
+                with tf32():
+                    return run(*a)
+
+            contenders[f"{name}, TF32"] = with_tf32
     try:
         import torchensemble  # noqa: F401
 
@@ -314,6 +377,7 @@ def main():
 
     time_table(contenders, (X_train, y_train, X_test, y_test), sizes, gpu)
     cnn_rows(device, threads, sizes, gpu)
+    prediction_rows(X_train, y_train, X_test, batch, threads, device, gpu)
     if gpu:
         return
     parallel_rows(
@@ -322,7 +386,6 @@ def main():
     k, rows = (4, 3000) if QUICK else (100, 50_000)
     memory = [sys.executable, __file__, "--memory", str(k), str(rows), str(batch)]
     print(subprocess.run(memory, capture_output=True, text=True, check=True).stdout.strip())
-    prediction_rows(X_train, y_train, X_test, batch, threads)
 
 
 if __name__ == "__main__":

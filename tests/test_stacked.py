@@ -26,8 +26,10 @@ from ensemblekit.model_selection import bias_variance_decomp
 from ensemblekit.nets import (
     NeuralNetClassifier,
     NeuralNetRegressor,
+    StackedPredictor,
     _stack_blockers,
     _stack_memory,
+    _stack_predict,
     _stacked,
 )
 from ensemblekit.utils import set_random_states
@@ -389,6 +391,45 @@ def test_ensembles_predict_their_members_in_one_stacked_pass(digits, bagged):
     np.testing.assert_allclose(after, members_mean(), atol=1e-6)
     with pytest.raises(ValueError, match="NaN or infinity"):
         bag.predict_proba(np.where(X == X.max(), np.nan, X))
+
+
+@pytest.mark.parametrize("chunk", [1, 150, 400])
+def test_stacked_prediction_goes_in_chunks_sized_by_free_memory(digits, bagged, monkeypatch, chunk):
+    """The rows go through in chunks whose activations fit a quarter of the free memory
+    (here a row, 150 rows, all 400): each member's own prediction, on random subspaces
+    too, in any chunks; no rows at all give empty outputs of the right width."""
+    X, _ = digits
+    bag = pickle.loads(pickle.dumps(bagged[0]))
+    ((indices, *_, per_row),) = StackedPredictor(list(bag), bag.estimators_features_).stacks
+    stack_row = len(indices) * per_row
+    monkeypatch.setattr(_stack_predict, "_available_memory", lambda device: 4 * chunk * stack_row)
+    monkeypatch.setattr(_stack_predict, "SMALL_PREDICTION_BYTES", 0)
+    calls = []
+    forward = _stack_predict.stacked_forward
+    monkeypatch.setattr(
+        _stack_predict, "stacked_forward", lambda *a, **k: calls.append(1) or forward(*a, **k)
+    )
+    members = bag.predict_members(X)
+    assert len(calls) == -(-len(X) // chunk)
+    for member, features, proba in zip(bag, bag.estimators_features_, members, strict=True):
+        own = np.zeros_like(proba)
+        own[:, member.classes_] = member.predict_proba(X[:, features])
+        np.testing.assert_allclose(proba, own, atol=1e-6)
+    predictor = StackedPredictor(list(bag), bag.estimators_features_)
+    assert [out.shape for out in predictor(X[:0])] == [(0, len(bag.classes_))] * len(bag)
+
+
+def test_a_stacked_prediction_chunk_is_capped_on_the_cpu(monkeypatch):
+    """However much memory is free, a CPU chunk stays near the caches (measured fastest)."""
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(_stack_predict, "_available_memory", lambda device: 10**15)
+    limit = _stack_predict.PREDICT_CHUNK_BYTES["cpu"]
+    assert _stack_predict._rows_per_chunk(cpu, 1000, 10**9) == limit // 1000
+    assert _stack_predict._rows_per_chunk(cpu, 1000, 7) == 7
+    monkeypatch.setattr(_stack_predict, "_available_memory", lambda device: 0)
+    assert _stack_predict._rows_per_chunk(cpu, 1000, 7) == 7  # too small to ask what is free
+    monkeypatch.setattr(_stack_predict, "SMALL_PREDICTION_BYTES", 0)
+    assert _stack_predict._rows_per_chunk(cpu, 1000, 7) == 1
 
 
 # ---------------------------------------------------------------------------- any module
