@@ -131,7 +131,7 @@ def test_a_worker_task_sets_torch_threads_for_the_task_only(digits):
         # As a worker process runs it (another parent pid): the share for the task, then
         # the worker's own count back.
         _, members, _ = _fit_task(
-            _ThreadSpy(), (X, y), [MemberPlan(0)], False, {}, 1, -1, False, lambda f: None
+            (X, y), _ThreadSpy(), [MemberPlan(0)], False, {}, 1, -1, False, lambda f: None
         )
         assert members[0].torch_threads_ == 1
         assert torch.get_num_threads() == 3

@@ -15,12 +15,13 @@ one model says so through two methods, ``stacking_blocker(X, y, plans, fit_param
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import joblib
@@ -29,6 +30,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
+from ..utils._allocator import training_allocator
 from ..utils._fit_warnings import deferred_warnings, warn_for_members
 from ..utils._mixins import abandon_member_fits, member_task
 from ..utils._private import _safe_indexing
@@ -36,6 +38,7 @@ from ..utils._random import set_random_states
 from ..utils._routing import rows_of_params
 from ..utils._torch import torch_threads
 from ._progress import progress_bar
+from ._ray import on_ray, ray_tasks
 from ._threads import worker_threads
 
 ENGINES = ("auto", "joblib", "vectorized")
@@ -236,19 +239,22 @@ def fit_members(
         # Their workers are this process's children: one whose parent is gone ends.
         stop = _ParentGone(os.getpid())
     with progress_bar(verbose, len(plans), what, in_process) as report:
-        calls = (
-            delayed(_fit_task)(
-                estimator, data, [plans[i] for i in task], stacked, fit_params or {},
-                n_threads, os.getpid(), only_unset, report, call, number, stop,
+        calls = [
+            (
+                estimator, [plans[i] for i in task], stacked, fit_params or {}, n_threads,
+                os.getpid(), only_unset, report, call, number, stop,
             )
             for number, task in enumerate(tasks)
-        )  # fmt: skip
+        ]  # fmt: skip
         results, notes = [None] * len(tasks), [None] * len(tasks)
         # Threads share one torch thread pool: limit it here, for the call, in this process.
         try:
-            with torch_threads(n_threads if n_workers > 1 else None):
-                parallel = Parallel(**_parallel(on_fitted, n_jobs, len(tasks)))
-                for number, members, member_notes in parallel(calls):
+            with (
+                torch_threads(n_threads if n_workers > 1 else None),
+                contextlib.closing(_dispatch(data, calls, backend, in_process, n_jobs, on_fitted))
+                as outputs,
+            ):  # fmt: skip
+                for number, members, member_notes in outputs:
                     results[number], notes[number] = members, member_notes
                     if on_fitted is not None:
                         on_fitted(tasks[number], members)
@@ -283,6 +289,16 @@ def _stacking(estimator, X, y, plans, fit_params, engine: str) -> str | None:
     return reason
 
 
+def _dispatch(data, calls: list, backend, in_process: bool, n_jobs, on_fitted) -> Iterator:
+    """Each task's ``(number, members, notes)``: on Ray's workers when its backend is
+    active, else through joblib's ``Parallel``."""
+    if on_ray(backend) and not in_process:
+        yield from ray_tasks(_fit_task, data, calls)
+        return
+    parallel = Parallel(**_parallel(on_fitted, n_jobs, len(calls)))
+    yield from parallel(delayed(_fit_task)(data, *call) for call in calls)
+
+
 def _parallel(on_fitted, n_jobs, n_tasks: int) -> dict:
     """``Parallel``'s arguments: it returns task by task when someone waits for them.
 
@@ -299,7 +315,7 @@ def _parallel(on_fitted, n_jobs, n_tasks: int) -> dict:
 
 
 def _fit_task(
-    estimator, data, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report,
+    data, estimator, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report,
     call=None, number=0, stop=None,
 ):  # fmt: skip
     """One task: its members cloned, seeded and fitted, one by one or stacked.
@@ -311,11 +327,16 @@ def _fit_task(
     """
     X, y = data[0] if len(data) == 1 else data
     # A worker process of its own (loky, Dask, Ray) runs the task with its torch share and
-    # then gives the worker back as it found it: Dask and Ray workers are shared.
-    if os.getpid() == parent_pid:
+    # glibc's thresholds for training, then gives the worker back as it found it: Dask and
+    # Ray workers are shared.
+    worker = os.getpid() != parent_pid
+    if not worker:
         stop = None  # sequential, or threads: the parent stops them itself
     with member_task(call, stop):
-        with torch_threads(n_threads if os.getpid() != parent_pid else None):
+        with (
+            torch_threads(n_threads if worker else None),
+            training_allocator() if worker else contextlib.nullcontext(),
+        ):
             members = [
                 set_random_states(
                     clone(estimator).set_params(**(p.params or {})), p.seed, only_unset=only_unset

@@ -79,9 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--backend",
         metavar="NAME",
-        help="joblib backend: loky (default), threading, dask (with --scheduler), ray",
+        help="joblib backend: loky (default), threading, dask, ray",
     )
-    run.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786")
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="join a cluster instead of starting one on this machine: a Dask scheduler "
+        "(tcp://host:8786) or a Ray cluster (host:6379, or auto)",
+    )
     run.add_argument(
         "--trust",
         action="append",
@@ -131,8 +136,28 @@ def _module_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+#: The extra that installs each backend's package, for the message when it is missing.
+_EXTRAS = {"dask": ("distributed", "distributed"), "ray": ("ray", "ray")}
+
+
+def _import_backend(backend: str):
+    """The package a backend needs, or an ImportError that names the extra to install."""
+    import importlib
+
+    module, extra = _EXTRAS[backend]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(
+            f"--backend {backend} needs {module}, which is not installed: "
+            f"pip install 'ensemblekit[{extra}]'"
+        ) from None
+
+
 def _backend(args):
-    """The joblib backend the command line asks for, as a context."""
+    """The joblib backend the command line asks for, as a context: for Dask a client of
+    the scheduler at ``--scheduler`` (or of a new local cluster), for Ray the cluster at
+    ``--scheduler`` (or a new local one)."""
     if args.backend is None and args.scheduler is None:
         return contextlib.nullcontext()
     from joblib import parallel_config
@@ -140,13 +165,19 @@ def _backend(args):
     backend = args.backend or "dask"
     stack = contextlib.ExitStack()
     if backend == "dask":
-        from distributed import Client
-
-        stack.enter_context(Client(args.scheduler) if args.scheduler else Client())
+        distributed = _import_backend("dask")
+        client = distributed.Client(args.scheduler) if args.scheduler else distributed.Client()
+        stack.enter_context(client)
     elif backend == "ray":
+        ray = _import_backend("ray")
         from ray.util.joblib import register_ray
 
         register_ray()
+        if not ray.is_initialized():
+            ray.init(address=args.scheduler, log_to_driver=False)
+            stack.callback(ray.shutdown)
+    elif args.scheduler is not None:
+        raise ImportError(f"--scheduler needs --backend dask or ray, not {backend}.")
     stack.enter_context(parallel_config(backend=backend))
     return stack
 
@@ -157,11 +188,13 @@ def _run(args) -> int:
     from ._experiment import Experiment
 
     experiment = Experiment.from_toml(args.study, quick=args.quick or None, trust=args.trust)
-    if args.n_jobs is not None:
-        experiment.n_jobs = args.n_jobs
     experiment.verbose = 0 if args.quiet else 1
     out = Path(args.out) if args.out else Path("runs") / Path(args.study).stem
     with _backend(args):
+        if args.n_jobs is not None:
+            experiment.n_jobs = args.n_jobs
+        elif args.backend == "ray" and experiment.n_jobs is None:
+            experiment.n_jobs = -1  # joblib's Ray backend takes one worker unless told
         experiment.run(out, restart=args.restart, wait=not args.no_wait)
     run = experiment.run_
     print(run)

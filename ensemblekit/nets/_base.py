@@ -39,6 +39,7 @@ from ._data import (
     _take_rows,
 )
 from ._mlp import MLP
+from ._pickle import dumps as pickle_with_arrays
 from ._precision import as_float32 as precision_float32
 from ._precision import autocast, grad_scaler
 from ._prefit import adopt_prefitted
@@ -554,6 +555,21 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
             ]
         nonlinearity = nonlinearity or self._get_predict_nonlinearity()
         return finite_outputs(nonlinearity(torch.cat(outputs)).double().numpy(), self)
+
+    def __getstate__(self):
+        """skorch's state, with the torch objects of a CPU net pickled with their tensors
+        as numpy arrays (see ``_pickle``); skorch's own ``__setstate__`` reads both."""
+        if self.device is None or torch.device(self.device).type != "cpu":
+            return super().__getstate__()
+        state = self.__dict__.copy()
+        prefixes = tuple(self.cuda_dependent_attributes_)
+        torch_objects = {
+            key: state.pop(key)
+            for key in list(state)
+            if isinstance(key, str) and key.startswith(prefixes)
+        }
+        state["__cuda_dependent_attributes__"] = pickle_with_arrays(torch_objects)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
