@@ -18,7 +18,7 @@ $(STAMP_RUN): pyproject.toml constraints.txt
 # The test run covers every backend and integration: Ray and MLflow are extras a user
 # installs on demand, and the tests of them run here.
 $(STAMP_TEST): $(STAMP_RUN)
-	$(PIP) -e ".[test,imbalanced,docs,ray]"
+	$(PIP) -e ".[test,imbalanced,docs,ray,mlflow]"
 	touch $@
 
 # The main job as a study: run it (resuming an unfinished run), then write its HTML report.

@@ -109,6 +109,14 @@ def interrupt_dask(wait: float = 3.0) -> tuple[float, float]:
         return stopped, _cpu_seconds(workers) - before
 
 
+def _cmdline(process) -> str:
+    """A process's command line; empty for one that ended meanwhile (a zombie, or gone)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def kill_loky_parent(limit: float = 90.0) -> float:
     """SIGKILL of a fit's parent while its loky workers train: seconds they live on
     (``limit`` if some still live then)."""
@@ -119,7 +127,7 @@ def kill_loky_parent(limit: float = 90.0) -> float:
             workers = [
                 child
                 for child in psutil.Process(process.pid).children(recursive=True)
-                if "popen_loky" in " ".join(child.cmdline())  # not loky's resource tracker
+                if "popen_loky" in _cmdline(child)  # not loky's resource tracker
             ]
             if len(workers) == 2 and all(_cpu_seconds([w]) > 5 for w in workers):
                 break

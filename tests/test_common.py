@@ -26,7 +26,12 @@ from ensemblekit.ensemble import (
     SnapshotEnsembleClassifier,
     SnapshotEnsembleRegressor,
 )
-from ensemblekit.model_selection import StackedGridSearchCV, StackedRandomizedSearchCV
+from ensemblekit.model_selection import (
+    StackedGridSearchCV,
+    StackedHalvingGridSearchCV,
+    StackedHalvingRandomSearchCV,
+    StackedRandomizedSearchCV,
+)
 from ensemblekit.nets import GaussianNLLLoss, NeuralNetClassifier, NeuralNetRegressor
 
 # Tiny nets trained a few epochs on purpose: that they have not converged is expected. The
@@ -81,6 +86,17 @@ ESTIMATORS = [
         random_state=0,
         error_score="raise",
     ),
+    StackedHalvingGridSearchCV(
+        NeuralNetClassifier(**MEMBER_PARAMS), {"lr": [1e-2, 3e-2]}, cv=2, error_score="raise"
+    ),
+    StackedHalvingRandomSearchCV(
+        NeuralNetRegressor(**MEMBER_PARAMS),
+        {"lr": [1e-2, 3e-2]},
+        n_candidates=2,
+        cv=2,
+        random_state=0,
+        error_score="raise",
+    ),
 ]
 
 _SGD_WEIGHTS = (
@@ -124,6 +140,12 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     # search's fits, which the check does not see.
     StackedGridSearchCV: {**SW, **SUBSET},
     StackedRandomizedSearchCV: {
+        **SW,
+        **SUBSET,
+        "check_supervised_y_2d": "DataConversionWarning not caught",
+    },
+    StackedHalvingGridSearchCV: {**SW, **SUBSET},
+    StackedHalvingRandomSearchCV: {
         **SW,
         **SUBSET,
         "check_supervised_y_2d": "DataConversionWarning not caught",

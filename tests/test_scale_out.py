@@ -200,3 +200,15 @@ def test_tensors_an_array_cannot_stand_for_keep_torchs_pickling():
     shared = pickle.loads(_pickle.dumps([base, base]))
     assert shared[0] is shared[1]  # one object pickled once
     assert _pickle._as_array(base) is not None
+
+
+def test_a_net_pickles_after_another_package_replaces_print(digits, tiny_net_params, monkeypatch):
+    """Ray's ray.shutdown() sets builtins.print to a function of its own; a net made before
+    must still pickle (pickle finds a function by its name)."""
+    import builtins
+
+    X, y = digits
+    net = NeuralNetClassifier(**tiny_net_params, early_stopping=True, verbose=1).fit(X, y)
+    monkeypatch.setattr(builtins, "print", lambda *args, **kwargs: None)
+    again = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))

@@ -13,6 +13,7 @@ folds, compared with corrected intervals, plus the analyses the file asks for.
   ensemblekit run study.toml --out runs/first     fit and score, fold by fold
   ensemblekit show runs/first                     the comparison table, in the terminal
   ensemblekit report runs/first                   one HTML file with the figures
+  ensemblekit export runs/first --mlflow URI      the run in MLflow, a child run per model
 
 Every finished fold is saved in the run folder at once. If a run stops (Ctrl-C, a crash,
 a killed job), run the same command again: it skips what is done and finishes the rest.
@@ -123,6 +124,24 @@ def _parser() -> argparse.ArgumentParser:
         "analyses in one line each.",
     )
     show.add_argument("run_dir", metavar="RUN_DIR")
+    export = commands.add_parser(
+        "export",
+        help="export a run to MLflow",
+        description="Export a run folder to MLflow: a parent run for the study (its "
+        "versions, the study file and the report as artifacts) and a child run per model "
+        "(its parameters, every fold's scores, the mean and interval). Exporting again "
+        "updates those runs. Needs mlflow: pip install 'ensemblekit[mlflow]'.",
+    )
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument(
+        "--mlflow",
+        metavar="URI",
+        required=True,
+        help="MLflow tracking URI: http://host:5000, sqlite:///mlflow.db, ...",
+    )
+    export.add_argument(
+        "--experiment", metavar="NAME", help="MLflow experiment (default: the study's name)"
+    )
     return parser
 
 
@@ -218,6 +237,9 @@ def main(argv=None) -> int:
         run = load_run(args.run_dir)
         if args.command == "show":
             print(run)
+        elif args.command == "export":
+            run_id = run.to_mlflow(args.mlflow, args.experiment)
+            print(f"Exported {run.status} to MLflow at {args.mlflow}: parent run {run_id}.")
         else:
             print(f"Report: {run.report(args.output)}")
         return 0

@@ -471,6 +471,44 @@ class RunResults:
             path = Path(path) / "report.html"
         return write_report(self, Path(path))
 
+    def to_mlflow(self, tracking_uri: str, experiment_name: str | None = None) -> str:
+        """Export the run to MLflow: a parent run for the study, a child run per model.
+
+        The parent run holds tags for the study's name and the package versions, and the
+        study (its TOML text when it came from a file, and ``study.json``) and the HTML
+        report as artifacts. Each model's child run, named by the model, holds its
+        parameters flattened as MLflow params (``params.module__hidden_units``), every
+        finished fold's score as the metric ``<scorer>.fold`` with the fold as its step,
+        and the comparison's ``<scorer>.mean``, ``.ci_low`` and ``.ci_high``. Exporting
+        again (after a resumed run, say) updates those runs instead of adding new ones: a
+        tag holds a digest of the study. Needs mlflow (``pip install 'ensemblekit[mlflow]'``);
+        the report needs matplotlib and is left out, with a warning, without it.
+
+        Parameters
+        ----------
+        tracking_uri : str
+            Any MLflow tracking URI: a server (``http://host:5000``), a database
+            (``sqlite:///mlflow.db``), Databricks. The process's own MLflow settings are
+            neither read nor changed.
+        experiment_name : str or None, default=None
+            The MLflow experiment, created if missing; None: the study's name.
+
+        Returns
+        -------
+        run_id : str
+            The parent run's id.
+
+        Examples
+        --------
+        >>> import tempfile, mlflow  # doctest: +SKIP
+        >>> run = load_run("runs/demo")  # doctest: +SKIP
+        >>> run_id = run.to_mlflow("sqlite:///mlflow.db")  # doctest: +SKIP
+        >>> mlflow.search_runs(search_all_experiments=True)  # doctest: +SKIP
+        """
+        from ._mlflow import to_mlflow
+
+        return to_mlflow(self, tracking_uri, experiment_name)
+
     @property
     def progress(self) -> str:
         """What is recorded, of what."""

@@ -42,6 +42,7 @@ from ._significance import (
     paired_ttest_5x2cv,
 )
 from ._size_curve import EnsembleSizeCurve, EnsembleSizeDisplay, ensemble_size_curve
+from ._stacked_halving import StackedHalvingGridSearchCV, StackedHalvingRandomSearchCV
 from ._stacked_search import StackedGridSearchCV, StackedRandomizedSearchCV
 from ._uncertainty import PredictiveUncertainty, predictive_uncertainty
 
@@ -49,6 +50,8 @@ __all__ = [
     "refine_distributions",
     "StackedGridSearchCV",
     "StackedRandomizedSearchCV",
+    "StackedHalvingGridSearchCV",
+    "StackedHalvingRandomSearchCV",
     "BiasVarianceDiversityResult",
     "bias_variance_diversity_decomp",
     "DiversityResult",

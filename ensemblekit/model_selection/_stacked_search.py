@@ -78,30 +78,43 @@ class _StackedSearchMixin:
         return self
 
     def _run_search(self, evaluate_candidates, *, callback_ctx=None):
-        """Train the candidates on the folds through the member engine, then evaluate them
-        on the same folds in the search's loop."""
+        """The search's own loop, in which every call to evaluate candidates first trains
+        them on its folds through the member engine, then evaluates them on the same
+        folds (one call for a grid or random search, one per round for halving)."""
+        context = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
         if not hasattr(self, "_stacking"):
-            context = {} if callback_ctx is None else {"callback_ctx": callback_ctx}
             return super()._run_search(evaluate_candidates, **context)
         X, y, groups, waiting, backend = self._stacking
-        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(cv.split(X, y, groups))
         random_state = check_random_state(self.random_state)
-        candidates = list(self._candidates(random_state))
-        seeds = draw_seeds(random_state, len(splits) + 1)  # one per fold, and the refit's
-        rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
-        # A net whose random_state is unset trains with its fold's seed, and the refit with
-        # one more, also when the loop fits it (a candidate that did not stack).
-        for (X_train, y_train), seed in zip(rows, seeds, strict=False):
-            waiting.seed(X_train, y_train, seed)
-        waiting.seed(X, y, seeds[-1])
-        with parallel_config(backend=backend):
-            for shared, group in _by_architecture(candidates):
-                for candidate, fold, member in self._train_group(
-                    X, y, shared, group, splits, seeds[:-1]
-                ):
-                    waiting.add(candidate, *rows[fold], member)
-        evaluate_candidates(candidates, cv=check_cv(splits))
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        n_splits = cv.get_n_splits(X, y, groups)
+        drawn = []  # the folds' seeds and the refit's, drawn when first needed
+
+        def evaluate(candidates, cv=cv, more_results=None, **kwargs):
+            candidates = list(candidates)
+            splits = list(check_cv(cv).split(X, y, groups=groups))
+            if not drawn:
+                drawn.extend(draw_seeds(random_state, n_splits + 1))
+                waiting.seed(X, y, drawn[-1])
+            seeds = drawn[:-1]
+            rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
+            # A net whose random_state is unset trains with its fold's seed, also when the
+            # loop fits it (a candidate that did not stack).
+            for (X_train, y_train), seed in zip(rows, seeds, strict=True):
+                waiting.seed(X_train, y_train, seed)
+            with parallel_config(backend=backend):
+                for shared, group in _by_architecture(candidates):
+                    for candidate, fold, member in self._train_group(
+                        X, y, shared, group, splits, seeds
+                    ):
+                        waiting.add(candidate, *rows[fold], member)
+            return evaluate_candidates(candidates, check_cv(splits), more_results, **kwargs)
+
+        return self._search_rounds(evaluate, random_state, context)
+
+    def _search_rounds(self, evaluate, random_state, context):
+        """Hand ``evaluate`` the candidates (grid and random search: all at once)."""
+        return evaluate(self._candidates(random_state))
 
     def _why_not_stacked(self, X, params: dict) -> str | None:
         if params:

@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.utils import TeeGenerator
 
 from ..engine import net_threads
@@ -52,6 +52,13 @@ from ._watch import DivergenceWarning, divergence, non_convergence
 
 def _noop(*args, **kwargs) -> None:
     """A sink for skorch callbacks when the net is silent."""
+
+
+def _echo(*args, **kwargs) -> None:
+    """``print``, looked up when called: the sink of the net's callbacks. A net holding
+    ``builtins.print`` itself no longer pickles once another package replaces it (Ray's
+    ``ray.shutdown()`` does), as pickle finds a function by its name."""
+    print(*args, **kwargs)
 
 
 def _first_bad(values) -> float:
@@ -416,7 +423,13 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
 
     @property
     def _default_callbacks(self):
-        callbacks = list(super()._default_callbacks)
+        # The net's verbosity picks the sink: skorch's PrintLog writes to any sink but print
+        # whatever the verbosity.
+        sink = _echo if self.verbose else _noop
+        callbacks = [
+            (name, PrintLog(sink=sink) if isinstance(callback, PrintLog) else callback)
+            for name, callback in super()._default_callbacks
+        ]
         if self.early_stopping:
             stopper = EarlyStopping(
                 monitor="valid_loss",
@@ -424,7 +437,7 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
                 threshold=self.tol,
                 threshold_mode="rel",
                 load_best=True,
-                sink=print if self.verbose else _noop,
+                sink=sink,
             )
             callbacks.append(("early_stopping", stopper))
         return callbacks

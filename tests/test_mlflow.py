@@ -1,0 +1,129 @@
+"""A run folder exported to MLflow: a parent run, a child run per model, updated in place."""
+
+import shutil
+import sys
+
+import pytest
+
+from ensemblekit.experiment import Experiment, load_run
+from ensemblekit.experiment._cli import main
+from ensemblekit.experiment._mlflow import flat_params
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+STUDY = """\
+name = "iris in mlflow"
+random_state = 0
+scoring = ["accuracy", "neg_log_loss"]
+
+[data]
+dataset = "iris"
+
+[cv]
+splitter = "StratifiedKFold"
+n_splits = 3
+shuffle = true
+
+[models.tree]
+class = "sklearn.tree.DecisionTreeClassifier"
+max_depth = 2
+
+[models.scaled_logistic]
+pipeline = ["sklearn.preprocessing.StandardScaler",
+            {class = "sklearn.linear_model.LogisticRegression", C = 0.5}]
+"""
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is ./mlruns
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(STUDY)
+    study = Experiment.from_toml(study_file)
+    study.verbose = 0
+    study.run(tmp_path / "run")
+    return tmp_path / "run"
+
+
+def _runs(client, experiment="iris in mlflow"):
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    return client.search_runs([experiment_id])
+
+
+def test_a_study_reads_back_through_search_runs(run_dir, tmp_path, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    before = mlflow.get_tracking_uri()
+    parent = load_run(run_dir).to_mlflow(uri)
+    assert mlflow.get_tracking_uri() == before  # the process's MLflow settings untouched
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    table = mlflow.search_runs(experiment_names=["iris in mlflow"])
+    children = table[table["tags.mlflow.parentRunId"] == parent].set_index("tags.mlflow.runName")
+    assert sorted(children.index) == ["scaled_logistic", "tree"]
+    assert children.loc["tree", "params.class"] == "sklearn.tree._classes.DecisionTreeClassifier"
+    assert children.loc["tree", "params.max_depth"] == "2"
+    logistic = children.loc["scaled_logistic"]  # named as get_params(deep=True) names them
+    assert logistic["params.steps"] == '["standardscaler", "logisticregression"]'
+    assert logistic["params.logisticregression"].endswith("LogisticRegression")
+    assert logistic["params.logisticregression__C"] == "0.5"
+    assert logistic["params.standardscaler__with_mean"] == "true"
+    run = load_run(run_dir)
+    client = MlflowClient(tracking_uri=uri)
+    tree = children.loc["tree", "run_id"]
+    history = client.get_metric_history(tree, "accuracy.fold")
+    assert [m.step for m in history] == [0, 1, 2]
+    assert [m.value for m in history] == [
+        run.fold_record("tree", f)["scores"]["accuracy"] for f in range(3)
+    ]
+    row = next(r for r in run.comparison["accuracy"] if r.name == "tree")
+    assert children.loc["tree", "metrics.accuracy.mean"] == pytest.approx(row.mean)
+    assert children.loc["tree", "metrics.accuracy.ci_low"] == pytest.approx(row.ci_low)
+    study_run = client.get_run(parent)
+    assert study_run.data.tags["ensemblekit.study"] == "iris in mlflow"
+    assert study_run.data.tags["version.scikit-learn"] == run.study["versions"]["scikit-learn"]
+    artifacts = {a.path for a in client.list_artifacts(parent)}
+    assert {"study.toml", "study.json", "report.html"} <= artifacts
+
+
+def test_exporting_again_updates_the_runs_it_made(run_dir, tmp_path):
+    """A half-finished run, exported, then finished and exported twice: the same runs, the
+    missing fold added once, nothing logged twice."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    record = run_dir / "records" / "folds" / "tree" / "0002.json"
+    shutil.move(record, tmp_path / "aside.json")
+    first = load_run(run_dir).to_mlflow(uri)
+    tree = next(r for r in _runs(client) if r.data.tags.get("ensemblekit.model") == "tree")
+    assert [m.step for m in client.get_metric_history(tree.info.run_id, "accuracy.fold")] == [0, 1]
+    shutil.move(tmp_path / "aside.json", record)
+    for _ in range(2):
+        assert load_run(run_dir).to_mlflow(uri) == first
+    runs = _runs(client)
+    assert len(runs) == 3  # the study and its two models
+    history = client.get_metric_history(tree.info.run_id, "accuracy.fold")
+    assert [m.step for m in history] == [0, 1, 2]
+    means = client.get_metric_history(tree.info.run_id, "accuracy.mean")
+    assert len(means) == 2  # on two folds, then on three; the third export added nothing
+    assert all(r.info.status == "FINISHED" for r in runs)
+
+
+def test_the_cli_exports_and_names_the_extra(run_dir, tmp_path, monkeypatch, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert main(["export", str(run_dir), "--mlflow", uri, "--experiment", "mine"]) == 0
+    assert "parent run" in capsys.readouterr().out
+    assert len(_runs(MlflowClient(tracking_uri=uri), "mine")) == 3
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if MLflow were not installed
+    assert main(["export", str(run_dir), "--mlflow", uri]) == 2
+    assert "pip install 'ensemblekit[mlflow]'" in capsys.readouterr().err
+
+
+def test_parameters_are_flattened_within_mlflows_limits():
+    inner = {"class": "a.B", "params": {"n": None, "long": "x" * 7000}}
+    spec = {
+        "class": "x.Y",
+        "params": {"estimator": inner, "steps": [["cut", "drop"], ["b", inner]]},
+    }
+    flat = flat_params(spec)
+    assert flat["class"] == "x.Y" and flat["estimator"] == "a.B" and flat["estimator__n"] == "null"
+    assert flat["steps"] == '["cut", "b"]' and flat["cut"] == "drop" and flat["b"] == "a.B"
+    assert len(flat["b__long"]) == 6000 and flat["b__long"].endswith("…")

@@ -1,0 +1,103 @@
+"""Successive halving of nets, each round stacked: scikit-learn's rounds, elimination and
+results, with the candidates x folds of a round trained as one model."""
+
+import numpy as np
+import pytest
+from scipy.stats import loguniform
+from sklearn.datasets import make_classification
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
+
+from ensemblekit.model_selection import StackedHalvingGridSearchCV, StackedHalvingRandomSearchCV
+from ensemblekit.nets import NeuralNetClassifier
+
+# Tiny nets trained a few epochs on purpose: that they have not converged is expected.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+GRID = {"lr": [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], "optimizer__weight_decay": [0.0, 1e-3]}
+NET = {"module__hidden_units": (16,), "batch_size": 64, "max_epochs": 9, "random_state": 0}
+
+
+def _same_search(ours, theirs):
+    """The same rounds, the same survivors, the same scores to float32 rounding."""
+    assert ours.n_candidates_ == theirs.n_candidates_
+    assert ours.n_resources_ == theirs.n_resources_
+    assert ours.n_iterations_ == theirs.n_iterations_
+    assert ours.best_params_ == theirs.best_params_
+    for key in ("params", "iter", "n_resources"):
+        assert list(ours.cv_results_[key]) == list(theirs.cv_results_[key]), key
+    np.testing.assert_allclose(
+        ours.cv_results_["mean_test_score"], theirs.cv_results_["mean_test_score"], atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("resource", ["max_epochs", "n_samples"])
+def test_halving_grid_decides_as_scikit_learns(digits, resource):
+    X, y = digits
+    kwargs = {"resource": resource, "cv": 3, "scoring": "neg_log_loss", "random_state": 0}
+    if resource == "max_epochs":
+        kwargs["max_resources"] = 9  # scikit-learn's "auto" is for n_samples only
+    else:  # rounds of 44, 133 and 400 rows: every round's folds hold every class
+        X, y = make_classification(400, 20, n_informative=6, random_state=0)
+    net = NeuralNetClassifier(**NET)
+    ours = StackedHalvingGridSearchCV(net, GRID, **kwargs).fit(X, y)
+    theirs = HalvingGridSearchCV(net, GRID, **kwargs).fit(X, y)
+    _same_search(ours, theirs)
+    # Every round trained stacked: all its candidates x folds as one model.
+    assert [g["n_fits"] for g in ours.stacked_groups_] == [3 * n for n in ours.n_candidates_]
+    assert all(g["stacked"] for g in ours.stacked_groups_)
+    if resource == "max_epochs":
+        assert ours.n_resources_ == [1, 3, 9] and ours.n_candidates_ == [12, 4, 2]
+        assert ours.best_params_["max_epochs"] == 9
+        assert ours.best_estimator_.max_epochs == 9
+        assert len(ours.best_estimator_.history) == 9
+
+
+def test_halving_random_search_decides_as_scikit_learns(digits):
+    X, y = digits
+    net = NeuralNetClassifier(**NET)
+    space = {"lr": loguniform(1e-4, 1e-1)}
+    kwargs = {
+        "n_candidates": 9, "resource": "max_epochs", "min_resources": 1, "max_resources": 9,
+        "cv": 3, "scoring": "neg_log_loss", "random_state": 0,
+    }  # fmt: skip
+    ours = StackedHalvingRandomSearchCV(net, space, **kwargs).fit(X, y)
+    theirs = HalvingRandomSearchCV(net, space, **kwargs).fit(X, y)
+    _same_search(ours, theirs)
+    assert ours.n_candidates_ == [9, 3, 1]
+
+
+def test_auto_takes_the_most_resource_from_the_net_and_leaves_the_parameter(digits):
+    X, y = digits
+    search = StackedHalvingGridSearchCV(NeuralNetClassifier(**NET), {"lr": [1e-3, 1e-2]}, cv=2)
+    search.fit(X, y)
+    assert search.max_resources_ == 9 and search.max_resources == "auto"
+    assert search.get_params()["max_resources"] == "auto"
+    bad = StackedHalvingGridSearchCV(
+        NeuralNetClassifier(**NET), {"lr": [1e-3]}, resource="module__dropout", cv=2
+    )
+    with pytest.raises(ValueError, match="max_resources='auto' takes the most module__dropout"):
+        bad.fit(X, y)
+    with pytest.raises(ValueError, match="Cannot use parameter max_epochs as the resource"):
+        StackedHalvingGridSearchCV(NeuralNetClassifier(**NET), {"max_epochs": [3, 9]}, cv=2).fit(
+            X, y
+        )
+
+
+@pytest.mark.parametrize("resource", ["max_epochs", "n_samples"])
+def test_every_rounds_loop_adopts_its_stacked_members(digits, resource, monkeypatch):
+    """Only the refit trains in the search's loop: each round's fits take their members."""
+    from ensemblekit.nets._base import NeuralNetBase
+
+    X, y = digits
+    trained = []
+    original = NeuralNetBase._train
+    monkeypatch.setattr(
+        NeuralNetBase, "_train", lambda net, data: trained.append(1) or original(net, data)
+    )
+    grid = {"lr": [1e-3, 3e-3, 1e-2, 3e-2]}
+    search = StackedHalvingGridSearchCV(
+        NeuralNetClassifier(**NET), grid, resource=resource, factor=2, cv=2, random_state=0
+    ).fit(X, y)
+    assert search.n_candidates_ == [4, 2, 1]
+    assert len(trained) == 1
