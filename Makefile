@@ -15,10 +15,10 @@ $(STAMP_RUN): pyproject.toml constraints.txt
 	$(PIP) -e .
 	touch $@
 
-# The test run covers every backend and integration: Ray and MLflow are extras a user
-# installs on demand, and the tests of them run here.
+# The test run covers every backend and integration: Ray, MLflow and Optuna are extras a
+# user installs on demand, and the tests of them run here.
 $(STAMP_TEST): $(STAMP_RUN)
-	$(PIP) -e ".[test,imbalanced,docs,ray,mlflow]"
+	$(PIP) -e ".[test,imbalanced,docs,ray,mlflow,optuna]"
 	touch $@
 
 # The main job as a study: run it (resuming an unfinished run), then write its HTML report.

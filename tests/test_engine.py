@@ -273,3 +273,21 @@ def test_cross_fit_is_cross_val_score_and_cross_val_predict_for_a_seeded_learner
         tree, X, y, splits, scoring=["accuracy", "f1_macro"], predictions=False
     )
     assert sorted(several) == ["accuracy", "f1_macro"] and none is None
+
+
+def test_on_epoch_end_sees_stacked_members_by_plan_and_stops_those_it_names(digits):
+    X, y = digits
+    net = NeuralNetClassifier(module__hidden_units=(8,), max_epochs=4, batch_size=64)
+    plans = [MemberPlan(seed=s) for s in range(4)]
+    seen = []
+
+    def on_epoch_end(indices, members):
+        seen.append((list(indices), [len(m.history) for m in members]))
+        return [2] if len(seen) == 2 else []  # plan 2 stops after its second epoch
+
+    members = fit_members(net, X, y, plans, engine="vectorized", on_epoch_end=on_epoch_end)
+    assert [len(m.history) for m in members] == [4, 4, 2, 4]
+    assert seen[0] == ([0, 1, 2, 3], [1, 1, 1, 1])
+    assert sorted(seen[2][0]) == [0, 1, 3]
+    with pytest.raises(ValueError, match="on_epoch_end needs the members to train in this"):
+        fit_members(net, X, y, plans, n_jobs=2, on_epoch_end=on_epoch_end)

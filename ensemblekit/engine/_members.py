@@ -123,6 +123,7 @@ def fit_members(
     reseed: str = "all",
     engine: str = "auto",
     on_fitted: Callable[[list[int], list[BaseEstimator]], None] | None = None,
+    on_epoch_end: Callable[[list[int], list[BaseEstimator]], Sequence[int]] | None = None,
 ) -> list[BaseEstimator]:
     """Fit one clone of ``estimator`` per plan and return them in plan order.
 
@@ -168,6 +169,13 @@ def fit_members(
         Backends that cannot hand results back one by one (multiprocessing, Ray) give them
         all when the last task ends. An exception it raises stops the call, as a member's
         error does.
+    on_epoch_end : callable or None, default=None
+        ``on_epoch_end(indices, members)`` is called after every epoch of stacked members
+        with those still training (their weights current, the epoch in their history)
+        and their positions in ``plans``; it returns the positions to stop there, as an
+        early-stopped member stops (a search prunes a trial this way). Members trained
+        one by one are not called. The members must train in this process: ``n_jobs=1``
+        or a threading backend.
 
     Returns
     -------
@@ -214,6 +222,13 @@ def fit_members(
     if verbose and reason is not None:
         print(f"The {len(plans)} members train one by one: {reason}.", file=sys.stderr)
     n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
+    backend = joblib.parallel.get_active_backend()[0]
+    in_process = n_workers == 1 or getattr(backend, "uses_threads", False)
+    if on_epoch_end is not None and not in_process:
+        raise ValueError(
+            "on_epoch_end needs the members to train in this process: use n_jobs=1 or "
+            "joblib.parallel_config(backend='threading')."
+        )
     n_threads = worker_threads(n_workers)
     only_unset = reseed == "unset"
     if stacked:
@@ -224,8 +239,6 @@ def fit_members(
     else:
         tasks = [[i] for i in range(len(plans))]
         what = f"{len(plans)} members"
-    backend = joblib.parallel.get_active_backend()[0]
-    in_process = n_workers == 1 or getattr(backend, "uses_threads", False)
     # Dask scatters a large argument to one worker and runs the tasks that use it there:
     # right for many one-member tasks, but stacked tasks are one per worker, so each one
     # carries the data inside (a tuple, which is not scattered) and they run side by side.
@@ -243,6 +256,7 @@ def fit_members(
             (
                 estimator, [plans[i] for i in task], stacked, fit_params or {}, n_threads,
                 os.getpid(), only_unset, report, call, number, stop,
+                None if on_epoch_end is None else _InPlans(on_epoch_end, task),
             )
             for number, task in enumerate(tasks)
         ]  # fmt: skip
@@ -316,7 +330,7 @@ def _parallel(on_fitted, n_jobs, n_tasks: int) -> dict:
 
 def _fit_task(
     data, estimator, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report,
-    call=None, number=0, stop=None,
+    call=None, number=0, stop=None, on_epoch_end=None,
 ):  # fmt: skip
     """One task: its members cloned, seeded and fitted, one by one or stacked.
 
@@ -345,7 +359,8 @@ def _fit_task(
             ]
             if stacked:
                 with deferred_warnings() as notes:
-                    members = estimator.fit_stacked(members, X, y, plans, on_epoch=report)
+                    hook = {} if on_epoch_end is None else {"on_epoch_end": on_epoch_end}
+                    members = estimator.fit_stacked(members, X, y, plans, on_epoch=report, **hook)
                 owners = {id(member): i for i, member in enumerate(members)}
                 by_member = [[] for _ in members]
                 for note in notes:
@@ -358,6 +373,19 @@ def _fit_task(
                 by_member.append(notes)
                 report(1.0)
         return number, members, by_member
+
+
+class _InPlans:
+    """A task's ``on_epoch_end``: the caller's, with the task's positions as positions in
+    the plans of the whole call."""
+
+    def __init__(self, on_epoch_end, task: list[int]):
+        self.on_epoch_end, self.task = on_epoch_end, list(task)
+
+    def __call__(self, positions: list[int], members: list) -> list[int]:
+        stop = self.on_epoch_end([self.task[p] for p in positions], members) or ()
+        where = {self.task[p]: p for p in positions}
+        return [where[index] for index in stop if index in where]
 
 
 class _ParentGone:

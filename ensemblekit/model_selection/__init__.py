@@ -43,6 +43,7 @@ from ._significance import (
 )
 from ._size_curve import EnsembleSizeCurve, EnsembleSizeDisplay, ensemble_size_curve
 from ._stacked_halving import StackedHalvingGridSearchCV, StackedHalvingRandomSearchCV
+from ._stacked_optuna import StackedOptunaSearchCV
 from ._stacked_search import StackedGridSearchCV, StackedRandomizedSearchCV
 from ._uncertainty import PredictiveUncertainty, predictive_uncertainty
 
@@ -52,6 +53,7 @@ __all__ = [
     "StackedRandomizedSearchCV",
     "StackedHalvingGridSearchCV",
     "StackedHalvingRandomSearchCV",
+    "StackedOptunaSearchCV",
     "BiasVarianceDiversityResult",
     "bias_variance_diversity_decomp",
     "DiversityResult",

@@ -270,7 +270,7 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
         """
         return stacking_blocker(self, X, y, plans, fit_params)
 
-    def fit_stacked(self, members: list, X, y, plans, *, on_epoch=None) -> list:
+    def fit_stacked(self, members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None) -> list:
         """Train ``members`` (seeded clones of this net), member ``i`` on ``plans[i]``, as
         stacked models; each ends as the net its own ``fit`` on its rows would give.
 
@@ -286,13 +286,18 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         plans : sequence of MemberPlan
         on_epoch : callable or None, default=None
+        on_epoch_end : callable or None, default=None
+            ``on_epoch_end(positions, members)`` is called after every epoch with the
+            members still training (weights current, the epoch in their history) and
+            their positions in ``members``; it returns the positions that stop there, as
+            an early-stopped member does.
 
         Returns
         -------
         members : list of nets
             The same objects, fitted.
         """
-        return fit_stacked(members, X, y, plans, on_epoch=on_epoch)
+        return fit_stacked(members, X, y, plans, on_epoch=on_epoch, on_epoch_end=on_epoch_end)
 
     def on_batch_begin(self, net, **kwargs) -> None:
         """A member whose ensemble fit was stopped (Ctrl-C, another member's error) stops

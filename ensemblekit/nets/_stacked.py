@@ -48,12 +48,23 @@ def _global_generator(device) -> torch.Generator:
     return generator
 
 
-def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
+def fit_stacked(members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None) -> list:
     """Prepare each member as its fit would, then train them in stacks of one shape.
 
     Members are prepared one at a time and trained as soon as a chunk of one shape is
     full, so the rows and modules of at most one chunk per shape are in memory at once.
+    ``on_epoch_end(positions, members)``, after each epoch of a stack, gets the positions
+    in ``members`` of those still training and returns the positions to stop there.
     """
+    if on_epoch_end is not None:
+        positions = {id(member): i for i, member in enumerate(members)}
+        hook = on_epoch_end
+
+        def on_epoch_end(stack_members: list) -> set[int]:
+            where = [positions[id(member)] for member in stack_members]
+            stop = set(hook(where, stack_members) or ())
+            return {k for k, position in enumerate(where) if position in stop}
+
     # One float32 copy at most; torch will not wrap a read-only array (joblib's memmaps).
     X = as_float32(check_array(X, dtype=(np.float32, np.float64), input_name="X"))
     X = np.require(X, requirements=["C_CONTIGUOUS", "WRITEABLE"])
@@ -74,10 +85,10 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None) -> list:
             chunk = chunks.setdefault(key, [])
             chunk.append((member, prepared))
             if len(chunk) == limits[key]:
-                _train_chunk(chunk, X_host, shared, on_epoch)
+                _train_chunk(chunk, X_host, shared, on_epoch, on_epoch_end)
         for chunk in chunks.values():
             if chunk:
-                _train_chunk(chunk, X_host, shared, on_epoch)
+                _train_chunk(chunk, X_host, shared, on_epoch, on_epoch_end)
     finally:
         for member in members:
             vars(member).pop("_shuffle", None)
@@ -95,14 +106,14 @@ def _prepare(member, X: np.ndarray, y, plan) -> tuple[MemberRows, torch.Generato
     return rows, generator
 
 
-def _train_chunk(chunk: list, X: torch.Tensor, shared: SharedTargets, on_epoch) -> None:
+def _train_chunk(chunk: list, X: torch.Tensor, shared: SharedTargets, on_epoch, on_epoch_end):
     """Train the prepared members of ``chunk`` as one stack, and empty the chunk."""
     members = [member for member, _ in chunk]
     prepared = [member_prepared for _, member_prepared in chunk]
     chunk.clear()  # the stack takes the members' rows, and lets each go once copied
     stack = _Stack(members, prepared, X, shared)
     with members[0]._threads():
-        stack.train(on_epoch)
+        stack.train(on_epoch, on_epoch_end)
 
 
 def _stack_rows(rows: list, n_X: int, shared: SharedTargets, device) -> dict[str, torch.Tensor]:
@@ -185,8 +196,9 @@ class _Stack:
         )
 
     # ------------------------------------------------------------------ the loop
-    def train(self, on_epoch=None) -> None:
-        """Run every member's epochs as its own fit's loop would, all members at once."""
+    def train(self, on_epoch=None, on_epoch_end=None) -> None:
+        """Run every member's epochs as its own fit's loop would, all members at once;
+        ``on_epoch_end(members)`` may stop some after each epoch (their stack positions)."""
         for member in self.members:
             member.notify("on_train_begin", X=None, y=None)
         for epoch in range(self.n_epochs):
@@ -212,6 +224,8 @@ class _Stack:
                     if not vars(member).pop("_stopped_by_callback", False):
                         raise  # Ctrl-C, not a callback: the whole fit stops
                     stopped.append(k)
+            if on_epoch_end is not None:  # the caller stops some (a pruned search trial)
+                stopped += sorted(set(on_epoch_end(self.members)) - set(stopped))
             left = self.n_epochs - epoch - 1
             if on_epoch is not None:
                 on_epoch((len(self.members) + len(stopped) * left) / self.n_epochs)

@@ -1,0 +1,376 @@
+"""Optuna trials of a net, asked in batches and trained folds and all as one stacked model.
+
+Each batch of ``batch_size`` trials is asked of the study at once (ask-and-tell), and its
+trials x folds train through the member engine as stacked members. After every epoch the
+search scores each member on its fold's test rows and reports each trial's mean to the
+study (``trial.report``); a trial the study's pruner stops leaves the stack at once, its
+slots freed, and is told PRUNED. A trial that trains to the end is told its CV score.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from copy import deepcopy
+
+import numpy as np
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils import check_X_y, get_tags, indexable
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..engine import MemberPlan, fit_members
+from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..nets._stack_blockers import stackable_param
+from ..utils._private import _safe_indexing
+from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise ImportError(
+            "StackedOptunaSearchCV needs optuna, which is not installed: "
+            "pip install 'ensemblekit[optuna]'"
+        ) from None
+    return optuna
+
+
+class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
+    """Optuna's search over net parameters, its trials asked in batches and trained with
+    every fold as one stacked model, pruned epoch by epoch.
+
+    In the manner of optuna-integration's ``OptunaSearchCV``: ``param_distributions``
+    holds Optuna distributions, the study's sampler proposes the trials and its pruner
+    stops them. Each batch of ``batch_size`` trials is asked at once; its trials x folds
+    train as stacked members (candidates that differ in anything other than ``lr`` and
+    ``optimizer__*`` form stacks of their own). After every epoch each member is scored on
+    its fold's test rows and each trial's mean is reported (``trial.report(score,
+    epoch)``); a trial the pruner stops leaves the stack at once and is told PRUNED.
+    Trials that train to the end are told their mean CV score.
+
+    Parameters
+    ----------
+    estimator : NeuralNetClassifier or NeuralNetRegressor
+    param_distributions : dict of str to optuna.distributions.BaseDistribution
+        Net parameters and their distributions (``FloatDistribution(1e-4, 1e-1,
+        log=True)`` for ``lr``).
+    n_trials : int, default=10
+    batch_size : int, default=8
+        Trials asked of the study, and trained, at once.
+    cv : int, cross-validation generator or iterable, default=5
+    study : optuna.Study or None, default=None
+        A study to maximize the score in; None creates one in memory with a seeded TPE
+        sampler and Optuna's MedianPruner.
+    scoring : str, callable or None, default=None
+        One scorer, as in scikit-learn (None: the estimator's ``score``).
+    refit : bool, default=True
+        Fit the best trial's parameters on all of X as ``best_estimator_``.
+    timeout : float or None, default=None
+        Seconds after which no new batch is asked.
+    callbacks : list of callable or None, default=None
+        ``callback(study, frozen_trial)`` after each trial is told, as Optuna's
+        ``study.optimize`` calls them.
+    random_state : None, int or RandomState, default=None
+        The seeds of nets whose ``random_state`` is None (one per fold, and the refit's)
+        and of the sampler of a study made here.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    study_ : optuna.Study
+    trials_ : list of optuna.trial.FrozenTrial
+        The trials this fit told, in order.
+    cv_results_ : dict of str to ndarray
+        Per trial: ``params``, ``param_<name>``, ``state`` ("COMPLETE" or "PRUNED"),
+        ``n_epochs`` (epochs trained), ``split<i>_test_score`` (a pruned trial's at its
+        last reported epoch), ``mean_test_score``, ``std_test_score`` and
+        ``rank_test_score`` (pruned trials rank after the complete ones).
+    best_params_ : dict
+    best_score_ : float
+    best_index_ : int
+    best_estimator_ : estimator
+        With ``refit=True``.
+    n_splits_ : int
+
+    See Also
+    --------
+    StackedHalvingGridSearchCV : successive halving over epochs.
+    StackedRandomizedSearchCV : every sampled candidate trained to the end.
+
+    Examples
+    --------
+    >>> import optuna
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ensemblekit.model_selection import StackedOptunaSearchCV
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> space = {"lr": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)}
+    >>> net = NeuralNetClassifier(max_epochs=10, random_state=0)
+    >>> search = StackedOptunaSearchCV(net, space, n_trials=8, batch_size=4, cv=3, random_state=0)
+    >>> len(search.fit(X, y).trials_), sorted(search.best_params_)
+    (8, ['lr'])
+    """
+
+    def __init__(
+        self, estimator, param_distributions, *, n_trials=10, batch_size=8, cv=5, study=None,
+        scoring=None, refit=True, timeout=None, callbacks=None, random_state=None, verbose=0,
+    ):  # fmt: skip
+        self.estimator = estimator
+        self.param_distributions = param_distributions
+        self.n_trials = n_trials
+        self.batch_size = batch_size
+        self.cv = cv
+        self.study = study
+        self.scoring = scoring
+        self.refit = refit
+        self.timeout = timeout
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y=None, *, groups=None):
+        """Ask, train and tell batches of trials until ``n_trials`` (or ``timeout``), then
+        refit the best.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter.
+
+        Returns
+        -------
+        self
+        """
+        optuna = _optuna()
+        self._check_params(optuna)
+        check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
+        X, y = (np.asarray(v) if isinstance(v, list | tuple) else v for v in (X, y))
+        X, y = indexable(X, y)
+        if is_classifier(self.estimator) and np.ndim(y) == 2 and np.shape(y)[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column of labels: as the nets take it
+        scorer = check_scoring(self.estimator, scoring=self.scoring)
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        splits = list(cv.split(X, y, groups))
+        random_state = check_random_state(self.random_state)
+        seeds = draw_seeds(random_state, len(splits) + 1)
+        study = self.study
+        if study is None:
+            sampler = optuna.samplers.TPESampler(seed=int(random_state.randint(MAX_SEED)))
+            study = optuna.create_study(
+                direction="maximize", sampler=sampler, pruner=optuna.pruners.MedianPruner()
+            )
+        start, told, results = time.monotonic(), [], []
+        while len(told) < self.n_trials:
+            if self.timeout is not None and time.monotonic() - start > self.timeout:
+                break
+            size = min(self.batch_size, self.n_trials - len(told))
+            trials = [study.ask(self.param_distributions) for _ in range(size)]
+            for trial, result in zip(
+                trials, self._train(trials, X, y, splits, seeds, scorer), strict=True
+            ):
+                state = optuna.trial.TrialState.PRUNED if result["pruned"] else None
+                value = None if result["pruned"] else float(np.mean(result["scores"]))
+                frozen = study.tell(trial, value, state=state)
+                told.append(frozen)
+                results.append(result)
+                for callback in self.callbacks or []:
+                    callback(study, frozen)
+        self.study_, self.trials_, self.n_splits_ = study, told, len(splits)
+        self.cv_results_ = _cv_results(told, results, len(splits))
+        complete = [i for i, r in enumerate(results) if not r["pruned"]]
+        if not complete:
+            raise ValueError(
+                f"Every one of the {len(told)} trials was pruned: there is no best trial. "
+                "Ask for more trials, or give the pruner more warm-up (n_warmup_steps)."
+            )
+        self.best_index_ = int(max(complete, key=lambda i: self.cv_results_["mean_test_score"][i]))
+        self.best_params_ = dict(told[self.best_index_].params)
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        if self.refit:
+            best = clone(self.estimator).set_params(**self.best_params_)
+            self.best_estimator_ = set_random_states(best, seeds[-1], only_unset=True).fit(X, y)
+        return self
+
+    def _check_params(self, optuna) -> None:
+        if not isinstance(self.estimator, NeuralNetClassifier | NeuralNetRegressor):
+            raise ValueError(
+                f"estimator must be an ensemblekit NeuralNetClassifier or NeuralNetRegressor, "
+                f"got {type(self.estimator).__name__}: scale X beforehand and search the net."
+            )
+        if not isinstance(self.param_distributions, dict) or not all(
+            isinstance(d, optuna.distributions.BaseDistribution)
+            for d in self.param_distributions.values()
+        ):
+            raise ValueError(
+                "param_distributions must map parameter names to Optuna distributions, such "
+                "as {'lr': optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}."
+            )
+        for name, value in [("n_trials", self.n_trials), ("batch_size", self.batch_size)]:
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if self.study is not None and self.study.direction != optuna.study.StudyDirection.MAXIMIZE:
+            raise ValueError(
+                "study must maximize: the search reports scores, where greater is better "
+                "(scikit-learn's convention; neg_log_loss for a loss). Create it with "
+                "direction='maximize'."
+            )
+
+    def _train(self, trials, X, y, splits, seeds, scorer) -> list[dict]:
+        """Train a batch's trials x folds stacked, reporting each epoch; per trial its
+        test scores, epochs trained and whether it was pruned."""
+        n_folds = len(splits)
+        tests = [(_safe_indexing(X, test), _safe_indexing(y, test)) for _, test in splits]
+        results = [{"scores": [np.nan] * n_folds, "epochs": 0, "pruned": False} for _ in trials]
+        by_shared = defaultdict(list)
+        for t, trial in enumerate(trials):
+            shared = {k: v for k, v in sorted(trial.params.items()) if not stackable_param(k)}
+            by_shared[repr(shared)].append((t, shared))
+        for group in by_shared.values():
+            shared, members_of = group[0][1], [t for t, _ in group]
+            plans = [
+                MemberPlan(
+                    seed=seeds[fold], rows=splits[fold][0],
+                    params={k: v for k, v in trials[t].params.items() if stackable_param(k)},
+                )
+                for t in members_of
+                for fold in range(n_folds)
+            ]  # fmt: skip
+            epochs = defaultdict(dict)  # (trial, epoch) -> fold -> score
+
+            def on_epoch_end(indices, members, members_of=members_of, epochs=epochs):
+                stop = []
+                reported = set()
+                for index, member in zip(indices, members, strict=True):
+                    t, fold = members_of[index // n_folds], index % n_folds
+                    epoch = len(member.history)
+                    epochs[t, epoch][fold] = scorer(member, *tests[fold])
+                    results[t]["epochs"] = epoch
+                    reported.add((t, epoch))
+                for t, epoch in sorted(reported):
+                    scores = epochs[t, epoch]
+                    if len(scores) < n_folds:  # folds of the trial in another stack
+                        continue
+                    results[t]["scores"] = [scores[f] for f in range(n_folds)]
+                    trials[t].report(float(np.mean(results[t]["scores"])), epoch)
+                    if trials[t].should_prune():
+                        results[t]["pruned"] = True
+                        first = members_of.index(t) * n_folds
+                        stop += range(first, first + n_folds)
+                return stop
+
+            base = clone(self.estimator).set_params(**shared)
+            members = fit_members(
+                base, X, y, plans, n_jobs=1, verbose=self.verbose, reseed="unset",
+                engine="auto", on_epoch_end=on_epoch_end,
+            )  # fmt: skip
+            for index, member in enumerate(members):
+                t, fold = members_of[index // n_folds], index % n_folds
+                if not results[t]["pruned"]:  # the final weights (early stopping restores)
+                    results[t]["scores"][fold] = scorer(member, *tests[fold])
+                    results[t]["epochs"] = len(member.history)
+        return results
+
+    @property
+    def n_features_in_(self) -> int:
+        """Columns of X seen during fit (with ``refit=True``)."""
+        if not hasattr(self, "best_estimator_"):
+            raise AttributeError(f"{type(self).__name__} has no n_features_in_ before fit.")
+        return self.best_estimator_.n_features_in_
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """Class labels (a classifier net, with ``refit=True``)."""
+        if not hasattr(self, "best_estimator_"):
+            raise AttributeError(f"{type(self).__name__} has no classes_ before fit.")
+        return self.best_estimator_.classes_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        estimator_tags = get_tags(self.estimator)
+        tags.estimator_type = estimator_tags.estimator_type
+        tags.classifier_tags = deepcopy(estimator_tags.classifier_tags)
+        tags.regressor_tags = deepcopy(estimator_tags.regressor_tags)
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def predict(self, X):
+        """The best estimator's prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray
+        """
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        """The best estimator's class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
+
+    def score(self, X, y):
+        """The best estimator scored on X, y with the search's scorer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self, "best_estimator_")
+        return check_scoring(self.estimator, scoring=self.scoring)(self.best_estimator_, X, y)
+
+
+def _cv_results(trials, results, n_splits: int) -> dict:
+    """The trials as a ``cv_results_`` table (params, state, epochs, fold scores, rank)."""
+    names = sorted({name for trial in trials for name in trial.params})
+    table = {
+        "params": [dict(trial.params) for trial in trials],
+        **{
+            f"param_{name}": np.ma.masked_array(
+                [trial.params.get(name) for trial in trials],
+                mask=[name not in trial.params for trial in trials],
+                dtype=object,
+            )
+            for name in names
+        },
+        "state": np.array(["PRUNED" if r["pruned"] else "COMPLETE" for r in results]),
+        "n_epochs": np.array([r["epochs"] for r in results]),
+    }
+    scores = np.array([r["scores"] for r in results], dtype=float).reshape(len(results), n_splits)
+    for fold in range(n_splits):
+        table[f"split{fold}_test_score"] = scores[:, fold]
+    table["mean_test_score"] = scores.mean(axis=1)
+    table["std_test_score"] = scores.std(axis=1)
+    # Complete trials first, by score; pruned ones after, by their last reported score.
+    key = [(r["pruned"], -m) for r, m in zip(results, table["mean_test_score"], strict=True)]
+    order = sorted(range(len(results)), key=lambda i: key[i])
+    rank = np.empty(len(results), dtype=np.int32)
+    rank[order] = np.arange(1, len(results) + 1)
+    table["rank_test_score"] = rank
+    return table
