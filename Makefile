@@ -26,16 +26,17 @@ demo: $(STAMP_RUN)
 	$(PIP) -e ".[plot]"
 	$(VENV)/bin/ensemblekit run examples/demo.toml --out runs/demo --report
 
-# Every example, with the extras they use (plot, imbalanced); figures in examples/figures/.
+# Every example, with the extras they use (plot, imbalanced, optuna); figures in examples/figures/.
 examples: $(STAMP_RUN)
-	$(PIP) -e ".[plot,imbalanced]"
+	$(PIP) -e ".[plot,imbalanced,optuna]"
 	for script in examples/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # The figures the user guide shows (docs/images/), drawn by the examples in full.
 figures: $(STAMP_RUN)
-	$(PIP) -e ".[plot]"
+	$(PIP) -e ".[plot,optuna]"
 	$(PY) examples/plot_diagnostics.py --figures docs/images
 	$(PY) examples/plot_stacked_search.py --figures docs/images
+	$(PY) examples/plot_halving_and_optuna.py --figures docs/images
 	$(PY) examples/plot_choosing_an_ensemble.py --figures docs/images
 	# The demo study's report, as a browser shows its top (needs Debian's chromium).
 	$(VENV)/bin/ensemblekit run examples/demo.toml --out runs/demo --report -q

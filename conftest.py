@@ -11,3 +11,14 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if isinstance(item, DoctestItem):
             item.add_marker(expected)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test or a docstring example draws are closed after it: pyplot keeps every
+    open figure, and warns (an error here) past 20 in one test process."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

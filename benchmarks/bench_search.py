@@ -145,7 +145,9 @@ def halving(seeds) -> None:
         pick = {k: v for k, v in halving.best_params_.items() if k != "max_epochs"}
         picked = scores[repr(sorted(pick.items()))]
         best = grid.best_score_
-        spent = sum(n * r for n, r in zip(halving.n_candidates_, halving.n_resources_, strict=True))
+        # The survivors train on: each round adds its epochs over the last round's.
+        steps = np.diff([0, *halving.n_resources_])
+        spent = sum(n * r for n, r in zip(halving.n_candidates_, steps, strict=True))
         share = spent / (len(scores) * epochs)
         hits += best - picked <= 0.01
         name = ", ".join(f"{k}={v:g}" for k, v in sorted(pick.items()))

@@ -101,3 +101,37 @@ def test_every_rounds_loop_adopts_its_stacked_members(digits, resource, monkeypa
     ).fit(X, y)
     assert search.n_candidates_ == [4, 2, 1]
     assert len(trained) == 1
+
+
+def test_survivors_train_on_instead_of_starting_again(digits, monkeypatch):
+    """Over epochs the rounds are one stacked run: 12 x 3 members for 1 epoch, the best 4
+    x 3 for 2 more, the best 2 x 3 for 6 more (96 member-epochs, against 126 when every
+    round starts again); scores as scikit-learn's, which starts every round again."""
+    from ensemblekit.nets import _stacked
+
+    X, y = digits
+    trained = []
+    original = _stacked._Stack._train_epoch
+    monkeypatch.setattr(
+        _stacked._Stack,
+        "_train_epoch",
+        lambda stack: trained.append(len(stack.members)) or original(stack),
+    )
+    kwargs = {"cv": 3, "scoring": "neg_log_loss", "random_state": 0}
+    ours = StackedHalvingGridSearchCV(NeuralNetClassifier(**NET), GRID, **kwargs).fit(X, y)
+    assert ours.n_resources_ == [1, 3, 9] and ours.n_candidates_ == [12, 4, 2]
+    assert sum(trained) == 12 * 3 * 1 + 4 * 3 * 2 + 2 * 3 * 6  # (the refit is a plain fit)
+    theirs = HalvingGridSearchCV(NeuralNetClassifier(**NET), GRID, max_resources=9, **kwargs)
+    monkeypatch.undo()
+    _same_search(ours, theirs.set_params(resource="max_epochs").fit(X, y))
+    # With early stopping (which may stop a member before a round's epochs), every round
+    # starts again, as in scikit-learn.
+    trained.clear()
+    monkeypatch.setattr(
+        _stacked._Stack,
+        "_train_epoch",
+        lambda stack: trained.append(len(stack.members)) or original(stack),
+    )
+    net = NeuralNetClassifier(**NET, early_stopping=True, n_iter_no_change=100)
+    StackedHalvingGridSearchCV(net, GRID, **kwargs).fit(X, y)
+    assert sum(trained) == 12 * 3 * 1 + 4 * 3 * 3 + 2 * 3 * 9

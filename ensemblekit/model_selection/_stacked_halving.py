@@ -9,11 +9,21 @@ net's ``max_epochs`` by default (or ``n_samples``, or any integer parameter of t
 
 from __future__ import annotations
 
+import copy
+import queue
+import threading
+import time
+
+import joblib
 import numpy as np
+from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
 
-from ._stacked_search import _SHARED_DOC, _StackedSearchMixin
+from ..engine import MemberPlan, fit_members
+from ..nets._stack_blockers import stackable_param
+from ..utils._private import _safe_indexing
+from ._stacked_search import _SHARED_DOC, _group_record, _StackedSearchMixin
 
 
 class _StackedHalvingMixin(_StackedSearchMixin):
@@ -39,9 +49,186 @@ class _StackedHalvingMixin(_StackedSearchMixin):
             )
         return int(value)
 
-    def _search_rounds(self, evaluate, random_state, context):
-        """scikit-learn's rounds, each through ``evaluate``."""
-        return super(_StackedSearchMixin, self)._run_search(evaluate, **context)
+    def _search_rounds(self, evaluate, fold_seeds, random_state, context):
+        """scikit-learn's rounds, each through ``evaluate``; over epochs, one stacked run
+        in which the survivors of a round train on (see ``_ContinuedRounds``)."""
+        rounds = super(_StackedSearchMixin, self)._run_search
+        if not self._continues():
+            return rounds(evaluate, **context)
+        trainer = _ContinuedRounds(self, evaluate, fold_seeds)
+        try:
+            return rounds(trainer.evaluate, **context)
+        finally:
+            trainer.close()
+
+    def _continues(self) -> bool:
+        """Whether a round's survivors may train on instead of starting again: the resource
+        is the net's epochs, and a net trained r epochs within a longer run is the net
+        trained for r epochs (no early stopping, no callbacks of the user's, which may
+        depend on max_epochs), and the candidates differ only in what stacks together."""
+        grids = self.param_grid if hasattr(self, "param_grid") else self.param_distributions
+        names = {name for grid in (grids if isinstance(grids, list) else [grids]) for name in grid}
+        return (
+            self.resource == "max_epochs"
+            and joblib.effective_n_jobs(self.n_jobs) == 1
+            and not getattr(self.estimator, "early_stopping", True)
+            and not self.estimator.callbacks
+            and all(stackable_param(name) for name in names)
+        )
+
+
+class _ContinuedRounds:
+    """The rounds of a halving search over epochs as one stacked run: every candidate x
+    fold starts training once, up to the most epochs; at the end of round i's epochs the
+    run pauses, a copy of each member is handed to the search loop (which scores the
+    round, as scikit-learn's halving does), and only the members of the candidates the
+    loop sends to the next round train on. Folds of different sizes train as stacks of
+    their own, each in a thread, paused in the engine's ``on_epoch_end`` while the loop
+    decides.
+
+    A net trained r epochs within a longer run is the net trained for r epochs: the same
+    batches, the same steps. So the rounds score what scikit-learn's search would, for a
+    fraction of the member-epochs. Where the members cannot train so (a stacking blocker,
+    or too little memory for a stack of one fold size), every round trains on its own as
+    in scikit-learn.
+    """
+
+    def __init__(self, search, evaluate, fold_seeds):
+        self.search, self.evaluate_round, self.fold_seeds = search, evaluate, fold_seeds
+        self.runs, self.on_its_own = [], False
+
+    def evaluate(self, candidates, cv=None, more_results=None, **kwargs):
+        """One round: train on to its epochs, hand the members over, let the loop score."""
+        candidates = [dict(c) for c in candidates]
+        epochs = candidates[0]["max_epochs"]
+        if not self.runs and not self.on_its_own:
+            self._start(candidates, cv)
+        elif not self.on_its_own:
+            keep = {self.candidates.index(_without_epochs(c)) for c in candidates}
+            for run in self.runs:
+                run.orders.put(("continue", keep, epochs))
+        if self.on_its_own:
+            return self.evaluate_round(candidates, cv, more_results, **kwargs)
+        start, copies = time.perf_counter(), {}
+        replies = [run.replies.get() for run in self.runs]
+        failed = [payload for kind, payload in replies if kind == "error"]
+        if failed or any(kind == "split" for kind, _ in replies):
+            # A run that failed, or too little memory for one stack: round by round, where
+            # a group that cannot train stacked falls back to the search loop's own fits.
+            self.close()
+            self.on_its_own = True
+            why = f"the stacked run failed: {failed[0]}" if failed else "memory is short"
+            self.search._say(f"every round trains from the start: {why}")
+            return self.evaluate_round(candidates, cv, more_results, **kwargs)
+        for _, payload in replies:
+            copies.update(payload)
+        self.search.stacked_groups_.append(
+            _group_record({"max_epochs": epochs}, len(copies), True, None,
+                          time.perf_counter() - start)
+        )  # fmt: skip
+        plain = [_without_epochs(c) for c in candidates]
+        for (index, fold), member in copies.items():
+            candidate = candidates[plain.index(self.candidates[index])]
+            self.waiting.add(candidate, *self.rows[fold], member)
+        return self.evaluate_round(candidates, cv, more_results, adopt_only=True, **kwargs)
+
+    def _start(self, candidates, cv):
+        search = self.search
+        X, y, groups, self.waiting, _ = search._stacking
+        self.candidates = [_without_epochs(c) for c in candidates]
+        splits = list(cv.split(X, y, groups=groups))
+        n_folds = len(splits)
+        self.rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
+        seeds = self.fold_seeds(self.rows)
+        keys = [(c, fold) for c in range(len(self.candidates)) for fold in range(n_folds)]
+        plans = [
+            MemberPlan(seed=seeds[fold], rows=splits[fold][0], params=self.candidates[c])
+            for c, fold in keys
+        ]
+        base = clone(search.estimator).set_params(max_epochs=search.max_resources_)
+        if base.stacking_blocker(X, y, plans, None) is not None:
+            self.on_its_own = True
+            return
+        by_size = {}  # members train in lockstep on folds of one size
+        for position, (_, fold) in enumerate(keys):
+            by_size.setdefault(len(splits[fold][0]), []).append(position)
+        for positions in by_size.values():
+            run = _Run([keys[p] for p in positions], candidates[0]["max_epochs"])
+            run.start(base, X, y, [plans[p] for p in positions])
+            self.runs.append(run)
+
+    def close(self):
+        """End the runs (the search has its rounds, or stopped) and wait for them."""
+        for run in self.runs:
+            run.close()
+
+
+class _Run:
+    """One stack of a halving search over epochs, training in a thread of its own and
+    pausing at each round's epochs for the loop's word on who trains on."""
+
+    def __init__(self, keys: list[tuple[int, int]], target: int):
+        self.keys, self.target = keys, target  # (candidate, fold) of each member
+        self.orders, self.replies = queue.Queue(), queue.Queue()
+        self.stopping, self.rounds, self.thread = False, 0, None
+
+    def start(self, base, X, y, plans) -> None:
+        self.thread = threading.Thread(target=self._train, args=(base, X, y, plans), daemon=True)
+        self.thread.start()
+
+    def _train(self, base, X, y, plans):
+        try:
+            fit_members(
+                base, X, y, plans, n_jobs=1, reseed="unset", engine="vectorized",
+                on_epoch_end=self._on_epoch_end,
+            )  # fmt: skip
+        except BaseException as error:  # the loop waiting for a round raises it
+            self.replies.put(("error", error))
+        else:
+            self.replies.put(("error", RuntimeError("the stacked run ended before the round")))
+
+    def _on_epoch_end(self, indices, members):
+        """At a round's epochs: copies of the members for the loop, then the loop's word
+        on who trains on (a round may repeat the epochs: aggressive elimination)."""
+        epoch, keep = len(members[0].history), None
+        if self.stopping:
+            return list(indices)
+        if epoch == self.target and not self.rounds and len(indices) < len(self.keys):
+            self.stopping = True  # the memory guard split the members into stacks
+            self.replies.put(("split", None))
+            return list(indices)
+        while epoch == self.target:
+            copies = {
+                self.keys[index]: _snapshot(member, epoch)
+                for index, member in zip(indices, members, strict=True)
+                if keep is None or self.keys[index][0] in keep
+            }
+            self.replies.put(("round", copies))
+            self.rounds += 1
+            order = self.orders.get()
+            if order[0] == "stop":
+                return list(indices)
+            _, keep, self.target = order
+        return [] if keep is None else [i for i in indices if self.keys[i][0] not in keep]
+
+    def close(self) -> None:
+        self.stopping = True
+        if self.thread is not None and self.thread.is_alive():
+            self.orders.put(("stop",))
+            self.thread.join()
+
+
+def _snapshot(member, epochs: int):
+    """A copy of a member in training, as the fit of ``max_epochs=epochs`` leaves it."""
+    snapshot = copy.deepcopy(member)
+    snapshot.max_epochs = epochs
+    for name in ("_shuffle", "_watch"):  # the run's own, which a finished fit lets go
+        vars(snapshot).pop(name, None)
+    return snapshot
+
+
+def _without_epochs(candidate: dict) -> dict:
+    return {k: v for k, v in candidate.items() if k != "max_epochs"}
 
 
 _HALVING_DOC = """
@@ -49,10 +236,19 @@ _HALVING_DOC = """
     them. With the default ``resource="max_epochs"``, round ``i`` trains the candidates
     left for ``min_resources_ * factor**i`` epochs, up to ``max_resources`` (by default
     the estimator's ``max_epochs``); ``resource="n_samples"`` gives each round more rows
-    instead, as scikit-learn's default does. Each round's fits start from scratch, as in
-    scikit-learn's halving search, so the scores, the elimination and ``cv_results_``
-    (with its ``iter`` and ``n_resources`` columns) agree with scikit-learn's search over
-    the same nets, folds and seeds; ``best_params_`` includes the resource.
+    instead, as scikit-learn's default does. The scores, the elimination and
+    ``cv_results_`` (with its ``iter`` and ``n_resources`` columns) agree with
+    scikit-learn's search over the same nets, folds and seeds; ``best_params_`` includes
+    the resource.
+
+    Over epochs, the rounds are one stacked run: the survivors of a round train on from
+    where they are, with their weights and optimizer state, and the others stop, so a
+    candidate that reaches 9 epochs has trained 9 epochs, not 1 + 3 + 9. A net trained 9
+    epochs within a longer run is the net trained for 9 epochs, so the scores are the
+    same. This holds for a net without early stopping or callbacks of the user's (which
+    may depend on ``max_epochs``), candidates that differ only in ``lr`` and
+    ``optimizer__*``, and ``n_jobs=1``; otherwise each round's fits start from scratch,
+    as in scikit-learn's halving search.
 """
 
 

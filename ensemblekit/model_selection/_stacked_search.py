@@ -90,29 +90,35 @@ class _StackedSearchMixin:
         n_splits = cv.get_n_splits(X, y, groups)
         drawn = []  # the folds' seeds and the refit's, drawn when first needed
 
-        def evaluate(candidates, cv=cv, more_results=None, **kwargs):
-            candidates = list(candidates)
-            splits = list(check_cv(cv).split(X, y, groups=groups))
+        def fold_seeds(rows: list) -> list:
+            """The folds' seeds. A net whose random_state is unset trains with its fold's
+            seed, and the refit with one more, also when the loop fits it (a candidate
+            that did not stack)."""
             if not drawn:
                 drawn.extend(draw_seeds(random_state, n_splits + 1))
                 waiting.seed(X, y, drawn[-1])
-            seeds = drawn[:-1]
-            rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
-            # A net whose random_state is unset trains with its fold's seed, also when the
-            # loop fits it (a candidate that did not stack).
-            for (X_train, y_train), seed in zip(rows, seeds, strict=True):
+            for (X_train, y_train), seed in zip(rows, drawn[:-1], strict=True):
                 waiting.seed(X_train, y_train, seed)
+            return drawn[:-1]
+
+        def evaluate(candidates, cv=cv, more_results=None, adopt_only=False, **kwargs):
+            """Train the candidates on the folds (unless their members wait already),
+            then let the search's loop evaluate them on the same folds."""
+            candidates = list(candidates)
+            splits = list(check_cv(cv).split(X, y, groups=groups))
+            rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
+            seeds = fold_seeds(rows)
             with parallel_config(backend=backend):
-                for shared, group in _by_architecture(candidates):
+                for shared, group in [] if adopt_only else _by_architecture(candidates):
                     for candidate, fold, member in self._train_group(
                         X, y, shared, group, splits, seeds
                     ):
                         waiting.add(candidate, *rows[fold], member)
             return evaluate_candidates(candidates, check_cv(splits), more_results, **kwargs)
 
-        return self._search_rounds(evaluate, random_state, context)
+        return self._search_rounds(evaluate, fold_seeds, random_state, context)
 
-    def _search_rounds(self, evaluate, random_state, context):
+    def _search_rounds(self, evaluate, fold_seeds, random_state, context):
         """Hand ``evaluate`` the candidates (grid and random search: all at once)."""
         return evaluate(self._candidates(random_state))
 
