@@ -135,3 +135,18 @@ def test_survivors_train_on_instead_of_starting_again(digits, monkeypatch):
     net = NeuralNetClassifier(**NET, early_stopping=True, n_iter_no_change=100)
     StackedHalvingGridSearchCV(net, GRID, **kwargs).fit(X, y)
     assert sum(trained) == 12 * 3 * 1 + 4 * 3 * 3 + 2 * 3 * 9
+
+
+def test_training_on_gives_the_scores_of_starting_again_bit_for_bit(digits):
+    """n_jobs=1 runs the rounds as one stacked run (survivors train on); n_jobs=2 starts
+    every round again on two workers: the same cv_results_ and refit, bit for bit."""
+    X, y = digits
+    kwargs = {"cv": 3, "scoring": "neg_log_loss"}
+    on = StackedHalvingGridSearchCV(NeuralNetClassifier(**NET), GRID, **kwargs).fit(X, y)
+    again = StackedHalvingGridSearchCV(NeuralNetClassifier(**NET), GRID, n_jobs=2, **kwargs)
+    again.fit(X, y)
+    for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        np.testing.assert_array_equal(on.cv_results_[key], again.cv_results_[key])
+    np.testing.assert_array_equal(
+        on.best_estimator_.predict_proba(X), again.best_estimator_.predict_proba(X)
+    )
