@@ -29,7 +29,11 @@ class NestedCVResult:
     best_params : list of dict
         The parameters chosen in each outer fold (if they vary a lot, so does the model).
     inner_best_scores : ndarray of shape (n_outer_splits,)
-        The inner searches' best cross-validated scores: optimistic, for comparison.
+        Each inner search's ``best_score_``: the best of many candidates' CV scores on
+        the outer fold's training rows. It is no estimate of the tuned model's score:
+        picking the best of several noisy scores biases it up (selection), while inner
+        fits see fewer rows than the outer refit, which biases it down. It can land on
+        either side of ``outer_scores``; a large gap says the search's choice was noise.
     searches : list of fitted searches
 
     See Also
