@@ -6,7 +6,7 @@ threshold (up to 32 MiB) once it sees such blocks freed, so that they are reused
 process started with ``MALLOC_TRIM_THRESHOLD_`` or ``MALLOC_MMAP_THRESHOLD_`` in its
 environment keeps the threshold fixed at 128 KiB instead: Dask's nanny starts its workers
 with ``MALLOC_TRIM_THRESHOLD_=65536``, and there every batch's activations are mapped and
-zero-filled anew. Measured: a stacked task of 16 MLPs took 1.6-1.8x as long in such a
+zero-filled anew. Measured: a stacked task of 16 MLPs took 1.3-1.8x as long in such a
 process as in a plain one, and as long as in a plain one with the thresholds below.
 """
 
