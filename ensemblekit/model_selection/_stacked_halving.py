@@ -22,8 +22,7 @@ from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
 
 from ..engine import MemberPlan, fit_members
 from ..nets._stack_blockers import stackable_param
-from ..utils._private import _safe_indexing
-from ._stacked_search import _SHARED_DOC, _group_record, _StackedSearchMixin
+from ._stacked_search import _SHARED_DOC, _fold_rows, _group_record, _StackedSearchMixin
 
 
 class _StackedHalvingMixin(_StackedSearchMixin):
@@ -138,7 +137,7 @@ class _ContinuedRounds:
         self.candidates = [_without_epochs(c) for c in candidates]
         splits = list(cv.split(X, y, groups=groups))
         n_folds = len(splits)
-        self.rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
+        self.rows = _fold_rows(X, y, splits)
         seeds = self.fold_seeds(self.rows)
         keys = [(c, fold) for c in range(len(self.candidates)) for fold in range(n_folds)]
         plans = [

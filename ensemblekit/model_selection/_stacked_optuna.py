@@ -22,9 +22,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..nets._stack_blockers import stackable_param
-from ..utils._private import _safe_indexing
 from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
+from ._stacked_search import _fold_rows, _shared, _stacked
 
 
 def _optuna():
@@ -227,18 +226,18 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Train a batch's trials x folds stacked, reporting each epoch; per trial its
         test scores, epochs trained and whether it was pruned."""
         n_folds = len(splits)
-        tests = [(_safe_indexing(X, test), _safe_indexing(y, test)) for _, test in splits]
+        tests = _fold_rows(X, y, splits, part=1)
         results = [{"scores": [np.nan] * n_folds, "epochs": 0, "pruned": False} for _ in trials]
         by_shared = defaultdict(list)
         for t, trial in enumerate(trials):
-            shared = {k: v for k, v in sorted(trial.params.items()) if not stackable_param(k)}
+            shared = _shared(trial.params)
             by_shared[repr(shared)].append((t, shared))
         for group in by_shared.values():
             shared, members_of = group[0][1], [t for t, _ in group]
             plans = [
                 MemberPlan(
                     seed=seeds[fold], rows=splits[fold][0],
-                    params={k: v for k, v in trials[t].params.items() if stackable_param(k)},
+                    params=_stacked(trials[t].params),
                 )
                 for t in members_of
                 for fold in range(n_folds)

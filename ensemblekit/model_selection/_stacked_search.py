@@ -106,7 +106,7 @@ class _StackedSearchMixin:
             then let the search's loop evaluate them on the same folds."""
             candidates = list(candidates)
             splits = list(check_cv(cv).split(X, y, groups=groups))
-            rows = [(_safe_indexing(X, train), _safe_indexing(y, train)) for train, _ in splits]
+            rows = _fold_rows(X, y, splits)
             seeds = fold_seeds(rows)
             with parallel_config(backend=backend):
                 for shared, group in [] if adopt_only else _by_architecture(candidates):
@@ -159,7 +159,7 @@ class _StackedSearchMixin:
         plans = [
             MemberPlan(
                 seed=seed, rows=train,
-                params={k: v for k, v in candidate.items() if stackable_param(k)},
+                params=_stacked(candidate),
             )
             for candidate in group
             for seed, (train, _) in zip(seeds, splits, strict=True)
@@ -201,6 +201,16 @@ class _StackedSearchMixin:
     def _say(self, message: str) -> None:
         if self.verbose:
             print(f"{type(self).__name__}: {message}")
+
+
+def _fold_rows(X, y, splits, part: int = 0) -> list[tuple]:
+    """Each fold's training rows (``part=0``) or test rows (``part=1``) of X and y."""
+    return [(_safe_indexing(X, rows[part]), _safe_indexing(y, rows[part])) for rows in splits]
+
+
+def _stacked(candidate: dict) -> dict:
+    """The candidate's parameters that members trained as one model may differ in."""
+    return {k: v for k, v in candidate.items() if stackable_param(k)}
 
 
 def _shared(candidate: dict) -> dict:
