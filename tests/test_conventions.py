@@ -25,6 +25,7 @@ from ensemblekit.ensemble import (
     CVEnsembleClassifier,
     CVEnsembleRegressor,
     DeepEnsembleClassifier,
+    GradientBoostingClassifier,
     SnapshotEnsembleClassifier,
 )
 from ensemblekit.model_selection import bias_variance_decomp, bootstrap_score
@@ -524,8 +525,10 @@ def test_the_old_name_of_a_test_result_warns_and_pytest_collects_neither(tmp_pat
 def test_every_ensemble_counts_members_with_n_estimators(make, old, binary):
     X, y = binary
     new = make(n_estimators=3).fit(X, y)
-    with pytest.warns(FutureWarning, match=f"{old} was renamed n_estimators in 0.1"):
+    with pytest.warns(FutureWarning, match=f"{old} was renamed n_estimators in 0.1") as record:
         former = make(**{old: 3}).fit(X, y)
+    # The warning points at the user's line, not at a frame inside ensemblekit.
+    assert {w.filename for w in record if w.category is FutureWarning} == {__file__}
     assert len(new) == len(former) == 3
     np.testing.assert_array_equal(new.predict_proba(X), former.predict_proba(X))
     assert clone(make(**{old: 3})).get_params()[old] == 3  # kept for clone and searches
@@ -547,3 +550,20 @@ def test_boosters_and_snapshot_ensembles_report_progress_with_verbose(binary, ca
     assert "snapshot 2/2 taken at iteration" in capsys.readouterr().out
     AdaBoostClassifier(TreeClassifier(), n_estimators=2, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""  # silent by default
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: BaggingClassifier(TreeClassifier()),
+        lambda: AdaBoostClassifier(TreeClassifier()),
+        lambda: GradientBoostingClassifier(TreeRegressor()),
+        lambda: NeuralNetClassifier(max_epochs=1),
+    ],
+    ids=["bagging", "adaboost", "gradient-boosting", "net"],
+)
+def test_one_class_messages_show_the_label_as_written(make, binary):
+    X, _ = binary
+    with pytest.raises(ValueError, match=r"got 1 class \(0\)\.") as error:
+        make().fit(X, np.zeros(len(X), dtype=np.int64))
+    assert "np." not in str(error.value)

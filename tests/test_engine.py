@@ -10,6 +10,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from ensemblekit.engine import MemberPlan, fit_members
 from ensemblekit.engine._members import _fit_task
+from ensemblekit.engine._progress import progress_bar
 from ensemblekit.nets import NeuralNetClassifier
 from ensemblekit.utils import draw_seeds, set_random_states
 
@@ -161,7 +162,19 @@ def test_verbose_shows_progress_from_any_process(digits, tiny_net_params, n_jobs
     fit_members(net, X, y, plans, engine="vectorized", n_jobs=n_jobs, verbose=1)
     err = capsys.readouterr().err
     # Epochs of stacked members advance the bar, also from worker processes.
-    assert f"4 members in {n_jobs} stacked task" in err and "4.0/4 members" in err
+    assert f"4 members in {n_jobs} stacked task" in err and "4/4 members" in err
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["threads", "processes"])
+def test_the_progress_bar_counts_whole_members(in_process, capsys):
+    # Thirds of a member summed as floats come to more than the total: the bar counts
+    # ticks, so tqdm neither warns (warnings are errors here) nor shows "8.0/8".
+    with progress_bar(1, 8, "8 members", in_process) as report:
+        for _ in range(8 * 3):
+            report(1 / 3)
+        report(1e-9)
+    err = capsys.readouterr().err
+    assert "8/8 members" in err and "100%" in err and ".0/" not in err
 
 
 def test_stacked_members_report_every_epoch(digits, tiny_net_params):

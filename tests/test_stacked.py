@@ -217,7 +217,7 @@ def test_members_verbose_output_and_the_progress_bar(digits, capsys):
     fit_members(net, X, y, plans, engine="vectorized", verbose=1)
     out, err = capsys.readouterr()
     assert out.count("train_loss") == 4 and "fitting 4 members in 1 stacked task" in err
-    assert "4.0/4 members" in err
+    assert "4/4 members" in err
 
 
 def test_regressor_members_with_weights_rows_and_features(regression):

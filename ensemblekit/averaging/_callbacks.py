@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from skorch.callbacks import Callback
 from torch.optim.swa_utils import SWALR, AveragedModel, update_bn
+
+from ..utils._fit_warnings import warn_user
 
 
 def _has_batch_norm(module: torch.nn.Module) -> bool:
@@ -155,13 +155,12 @@ class SWA(Callback):
     def on_train_end(self, net, X=None, y=None, **kwargs):
         self.n_averaged_ = int(self.averaged_.n_averaged)
         if self.n_averaged_ == 0:  # training ended before swa_start: keep the plain weights
-            warnings.warn(
+            warn_user(
                 f"SWA averaged no weights: training ended after {len(net.history)} epochs, "
                 f"before averaging starts (swa_start={self.swa_start}), so the net keeps its "
                 "last weights. Set swa_start below max_epochs (and below the epoch early "
                 "stopping ends at), or train for more epochs.",
                 UserWarning,
-                stacklevel=2,
             )
             return
         if _has_batch_norm(self.averaged_.module) and X is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Sequence
 
 import torch
@@ -11,6 +10,7 @@ from sklearn.metrics import check_scoring
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._fit_warnings import warn_user
 from ..utils._torch import net_with_state
 
 
@@ -129,12 +129,11 @@ def _warn_if_spoilt(soup_score: float, scores: list[float]) -> None:
     """Averaging nets from different starting points lands between their minima: a soup
     below every ingredient says so, with the fix."""
     if len(scores) > 1 and soup_score < min(scores):
-        warnings.warn(
+        warn_user(
             f"The uniform soup scores {soup_score:.4g} on X_val, below every one of its nets "
             f"({min(scores):.4g} to {max(scores):.4g}). Averaging weights works for nets that "
             "share a starting point (fine-tuned from one pretrained net, or snapshots of one "
             "run), not for nets trained from different initialisations. Use method='greedy' "
             "(never worse than the best net), or an ensemble that averages predictions.",
             UserWarning,
-            stacklevel=3,
         )

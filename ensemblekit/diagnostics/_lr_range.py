@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +10,7 @@ from sklearn.base import clone
 from skorch.callbacks import Callback
 
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..utils._fit_warnings import deferred_warnings
+from ..utils._fit_warnings import deferred_warnings, warn_user
 from ..utils._optional import axes_for
 from ..utils._results import ArrayFieldsEqual
 
@@ -311,11 +310,10 @@ def lr_range_test(
     lowest = int(np.nanargmin(smoothed))
     if lowest == 0 or lowest == n_steps - 1:
         where, fix = ("first", "lower start_lr") if lowest == 0 else ("last", "raise end_lr")
-        warnings.warn(
+        warn_user(
             f"The smoothed loss was lowest at the {where} rate ({rates[lowest]:.3g}), so the "
             f"range may not contain the best rate: {fix}.",
             UserWarning,
-            stacklevel=2,
         )
     return LRRangeTest(
         lrs=rates[: len(losses)], losses=losses, smoothed_losses=smoothed,

@@ -11,15 +11,39 @@ def _silent(fraction: float) -> None:
     """The report of a silent fit (module-level, so every backend can ship it)."""
 
 
+#: The bar counts in whole ticks of a member (fractions of a member summed as floats
+#: drift past the total, and tqdm then warns and shows "8.0/8").
+TICKS_PER_MEMBER = 100
+
+
+class _Bar:
+    """A tqdm bar over ``total`` members advanced by fractions of a member: it counts
+    ticks, and shows the members finished as a whole number."""
+
+    def __init__(self, bar, total: int):
+        self.bar, self.total, self.done = bar, total, 0.0
+
+    def advance(self, fraction: float) -> None:
+        self.done += fraction
+        ticks = min(round(self.done * TICKS_PER_MEMBER), self.total * TICKS_PER_MEMBER)
+        if ticks > self.bar.n:
+            members = ticks // TICKS_PER_MEMBER
+            self.bar.unit = f"{members}/{self.total} members"  # shown by bar_format
+            self.bar.update(ticks - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 class _LocalReport:
     """Advances the bar directly: tasks run in this process (sequential or threads)."""
 
-    def __init__(self, bar):
+    def __init__(self, bar: _Bar):
         self.bar, self.lock = bar, threading.Lock()
 
     def __call__(self, fraction: float) -> None:
         with self.lock:
-            self.bar.update(fraction)
+            self.bar.advance(fraction)
 
 
 class _QueueReport:
@@ -47,8 +71,15 @@ def progress_bar(verbose: int, total: int, what: str, in_process: bool) -> Itera
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=f"fitting {what}", unit="member")
-    bar.bar_format = "{l_bar}{bar}| {n:.1f}/{total} members [{elapsed}<{remaining}]"
+    bar = _Bar(
+        tqdm(
+            total=total * TICKS_PER_MEMBER,
+            desc=f"fitting {what}",
+            bar_format="{l_bar}{bar}| {unit} [{elapsed}<{remaining}]",
+            unit=f"0/{total} members",
+        ),
+        total,
+    )
     if in_process:
         try:
             yield _LocalReport(bar)
@@ -71,4 +102,4 @@ def progress_bar(verbose: int, total: int, what: str, in_process: bool) -> Itera
 
 def _drain(queue, bar) -> None:
     while (fraction := queue.get()) is not None:
-        bar.update(fraction)
+        bar.advance(fraction)

@@ -4,7 +4,6 @@ regressors, stage by stage as scikit-learn's weight boosting.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -15,11 +14,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..utils._fit_warnings import warn_user
 from ..utils._mixins import PredictLogProbaMixin, all_or_nothing
 from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._proba import align_proba
 from ..utils._random import check_random_state
-from ..utils._validation import check_sample_weight
+from ..utils._validation import check_sample_weight, plain
 from ._base import with_fit_params_doc
 from ._boosting import (
     _BoostingMixin,
@@ -61,12 +61,11 @@ class _AdaBoostMixin(_BoostingMixin):
                     break
                 total = new_weight.sum()
                 if not np.isfinite(total):
-                    warnings.warn(
+                    warn_user(
                         f"The sample weights overflowed after stage {stage + 1}, so boosting "
                         f"stopped with {len(self.estimators_)} members; lower learning_rate "
                         f"(now {self.learning_rate!r}) to boost further.",
                         UserWarning,
-                        stacklevel=3,
                     )
                     break
                 if total <= 0:
@@ -212,7 +211,7 @@ class AdaBoostClassifier(
         if len(self.classes_) < 2:
             raise ValueError(
                 "AdaBoostClassifier needs at least 2 classes in y, got 1 class "
-                f"({self.classes_[0]!r})."
+                f"({plain(self.classes_[0])!r})."
             )
         self._boost(X, y, sample_weight, self._member_fit_params(fit_params))
         return self

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -13,6 +12,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ..engine import MemberPlan
 from ..imbalance import correct_prior_shift
+from ..utils._fit_warnings import warn_user
 from ..utils._mixins import all_or_nothing
 from ..utils._optional import import_optional
 from ..utils._private import HasMethods, Interval, StrOptions
@@ -201,11 +201,10 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
                 "fitted; with warm_start=True raise n_estimators, or set warm_start=False."
             )
         if existing and len(existing) == self.n_estimators:
-            warnings.warn(
+            warn_user(
                 f"warm_start=True with n_estimators={self.n_estimators}, the number of members "
                 "already fitted: no member was added. Raise n_estimators to add members.",
                 UserWarning,
-                stacklevel=2,
             )
             return self
         # All seeds from one draw, so a warm start continues the same sequence.
@@ -306,11 +305,10 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         if total is None or not seen.any():
             raise ValueError("No row was left out of any member; oob_score cannot be computed.")
         if not seen.all():
-            warnings.warn(
+            warn_user(
                 f"{int((seen == 0).sum())} rows were in every member's sample and have no OOB "
                 "prediction (NaN); use more estimators for a reliable OOB estimate.",
                 UserWarning,
-                stacklevel=3,
             )
         with np.errstate(invalid="ignore", divide="ignore"):
             oob = total / seen.reshape(-1, *[1] * (total.ndim - 1))

@@ -7,7 +7,6 @@ seed it gets) and hands them to ``_fit_plans``; fitting through the member engin
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from numbers import Integral
 from typing import ClassVar
@@ -27,11 +26,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor, StackedPredictor
+from ..utils._fit_warnings import warn_user
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import HasMethods, Hidden, Interval, RealNotInt, StrOptions
 from ..utils._proba import align_proba
 from ..utils._routing import FIT_PARAMS_DOC, fill_doc, member_router, routed_fit_params
-from ..utils._validation import check_sample_weight
+from ..utils._validation import check_sample_weight, plain
 
 #: The ``engine`` parameter of the ensembles that fit through the member engine.
 ENGINE_DOC = """    engine : {"auto", "joblib", "vectorized"}, default="auto"
@@ -54,12 +54,11 @@ def renamed_count(estimator, old: str) -> int:
     value = getattr(estimator, old)
     if isinstance(value, str) and value == "deprecated":
         return estimator.n_estimators
-    warnings.warn(
+    warn_user(
         f"{type(estimator).__name__}'s {old} was renamed n_estimators in 0.1, the name "
         f"every ensemble uses, as in scikit-learn; {old} goes in 0.3. Use "
         f"n_estimators={value!r}.",
         FutureWarning,
-        stacklevel=3,
     )
     return value
 
@@ -244,7 +243,7 @@ class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes in y, got 1 class "
-                f"({self.classes_[0]!r})."
+                f"({plain(self.classes_[0])!r})."
             )
         return encoded
 

@@ -20,7 +20,7 @@ from ..utils._mixins import PredictLogProbaMixin, all_or_nothing
 from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._random import check_random_state
 from ..utils._routing import rows_of_params
-from ..utils._validation import check_sample_weight
+from ..utils._validation import check_sample_weight, plain
 from ._base import with_fit_params_doc
 from ._boosting import (
     _BoostingMixin,
@@ -343,7 +343,7 @@ class GradientBoostingClassifier(
         if len(self.classes_) < 2:
             raise ValueError(
                 "GradientBoostingClassifier needs at least 2 classes in y, got 1 class "
-                f"({self.classes_[0]!r})."
+                f"({plain(self.classes_[0])!r})."
             )
         return encoded
 

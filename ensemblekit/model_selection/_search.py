@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 
@@ -14,6 +13,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import check_array, column_or_1d
 
 from ..engine import cross_fit
+from ..utils._fit_warnings import warn_user
 from ..utils._private import Interval
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
@@ -377,12 +377,11 @@ def check_search_border(
         return findings
     for finding in findings:
         low, high = finding.searched
-        warnings.warn(
+        warn_user(
             f"The best {finding.param}={finding.best_value!r} lies on the {finding.edge} "
             f"edge of the searched range [{low:.3g}, {high:.3g}]; the optimum may lie "
             f"beyond it: {finding.suggestion}.",
             SearchBorderWarning,
-            stacklevel=2,
         )
     return None
 

@@ -4,7 +4,6 @@ resampled t-test, McNemar's test, the 5x2cv paired t-test, and Holm's adjustment
 from __future__ import annotations
 
 import copy
-import warnings
 from dataclasses import dataclass
 from numbers import Real
 
@@ -16,6 +15,7 @@ from sklearn.model_selection import (
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import cross_fit
+from ..utils._fit_warnings import warn_user
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
@@ -132,18 +132,16 @@ def _no_spread(mean: float) -> SignificanceResult:
     documented and warned: equal models (t = 0, p = 1), or one always ahead by the same
     margin (t = +-inf, p = 0)."""
     if mean == 0:
-        warnings.warn(
+        warn_user(
             "The two models scored the same on every split: no difference to test; "
             "returning statistic=0, pvalue=1.",
             UserWarning,
-            stacklevel=3,
         )
         return SignificanceResult(0.0, 1.0)
-    warnings.warn(
+    warn_user(
         f"One model is ahead by the same margin ({mean:+.4g}) on every split: the variance "
         "is zero; returning statistic=+-inf, pvalue=0.",
         UserWarning,
-        stacklevel=3,
     )
     return SignificanceResult(float(np.copysign(np.inf, mean)), 0.0)
 

@@ -15,7 +15,7 @@ from ..imbalance._losses import compute_class_weight
 from ..imbalance._resampling import BalancedBatchSampler
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import Interval, StrOptions
-from ..utils._validation import as_float32
+from ..utils._validation import as_float32, plain
 from ._base import NeuralNetBase
 from ._docs import _FITTED_DOC, _SHARED_PARAMS_DOC
 from ._gaussian import GaussianNLLLoss
@@ -189,8 +189,8 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs at least 2 classes in y, got 1 class "
-                    f"({self.classes_[0]!r}). Check the labels, or the split that made them; "
-                    "a net that must fit one class's rows needs all labels in `classes`."
+                    f"({plain(self.classes_[0])!r}). Check the labels, or the split that made "
+                    "them; a net that must fit one class's rows needs all labels in `classes`."
                 )
             self.n_outputs_ = len(self.classes_)
         unseen = np.setdiff1d(y, self.classes_)
@@ -226,7 +226,7 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
                 if not (finite and 0 <= weight < np.inf):
                     raise ValueError(
                         f"class_weight must give each class a finite weight >= 0, got "
-                        f"{weight!r} for class {label!r}."
+                        f"{plain(weight)!r} for class {plain(label)!r}."
                     )
                 weights[np.searchsorted(self.classes_, label)] = weight
         else:  # "balanced" or "effective" (the parameter's constraints allow no other)

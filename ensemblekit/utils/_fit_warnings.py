@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
@@ -45,11 +47,41 @@ def deferred_warnings() -> Iterator[list[FitNote]]:
         _deferred.reset(token)
 
 
+#: Packages whose frames stand between a user's call and a warning about it: the warning
+#: points at the first frame outside them (``fit`` runs inside scikit-learn's and skorch's
+#: wrappers, at a depth a fixed ``stacklevel`` cannot know).
+_LIBRARIES = ("ensemblekit", "sklearn", "skorch", "joblib", "torch")
+
+
+def _library_dirs() -> tuple[str, ...]:
+    return tuple(
+        os.path.dirname(sys.modules[name].__file__) + os.sep
+        for name in _LIBRARIES
+        if getattr(sys.modules.get(name), "__file__", None)
+    )
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a warning given by the caller of this function that points
+    at the first frame outside ensemblekit, scikit-learn, skorch and joblib: the user's
+    line."""
+    libraries = _library_dirs()
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(libraries):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the user's line (see :func:`user_stacklevel`)."""
+    warnings.warn(message, category, stacklevel=user_stacklevel())
+
+
 def warn_fit(owner, message: str, category: type[Warning]) -> None:
     """Warn about ``owner``'s fit now, or leave it to whoever collects (see above)."""
     notes = _deferred.get()
     if notes is None:
-        warnings.warn(message, category, stacklevel=2)
+        warnings.warn(message, category, stacklevel=user_stacklevel())
     else:
         notes.append(FitNote(id(owner), category, message))
 

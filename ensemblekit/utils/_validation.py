@@ -8,6 +8,12 @@ import numpy as np
 from scipy import sparse
 
 
+def plain(value):
+    """``value`` as a user wrote it, for messages: a numpy scalar (``np.int64(0)``) as the
+    Python scalar it holds (``0``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     """Validate ``sample_weight`` for ``n_samples`` rows: finite, non-negative, not all zero.
 
