@@ -133,14 +133,18 @@ SW = {
 SUBSET = {"check_methods_subset_invariance": _FLOAT32}
 # Which estimator fails which check, and why. An estimator not listed passes them all. The
 # sample-weight check can pass only for full-batch training (an estimator listed without SW).
+# Expected failures are strict (pyproject's xfail_strict): a check that starts passing fails
+# the run, and its entry goes. The subset check is a float32 rounding question, so whether it
+# passes depends on the data and seeds of the check: it passes for the estimators below that
+# are listed without SUBSET, and its entries say which ones it fails for on these seeds.
 EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
     NeuralNetClassifier: SW,
-    NeuralNetRegressor: {**SW, **SUBSET},
+    NeuralNetRegressor: SW,
     BaggingClassifier: SW,
     BaggingRegressor: SW,
     DeepEnsembleClassifier: SW,
     DeepEnsembleRegressor: SW,
-    SnapshotEnsembleRegressor: {**SW, **SUBSET},
+    SnapshotEnsembleRegressor: SW,
     CVEnsembleClassifier: SW,
     CVEnsembleRegressor: SW,
     AdaBoostClassifier: {
@@ -149,29 +153,27 @@ EXPECTED_FAILED_CHECKS: dict[type, dict[str, str]] = {
             "is at chance, and AdaBoost then refuses to go on, as scikit-learn's does"
         ),
     },
-    AdaBoostRegressor: {**SW, **SUBSET},
+    AdaBoostRegressor: SW,
     GradientBoostingClassifier: SW,
     GradientBoostingRegressor: SW,
     SnapshotEnsembleClassifier: SW,
+    StackedGridSearchCV: {**SW, **SUBSET},
     # As scikit-learn lists for its GridSearchCV: the nets' warning is raised inside the
     # search's fits, which the check does not see.
-    StackedGridSearchCV: {**SW, **SUBSET},
-    StackedRandomizedSearchCV: {
-        **SW,
-        **SUBSET,
-        "check_supervised_y_2d": "DataConversionWarning not caught",
-    },
+    StackedRandomizedSearchCV: {**SW, "check_supervised_y_2d": "DataConversionWarning not caught"},
     StackedHalvingGridSearchCV: {**SW, **SUBSET},
     StackedHalvingRandomSearchCV: {
         **SW,
-        **SUBSET,
         "check_supervised_y_2d": "DataConversionWarning not caught",
     },
 }
 
 
 def _expected_failed_checks(estimator):
-    return EXPECTED_FAILED_CHECKS.get(type(estimator), {})
+    expected = EXPECTED_FAILED_CHECKS.get(type(estimator), {})
+    if isinstance(estimator, NeuralNetRegressor) and estimator.criterion is GaussianNLLLoss:
+        expected = {**expected, **SUBSET}  # the Gaussian head's mean and std both round
+    return expected
 
 
 def test_every_public_estimator_is_checked():

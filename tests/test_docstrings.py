@@ -192,3 +192,15 @@ def test_the_api_reference_lists_every_public_name():
         listed = set(re.findall(r"^   (\w+)$", sections.get(module, ""), re.M))
         missing = set(importlib.import_module(f"ensemblekit.{module}").__all__) - listed
         assert not missing, f"docs/api.rst does not list ensemblekit.{module}.{sorted(missing)}"
+
+
+def test_the_package_docstring_maps_every_subpackage():
+    import pkgutil
+
+    import ensemblekit
+
+    subpackages = [m.name for m in pkgutil.iter_modules(ensemblekit.__path__) if m.ispkg]
+    assert len(subpackages) >= 10
+    for name in subpackages:
+        assert f"``ensemblekit.{name}``" in ensemblekit.__doc__, name
+    assert "getting_started" in ensemblekit.__doc__

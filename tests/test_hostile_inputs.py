@@ -4,8 +4,21 @@ raise an error naming the argument, never a silent NaN or a number from invalid 
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from ensemblekit.ensemble import (
+    AdaBoostClassifier,
+    AdaBoostRegressor,
+    BaggingClassifier,
+    BaggingRegressor,
+    CVEnsembleRegressor,
+    DeepEnsembleRegressor,
+    SnapshotEnsembleRegressor,
+)
 from ensemblekit.model_selection import bootstrap_ci, corrected_resampled_ttest, mcnemar_test
+from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
 Y = np.array([0, 1, 0, 1, 1, 0, 1, 0])
 P1 = np.array([0, 1, 1, 1, 1, 0, 0, 0])
@@ -311,3 +324,38 @@ def test_a_boosters_input_tags_follow_its_member(booster):
     if booster.startswith("AdaBoost"):  # gradient boosting's members fit one column a class
         fitted = cls(tolerant, n_estimators=2, random_state=0).fit(X, y)
         assert np.isfinite(fitted.predict(X)).all()
+
+
+@pytest.mark.parametrize(
+    "make", [NeuralNetClassifier, NeuralNetRegressor], ids=["classifier", "regressor"]
+)
+@pytest.mark.parametrize("as_list", [False, True], ids=["array", "list"])
+def test_a_net_refuses_strings_as_scikit_learn_numeric_input_does(make, as_list, binary):
+    # "0.5" would parse silently and "red" would fail deep inside: both are refused.
+    X, y = binary
+    strings = X.astype(str)
+    with pytest.raises(ValueError, match=r"X holds strings.*X\.astype\(float\)"):
+        make(max_epochs=1).fit(strings.tolist() if as_list else strings, y)
+    net = make(max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="X holds strings"):
+        net.predict(strings)
+
+
+@pytest.mark.parametrize(
+    ("ensemble", "member", "twin"),
+    [
+        (DeepEnsembleRegressor, NeuralNetClassifier, "DeepEnsembleClassifier"),
+        (BaggingClassifier, DecisionTreeRegressor, "BaggingRegressor"),
+        (BaggingRegressor, DecisionTreeClassifier, "BaggingClassifier"),
+        (CVEnsembleRegressor, DecisionTreeClassifier, "CVEnsembleClassifier"),
+        (SnapshotEnsembleRegressor, NeuralNetClassifier, "SnapshotEnsembleClassifier"),
+        (AdaBoostClassifier, DecisionTreeRegressor, "AdaBoostRegressor"),
+        (AdaBoostRegressor, DecisionTreeClassifier, "AdaBoostClassifier"),
+    ],
+)
+def test_an_ensemble_refuses_a_member_of_the_other_kind(ensemble, member, twin, binary):
+    X, y = binary
+    # A pipeline is judged by its last step (snapshot ensembles take a bare net).
+    wrapped = member() if "Snapshot" in twin else make_pipeline(StandardScaler(), member())
+    with pytest.raises(ValueError, match=f"is a (classifier|regressor).*use {twin}"):
+        ensemble(wrapped).fit(X, y)

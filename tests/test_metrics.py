@@ -206,7 +206,36 @@ def test_reliability_display_points_by_hand_and_several_models():
     np.testing.assert_allclose(accuracy, [0.5, 1.0])
     legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
     assert legend[1] == f"a (ECE {expected_calibration_error(y, proba, n_bins=5):.3f})"
-    assert display.ax_.get_legend().get_title().get_text() == "5 equal-width bins"
+    title = display.ax_.get_legend().get_title().get_text()
+    assert title.startswith("5 equal-width bins") and "share of the rows" in title
+    # Each bin's point has an area that grows with its rows: here 2 rows in each bin.
+    sizes = display.ax_.collections[0].get_sizes()
+    assert len(sizes) == 2 and sizes[0] == sizes[1]
+    # One model's probabilities, as scikit-learn's from_predictions takes them.
+    one = ReliabilityDisplay.from_predictions(y, proba, n_bins=5, name="mine")
+    assert list(one.lines_) == ["mine"]
+    np.testing.assert_allclose(one.lines_["mine"].get_data()[1], [0.5, 1.0])
     with pytest.raises(TypeError, match="dict of model name"):
-        ReliabilityDisplay.from_predictions(y, proba)
+        ReliabilityDisplay.from_predictions(y, "proba")
+    plt.close("all")
+
+
+def test_reliability_display_from_estimator_follows_scikit_learn(binary):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from sklearn.linear_model import LogisticRegression
+
+    from ensemblekit.metrics import ReliabilityDisplay
+
+    X, y = binary
+    model = LogisticRegression().fit(X, y)
+    display = ReliabilityDisplay.from_estimator(model, X, y, n_bins=4)
+    assert list(display.lines_) == ["LogisticRegression"]
+    several = ReliabilityDisplay.from_estimators({"LogisticRegression": model}, X, y, n_bins=4)
+    np.testing.assert_array_equal(
+        display.lines_["LogisticRegression"].get_data(),
+        several.lines_["LogisticRegression"].get_data(),
+    )
+    with pytest.raises(TypeError, match="from_estimators"):
+        ReliabilityDisplay.from_estimator({"a": model}, X, y)
     plt.close("all")

@@ -13,7 +13,7 @@ from itertools import product
 import numpy as np
 import pytest
 from scipy import sparse
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import AdaBoostClassifier as SkAdaBoostClassifier
 from sklearn.feature_selection import SelectKBest
@@ -30,6 +30,8 @@ from ensemblekit.ensemble import (
     AdaBoostRegressor,
     BaggingClassifier,
     BaggingRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
 )
 from ensemblekit.nets import NeuralNetClassifier
 
@@ -119,6 +121,58 @@ def test_sparse_X_gives_what_dense_X_gives(iris, cls, tree, target, fmt):
     X_sparse = sparse.coo_matrix(X).asformat(fmt)
     ens = cls(tree(random_state=0), **params).fit(X_sparse, y)
     np.testing.assert_allclose(ens.predict(X_sparse), dense.predict(X))
+
+
+_FORMATS: list = []
+
+
+class _RecordsFormat:
+    """Records the sparse format a tree is given to fit and to predict, in ``_FORMATS``."""
+
+    def _record(self, step, X):
+        _FORMATS.append((step, X.format if sparse.issparse(X) else "dense"))
+
+    def fit(self, X, y, sample_weight=None):
+        self._record("fit", X)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict(self, X):
+        self._record("predict", X)
+        return super().predict(X)
+
+
+class _FormatTree(_RecordsFormat, DecisionTreeRegressor):
+    pass
+
+
+class _FormatTreeClassifier(_RecordsFormat, DecisionTreeClassifier):
+    def predict_proba(self, X):
+        self._record("predict", X)
+        return super().predict_proba(X)
+
+
+@pytest.mark.parametrize(
+    ("cls", "tree", "params"),
+    [
+        (BaggingClassifier, _FormatTreeClassifier, {}),
+        (BaggingRegressor, _FormatTree, {"max_features": 0.5, "bootstrap_features": True}),
+        (AdaBoostClassifier, _FormatTreeClassifier, {}),
+        (AdaBoostRegressor, _FormatTree, {}),
+        (GradientBoostingClassifier, _FormatTree, {}),
+        (GradientBoostingRegressor, _FormatTree, {}),
+    ],
+)
+@pytest.mark.parametrize(("given", "received"), [("csc", "csc"), ("csr", "csr"), ("coo", "csr")])
+def test_members_receive_the_sparse_container_given(iris, cls, tree, params, given, received):
+    # As scikit-learn's ensembles: CSC and CSR reach the members as given, COO as CSR.
+    X, y = iris
+    y = y if issubclass(cls, ClassifierMixin) else y.astype(float)
+    X_sparse = sparse.coo_matrix(X).asformat(given)
+    _FORMATS.clear()
+    ens = cls(tree(max_depth=3, random_state=0), n_estimators=3, random_state=0, **params)
+    ens.fit(X_sparse, y).predict(X_sparse)
+    assert {fmt for _, fmt in _FORMATS} == {received}
+    assert {step for step, _ in _FORMATS} == {"fit", "predict"}
 
 
 def test_bagging_a_pipeline(iris):

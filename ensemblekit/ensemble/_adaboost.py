@@ -20,7 +20,7 @@ from ..utils._private import HasMethods, Interval, StrOptions
 from ..utils._proba import align_proba
 from ..utils._random import check_random_state
 from ..utils._validation import check_sample_weight, plain
-from ._base import with_fit_params_doc
+from ._base import check_member_kind, with_fit_params_doc
 from ._boosting import (
     _BoostingMixin,
     _fit_stage,
@@ -176,7 +176,10 @@ class AdaBoostClassifier(
         self.verbose = verbose
 
     def _template(self):
-        return self.estimator if self.estimator is not None else _small_net(NeuralNetClassifier)
+        if self.estimator is None:
+            return _small_net(NeuralNetClassifier)
+        check_member_kind(self, self.estimator)
+        return self.estimator
 
     @all_or_nothing
     @with_fit_params_doc
@@ -387,7 +390,10 @@ class AdaBoostRegressor(_AdaBoostMixin, _StagedRegressor, RegressorMixin, BaseEs
         self.verbose = verbose
 
     def _template(self):
-        return self.estimator if self.estimator is not None else _small_net(NeuralNetRegressor)
+        if self.estimator is None:
+            return _small_net(NeuralNetRegressor)
+        check_member_kind(self, self.estimator)
+        return self.estimator
 
     @all_or_nothing
     @with_fit_params_doc

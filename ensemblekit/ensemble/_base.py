@@ -18,6 +18,8 @@ from sklearn.base import (
     MetaEstimatorMixin,
     RegressorMixin,
     clone,
+    is_classifier,
+    is_regressor,
 )
 from sklearn.utils import get_tags
 from sklearn.utils.metadata_routing import MetadataRouter
@@ -63,6 +65,25 @@ def renamed_count(estimator, old: str) -> int:
     return value
 
 
+def check_member_kind(ensemble, template) -> None:
+    """Refuse a member of the other kind than ``ensemble`` (a classifier in a regressor's
+    ensemble, or a regressor in a classifier's): it would fit, and predict nonsense."""
+    classifier = isinstance(ensemble, ClassifierMixin)
+    if is_regressor(template) if classifier else is_classifier(template):
+        kind, other = ("classifier", "regressor") if classifier else ("regressor", "classifier")
+        name = type(ensemble).__name__
+        twin = (
+            name.replace("Classifier", "Regressor")
+            if classifier
+            else name.replace("Regressor", "Classifier")
+        )
+        raise ValueError(
+            f"{name} combines {kind}s, but its estimator {type(template).__name__} is a "
+            f"{other}. Pass a {kind} (NeuralNet{kind.title()} for a net), or use {twin} "
+            f"to combine {other}s."
+        )
+
+
 class MembersMixin:
     """``len(ens)``, ``ens[i]`` and iteration over the fitted members in ``estimators_``."""
 
@@ -105,8 +126,9 @@ class TemplateMixin:
         return routed_fit_params(self, self._template(), fit_params)
 
     def _accepts_sparse(self):
-        """Sparse X (as CSR, whose rows index fast) when the members take it."""
-        return ["csr"] if get_tags(self._template()).input_tags.sparse else False
+        """Sparse X when the members take it: CSR and CSC reach them as given, as in
+        scikit-learn's ensembles; another format becomes CSR, whose rows index fast."""
+        return ["csr", "csc"] if get_tags(self._template()).input_tags.sparse else False
 
 
 class MemberEnsembleMixin(TemplateMixin, MembersMixin, MetaEstimatorMixin):
@@ -180,6 +202,7 @@ class MemberEnsembleMixin(TemplateMixin, MembersMixin, MetaEstimatorMixin):
         """Raise a clearer error than ``error`` when the plans explain it."""
 
     def _check_template(self, template) -> None:
+        check_member_kind(self, template)
         if self._is_classifier() and not hasattr(template, "predict_proba"):
             raise ValueError(
                 f"{type(self).__name__} averages predict_proba (soft voting), which "

@@ -70,9 +70,15 @@ class ReliabilityDisplay:
         ax = axes_for(ax, figsize=(5.5, 5.5))
         ax.plot([0, 1], [0, 1], linestyle="--", color="0.5", label="calibrated")
         self.lines_ = {}
-        for name, (confidence, accuracy, _) in self.curves.items():
+        for name, (confidence, accuracy, count) in self.curves.items():
             label = f"{name} (ECE {self.ece[name]:.3f})"
-            (self.lines_[name],) = ax.plot(confidence, accuracy, marker="o", label=label)
+            (line,) = ax.plot(confidence, accuracy, label=label)
+            # Each point's area shows how many rows its bin holds: a bin of three rows
+            # can sit far off the diagonal by chance alone.
+            share = np.asarray(count, dtype=float) / np.sum(count)
+            ax.scatter(confidence, accuracy, s=12 + 400 * share, color=line.get_color(),
+                       alpha=0.8, edgecolors="white", linewidths=0.5, zorder=3)  # fmt: skip
+            self.lines_[name] = line
         # Both axes start where the points do (confident models crowd the top right),
         # with the same limits, so the diagonal stays at 45 degrees.
         lowest = min(min(c.min(), a.min()) for c, a, _ in self.curves.values())
@@ -84,36 +90,51 @@ class ReliabilityDisplay:
         )  # fmt: skip
         ax.set_aspect("equal")
         bins = "equal-width" if self.strategy == "uniform" else "equal-mass"
-        ax.legend(title=f"{self.n_bins} {bins} bins", loc="lower right")
+        ax.legend(
+            title=f"{self.n_bins} {bins} bins; a point's area\nis its share of the rows",
+            loc="lower right",
+        )
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
     @classmethod
     def from_predictions(
-        cls, y_true, probabilities: dict, *, n_bins: int = 15, strategy: str = "uniform",
-        labels=None, ax=None,
+        cls, y_true, probabilities, *, n_bins: int = 15, strategy: str = "uniform",
+        labels=None, name: str | None = None, ax=None,
     ) -> ReliabilityDisplay:  # fmt: skip
         """Draw the diagram from predicted probabilities.
 
         Parameters
         ----------
         y_true : array-like of shape (n_samples,)
-        probabilities : dict of str to array-like of shape (n_samples, n_classes)
-            Per model name, its ``predict_proba`` on the rows of ``y_true``.
+        probabilities : array-like of shape (n_samples, n_classes), or dict of str to such
+            One model's ``predict_proba`` on the rows of ``y_true`` (as scikit-learn's
+            ``CalibrationDisplay.from_predictions`` takes), or several models', by name.
         n_bins : int, default=15
         strategy : {"uniform", "quantile"}, default="uniform"
         labels : array-like or None, default=None
             As in :func:`expected_calibration_error`.
+        name : str or None, default=None
+            The legend's name for one model's probabilities ("model" when None); not
+            used with a dict, whose keys are the names.
         ax : matplotlib Axes, default=None
 
         Returns
         -------
         display : ReliabilityDisplay
         """
-        if not isinstance(probabilities, dict) or not probabilities:
+        if not isinstance(probabilities, dict):
+            if isinstance(probabilities, (str, bytes)) or not hasattr(probabilities, "__len__"):
+                raise TypeError(
+                    "probabilities must be one model's predicted probabilities (an array of "
+                    "shape (n_samples, n_classes)) or a dict of model name: probabilities, "
+                    f"got {type(probabilities).__name__}."
+                )
+            probabilities = {name or "model": probabilities}
+        if not probabilities:
             raise TypeError(
                 "probabilities must be a non-empty dict of model name: predicted "
-                f"probabilities, got {type(probabilities).__name__}."
+                "probabilities, got an empty dict."
             )
         if strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}.")
@@ -128,6 +149,37 @@ class ReliabilityDisplay:
                 y_true, proba, n_bins=n_bins, strategy=strategy, labels=labels
             )
         return cls(curves, ece, n_bins=n_bins, strategy=strategy).plot(ax=ax)
+
+    @classmethod
+    def from_estimator(
+        cls, estimator, X, y, *, n_bins: int = 15, strategy: str = "uniform",
+        name: str | None = None, ax=None,
+    ) -> ReliabilityDisplay:  # fmt: skip
+        """Draw the diagram of one fitted classifier on ``X, y``, as scikit-learn's
+        ``CalibrationDisplay.from_estimator`` does for a binary one.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        n_bins : int, default=15
+        strategy : {"uniform", "quantile"}, default="uniform"
+        name : str or None, default=None
+            The legend's name; the estimator's class name when None.
+        ax : matplotlib Axes, default=None
+
+        Returns
+        -------
+        display : ReliabilityDisplay
+        """
+        if isinstance(estimator, dict):
+            raise TypeError(
+                "from_estimator takes one fitted classifier; for a dict of them use "
+                "ReliabilityDisplay.from_estimators."
+            )
+        name = name or type(estimator).__name__
+        return cls.from_estimators({name: estimator}, X, y, n_bins=n_bins, strategy=strategy, ax=ax)
 
     @classmethod
     def from_estimators(

@@ -28,7 +28,7 @@ from ..utils._fit_warnings import warn_fit
 from ..utils._mixins import all_or_nothing, check_member_fit, fitting_members
 from ..utils._random import draw_seeds
 from ..utils._torch import seeded_torch, signature_has, torch_threads
-from ..utils._validation import as_float32, check_sample_weight
+from ..utils._validation import as_float32, check_numeric, check_sample_weight
 from ._data import (
     MemberRows,
     _ArrayData,
@@ -100,6 +100,7 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
         self.notify("on_train_end", X=data, y=None)
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        check_numeric(X)
         X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), accept_sparse="csr")
         return as_float32(X)
 

@@ -15,7 +15,7 @@ from ..imbalance._losses import compute_class_weight
 from ..imbalance._resampling import BalancedBatchSampler
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import Interval, StrOptions
-from ..utils._validation import as_float32, plain
+from ..utils._validation import as_float32, check_numeric, plain
 from ._base import NeuralNetBase
 from ._docs import _FITTED_DOC, _SHARED_PARAMS_DOC
 from ._gaussian import GaussianNLLLoss
@@ -174,6 +174,7 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
     def _validate_Xy(self, X, y, *, reset: bool, classes=None):
+        check_numeric(X)
         X, y = validate_data(
             self, X, y, reset=reset, dtype=(np.float32, np.float64), accept_sparse="csr"
         )
@@ -426,6 +427,7 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
         return self._fit(X, y, sample_weight, partial=True)
 
     def _validate_Xy(self, X, y, *, reset: bool, classes=None):
+        check_numeric(X)
         X, y = validate_data(
             self,
             X,

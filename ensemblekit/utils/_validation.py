@@ -14,6 +14,20 @@ def plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def check_numeric(X, name: str = "X") -> None:
+    """Refuse an ``X`` of strings or bytes, as scikit-learn's ``dtype="numeric"`` does: a
+    float cast would parse ``"0.5"`` silently and fail deep inside on ``"red"``."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and isinstance(X, (list, tuple)):
+        dtype = np.asarray(X).dtype
+    if getattr(dtype, "kind", None) in ("U", "S", "V"):
+        raise ValueError(
+            f"{name} holds strings or bytes (dtype {dtype}), and the nets compute on numbers. "
+            f"Convert {name} to numbers explicitly ({name}.astype(float)), or encode text and "
+            "categories first (OneHotEncoder, a vectorizer) in a Pipeline."
+        )
+
+
 def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     """Validate ``sample_weight`` for ``n_samples`` rows: finite, non-negative, not all zero.
 
