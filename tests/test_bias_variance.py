@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris, make_classification, make_friedman1
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -163,6 +164,14 @@ def test_log_loss_by_hand():
     assert parts["loss"][0] == pytest.approx(-(np.log(0.8) + np.log(0.5)) / 2)
     kl = [np.sum(main * np.log(main / p)) for p in ([0.8, 0.2], [0.5, 0.5])]
     assert parts["variance"][0] == pytest.approx(np.mean(kl))
+
+
+def test_log_loss_of_a_sure_wrong_round_is_scikit_learns():
+    # A round that gives the true class probability 0 costs -log(eps), as log_loss clips.
+    rounds = np.array([[[1.0, 0.0], [0.3, 0.7]], [[0.6, 0.4], [0.0, 1.0]]])
+    parts = decompose_log_loss(rounds, np.array([1, 1]))
+    expected = np.mean([log_loss([1, 1], r, labels=[0, 1]) for r in rounds])
+    assert parts["loss"].mean() == pytest.approx(expected, rel=1e-12)
 
 
 # ---------------------------------------------------------------- behaviour

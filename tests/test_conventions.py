@@ -157,7 +157,9 @@ def test_members_whose_rows_would_all_weigh_zero_still_fit(binary, tiny_net_para
     assert len(bag) == 4
     with pytest.raises(ValueError, match=r"max_samples \(of rows weighing > 0\)=2 selects 2 of 1"):
         weight[1:] = 0.0
-        BaggingClassifier(DecisionTreeClassifier(), max_samples=2).fit(X, y, sample_weight=weight)
+        BaggingClassifier(DecisionTreeClassifier(), max_samples=2, bootstrap=False).fit(
+            X, y, sample_weight=weight
+        )
 
 
 # ---------------------------------------------------------------- a seeded learner keeps its seed

@@ -312,7 +312,10 @@ def test_deep_regressor_returns_the_spread_of_its_members(regression, tiny_net_p
         ({"max_features": 1.5}, "'max_features' parameter"),
         ({"max_features": 0.0}, "'max_features' parameter"),
         ({"max_features": 100}, "max_features=100 selects 100 of 64"),
-        ({"max_samples": 5000}, "max_samples=5000 selects 5000 of 400"),
+        (
+            {"max_samples": 5000, "bootstrap": False},
+            r"max_samples=5000 selects 5000 of 400 items; .*bootstrap=True",
+        ),
         ({"estimator": Perceptron()}, "soft voting"),
     ],
 )
@@ -322,6 +325,17 @@ def test_bad_parameters_say_what_to_change(digits, params, match):
         BaggingClassifier(
             **{"estimator": DecisionTreeClassifier(), "n_estimators": 2, **params}
         ).fit(X, y)
+
+
+def test_bootstrap_draws_may_exceed_the_rows_as_in_scikit_learn(digits):
+    from sklearn.ensemble import BaggingClassifier as SkBaggingClassifier
+
+    X, y = digits[0][:100], digits[1][:100]
+    ours = BaggingClassifier(DecisionTreeClassifier(), n_estimators=3, max_samples=250)
+    ours.fit(X, y)
+    assert [len(rows) for rows in ours.estimators_samples_] == [250] * 3
+    theirs = SkBaggingClassifier(DecisionTreeClassifier(), n_estimators=3, max_samples=250)
+    assert [len(rows) for rows in theirs.fit(X, y).estimators_samples_] == [250] * 3
 
 
 def test_deep_ensemble_errors(digits):

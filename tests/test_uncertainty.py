@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_friedman1
+from sklearn.metrics import log_loss
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -108,6 +109,13 @@ def test_diversity_by_hand():
     assert parts["ensemble"][0] == pytest.approx(np.log(2))
     assert parts["member"].mean() == pytest.approx(-(np.log(0.8) + np.log(0.2)) / 2)
     assert parts["diversity"][0] == pytest.approx(-np.log(0.8))
+    # A member sure of the wrong class costs what scikit-learn's log_loss says it does
+    # (clipped at float64's eps: -log(2.2e-16) = 36.04 nats), not a floor of our own.
+    sure = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.5], [0.9, 0.1]]])
+    parts = decompose_diversity(sure, np.array([1, 0]), "log_loss")
+    for member, proba in zip(parts["member"], sure, strict=True):
+        assert member.mean() == pytest.approx(log_loss([1, 0], proba, labels=[0, 1]), rel=1e-12)
+    assert parts["member"][0, 0] == pytest.approx(-np.log(np.finfo(float).eps))
     # 0-1: votes 0, 0, 1. With y = 0 the vote is right and one member disagrees (good);
     # with y = 1 it is wrong and one member was right (bad).
     # Third row, votes 0, 2, 2 with y = 1: the vote is wrong and so is every member; the

@@ -38,7 +38,8 @@ _PARAMS_DOC = """
     n_estimators : int, default=10
         Number of members.
     max_samples : int or float, default=1.0
-        Rows drawn for each member: a count, or a share of the training rows.
+        Rows drawn for each member: a count, or a share of the training rows. With
+        ``bootstrap=True`` a count may exceed the number of rows, as in scikit-learn.
     max_features : int or float, default=1.0
         Columns drawn for each member (random subspaces when < 1.0).
     bootstrap : bool, default=True
@@ -187,7 +188,9 @@ class _BaseBagging(MemberEnsembleMixin, BaseEstimator):
         self._n_samples, self._population = n_samples, population
         n_population = n_samples if self._population is None else len(self._population)
         what = "max_samples" if self._population is None else "max_samples (of rows weighing > 0)"
-        self._max_samples = resolve_count(self.max_samples, n_population, what)
+        self._max_samples = resolve_count(
+            self.max_samples, n_population, what, replace=self.bootstrap
+        )
         self._max_features = resolve_count(self.max_features, n_features, "max_features")
         if self.oob_score and not self.bootstrap and self._max_samples == n_samples:
             raise ValueError(

@@ -17,14 +17,13 @@ from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
-from ..utils._proba import align_proba
+from ..utils._proba import align_proba, clip_proba
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._results import ArrayFieldsEqual
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 from ..utils._validation import resolve_count
 
 _LOSSES = ("0-1", "mse", "log_loss")
-_PROBA_FLOOR = 1e-15
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -228,8 +227,9 @@ def decompose_log_loss(probabilities: np.ndarray, y_index: np.ndarray) -> dict:
     """Log loss after Heskes (1998): ``expected_loss = bias + variance``, exactly.
 
     The central prediction is the normalised geometric mean of the rounds' probabilities;
-    the variance is the mean KL divergence from it to each round. Probabilities are floored
-    at 1e-15 and renormalised first, as log loss needs.
+    the variance is the mean KL divergence from it to each round. Probabilities are clipped
+    to ``[eps, 1 - eps]`` as scikit-learn's ``log_loss`` clips them (``eps`` the dtype's
+    machine epsilon) and renormalised first, as log loss needs.
 
     Parameters
     ----------
@@ -261,7 +261,7 @@ def decompose_log_loss(probabilities: np.ndarray, y_index: np.ndarray) -> dict:
     >>> {k: terms[k].round(4).tolist() for k in ("main", "loss", "bias", "variance")}
     {'main': [[0.5, 0.5]], 'loss': [0.9163], 'bias': [0.6931], 'variance': [0.2231]}
     """
-    p = np.clip(probabilities, _PROBA_FLOOR, None)
+    p = clip_proba(probabilities)
     log_p = np.log(p / p.sum(axis=2, keepdims=True))
     mean_log = log_p.mean(axis=0)
     log_z = np.log(np.exp(mean_log).sum(axis=1))

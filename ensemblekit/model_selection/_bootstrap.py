@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
+from ..utils._proba import clip_proba
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 
@@ -46,7 +47,7 @@ def _abs_pairs(y, f):
 
 def _proba_columns(proba, classes, y):
     """Column of each row's true class, clipped as scikit-learn's log_loss does."""
-    return np.clip(proba[np.arange(len(y)), np.searchsorted(classes, y)], 1e-15, 1.0)
+    return clip_proba(proba[np.arange(len(y)), np.searchsorted(classes, y)])
 
 
 _LOSSES = {
@@ -75,7 +76,7 @@ _LOSSES = {
         lambda y, proba, classes: -np.log(_proba_columns(proba, classes, y)),
         lambda y, proba, classes: float(
             sum(
-                np.mean(y == c) * np.mean(-np.log(np.clip(proba[:, k], 1e-15, 1.0)))
+                np.mean(y == c) * np.mean(-np.log(clip_proba(proba[:, k])))
                 for k, c in enumerate(classes)
             )
         ),

@@ -10,6 +10,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ..engine import MemberPlan, fit_members
 from ..utils._optional import axes_for
+from ..utils._proba import clip_proba
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._results import ArrayFieldsEqual
 from ._bias_variance import _draw_training_sets, decompose_log_loss, decompose_squared
@@ -21,7 +22,6 @@ _COMBINERS = {
     "log_loss": "normalised geometric mean",
     "0-1": "majority vote",
 }
-_FLOOR = 1e-15
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,8 +135,8 @@ def decompose_diversity(predictions: np.ndarray, y: np.ndarray, loss: str) -> di
         ensemble = ((centre - y) ** 2).reshape(len(y), -1).mean(axis=1)
         return {"ensemble": ensemble, "member": member, "diversity": diversity.mean(axis=0)}
     if loss == "log_loss":
-        log_p = np.log(np.clip(predictions, _FLOOR, None))
-        log_p -= np.log(np.exp(log_p).sum(axis=2, keepdims=True))  # renormalise after the floor
+        log_p = np.log(clip_proba(predictions))
+        log_p -= np.log(np.exp(log_p).sum(axis=2, keepdims=True))  # renormalise after clipping
         member = -log_p[:, rows, y]
         mean_log = log_p.mean(axis=0)
         log_z = np.log(np.exp(mean_log).sum(axis=1))

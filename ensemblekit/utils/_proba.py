@@ -1,4 +1,5 @@
-"""One rule for placing a model's probabilities among classes it may not all have seen."""
+"""One rule for placing a model's probabilities among classes it may not all have seen, and
+one for keeping them off 0 and 1 before a logarithm."""
 
 from __future__ import annotations
 
@@ -16,3 +17,15 @@ def align_proba(proba: np.ndarray, seen, classes) -> np.ndarray:
     aligned = np.zeros((len(proba), len(classes)))
     aligned[:, np.searchsorted(classes, seen)] = proba
     return aligned
+
+
+def clip_proba(proba) -> np.ndarray:
+    """``proba`` clipped to ``[eps, 1 - eps]``, ``eps`` its dtype's machine epsilon
+    (float64's for other input), as scikit-learn's ``log_loss`` clips: a probability of 0
+    for the true class costs ``-log(eps)``, about 36.04 nats in float64, in every loss
+    here as in scikit-learn's."""
+    proba = np.asarray(proba)
+    if not np.issubdtype(proba.dtype, np.floating):
+        proba = proba.astype(np.float64)
+    eps = np.finfo(proba.dtype).eps
+    return np.clip(proba, eps, 1 - eps)

@@ -52,13 +52,20 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     return weight
 
 
-def resolve_count(value, total: int, name: str) -> int:
-    """An int count, or a float share of ``total``, as a number of items in [1, total]."""
-    count = int(value) if isinstance(value, Integral) else round(float(value) * total)
-    if not 1 <= count <= total:
+def resolve_count(value, total: int, name: str, *, replace: bool = False) -> int:
+    """An int count, or a float share of ``total``, as a number of items in [1, total].
+
+    Drawn with replacement (``replace``), an int count may exceed ``total``, as
+    scikit-learn's bagging allows since 1.9; a share stays in (0, 1].
+    """
+    is_int = isinstance(value, Integral)
+    count = int(value) if is_int else round(float(value) * total)
+    if not 1 <= count <= (count if replace and is_int else total):
+        more = name.startswith("max_samples") and count > total
+        beyond = " (more only when drawn with replacement: bootstrap=True)" * more
         raise ValueError(
-            f"{name}={value!r} selects {count} of {total} items; use an int in [1, {total}] "
-            f"or a float in (0, 1]."
+            f"{name}={value!r} selects {count} of {total} items; use an int in [1, {total}]"
+            f"{beyond} or a float in (0, 1]."
         )
     return count
 
