@@ -93,7 +93,9 @@ def interrupt_dask(wait: float = 3.0) -> tuple[float, float]:
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0"
+        ) as cluster,
         Client(cluster) as client,
         tempfile.TemporaryDirectory() as folder,
     ):

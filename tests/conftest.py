@@ -37,11 +37,19 @@ def tiny_net_params():
 
 @pytest.fixture
 def dask_backend():
-    """joblib's Dask backend on in-process workers (inproc transport: no ports, no network)."""
+    """joblib's Dask backend on in-process workers (inproc transport, no dashboard).
+
+    The scheduler still serves its health page over HTTP, on port 8787 unless told: a free
+    port of the loopback keeps two test workers from warning about each other's cluster.
+    """
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False},
         ) as cluster,
         distributed.Client(cluster),
         joblib.parallel_config(backend="dask"),

@@ -255,7 +255,8 @@ if backend == "dask":  # a cluster whose workers are threads of this process
     from dask.distributed import Client, LocalCluster
 
     client = Client(LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False,
+        dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
     ))
 start = time.perf_counter()
 threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()

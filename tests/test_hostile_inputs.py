@@ -330,6 +330,7 @@ def test_a_boosters_input_tags_follow_its_member(booster):
     "make", [NeuralNetClassifier, NeuralNetRegressor], ids=["classifier", "regressor"]
 )
 @pytest.mark.parametrize("as_list", [False, True], ids=["array", "list"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one epoch
 def test_a_net_refuses_strings_as_scikit_learn_numeric_input_does(make, as_list, binary):
     # "0.5" would parse silently and "red" would fail deep inside: both are refused.
     X, y = binary
