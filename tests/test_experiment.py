@@ -20,7 +20,8 @@ from sklearn.datasets import load_iris
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 import ensemblekit.experiment
@@ -362,14 +363,15 @@ def test_a_changed_study_is_refused_and_restart_starts_over(tmp_path, iris_run):
         _write(tmp_path, STUDY.replace("max_depth = 2", "max_depth = 4"))
     )
     changed.verbose = 0
-    with pytest.raises(StudyChangedError, match=r"model 'tree' changed \(max_depth 2 -> 4\)"):
+    with pytest.raises(StudyChangedError, match=r"models\.tree: max_depth 2 -> 4\. Run into"):
         changed.run(copy)
     assert _records(copy) == _records(run_dir)  # untouched
     other_data = Experiment.from_toml(
         _write(tmp_path, STUDY.replace('dataset = "iris"', 'dataset = "iris"\nsubsample = 120'))
     )
-    with pytest.raises(StudyChangedError, match=r"the data changed.*the splits changed"):
+    with pytest.raises(StudyChangedError, match=r"data: iris -> .*120") as error:
         other_data.run(copy)
+    assert "cv:" not in str(error.value)  # the splits of other rows differ: no news
     changed.run(copy, restart=True)
     scores = changed.results.query("model == 'tree'")["score"].to_numpy()
     assert not np.array_equal(scores, load_run(run_dir).results.query("model == 'tree'")["score"])
@@ -489,6 +491,49 @@ def test_the_command_line_runs_shows_and_reports(tmp_path, capsys, iris_run):
     assert "is not a run folder" in capsys.readouterr().err
     assert main(["run", str(_write(tmp_path, STUDY.replace("max_depth", "max_dpth")))]) == 2
     assert "did you mean 'max_depth'" in capsys.readouterr().err
+
+
+def test_a_changed_pipeline_is_named_in_one_short_line(tmp_path):
+    X, y = load_iris(return_X_y=True)
+
+    def study(C, max_depth=3):
+        models = {
+            "pipe": make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=500)),
+            "tree": DecisionTreeClassifier(max_depth=max_depth, random_state=0),
+        }
+        return Experiment(models, X, y, cv=3, verbose=0)
+
+    study(1.0).run(tmp_path)
+    with pytest.raises(StudyChangedError) as error:
+        study(2.0).run(tmp_path)
+    assert error.value.changes == ["models.pipe: logisticregression__C 1.0 -> 2.0"]
+    text = str(error.value)
+    assert text.endswith("Run into a new folder, or pass restart=True to discard the old records.")
+    assert len(text) < 400 and "\n" not in text
+    # Many parameters of one model: three are named, and how many more.
+    with pytest.raises(StudyChangedError) as error:
+        Experiment(
+            {"pipe": make_pipeline(MinMaxScaler(), LogisticRegression(C=3.0, max_iter=9))},
+            X, y, cv=3, verbose=0,
+        ).run(tmp_path)  # fmt: skip
+    (change,) = error.value.changes
+    assert change.startswith("models.pipe: ") and change.endswith("more")
+    assert len(str(error.value)) < 400
+
+
+def test_a_quick_run_has_its_own_folder_and_the_cli_names_its_flag(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    study = _write(tmp_path, name="trees.toml")
+    assert main(["run", str(study), "--quick", "-q"]) == 0
+    assert main(["run", str(study), "-q"]) == 0  # the full run does not meet the quick one
+    assert load_run(tmp_path / "runs" / "trees-quick").complete
+    assert load_run(tmp_path / "runs" / "trees").complete
+    capsys.readouterr()
+    _write(tmp_path, STUDY.replace("max_depth = 2", "max_depth = 4"), name="trees.toml")
+    assert main(["run", str(study), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "models.tree: max_depth 2 -> 4" in err and "run again with --restart" in err
+    assert "restart=True" not in err and len(err) < 400
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["report"], ["show"]])

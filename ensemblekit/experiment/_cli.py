@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("study", metavar="STUDY.toml", help="the study file")
     run.add_argument(
-        "--out", metavar="RUN_DIR", help="run folder (default: runs/<the study file's name>)"
+        "--out",
+        metavar="RUN_DIR",
+        help="run folder (default: runs/<the study file's name>, runs/<name>-quick with --quick)",
     )
     run.add_argument(
         "--restart", action="store_true", help="discard the folder's records and start over"
@@ -204,17 +206,25 @@ def _backend(args):
 def _run(args) -> int:
     from pathlib import Path
 
-    from ._experiment import Experiment
+    from ._experiment import Experiment, StudyChangedError, quick_mode
 
-    experiment = Experiment.from_toml(args.study, quick=args.quick or None, trust=args.trust)
+    quick = quick_mode(args.quick or None)
+    experiment = Experiment.from_toml(args.study, quick=quick, trust=args.trust)
     experiment.verbose = 0 if args.quiet else 1
-    out = Path(args.out) if args.out else Path("runs") / Path(args.study).stem
+    # A quick run has its own folder, so the full study after it starts afresh.
+    default = Path(args.study).stem + ("-quick" if quick else "")
+    out = Path(args.out) if args.out else Path("runs") / default
     with _backend(args):
         if args.n_jobs is not None:
             experiment.n_jobs = args.n_jobs
         elif args.backend == "ray" and experiment.n_jobs is None:
             experiment.n_jobs = -1  # joblib's Ray backend takes one worker unless told
-        experiment.run(out, restart=args.restart, wait=not args.no_wait)
+        try:
+            experiment.run(out, restart=args.restart, wait=not args.no_wait)
+        except StudyChangedError as error:
+            raise StudyChangedError(
+                error.folder, error.changes, "run again with --restart to discard the old records"
+            ) from None
     run = experiment.run_
     print(run)
     if args.report:

@@ -43,9 +43,25 @@ from ._study import (
     read_study,
 )
 
+_RESTART = "pass restart=True to discard the old records"
+
 
 class StudyChangedError(StudyError):
     """The run folder holds records of another study (other data, splits or models).
+
+    Parameters
+    ----------
+    folder : str
+        The run folder.
+    changes : list of str
+        What changed, one item each (``"models.net: max_depth 2 -> 4"``).
+    fix : str, default="pass restart=True to discard the old records"
+        How to start the folder over, in the caller's words.
+
+    Attributes
+    ----------
+    folder, changes
+        As given.
 
     See Also
     --------
@@ -67,8 +83,21 @@ class StudyChangedError(StudyError):
     ...                    verbose=0).run(run_dir)
     ...     except StudyChangedError as error:
     ...         print(error)  # doctest: +ELLIPSIS
-    '...' holds records of another study: model 'tree' changed (max_depth 2 -> 4)....
+    '...' holds records of another study: models.tree: max_depth 2 -> 4. ...
     """
+
+    def __init__(self, folder: str, changes: list[str], fix: str = _RESTART):
+        self.folder, self.changes = folder, changes
+        super().__init__(
+            "",
+            f"{folder!r} holds records of another study: {'; '.join(changes)}. Run into a new "
+            f"folder, or {fix}.",
+        )
+
+
+def quick_mode(quick: bool | None) -> bool:
+    """``quick``, or when None, whether the environment sets ``ENSEMBLEKIT_QUICK=1``."""
+    return os.environ.get("ENSEMBLEKIT_QUICK") == "1" if quick is None else bool(quick)
 
 
 class Experiment:
@@ -241,9 +270,7 @@ class Experiment:
             estimator does not have, a value outside its range, a name that does not import,
             or a name the file may not use (nothing it names has run then).
         """
-        if quick is None:
-            quick = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
-        raw, checker, text = read_study(path, quick=quick, trust=trust)
+        raw, checker, text = read_study(path, quick=quick_mode(quick), trust=trust)
         settings = check_settings(raw, checker)
         seed = 0 if settings["random_state"] is None else settings["random_state"]
         models = check_models(raw.get("models"), checker)
@@ -357,12 +384,7 @@ class Experiment:
             old = None if restart else folder.study()
             changes = [] if old is None else _changes(old, meta)
             if changes:
-                raise StudyChangedError(
-                    "",
-                    f"{str(folder.path)!r} holds records of another study: "
-                    f"{'; '.join(changes)}. Run into a new folder, or pass restart=True "
-                    "(ensemblekit run --restart) to discard the old records.",
-                )
+                raise StudyChangedError(str(folder.path), changes)
             folder.clean(records=restart)
             folder.write(STUDY_FILE, meta)
             done = RunResults(folder.path)
