@@ -206,6 +206,30 @@ def test_a_bad_study_fails_before_any_fit_at_its_key_and_line(
     assert str(error.value).startswith(f"{path}, line {line}: {key}: ")
 
 
+@pytest.mark.parametrize(
+    ("data", "meant"),
+    [("iris", "RandomForestClassifier"), ("diabetes", "RandomForestRegressor"),
+     ("make_regression", "RandomForestRegressor")],
+)  # fmt: skip
+def test_a_misspelt_class_is_matched_among_estimators_of_the_study_task(tmp_path, data, meant):
+    # Both are equally close to "RandomForest": the study's data decides.
+    text = f"""\
+[data]
+dataset = "{data}"
+
+[models.forest]
+class = "sklearn.ensemble.RandomForest"
+"""
+    with pytest.raises(StudyError, match=f"did you mean sklearn.ensemble.{meant}\\?"):
+        Experiment.from_toml(_write(tmp_path, text))
+    # Where the data does not say, a model named before does.
+    text = text.replace(f'dataset = "{data}"', 'loader = "mylab.load"').replace(
+        "[models.forest]", f'[models.first]\nclass = "sklearn.ensemble.{meant}"\n\n[models.forest]'
+    )
+    with pytest.raises(StudyError, match=f"did you mean sklearn.ensemble.{meant}\\?"):
+        Experiment.from_toml(_write(tmp_path, text))
+
+
 def _no_fit(self, *args, **kwargs):
     raise AssertionError("a study was fitted before its checks ended")
 

@@ -96,10 +96,12 @@ class Locator:
 
 class Checker:
     """Raises :class:`StudyError` at a key, with its line when the study came from a file;
-    ``trust`` holds the modules the person running the study lets it name."""
+    ``trust`` holds the modules the person running the study lets it name, and ``task``
+    ("classification", "regression" or None while unknown) the study's, for hints."""
 
     def __init__(self, locator: Locator | None = None, file=None, trust=()):
         self.locator, self.file, self.trust = locator, file, check_trust(trust)
+        self.task: str | None = None
 
     def fail(self, path, message: str):
         line = None if self.locator is None else self.locator.line(path)

@@ -17,6 +17,28 @@ from ._study import import_object
 BUNDLED = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 _GENERATORS = tuple(n for n in dir(sklearn.datasets) if n.startswith("make_"))
 DATA_KEYS = ("dataset", "path", "loader", "params", "target", "features", "subsample")
+#: What each bundled dataset and target generator's target is (others: a manifold, a
+#: matrix, biclusters, where the table alone does not say).
+_TASKS = {
+    **dict.fromkeys(("iris", "digits", "wine", "breast_cancer"), "classification"),
+    **dict.fromkeys(
+        ("make_classification", "make_blobs", "make_moons", "make_circles", "make_hastie_10_2",
+         "make_gaussian_quantiles"),
+        "classification",
+    ),
+    **dict.fromkeys(
+        ("diabetes", "make_regression", "make_friedman1", "make_friedman2", "make_friedman3",
+         "make_sparse_uncorrelated"),
+        "regression",
+    ),
+}  # fmt: skip
+
+
+def data_task(spec) -> str | None:
+    """"classification" or "regression" for a bundled dataset or a generator of one
+    (``make_regression``), None where the table alone does not say (a file, a loader)."""
+    name = spec.get("dataset") if isinstance(spec, dict) else None
+    return _TASKS.get(name) if isinstance(name, str) else None
 
 
 def load_data(spec, checker: Checker, *, base_dir: Path, seed: int) -> tuple:

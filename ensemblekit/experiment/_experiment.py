@@ -23,7 +23,7 @@ from ..utils._random import draw_seeds
 from ..utils._scorer_ranges import score_limits
 from ._analyses import FITTED
 from ._checker import Checker, StudyError
-from ._data import load_data, make_cv
+from ._data import data_task, load_data, make_cv
 from ._fingerprint import _changes, describe, versions
 from ._records import (
     STUDY_FILE,
@@ -273,6 +273,7 @@ class Experiment:
         raw, checker, text = read_study(path, quick=quick_mode(quick), trust=trust)
         settings = check_settings(raw, checker)
         seed = 0 if settings["random_state"] is None else settings["random_state"]
+        checker.task = data_task(raw.get("data"))  # hints name estimators of the study's task
         models = check_models(raw.get("models"), checker)
         classifier = is_classifier(next(iter(models.values())))
         X, y, description = load_data(

@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import get_scorer_names
 from sklearn.pipeline import make_pipeline
 
@@ -113,6 +113,9 @@ def import_object(dotted, path, checker: Checker, place: str = "setting"):
         checker.fail(path, f"cannot import {module_name!r} ({error}); is the package installed?")
     if not hasattr(module, name):
         public = [n for n in dir(module) if not n.startswith("_")]
+        if place == "model" and checker.task is not None:  # no regressor for a classification
+            other = RegressorMixin if checker.task == "classification" else ClassifierMixin
+            public = [n for n in public if not _subclass(getattr(module, n), other)]
         close = difflib.get_close_matches(name, public, n=1)
         hint = f"; did you mean {module_name}.{close[0]}?" if close else "."
         checker.fail(path, f"module {module_name!r} has no {name!r}{hint}")
@@ -120,6 +123,10 @@ def import_object(dotted, path, checker: Checker, place: str = "setting"):
     if not trusted and (refusal := kind_refusal(found, place)):
         checker.fail(path, f"{dotted!r} {refusal} {TRUST_RULE} {trust_hint(module_name)}")
     return found
+
+
+def _subclass(obj, base) -> bool:
+    return isinstance(obj, type) and issubclass(obj, base)
 
 
 def build_object(value, path, checker: Checker, place: str = "setting"):
@@ -332,6 +339,8 @@ def check_models(models, checker: Checker, path=("models",)) -> dict:
             checker.fail((*path, name), f"is {spec!r:.60}, not a scikit-learn estimator.")
         check_estimator_params(spec, (*path, name), checker)
         out[name] = spec
+        if checker.task is None:  # the next model's hints are of this one's kind
+            checker.task = "classification" if is_classifier(spec) else "regression"
     kinds = {is_classifier(est) for est in out.values()}
     if len(kinds) > 1:
         checker.fail(
