@@ -164,6 +164,49 @@ def test_scorers_work_in_cross_validate_searches_and_compare_models():
     assert -1.0 <= table[0].ci_low and table[0].ci_high <= 0.0  # clipped to the range
 
 
+@pytest.mark.parametrize("name", list(scorers))
+def test_this_package_scorer_names_are_taken_wherever_a_scoring_is(name, tiny_net_params):
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ensemblekit.averaging import model_soup
+    from ensemblekit.ensemble import BaggingClassifier, CVEnsembleClassifier
+    from ensemblekit.model_selection import (
+        StackedGridSearchCV,
+        ensemble_size_curve,
+        nested_cross_validate,
+        paired_ttest_5x2cv,
+    )
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = load_iris(return_X_y=True)
+    scorer, model = scorers[name], LogisticRegression(max_iter=500)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+
+    def same(by_name, by_scorer):
+        assert by_name == pytest.approx(by_scorer) and np.all(np.asarray(by_name) <= 0)
+
+    same(*(compare_models({"lr": model}, X, y, cv=cv, scoring=s)[0].scores for s in (name, scorer)))
+    both = compare_models({"lr": model}, X, y, cv=cv, scoring=["accuracy", name])
+    same(both[name][0].scores, compare_models({"lr": model}, X, y, cv=cv, scoring=scorer)[0].scores)
+    bag = BaggingClassifier(DecisionTreeClassifier(), n_estimators=4, random_state=0).fit(X, y)
+    same(*(ensemble_size_curve(bag, X, y, scoring=s, random_state=0).mean for s in (name, scorer)))
+    search = GridSearchCV(model, {"C": [1.0]}, cv=2)
+    same(*(nested_cross_validate(search, X, y, outer_cv=cv, scoring=s).outer_scores
+           for s in (name, scorer)))  # fmt: skip
+    pair = (model, DecisionTreeClassifier(random_state=0))
+    tests = [paired_ttest_5x2cv(*pair, X, y, scoring=s, random_state=0) for s in (name, scorer)]
+    assert tests[0].statistic == pytest.approx(tests[1].statistic)
+    ensembles = [CVEnsembleClassifier(model, cv=cv, scoring=s).fit(X, y) for s in (name, scorer)]
+    same(*(e.cv_scores_ for e in ensembles))
+    nets = [NeuralNetClassifier(**tiny_net_params, random_state=i).fit(X, y) for i in range(2)]
+    soups = [model_soup(nets, X, y, method="greedy", scoring=s) for s in (name, scorer)]
+    assert soups[0].soup_ingredients_ == soups[1].soup_ingredients_
+    stacked = StackedGridSearchCV(NeuralNetClassifier(**tiny_net_params), {"lr": [1e-2]}, cv=2,
+                                  scoring=name).fit(X, y)  # fmt: skip
+    assert stacked.scoring == name and stacked.scorer_ is scorer  # given back as given
+    assert stacked.best_score_ <= 0
+
+
 def test_temperature_scaling_of_an_ensemble_through_scikit_learn():
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.datasets import load_digits

@@ -4,8 +4,8 @@ scored on each test fold, and, on request, predicted out of fold."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import check_scoring
 
+from ..metrics._scorers import check_scoring
 from ..utils._proba import align_proba
 from ..utils._random import draw_seeds
 from ._members import MemberPlan, fit_members

@@ -35,8 +35,8 @@ _TASKS = {
 
 
 def data_task(spec) -> str | None:
-    """"classification" or "regression" for a bundled dataset or a generator of one
-    (``make_regression``), None where the table alone does not say (a file, a loader)."""
+    """The task, "classification" or "regression", of a bundled dataset or a generator
+    (``make_regression``); None where the table alone does not say (a file, a loader)."""
     name = spec.get("dataset") if isinstance(spec, dict) else None
     return _TASKS.get(name) if isinstance(name, str) else None
 

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.metrics import get_scorer_names
 from sklearn.pipeline import make_pipeline
 
 from ..metrics import scorers as _our_scorers
+from ..metrics._scorers import scorer_names
 from ..utils._private import validate_parameter_constraints
 from ._analyses import ANALYSES
 from ._checker import Checker, Locator, StudyError, _hint
@@ -362,7 +362,7 @@ def check_scoring(scoring, classifier: bool, checker: Checker, path=("scoring",)
         scoring = [scoring]
     if not isinstance(scoring, list | tuple) or not scoring:
         checker.fail(path, f"must be a scorer name or a list of them, got {scoring!r}.")
-    known = set(get_scorer_names()) | set(_our_scorers)
+    known = scorer_names()
     out = {}
     for i, name in enumerate(scoring):
         if not isinstance(name, str) or name not in known:

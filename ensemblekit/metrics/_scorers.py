@@ -4,6 +4,9 @@ test fold that lacks a class is scored right."""
 
 from __future__ import annotations
 
+from sklearn.metrics import check_scoring as sklearn_check_scoring
+from sklearn.metrics import get_scorer_names
+
 from ._calibration import expected_calibration_error, multiclass_brier_score
 
 
@@ -74,3 +77,27 @@ scorers = {
         multiclass_brier_score, "neg_multiclass_brier_score", (-2.0, 0.0)
     ),
 }
+
+
+def resolve_scoring(scoring):
+    """``scoring`` as scikit-learn's ``check_scoring`` takes it, with this package's scorer
+    names (a name, names in a list, or a dict's values) replaced by their scorers."""
+    if isinstance(scoring, str):
+        return scorers.get(scoring, scoring)
+    if isinstance(scoring, list | tuple | set) and any(
+        isinstance(name, str) and name in scorers for name in scoring
+    ):
+        return {name: scorers.get(name, name) for name in scoring}
+    if isinstance(scoring, dict):
+        return {k: scorers.get(v, v) if isinstance(v, str) else v for k, v in scoring.items()}
+    return scoring
+
+
+def check_scoring(estimator, scoring=None):
+    """scikit-learn's ``check_scoring``, which also knows this package's scorer names."""
+    return sklearn_check_scoring(estimator, scoring=resolve_scoring(scoring))
+
+
+def scorer_names() -> list[str]:
+    """Every scorer name ``scoring`` takes: scikit-learn's and this package's."""
+    return sorted({*get_scorer_names(), *scorers})

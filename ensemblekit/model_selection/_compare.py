@@ -7,7 +7,6 @@ import difflib
 
 import numpy as np
 from sklearn.base import is_classifier
-from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import (
     RepeatedKFold,
     RepeatedStratifiedKFold,
@@ -16,6 +15,7 @@ from sklearn.model_selection import (
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import cross_fit
+from ..metrics._scorers import check_scoring, scorer_names
 from ..utils._random import draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 from ..utils._scorer_ranges import score_limits
@@ -59,14 +59,15 @@ def _check_scoring(scoring, estimators: dict) -> list[str] | None:
     names = list(scoring) if multiple else [scoring]
     if multiple and not names:
         raise ValueError("scoring is empty: pass a scorer name, a list of names or None.")
-    known = get_scorer_names()
+    known = scorer_names()
     for entry in scoring.values() if isinstance(scoring, dict) else names:
         if isinstance(entry, str) and entry not in known:
             close = difflib.get_close_matches(entry, known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ValueError(
                 f"scoring {entry!r} is not a scorer name; {hint}sklearn.metrics."
-                "get_scorer_names() lists them (or pass a callable from make_scorer)."
+                "get_scorer_names() and ensemblekit.metrics.scorers list them (or pass a "
+                "callable from make_scorer)."
             )
     for name, estimator in estimators.items():
         try:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.metrics import check_scoring
 from sklearn.utils.validation import check_consistent_length
 
+from ..metrics._scorers import check_scoring
 from ..utils._optional import axes_for, import_optional
 from ..utils._pipeline import final_step
 from ..utils._random import check_random_state

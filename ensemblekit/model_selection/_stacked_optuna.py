@@ -15,12 +15,12 @@ from copy import deepcopy
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_X_y, get_tags, indexable
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..engine import MemberPlan, fit_members
+from ..metrics._scorers import check_scoring
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
 from ._stacked_search import _fold_rows, _shared, _stacked

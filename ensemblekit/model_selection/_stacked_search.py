@@ -25,6 +25,7 @@ from sklearn.model_selection import (
 from sklearn.utils import check_X_y, indexable
 
 from ..engine import MemberPlan, fit_members
+from ..metrics._scorers import resolve_scoring
 from ..nets import NeuralNetClassifier, NeuralNetRegressor, prefitted
 from ..nets._stack_blockers import stackable_param, startup_error
 from ..utils._private import _safe_indexing
@@ -54,6 +55,15 @@ class _StackedSearchMixin:
         -------
         self
         """
+        # This package's scorer names, as scorers for scikit-learn's loop: for this fit,
+        # then put back (get_params shows what was given).
+        scoring, self.scoring = self.scoring, resolve_scoring(self.scoring)
+        try:
+            return self._fit(X, y, groups, params)
+        finally:
+            self.scoring = scoring
+
+    def _fit(self, X, y, groups, params):
         if groups is not None:
             params["groups"] = groups
         self.stacked_groups_ = []

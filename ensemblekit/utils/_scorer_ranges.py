@@ -20,6 +20,9 @@ def score_limits(scoring, estimator) -> tuple[float, float]:
     """The range a scorer's values lie in, ``(-inf, inf)`` when unknown."""
     if scoring is None:
         return (0.0, 1.0) if is_classifier(estimator) else (-np.inf, 1.0)  # accuracy, R²
+    from ..metrics._scorers import resolve_scoring
+
+    scoring = resolve_scoring(scoring)
     if not isinstance(scoring, str):
         return getattr(scoring, "limits", (-np.inf, np.inf))  # ensemblekit's scorers know
     base = scoring
