@@ -1,6 +1,7 @@
 """NeuralNetClassifier / NeuralNetRegressor: the contract of issue 2, one behaviour a test."""
 
 import pickle
+import re
 import subprocess
 import sys
 
@@ -369,6 +370,54 @@ def test_set_params_on_a_fitted_net_reinitialises_the_module(digits, tiny_net_pa
     net = NeuralNetClassifier(**tiny_net_params, random_state=0).fit(X, y)
     net.set_params(module__hidden_units=(5,)).fit(X, y)
     assert net.module_.layers[0].out_features == 5
+
+
+def test_get_params_lists_the_default_module_parameters_as_a_search_takes_them(digits):
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    net = NeuralNetClassifier()
+    deep = net.get_params()
+    assert {k: v for k, v in deep.items() if k.startswith("module__")} == {
+        "module__hidden_units": (100,),
+        "module__activation": "relu",
+        "module__dropout": 0.0,
+        "module__batch_norm": False,
+    }  # n_features, n_outputs and random_state come from the fit
+    assert "module__hidden_units" not in net.get_params(deep=False)  # clone: as given
+    assert NeuralNetClassifier(module__dropout=0.3).get_params()["module__dropout"] == 0.3
+    pipe = make_pipeline(StandardScaler(), NeuralNetRegressor(max_epochs=2))
+    assert pipe.get_params()["neuralnetregressor__module__batch_norm"] is False
+    # A module instance is used as it is: it has no parameters to list.
+    instance = NeuralNetClassifier(module=torch.nn.Linear(4, 3))
+    assert not [k for k in instance.get_params() if k.startswith("module__")]
+    X, y = digits
+    grid = {"module__hidden_units": [(4,), (6,)]}
+    search = GridSearchCV(NeuralNetClassifier(max_epochs=1, lr=1e-2), grid, cv=2).fit(X, y)
+    assert search.best_estimator_.module_.layers[0].out_features in (4, 6)
+    copy = clone(net).get_params()
+    assert {k: copy[k] for k in deep if k.startswith("module__")} == {
+        k: v for k, v in deep.items() if k.startswith("module__")
+    }
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [({"max_epoch": 3}, "max_epochs=3"), ({"learning_rate": 0.01}, "lr=0.01"),
+     ({"hidden_units": (8,)}, "module__hidden_units=(8,)"), ({"dropout": 0.1}, "module__dropout"),
+     ({"hidden_layer_sizes": (8,)}, "module__hidden_units"), ({"epochs": 2}, "max_epochs=2"),
+     ({"weight_decay": 1e-4}, "optimizer__weight_decay"), ({"lrr": 0.1}, "lr=0.1")],
+)  # fmt: skip
+@pytest.mark.parametrize("make", [NeuralNetClassifier, NeuralNetRegressor])
+def test_a_misspelt_constructor_argument_names_the_one_meant(make, typo, meant, binary):
+    X, y = binary
+    with pytest.raises(ValueError, match=rf"has no parameter '{next(iter(typo))}'; did you mean "):
+        make(**typo).fit(X, y)
+    with pytest.raises(ValueError, match=re.escape(meant)):
+        make(**typo).fit(X, y)
+    with pytest.raises(ValueError, match=r"has no parameter 'zzz'\. Its parameters"):
+        make(zzz=1).fit(X, y)
 
 
 def test_dataloader_path_equals_the_tensor_path(digits, tiny_net_params):

@@ -214,10 +214,21 @@ def test_members_verbose_output_and_the_progress_bar(digits, capsys):
     # Each member prints its own table of epochs (the workers' output reaches the terminal
     # in processes; here with the threading of one task's members in this process).
     assert "fitting 4 members in 2 stacked tasks" in err
-    fit_members(net, X, y, plans, engine="vectorized", verbose=1)
+    members = fit_members(net, X, y, plans, engine="vectorized", verbose=1)
     out, err = capsys.readouterr()
-    assert out.count("train_loss") == 4 and "fitting 4 members in 1 stacked task" in err
-    assert "4/4 members" in err
+    assert "fitting 4 members in 1 stacked task" in err and "4/4 members" in err
+    # One table: the header once, with a member column, then each epoch's rows in order.
+    lines = out.splitlines()
+    assert out.count("train_loss") == 1 and lines[0].split() == [
+        "member", "epoch", "train_loss", "dur"
+    ]  # fmt: skip
+    rows = [line.split()[:2] for line in lines[2:]]
+    expected = [[str(m), str(e)] for e in range(1, NET["max_epochs"] + 1) for m in range(4)]
+    assert rows == expected
+    # A member's own table is back for its own fits (its sink was lent, not taken).
+    members[0].set_params(max_epochs=1).partial_fit(X[:50], y[:50])
+    (line,) = capsys.readouterr().out.splitlines()  # its table goes on at epoch 4
+    assert line.split()[0] == str(NET["max_epochs"] + 1)
 
 
 def test_regressor_members_with_weights_rows_and_features(regression):

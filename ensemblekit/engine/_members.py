@@ -10,7 +10,7 @@ members stacked as one model when the estimator can train that way), and the tas
 through scikit-learn's ``Parallel`` under whatever ``joblib.parallel_config`` is active.
 The engine knows nothing of nets: an estimator that can train several of its clones as
 one model says so through two methods, ``stacking_blocker(X, y, plans, fit_params)`` and
-``fit_stacked(members, X, y, plans, on_epoch=...)``.
+``fit_stacked(members, X, y, plans, on_epoch=..., numbers=...)``.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def fit_members(
             (
                 estimator, [plans[i] for i in task], stacked, fit_params or {}, n_threads,
                 os.getpid(), only_unset, report, call, number, stop,
-                None if on_epoch_end is None else _InPlans(on_epoch_end, task),
+                None if on_epoch_end is None else _InPlans(on_epoch_end, task), task,
             )
             for number, task in enumerate(tasks)
         ]  # fmt: skip
@@ -330,7 +330,7 @@ def _parallel(on_fitted, n_jobs, n_tasks: int) -> dict:
 
 def _fit_task(
     data, estimator, plans, stacked, fit_params, n_threads, parent_pid, only_unset, report,
-    call=None, number=0, stop=None, on_epoch_end=None,
+    call=None, number=0, stop=None, on_epoch_end=None, numbers=None,
 ):  # fmt: skip
     """One task: its members cloned, seeded and fitted, one by one or stacked.
 
@@ -360,7 +360,9 @@ def _fit_task(
             if stacked:
                 with deferred_warnings() as notes:
                     hook = {} if on_epoch_end is None else {"on_epoch_end": on_epoch_end}
-                    members = estimator.fit_stacked(members, X, y, plans, on_epoch=report, **hook)
+                    members = estimator.fit_stacked(
+                        members, X, y, plans, on_epoch=report, numbers=numbers, **hook
+                    )
                 owners = {id(member): i for i, member in enumerate(members)}
                 by_member = [[] for _ in members]
                 for note in notes:

@@ -45,20 +45,11 @@ from ._precision import autocast, grad_scaler
 from ._prefit import adopt_prefitted
 from ._settings import _SettingsMixin
 from ._stack_blockers import stacking_blocker
+from ._stack_log import echo as _echo  # the names nets pickled before hold
+from ._stack_log import quiet as _noop
 from ._stack_predict import finite_outputs
 from ._stacked import fit_stacked
 from ._watch import DivergenceWarning, divergence, non_convergence
-
-
-def _noop(*args, **kwargs) -> None:
-    """A sink for skorch callbacks when the net is silent."""
-
-
-def _echo(*args, **kwargs) -> None:
-    """``print``, looked up when called: the sink of the net's callbacks. A net holding
-    ``builtins.print`` itself no longer pickles once another package replaces it (Ray's
-    ``ray.shutdown()`` does), as pickle finds a function by its name."""
-    print(*args, **kwargs)
 
 
 def _first_bad(values) -> float:
@@ -271,7 +262,9 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
         """
         return stacking_blocker(self, X, y, plans, fit_params)
 
-    def fit_stacked(self, members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None) -> list:
+    def fit_stacked(
+        self, members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None, numbers=None
+    ) -> list:
         """Train ``members`` (seeded clones of this net), member ``i`` on ``plans[i]``, as
         stacked models; each ends as the net its own ``fit`` on its rows would give.
 
@@ -292,13 +285,18 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
             members still training (weights current, the epoch in their history) and
             their positions in ``members``; it returns the positions that stop there, as
             an early-stopped member does.
+        numbers : list of int or None, default=None
+            The members' numbers in the whole fit, which the epoch table of members with
+            ``verbose=1`` shows in its ``member`` column; None numbers them from 0.
 
         Returns
         -------
         members : list of nets
             The same objects, fitted.
         """
-        return fit_stacked(members, X, y, plans, on_epoch=on_epoch, on_epoch_end=on_epoch_end)
+        return fit_stacked(
+            members, X, y, plans, on_epoch=on_epoch, on_epoch_end=on_epoch_end, numbers=numbers
+        )
 
     def on_batch_begin(self, net, **kwargs) -> None:
         """A member whose ensemble fit was stopped (Ctrl-C, another member's error) stops

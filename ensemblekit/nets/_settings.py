@@ -19,7 +19,7 @@ from ..utils._private import (
     StrOptions,
     validate_parameter_constraints,
 )
-from ..utils._torch import constructor_parameters
+from ..utils._torch import constructor_parameters, module_defaults
 from ._precision import PRECISIONS
 
 # Components whose constructor keywords a prefixed parameter is checked against, and the
@@ -41,6 +41,24 @@ def _check_callbacks(callbacks) -> None:
             )
 
 
+# Names other libraries give a net's settings (scikit-learn's MLP, Keras, PyTorch scripts),
+# and ours for them.
+_OTHER_NAMES = {
+    "learning_rate": "lr",
+    "learning_rate_init": "lr",
+    "epochs": "max_epochs",
+    "n_epochs": "max_epochs",
+    "max_iter": "max_epochs",
+    "seed": "random_state",
+    "hidden_layer_sizes": "module__hidden_units",
+    "weight_decay": "optimizer__weight_decay",
+    "alpha": "optimizer__weight_decay",
+    "momentum": "optimizer__momentum",
+    "loss": "criterion",
+    "model": "module",
+}
+
+
 class _SettingsMixin:
     """Parameters of an ensemblekit net: storage, ``set_params`` and the checks."""
 
@@ -52,6 +70,27 @@ class _SettingsMixin:
 
     def _get_param_names(self):
         return sorted(k for k in self.__dict__ if not (k.endswith("_") or k.startswith("_")))
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The net's parameters; with ``deep=True`` also the module's own
+        (``module__hidden_units`` and the rest), as a search or ``set_params`` takes them.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also list the callbacks' parameters and the module class's keyword arguments,
+            at their defaults unless set (``module__dropout``). The ones the fit fills in
+            (``n_features``, ``n_outputs``, ``random_state``) are not listed.
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep)
+        if deep:
+            for name, default in module_defaults(self.module).items():
+                params.setdefault(f"module__{name}", default)
+        return params
 
     def set_params(self, **params):
         """Set parameters; prefixed ones (``module__hidden_units``) are applied at fit.
@@ -128,8 +167,30 @@ class _SettingsMixin:
         "torch_load_kwargs": [dict, None],
     }
 
+    def _check_unknown(self) -> None:
+        """A constructor argument the net does not have fails with the name meant: one of
+        its parameters, a module's (``hidden_units`` is ``module__hidden_units``), or our
+        name for another library's (``learning_rate`` is ``lr``)."""
+        names = set(self._parameter_constraints) | set(_OTHER_NAMES)
+        module = {f"module__{name}" for name in module_defaults(self.module)}
+        for key in sorted(k for k in self._params_to_validate if "__" not in k):
+            if f"module__{key}" in module:
+                meant = f"module__{key}"
+            elif key in _OTHER_NAMES:
+                meant = _OTHER_NAMES[key]
+            else:
+                close = difflib.get_close_matches(key, names, n=1)
+                meant = _OTHER_NAMES.get(close[0], close[0]) if close else None
+            hint = f"; did you mean {meant}={getattr(self, key)!r}?" if meant else "."
+            raise ValueError(
+                f"{type(self).__name__} has no parameter {key!r}{hint} Its parameters are "
+                "in get_params(); a module's, criterion's or optimizer's take their prefix "
+                "(module__hidden_units, optimizer__weight_decay)."
+            )
+
     def _check_params(self) -> None:
         """Every parameter checked before any work, with the allowed range in the error."""
+        self._check_unknown()
         params = {name: getattr(self, name) for name in self._parameter_constraints}
         validate_parameter_constraints(
             self._parameter_constraints, params, caller_name=type(self).__name__

@@ -32,6 +32,7 @@ from ._data import MemberRows, SharedTargets
 from ._functional import VmapForward
 from ._mlp import stacked_forward, stacks_by_bmm
 from ._precision import autocast
+from ._stack_log import StackLog, quiet
 from ._stack_memory import _chunk_size
 from ._stack_predict import _columns, _stacked_state
 
@@ -48,14 +49,19 @@ def _global_generator(device) -> torch.Generator:
     return generator
 
 
-def fit_stacked(members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None) -> list:
+def fit_stacked(
+    members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None, numbers=None
+) -> list:
     """Prepare each member as its fit would, then train them in stacks of one shape.
 
     Members are prepared one at a time and trained as soon as a chunk of one shape is
     full, so the rows and modules of at most one chunk per shape are in memory at once.
     ``on_epoch_end(positions, members)``, after each epoch of a stack, gets the positions
     in ``members`` of those still training and returns the positions to stop there.
+    ``numbers`` are the members' numbers in the whole fit, for their printed epochs.
     """
+    numbers = range(len(members)) if numbers is None else numbers
+    numbers = {id(member): n for member, n in zip(members, numbers, strict=True)}
     if on_epoch_end is not None:
         positions = {id(member): i for i, member in enumerate(members)}
         hook = on_epoch_end
@@ -85,10 +91,10 @@ def fit_stacked(members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None)
             chunk = chunks.setdefault(key, [])
             chunk.append((member, prepared))
             if len(chunk) == limits[key]:
-                _train_chunk(chunk, X_host, shared, on_epoch, on_epoch_end)
+                _train_chunk(chunk, X_host, shared, on_epoch, on_epoch_end, numbers)
         for chunk in chunks.values():
             if chunk:
-                _train_chunk(chunk, X_host, shared, on_epoch, on_epoch_end)
+                _train_chunk(chunk, X_host, shared, on_epoch, on_epoch_end, numbers)
     finally:
         for member in members:
             vars(member).pop("_shuffle", None)
@@ -106,14 +112,17 @@ def _prepare(member, X: np.ndarray, y, plan) -> tuple[MemberRows, torch.Generato
     return rows, generator
 
 
-def _train_chunk(chunk: list, X: torch.Tensor, shared: SharedTargets, on_epoch, on_epoch_end):
+def _train_chunk(
+    chunk: list, X: torch.Tensor, shared: SharedTargets, on_epoch, on_epoch_end, numbers: dict
+):
     """Train the prepared members of ``chunk`` as one stack, and empty the chunk."""
     members = [member for member, _ in chunk]
     prepared = [member_prepared for _, member_prepared in chunk]
     chunk.clear()  # the stack takes the members' rows, and lets each go once copied
     stack = _Stack(members, prepared, X, shared)
-    with members[0]._threads():
-        stack.train(on_epoch, on_epoch_end)
+    log = StackLog(members, [numbers[id(member)] for member in members], quiet)
+    with members[0]._threads(), log.muted():
+        stack.train(on_epoch, on_epoch_end, log)
 
 
 def _stack_rows(rows: list, n_X: int, shared: SharedTargets, device) -> dict[str, torch.Tensor]:
@@ -196,7 +205,7 @@ class _Stack:
         )
 
     # ------------------------------------------------------------------ the loop
-    def train(self, on_epoch=None, on_epoch_end=None) -> None:
+    def train(self, on_epoch=None, on_epoch_end=None, log=None) -> None:
         """Run every member's epochs as its own fit's loop would, all members at once;
         ``on_epoch_end(members)`` may stop some after each epoch (their stack positions)."""
         for member in self.members:
@@ -224,6 +233,8 @@ class _Stack:
                     if not vars(member).pop("_stopped_by_callback", False):
                         raise  # Ctrl-C, not a callback: the whole fit stops
                     stopped.append(k)
+            if log is not None:  # the printing members' rows of this epoch, together
+                log.epoch(self.members)
             if on_epoch_end is not None:  # the caller stops some (a pruned search trial)
                 stopped += sorted(set(on_epoch_end(self.members)) - set(stopped))
             left = self.n_epochs - epoch - 1

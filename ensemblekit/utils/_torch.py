@@ -113,6 +113,27 @@ def constructor_parameters(component) -> set[str] | None:
     return {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL}
 
 
+#: Module keywords a net fills at fit from the data and its seeds.
+FILLED_AT_FIT = ("n_features", "n_outputs", "random_state")
+
+
+def module_defaults(module) -> dict:
+    """``{name: default}`` of a module class's keyword arguments a user may set, but for
+    those a net fills at fit; empty for a module instance (it is used as it is)."""
+    if not isinstance(module, type):
+        return {}
+    try:
+        parameters = inspect.signature(module).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {
+        p.name: p.default
+        for p in parameters
+        if p.default is not inspect.Parameter.empty and p.name not in FILLED_AT_FIT
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }  # fmt: skip
+
+
 def tensor_versions(tensors) -> list[int]:
     """Version counters of ``tensors``: every in-place change (an optimizer step, a
     ``load_state_dict``) bumps them, so equal versions mean unchanged values. Read from
