@@ -44,7 +44,7 @@ figures: $(STAMP_RUN)
 		--screenshot=docs/images/experiment_report.png file://$(CURDIR)/runs/demo/report.html
 
 # The documentation site in docs/_build/html: user guide, API reference, and the gallery
-# with every example run in quick mode (ENSEMBLEKIT_QUICK=1). Warnings are errors.
+# with every example run in full (minutes), so it shows their real results. Warnings are errors.
 docs: $(STAMP_TEST)
 	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
 	@echo "The site: docs/_build/html/index.html"

@@ -44,6 +44,10 @@ bag = BaggingClassifier(net, n_estimators=8, n_jobs=2, engine=engine)
 if backend == "dask":
     from distributed import Client
     client = Client(sys.argv[3])
+# torch imports torch._dynamo on the first optimizer it builds (a second or more on a busy
+# machine); a Ctrl-C inside that import is Python's to report (as a RuntimeError from
+# __set_name__), not the fit's. Import it before the fit, whose Ctrl-C is measured.
+import torch._dynamo
 print("fitting", flush=True)
 with parallel_config(backend=backend):
     bag.fit(X.astype(np.float32), y)

@@ -1,9 +1,11 @@
 """Sphinx configuration: the user guide (Markdown), the API reference from the docstrings
 (numpydoc) and the gallery of ``examples/`` (sphinx-gallery), with the PyData theme.
 
-``make docs`` builds it into ``docs/_build/html``, warnings as errors, running the examples
-in quick mode (``ENSEMBLEKIT_QUICK=1``); ``make test`` builds it without running them
-(``-D plot_gallery=0``), since the tests run every example already.
+``make docs`` builds it into ``docs/_build/html``, warnings as errors, running every example
+in full, so the gallery shows what the examples really give (minutes); ``make test`` builds
+it without running them (``-D plot_gallery=0``), since the tests run every example already
+in quick mode. A build with ``ENSEMBLEKIT_QUICK=1`` set shows quick runs, and their figures
+say so in their titles.
 """
 
 import importlib
@@ -43,7 +45,6 @@ suppress_warnings = ["myst.xref_missing"]
 
 # The examples save their figures here rather than next to the scripts.
 os.environ.setdefault("ENSEMBLEKIT_FIGURES", str(HERE / "_build" / "example_figures"))
-os.environ.setdefault("ENSEMBLEKIT_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 sphinx_gallery_conf = {

@@ -121,6 +121,4 @@ ax.set_title(f"Optuna, batches of {BATCH}, MedianPruner (hatched: pruned)")
 fig.colorbar(
     plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="mean CV accuracy (3 folds)"
 )
-if QUICK:
-    fig.suptitle("Quick mode: few epochs and trials, a smoke test, not the result")
 save(fig, "plot_halving_and_optuna.png", dpi=110)

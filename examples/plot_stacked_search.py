@@ -66,7 +66,13 @@ print(
     f"in mean CV accuracy at lr < 0.1: {gap:.2g} (above, training is chaotic and float "
     "rounding grows over the epochs)"
 )
-print(f"   best {coarse.best_params_}, CV accuracy {coarse.best_score_:.3f}")
+
+
+def shown(params: dict) -> str:
+    return ", ".join(f"{name}={value:.3g}" for name, value in params.items())
+
+
+print(f"   best {shown(coarse.best_params_)}, CV accuracy {coarse.best_score_:.3f}")
 
 print("2. Refine: ranges four times narrower around the best")
 fine_space = refine_distributions(coarse, shrink=4.0)
@@ -77,15 +83,21 @@ for name, distribution in fine_space.items():
 print(f"3. Fine: {N_ITER} candidates x 3 folds")
 fine = StackedRandomizedSearchCV(net, fine_space, n_iter=N_ITER, cv=3, random_state=1)
 fine.fit(X_train, y_train)
-print(f"   best {fine.best_params_}, CV accuracy {fine.best_score_:.3f}")
+print(f"   best {shown(fine.best_params_)}, CV accuracy {fine.best_score_:.3f}")
 print(f"   held-out accuracy of the refit net: {fine.score(X_test, y_test):.3f}")
 
+# The colours span the fine round's scores (a scale from 0 to 1 would paint every fine
+# candidate the same yellow); coarse candidates below it take the darkest colour.
+fine_scores = fine.cv_results_["mean_test_score"]
+all_scores = np.concatenate([coarse.cv_results_["mean_test_score"], fine_scores])
+low = float(np.nanmin(fine_scores))
+high = max(float(np.nanmax(all_scores)), low + 1e-3)
 fig, ax = plt.subplots(figsize=(7, 5.5), layout="constrained")
 for search, marker, name in ((coarse, "o", "coarse"), (fine, "s", "fine")):
     params = search.cv_results_["params"]
     points = ax.scatter(
         [p["lr"] for p in params], [p["optimizer__weight_decay"] for p in params],
-        c=search.cv_results_["mean_test_score"], cmap="viridis", vmin=0, vmax=1,
+        c=search.cv_results_["mean_test_score"], cmap="viridis", vmin=low, vmax=high,
         marker=marker, s=60, edgecolors="k", label=f"{name} round",
     )  # fmt: skip
 best = fine.best_params_
@@ -93,5 +105,5 @@ ax.plot(best["lr"], best["optimizer__weight_decay"], "r*", markersize=16, label=
 ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="weight decay")
 ax.set_title("Mean 3-fold CV accuracy of each candidate, coarse then fine")
 ax.legend(loc="lower left")
-fig.colorbar(points, ax=ax, label="mean CV accuracy")
+fig.colorbar(points, ax=ax, extend="min", label=f"mean CV accuracy (below {low:.3f}: darkest)")
 save(fig, "plot_stacked_search.png", dpi=90)

@@ -47,6 +47,10 @@ def test_example_runs_in_quick_mode(script, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip(), "an example should show its result"
+    # What it prints is for a reader: no path of this machine, no numpy reprs.
+    for machine_path in (str(tmp_path), str(script.parent.parent)):
+        assert machine_path not in result.stdout, result.stdout
+    assert "np.float64(" not in result.stdout and "np.int64(" not in result.stdout
     # Figures go to the folder named by --figures, before the environment's, never the
     # current directory.
     assert not any((tmp_path / "cwd").iterdir())

@@ -607,7 +607,7 @@ def test_each_analysis_declares_every_setting_it_takes(analysis):
     assert (templates / f"{analysis.kind}.html").is_file() == (analysis.result_type is not None)
 
 
-def test_analyses_are_recorded_and_read_back(tmp_path):
+def test_analyses_are_recorded_and_read_back(tmp_path, monkeypatch):
     text = STUDY.replace(
         "[analyses.calibration]\nn_bins = 5",
         textwrap.dedent("""\
@@ -650,9 +650,29 @@ def test_analyses_are_recorded_and_read_back(tmp_path):
         param_range=[1, 3], loss="0-1", n_rounds=4, random_state=seed,
     )  # fmt: skip
     assert analyses["bias_variance"] == expected
+    import ensemblekit.experiment._report as report
+
+    figures, draw = [], report._figure
+    monkeypatch.setattr(report, "_figure", lambda fig: figures.append(fig.axes) or draw(fig))
     html = run.report(tmp_path / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 6  # 2 scorers, and 4 analyses
     assert "Bias and variance of tree" in html and "Uncertainty of bag" in html
+    # The 0-1 table says what adds up, and names its variance column for what it is.
+    assert "Expected loss = bias + net variance" in html and "variance (disagreement)" in html
+    # The uncertainty figure: densities (each group's bars have area 1), in nats.
+    (axes,) = [a for a in figures if a[0].get_title() == "total"]
+    assert [ax.get_xlabel() for ax in axes] == [
+        f"{name} uncertainty (nats)" for name in ("total", "aleatoric", "epistemic")
+    ]
+    for ax in axes:
+        groups = {}
+        for bar in ax.patches:
+            groups.setdefault(bar.get_facecolor(), []).append(bar)  # a colour per group
+        for bars in groups.values():
+            assert sum(b.get_height() * b.get_width() for b in bars) == pytest.approx(1)
+    # Side by side, the comparison's two x labels are two lines each, so they never meet.
+    scores, difference = next(a for a in figures if len(a) == 2)
+    assert scores.get_xlabel().count("\n") == difference.get_xlabel().count("\n") == 1
     # A changed analysis runs again; the folds stay.
     again = Experiment.from_toml(
         _write(tmp_path, text.replace("n_orderings = 3", "n_orderings = 2"))

@@ -162,6 +162,10 @@ def test_diversity_result_compares_prints_and_plots(iris_bag):
     ax = r.plot()
     assert ax.get_ylabel() == "0-1 loss (error rate)"
     np.testing.assert_allclose(ax.lines[0].get_ydata(), np.sort(r.member_losses))
+    # The legend sits beside the axes, so it covers no member's point.
+    ax.figure.canvas.draw()
+    legend, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= frame.x1
     with pytest.raises(ValueError, match="loss='mse' does not suit a classifier"):
         diversity_decomp(bag, X, y, loss="mse")
     with pytest.raises(ValueError, match=r"labels \[7\] the ensemble never saw"):

@@ -46,8 +46,9 @@ class ComparisonDisplay:
     >>> display = ComparisonDisplay.from_estimators(
     ...     {"tree": DecisionTreeClassifier(random_state=0), "dummy": DummyClassifier()},
     ...     X, y, cv=5, kind="difference")
-    >>> display.ax_.get_xlabel()
-    "difference in score (accuracy) to 'tree', 95% interval"
+    >>> print(display.ax_.get_xlabel())
+    difference in score (accuracy)
+    to 'tree', 95% interval
     """
 
     def __init__(self, table: ComparisonTable):
@@ -80,13 +81,16 @@ class ComparisonDisplay:
         level = f"{table.confidence_level:.0%}"
         if kind == "scores":
             self._scores(ax, y)
+            # Two lines: side by side with the differences, one line each would meet.
             ax.set_xlabel(
-                f"{table.scoring} per fold ({len(table[0].scores)} folds); "
+                f"{table.scoring} per fold ({len(table[0].scores)} folds)\n"
                 f"bar: {level} interval of the mean"
             )
         else:
             self._differences(ax, y)
-            ax.set_xlabel(f"difference in {table.scoring} to {table.best.name!r}, {level} interval")
+            ax.set_xlabel(
+                f"difference in {table.scoring}\nto {table.best.name!r}, {level} interval"
+            )
         ax.set_yticks(y, [row.name for row in table])
         ax.set_ylim(-0.6, len(table) - 0.4)
         self.ax_, self.figure_ = ax, ax.figure

@@ -101,7 +101,7 @@ class DiversityResult(ArrayFieldsEqual):
         -------
         ax : matplotlib Axes
         """
-        ax = axes_for(ax, figsize=(6.4, 4))
+        ax = axes_for(ax, figsize=(8.4, 4), constrained_layout=True)
         order = np.argsort(self.member_losses)
         positions = np.arange(len(order))
         ax.plot(positions, self.member_losses[order], "o", color="0.45", label="each member")
@@ -120,7 +120,11 @@ class DiversityResult(ArrayFieldsEqual):
         ax.set_xticks(positions, [str(i) for i in order])
         words = {"mse": "squared error", "log_loss": "log loss", "0-1": "0-1 loss (error rate)"}
         ax.set(xlabel="member (sorted by its loss)", ylabel=words[self.loss])
-        ax.legend(title="ensemble loss = average member loss - diversity", loc="best")
+        # Beside the axes: inside, the legend would cover members' points wherever it went.
+        ax.legend(
+            title="ensemble loss =\naverage member loss - diversity", loc="center left",
+            bbox_to_anchor=(1.02, 0.5), frameon=False, alignment="left",
+        )  # fmt: skip
         return ax
 
 

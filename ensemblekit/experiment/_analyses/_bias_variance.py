@@ -99,7 +99,12 @@ class BiasVariance(Analysis):
         from ...model_selection import BiasVarianceDisplay
         from .._report import _figure, _pyplot
 
-        section = {"results": result, "names": list(result[0].params) or ["model"], "figure": None}
+        section = {
+            "results": result,
+            "names": list(result[0].params) or ["model"],
+            "zero_one": result[0].net_variance is not None,  # expected = bias + net variance
+            "figure": None,
+        }
         if len(result) > 1:
             fig, ax = _pyplot().subplots(figsize=(6, 4), constrained_layout=True)
             BiasVarianceDisplay.from_result(result, ax=ax)
