@@ -11,6 +11,7 @@ say so in their titles.
 import importlib
 import os
 import pkgutil
+import warnings
 from pathlib import Path
 
 from sphinx.pycode import ModuleAnalyzer
@@ -43,6 +44,14 @@ numpydoc_xref_param_type = False
 myst_heading_anchors = 3
 suppress_warnings = ["myst.xref_missing"]
 
+# The gallery shows what a reader would see: a warning names the example's file, not where
+# this machine keeps it.
+def _warning_line(message, category, filename, lineno, line=None):
+    return f"{Path(filename).name}:{lineno}: {category.__name__}: {message}\n"
+
+
+warnings.formatwarning = _warning_line
+
 # The examples save their figures here rather than next to the scripts.
 os.environ.setdefault("ENSEMBLEKIT_FIGURES", str(HERE / "_build" / "example_figures"))
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -56,6 +65,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
+    # Not the value of a script's last line (save() returns the figure's path).
+    "capture_repr": (),
 }
 
 html_theme = "pydata_sphinx_theme"
