@@ -20,8 +20,7 @@ from pathlib import Path
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.pipeline import make_pipeline
 
-from ..metrics import scorers as _our_scorers
-from ..metrics._scorers import scorer_names
+from ..metrics._scorers import resolve_scoring, scorer_names
 from ..utils._private import validate_parameter_constraints
 from ._analyses import ANALYSES
 from ._checker import Checker, Locator, StudyError, _hint
@@ -371,7 +370,7 @@ def check_scoring(scoring, classifier: bool, checker: Checker, path=("scoring",)
                 f"{name!r} is not a scorer name; {_hint(name, known)} The names are in "
                 "sklearn.metrics.get_scorer_names() and ensemblekit.metrics.scorers.",
             )
-        out[name] = _our_scorers.get(name, name)
+        out[name] = resolve_scoring(name)
     return out
 
 

@@ -38,7 +38,7 @@ class StackLog:
     fit), whose own epoch tables stay silent while ``muted``; ``epoch(members)`` prints
     the rows of the epoch that just ended, through the first member's sink."""
 
-    def __init__(self, members: list, numbers: list[int], quiet):
+    def __init__(self, members: list, numbers: list[int]):
         self.logs = {}  # id(member): (its number, its PrintLog, the sink it had)
         for member, number in zip(members, numbers, strict=True):
             for _, callback in member.callbacks_:
@@ -47,13 +47,13 @@ class StackLog:
                     if sink is not print or member.verbose:  # skorch's own rule
                         self.logs[id(member)] = (number, callback, sink)
                         break
-        self.quiet, self.header = quiet, True
+        self.header = True
 
     @contextlib.contextmanager
     def muted(self) -> Iterator[StackLog]:
         """The members' own tables print nothing inside (their sinks are put back)."""
         for _, callback, _ in self.logs.values():
-            callback.sink = self.quiet
+            callback.sink = quiet
         try:
             yield self
         finally:

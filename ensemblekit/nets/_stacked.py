@@ -32,7 +32,7 @@ from ._data import MemberRows, SharedTargets
 from ._functional import VmapForward
 from ._mlp import stacked_forward, stacks_by_bmm
 from ._precision import autocast
-from ._stack_log import StackLog, quiet
+from ._stack_log import StackLog
 from ._stack_memory import _chunk_size
 from ._stack_predict import _columns, _stacked_state
 
@@ -120,7 +120,7 @@ def _train_chunk(
     prepared = [member_prepared for _, member_prepared in chunk]
     chunk.clear()  # the stack takes the members' rows, and lets each go once copied
     stack = _Stack(members, prepared, X, shared)
-    log = StackLog(members, [numbers[id(member)] for member in members], quiet)
+    log = StackLog(members, [numbers[id(member)] for member in members])
     with members[0]._threads(), log.muted():
         stack.train(on_epoch, on_epoch_end, log)
 
