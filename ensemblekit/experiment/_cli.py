@@ -20,8 +20,10 @@ a killed job), run the same command again: it skips what is done and finishes th
 
 A study file is code you choose to run: building what it names runs that code. A file may
 name estimators, torch modules, losses, optimizers and schedulers, skorch callbacks,
-splitters and sklearn.datasets loaders of ensemblekit, scikit-learn, torch, skorch and
-imbalanced-learn; anything else (your own module) only with --trust MODULE. show and
+splitters and sklearn.datasets load_*/make_* functions of ensemblekit, scikit-learn, torch,
+skorch and imbalanced-learn; anything else (your own module) only with --trust MODULE.
+Without --trust, nothing a study file names may read a file other than the data it
+declares, write outside the run folder, reach the network or unpickle anything. show and
 report only read a run folder: they import nothing and load no pickle.
 """
 

@@ -11,7 +11,7 @@ import sklearn.datasets
 import sklearn.model_selection
 
 from ._checker import Checker, _hint
-from ._study import import_object
+from ._study import check_arguments, import_object
 
 #: Datasets that ship with scikit-learn, by the name a study gives them.
 BUNDLED = ("iris", "digits", "wine", "breast_cancer", "diabetes")
@@ -87,6 +87,7 @@ def _load(spec, checker: Checker, *, base_dir: Path, seed: int) -> tuple:
                 f"generator; {_hint(name, BUNDLED + _GENERATORS)}",
             )
         function = getattr(sklearn.datasets, name if name in _GENERATORS else f"load_{name}")
+        check_arguments(f"sklearn.datasets.{function.__name__}", params, (*path, "params"), checker)
         params = _bound(function, params, (*path, "params"), checker)
         if name in _GENERATORS:
             params.setdefault("random_state", seed)
@@ -96,6 +97,7 @@ def _load(spec, checker: Checker, *, base_dir: Path, seed: int) -> tuple:
         return X, y, f"{name} ({_args(spec.get('params', {}))})" if spec.get("params") else name
     if source == "loader":
         function = import_object(spec["loader"], (*path, "loader"), checker, "loader")
+        check_arguments(spec["loader"], params, (*path, "params"), checker)
         params = _bound(function, params, (*path, "params"), checker)
         data = function(**params)
         if hasattr(data, "data") and hasattr(data, "target"):  # a Bunch

@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -96,6 +97,22 @@ def write_atomic(target: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _check_own_file(handle: int, path: Path) -> None:
+    """Refuse to write through ``handle`` unless it is a plain file with one name, owned
+    by this user: a hard link would carry the write to a file outside the folder."""
+    info = os.fstat(handle)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        raise RunFolderError(
+            path,
+            "is a hard link or not a plain file: a run writes only files of its own folder, "
+            "so it does not write here. Remove it, or use a new folder.",
+        )
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise RunFolderError(
+            path, f"belongs to another user (uid {info.st_uid}): remove it, or use a new folder."
+        )
 
 
 def _listing(folder: Path) -> list[str]:
@@ -195,6 +212,7 @@ class RunFolder:
         except OSError as error:
             raise RunFolderError(self.path / LOCK_FILE, f"cannot be opened: {error}") from None
         try:
+            _check_own_file(handle, self.path / LOCK_FILE)
             if fcntl is not None:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

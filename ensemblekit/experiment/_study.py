@@ -24,7 +24,14 @@ from ..metrics._scorers import resolve_scoring, scorer_names
 from ..utils._private import validate_parameter_constraints
 from ._analyses import ANALYSES
 from ._checker import Checker, Locator, StudyError, _hint
-from ._trust import KNOWN_PACKAGES, TRUST_RULE, kind_refusal, trust_hint, within
+from ._trust import (
+    KNOWN_PACKAGES,
+    TRUST_RULE,
+    argument_refusal,
+    kind_refusal,
+    trust_hint,
+    within,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -120,8 +127,22 @@ def import_object(dotted, path, checker: Checker, place: str = "setting"):
         checker.fail(path, f"module {module_name!r} has no {name!r}{hint}")
     found = getattr(module, name)
     if not trusted and (refusal := kind_refusal(found, place)):
-        checker.fail(path, f"{dotted!r} {refusal} {TRUST_RULE} {trust_hint(module_name)}")
+        rule = f"{TRUST_RULE} " if refusal.endswith(":") else ""
+        checker.fail(path, f"{dotted!r} {refusal} {rule}{trust_hint(module_name)}")
     return found
+
+
+def check_arguments(owner: str, params: dict, path, checker: Checker) -> None:
+    """The arguments a study gives ``owner`` (the import path of what takes them), each
+    checked by kind (see :func:`argument_refusal`) unless the runner trusts its module."""
+    if not isinstance(owner, str):  # import_object says what is wrong with it
+        return
+    module = owner.rpartition(":" if ":" in owner else ".")[0]
+    if within(module, checker.trust):
+        return
+    for key, value in params.items():
+        if (refusal := argument_refusal(key, value)) is not None:
+            checker.fail((*path, key), f"{refusal} {trust_hint(module)}")
 
 
 def _subclass(obj, base) -> bool:
@@ -169,14 +190,17 @@ def build_object(value, path, checker: Checker, place: str = "setting"):
                     "every step but the last must transform X.",
                 )
         estimator = make_pipeline(*built)
-        _set_params(estimator, {k: v for k, v in value.items() if k != "pipeline"}, path, checker)
+        params = {k: v for k, v in value.items() if k != "pipeline"}
+        check_arguments("sklearn.pipeline.Pipeline", params, path, checker)
+        _set_params(estimator, params, path, checker)
         return estimator
     if "class" not in value:
         return {k: build_object(v, (*path, k), checker) for k, v in value.items()}
+    params = {k: v for k, v in value.items() if k != "class"}
+    check_arguments(value["class"], params, path, checker)
     cls = import_object(value["class"], (*path, "class"), checker, place)
     if not callable(cls):
         checker.fail((*path, "class"), f"{value['class']!r} is not a class.")
-    params = {k: v for k, v in value.items() if k != "class"}
     plain = {k: build_object(v, (*path, k), checker) for k, v in params.items() if "__" not in k}
     try:
         signature = inspect.signature(cls)
