@@ -1,7 +1,9 @@
 """Optuna trials asked in batches, trained stacked, reported each epoch and pruned."""
 
+import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from ensemblekit.model_selection import StackedOptunaSearchCV, _stacked_optuna
@@ -91,3 +93,103 @@ def test_bad_settings_are_refused_before_any_training(digits):
         StackedOptunaSearchCV(net, SPACE, batch_size=0).fit(X, y)
     with pytest.raises(ValueError, match="estimator must be an ensemblekit"):
         StackedOptunaSearchCV(object(), SPACE).fit(X, y)
+
+
+# ------------------------------------------------------------------ trials that fail
+
+# One trial of each batch of four is broken: an invalid setting, or a fit whose loss
+# becomes NaN. The others must train and be told their scores as usual.
+BROKEN = {
+    "invalid lr": {"lr": optuna.distributions.CategoricalDistribution([-1.0, 0.01, 0.02, 0.05])},
+    "no epochs": {"max_epochs": optuna.distributions.CategoricalDistribution([0, 2, 3, 4])},
+    "dropout above 1": {
+        "module__dropout": optuna.distributions.CategoricalDistribution([1.5, 0.0, 0.1, 0.2])
+    },
+    "diverging": {"lr": optuna.distributions.CategoricalDistribution([1e30, 0.01, 0.02, 0.05])},
+}
+
+
+def _sqlite_study(tmp_path, space=SPACE):
+    """A study in SQLite, which another process could read; a grid of a categorical space."""
+    grid = {k: list(d.choices) for k, d in space.items() if hasattr(d, "choices")}
+    return optuna.create_study(
+        direction="maximize",
+        storage=f"sqlite:///{tmp_path / 'study.db'}",
+        sampler=optuna.samplers.GridSampler(grid, seed=0) if grid else None,
+        pruner=optuna.pruners.NopPruner(),
+    )
+
+
+def _states(study) -> list[str]:
+    """The trials' states as the storage holds them (what another process would see)."""
+    again = optuna.load_study(study_name=study.study_name, storage=study._storage)
+    return [t.state.name for t in again.get_trials(deepcopy=False)]
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_trial_fails_alone_and_the_search_goes_on(case, digits, tmp_path):
+    X, y = digits
+    study = _sqlite_study(tmp_path, BROKEN[case])
+    search = StackedOptunaSearchCV(
+        NeuralNetClassifier(**{**NET, "max_epochs": 3}), BROKEN[case], n_trials=4,
+        batch_size=4, cv=CV, study=study, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(FitFailedWarning, match=r"Trial \d+ \(.*\) failed") as caught:
+        search.fit(X, y)
+    caught = [w for w in caught if w.category is FitFailedWarning]
+    assert len(caught) == 1
+    states = list(search.cv_results_["state"])
+    assert sorted(states) == ["COMPLETE"] * 3 + ["FAIL"]
+    assert sorted(_states(study)) == sorted(states)  # none left RUNNING
+    failed = states.index("FAIL")
+    assert np.isnan(search.cv_results_["mean_test_score"][failed])
+    assert search.cv_results_["rank_test_score"][failed] == 4
+    assert "weights loaded from elsewhere" not in str(caught[0].message)
+    bad = next(iter(BROKEN[case].values())).choices[0]
+    assert repr(bad) in str(caught[0].message)  # the trial's parameters, named
+    # The trials that did not fail score as they would in a search without the broken one.
+    assert np.isfinite(search.best_score_) and search.best_params_ != {
+        name: bad for name in BROKEN[case]
+    }
+
+
+def test_error_score_raise_names_the_trial_and_leaves_none_running(digits, tmp_path):
+    X, y = digits
+    study = _sqlite_study(tmp_path, BROKEN["diverging"])
+    search = StackedOptunaSearchCV(
+        NeuralNetClassifier(**{**NET, "max_epochs": 2}), BROKEN["diverging"], n_trials=4,
+        batch_size=4, cv=CV, study=study, error_score="raise",
+    )  # fmt: skip
+    with pytest.raises(FloatingPointError) as error:
+        search.fit(X, y)
+    assert any("Trial " in note and "lr=1e+30" in note for note in error.value.__notes__)
+    assert _states(study) and "RUNNING" not in _states(study)
+
+
+def test_ctrl_c_leaves_no_trial_running(digits, tmp_path):
+    X, y = digits
+    study = _sqlite_study(tmp_path)
+    calls = []
+
+    def interrupted(net, X, y):  # Ctrl-C in the third score of the second epoch
+        calls.append(1)
+        if len(calls) == 3 * 4 + 3:
+            raise KeyboardInterrupt
+        return net.score(X, y)
+
+    search = StackedOptunaSearchCV(
+        NeuralNetClassifier(**{**NET, "max_epochs": 3}), SPACE, n_trials=8, batch_size=4,
+        cv=CV, study=study, scoring=interrupted,
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    assert _states(study) == ["FAIL"] * 4
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "10", True])
+def test_timeout_must_be_a_positive_number_of_seconds(timeout, digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="timeout must be None or a positive number"):
+        StackedOptunaSearchCV(NeuralNetClassifier(**NET), SPACE, timeout=timeout).fit(X, y)
+    with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
+        StackedOptunaSearchCV(NeuralNetClassifier(**NET), SPACE, error_score="nan").fit(X, y)

@@ -9,12 +9,15 @@ slots freed, and is told PRUNED. A trial that trains to the end is told its CV s
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from copy import deepcopy
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_X_y, get_tags, indexable
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -22,6 +25,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..engine import MemberPlan, fit_members
 from ..metrics._scorers import check_scoring
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
+from ..nets._stack_blockers import startup_error
+from ..utils._fit_warnings import warn_user
 from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
 from ._stacked_search import _fold_rows, _shared, _stacked
 
@@ -68,10 +73,16 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     refit : bool, default=True
         Fit the best trial's parameters on all of X as ``best_estimator_``.
     timeout : float or None, default=None
-        Seconds after which no new batch is asked.
+        Seconds (positive) after which no new batch is asked.
     callbacks : list of callable or None, default=None
         ``callback(study, frozen_trial)`` after each trial is told, as Optuna's
         ``study.optimize`` calls them.
+    error_score : "raise" or numeric, default=np.nan
+        The fold scores of a trial whose fit fails (an invalid setting such as ``lr < 0``,
+        a fit whose loss became NaN, outputs that cannot be scored): the trial is told
+        FAIL, a ``FitFailedWarning`` names it, its parameters and the error, and the
+        search goes on. With "raise", the error is raised, naming the trial and its
+        parameters, after every trial asked is told FAIL.
     random_state : None, int or RandomState, default=None
         The seeds of nets whose ``random_state`` is None (one per fold, and the refit's)
         and of the sampler of a study made here.
@@ -83,10 +94,12 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     trials_ : list of optuna.trial.FrozenTrial
         The trials this fit told, in order.
     cv_results_ : dict of str to ndarray
-        Per trial: ``params``, ``param_<name>``, ``state`` ("COMPLETE" or "PRUNED"),
+        Per trial: ``params``, ``param_<name>``, ``state`` ("COMPLETE", "PRUNED" or
+        "FAIL"),
         ``n_epochs`` (epochs trained), ``split<i>_test_score`` (a pruned trial's at its
         last reported epoch), ``mean_test_score``, ``std_test_score`` and
-        ``rank_test_score`` (pruned trials rank after the complete ones).
+        ``rank_test_score`` (pruned trials rank after the complete ones, failed ones
+        last).
     best_params_ : dict
     best_score_ : float
     best_index_ : int
@@ -118,7 +131,8 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def __init__(
         self, estimator, param_distributions, *, n_trials=10, batch_size=8, cv=5, study=None,
-        scoring=None, refit=True, timeout=None, callbacks=None, random_state=None, verbose=0,
+        scoring=None, refit=True, timeout=None, callbacks=None, error_score=np.nan,
+        random_state=None, verbose=0,
     ):  # fmt: skip
         self.estimator = estimator
         self.param_distributions = param_distributions
@@ -130,6 +144,7 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.refit = refit
         self.timeout = timeout
         self.callbacks = callbacks
+        self.error_score = error_score
         self.random_state = random_state
         self.verbose = verbose
 
@@ -167,29 +182,33 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 direction="maximize", sampler=sampler, pruner=optuna.pruners.MedianPruner()
             )
         start, told, results = time.monotonic(), [], []
-        while len(told) < self.n_trials:
-            if self.timeout is not None and time.monotonic() - start > self.timeout:
-                break
-            size = min(self.batch_size, self.n_trials - len(told))
-            trials = [study.ask(self.param_distributions) for _ in range(size)]
-            for trial, result in zip(
-                trials, self._train(trials, X, y, splits, seeds, scorer), strict=True
-            ):
-                state = optuna.trial.TrialState.PRUNED if result["pruned"] else None
-                value = None if result["pruned"] else float(np.mean(result["scores"]))
-                frozen = study.tell(trial, value, state=state)
-                told.append(frozen)
-                results.append(result)
-                for callback in self.callbacks or []:
-                    callback(study, frozen)
+        asked = []  # the batch in training: each is told FAIL if the search stops
+        stopped = False  # the sampler stopped the study (a grid sampler's grid is done)
+        try:
+            while len(told) < self.n_trials and not stopped:
+                if self.timeout is not None and time.monotonic() - start > self.timeout:
+                    break
+                size = min(self.batch_size, self.n_trials - len(told))
+                asked = [study.ask(self.param_distributions) for _ in range(size)]
+                batch = self._train(asked, X, y, splits, seeds, scorer)
+                for trial, result in zip(list(asked), batch, strict=True):
+                    frozen, stop = _tell(study, trial, result, optuna)
+                    stopped = stopped or stop
+                    asked.remove(trial)
+                    told.append(frozen)
+                    results.append(result)
+                    for callback in self.callbacks or []:
+                        callback(study, frozen)
+        except BaseException:  # an error, error_score="raise", Ctrl-C: no trial left RUNNING
+            for trial in asked:
+                with contextlib.suppress(Exception):
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
         self.study_, self.trials_, self.n_splits_ = study, told, len(splits)
         self.cv_results_ = _cv_results(told, results, len(splits))
-        complete = [i for i, r in enumerate(results) if not r["pruned"]]
+        complete = [i for i, r in enumerate(results) if _state(r) == "COMPLETE"]
         if not complete:
-            raise ValueError(
-                f"Every one of the {len(told)} trials was pruned: there is no best trial. "
-                "Ask for more trials, or give the pruner more warm-up (n_warmup_steps)."
-            )
+            raise ValueError(_none_complete(results, self.timeout))
         self.best_index_ = int(max(complete, key=lambda i: self.cv_results_["mean_test_score"][i]))
         self.best_params_ = dict(told[self.best_index_].params)
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
@@ -215,6 +234,19 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         for name, value in [("n_trials", self.n_trials), ("batch_size", self.batch_size)]:
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, Real)
+            or not (0 < self.timeout < np.inf)
+        ):
+            raise ValueError(
+                f"timeout must be None or a positive number of seconds, got {self.timeout!r}."
+            )
+        if not (self.error_score == "raise" or isinstance(self.error_score, Real)):
+            raise ValueError(
+                f"error_score must be 'raise' or a number (np.nan by default), got "
+                f"{self.error_score!r}."
+            )
         if self.study is not None and self.study.direction != optuna.study.StudyDirection.MAXIMIZE:
             raise ValueError(
                 "study must maximize: the search reports scores, where greater is better "
@@ -224,16 +256,20 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def _train(self, trials, X, y, splits, seeds, scorer) -> list[dict]:
         """Train a batch's trials x folds stacked, reporting each epoch; per trial its
-        test scores, epochs trained and whether it was pruned."""
+        test scores, epochs trained, whether it was pruned, and the error it failed with.
+
+        A trial whose settings stop its fit from starting fails at once. When a stack's
+        fit raises (a trial whose loss became NaN), its trials train again one by one, so
+        that only the one at fault fails."""
         n_folds = len(splits)
         tests = _fold_rows(X, y, splits, part=1)
-        results = [{"scores": [np.nan] * n_folds, "epochs": 0, "pruned": False} for _ in trials]
-        by_shared = defaultdict(list)
-        for t, trial in enumerate(trials):
-            shared = _shared(trial.params)
-            by_shared[repr(shared)].append((t, shared))
-        for group in by_shared.values():
-            shared, members_of = group[0][1], [t for t, _ in group]
+        results = [
+            {"scores": [np.nan] * n_folds, "epochs": 0, "pruned": False, "error": None}
+            for _ in trials
+        ]
+        reported = set()  # (trial, epoch) told to the study: a retried trial's are not
+
+        def train_stack(base, members_of):
             plans = [
                 MemberPlan(
                     seed=seeds[fold], rows=splits[fold][0],
@@ -244,38 +280,93 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             ]  # fmt: skip
             epochs = defaultdict(dict)  # (trial, epoch) -> fold -> score
 
-            def on_epoch_end(indices, members, members_of=members_of, epochs=epochs):
-                stop = []
-                reported = set()
+            def on_epoch_end(indices, members):
+                stop, done = [], set()
                 for index, member in zip(indices, members, strict=True):
                     t, fold = members_of[index // n_folds], index % n_folds
                     epoch = len(member.history)
-                    epochs[t, epoch][fold] = scorer(member, *tests[fold])
                     results[t]["epochs"] = epoch
-                    reported.add((t, epoch))
-                for t, epoch in sorted(reported):
-                    scores = epochs[t, epoch]
-                    if len(scores) < n_folds:  # folds of the trial in another stack
-                        continue
-                    results[t]["scores"] = [scores[f] for f in range(n_folds)]
-                    trials[t].report(float(np.mean(results[t]["scores"])), epoch)
+                    try:
+                        epochs[t, epoch][fold] = _finite(scorer(member, *tests[fold]))
+                    except Exception as error:  # outputs that cannot be scored
+                        self._fail(trials[t], results[t], error, f"epoch {epoch}, fold {fold}")
+                    if results[t]["error"] is not None or len(epochs[t, epoch]) < n_folds:
+                        continue  # failed, or folds of the trial in another stack
+                    done.add((t, epoch))
+                for t, epoch in sorted(done):
+                    results[t]["scores"] = [epochs[t, epoch][f] for f in range(n_folds)]
+                    if (t, epoch) not in reported:
+                        reported.add((t, epoch))
+                        trials[t].report(float(np.mean(results[t]["scores"])), epoch)
                     if trials[t].should_prune():
                         results[t]["pruned"] = True
-                        first = members_of.index(t) * n_folds
-                        stop += range(first, first + n_folds)
+                stopping = {t for t in members_of if results[t]["pruned"] or results[t]["error"]}
+                for t in stopping:
+                    first = members_of.index(t) * n_folds
+                    stop += range(first, first + n_folds)
                 return stop
 
-            base = clone(self.estimator).set_params(**shared)
             members = fit_members(
                 base, X, y, plans, n_jobs=1, verbose=self.verbose, reseed="unset",
                 engine="auto", on_epoch_end=on_epoch_end,
             )  # fmt: skip
             for index, member in enumerate(members):
                 t, fold = members_of[index // n_folds], index % n_folds
-                if not results[t]["pruned"]:  # the final weights (early stopping restores)
-                    results[t]["scores"][fold] = scorer(member, *tests[fold])
-                    results[t]["epochs"] = len(member.history)
+                if results[t]["pruned"] or results[t]["error"] is not None:
+                    continue
+                try:  # the final weights (early stopping restores)
+                    results[t]["scores"][fold] = _finite(scorer(member, *tests[fold]))
+                except Exception as error:
+                    self._fail(trials[t], results[t], error, f"fold {fold}")
+                results[t]["epochs"] = len(member.history)
+
+        by_shared = defaultdict(list)
+        for t, trial in enumerate(trials):
+            by_shared[repr(_shared(trial.params))].append(t)
+        first_plan = MemberPlan(seed=seeds[0], rows=splits[0][0])
+        for group in by_shared.values():
+            base = clone(self.estimator).set_params(**_shared(trials[group[0]].params))
+            members_of = []
+            for t in group:
+                candidate = clone(base).set_params(**_stacked(trials[t].params))
+                error = startup_error(candidate, X, y, first_plan)
+                if error is None:
+                    members_of.append(t)
+                else:
+                    self._fail(trials[t], results[t], error, "its settings")
+            try:
+                if members_of:
+                    train_stack(base, members_of)
+            except Exception as error:
+                if _names_its_trial(error):  # error_score="raise": the trial is named
+                    raise
+                if len(members_of) == 1:
+                    self._fail(trials[members_of[0]], results[members_of[0]], error, "its fit")
+                    continue
+                for t in members_of:  # which of them fails: each trial on its own
+                    if results[t]["pruned"] or results[t]["error"] is not None:
+                        continue
+                    try:
+                        train_stack(base, [t])
+                    except Exception as error:
+                        self._fail(trials[t], results[t], error, "its fit")
         return results
+
+    def _fail(self, trial, result: dict, error: Exception, where: str) -> None:
+        """Record that ``trial`` failed (its fold scores ``error_score``), with a warning
+        naming it; with ``error_score="raise"``, raise ``error`` naming it."""
+        params = ", ".join(f"{k}={v!r}" for k, v in trial.params.items())
+        message = f"Trial {trial.number} ({params}) failed in {where}: {error}"
+        if self.error_score == "raise":
+            error.add_note(message)
+            raise error
+        result["error"] = message
+        result["scores"] = [self.error_score] * len(result["scores"])
+        warn_user(
+            f"{message} Its fold scores are error_score={self.error_score!r} and it is told "
+            "FAIL; error_score='raise' stops the search instead.",
+            FitFailedWarning,
+        )
 
     @property
     def n_features_in_(self) -> int:
@@ -345,6 +436,58 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return check_scoring(self.estimator, scoring=self.scoring)(self.best_estimator_, X, y)
 
 
+def _finite(score) -> float:
+    """A fold's score, which is never NaN or inf without an error."""
+    if not np.isfinite(score):
+        raise ValueError(f"its score is {score}: the net's outputs are not usable")
+    return float(score)
+
+
+def _names_its_trial(error: Exception) -> bool:
+    """Whether ``error`` was raised by ``_fail``, with a note naming its trial."""
+    return any(note.startswith("Trial ") for note in getattr(error, "__notes__", ()))
+
+
+def _state(result: dict) -> str:
+    return "FAIL" if result["error"] else "PRUNED" if result["pruned"] else "COMPLETE"
+
+
+def _tell(study, trial, result: dict, optuna) -> tuple:
+    """Tell the study ``trial``'s mean score (or its state, PRUNED or FAIL); the frozen
+    trial, and whether the sampler asked the study to stop.
+
+    A sampler stops a study from its ``after_trial`` (a ``GridSampler`` whose grid is done),
+    which Optuna allows only inside ``study.optimize``: elsewhere ``study.stop`` raises,
+    after the trial is told. Here, as in ``optimize``, the trials in training finish and
+    no more are asked."""
+    state = _state(result)
+    value = float(np.mean(result["scores"])) if state == "COMPLETE" else None
+    state = None if state == "COMPLETE" else getattr(optuna.trial.TrialState, state)
+    try:
+        return study.tell(trial, value, state=state), False
+    except RuntimeError as error:
+        if "Study.stop" not in str(error):
+            raise
+    return study.get_trials(deepcopy=False)[trial.number], True
+
+
+def _none_complete(results: list, timeout) -> str:
+    """Why no trial is best: none was asked in time, or each was pruned or failed."""
+    if not results:
+        return (
+            f"No trial was trained within timeout={timeout} s: the first batch starts only "
+            "if time is left. Give a longer timeout."
+        )
+    states = [_state(r) for r in results]
+    failed = [r["error"] for r in results if r["error"]]
+    first = f" The first failure: {failed[0]}" if failed else ""
+    return (
+        f"None of the {len(results)} trials completed ({states.count('PRUNED')} pruned, "
+        f"{len(failed)} failed): there is no best trial. Ask for more trials, give the "
+        f"pruner more warm-up (n_warmup_steps), or fix what fails.{first}"
+    )
+
+
 def _cv_results(trials, results, n_splits: int) -> dict:
     """The trials as a ``cv_results_`` table (params, state, epochs, fold scores, rank)."""
     names = sorted({name for trial in trials for name in trial.params})
@@ -358,7 +501,7 @@ def _cv_results(trials, results, n_splits: int) -> dict:
             )
             for name in names
         },
-        "state": np.array(["PRUNED" if r["pruned"] else "COMPLETE" for r in results]),
+        "state": np.array([_state(r) for r in results]),
         "n_epochs": np.array([r["epochs"] for r in results]),
     }
     scores = np.array([r["scores"] for r in results], dtype=float).reshape(len(results), n_splits)
@@ -366,8 +509,13 @@ def _cv_results(trials, results, n_splits: int) -> dict:
         table[f"split{fold}_test_score"] = scores[:, fold]
     table["mean_test_score"] = scores.mean(axis=1)
     table["std_test_score"] = scores.std(axis=1)
-    # Complete trials first, by score; pruned ones after, by their last reported score.
-    key = [(r["pruned"], -m) for r, m in zip(results, table["mean_test_score"], strict=True)]
+    # Complete trials first, by score; pruned ones after, by their last reported score;
+    # failed ones last.
+    order_of = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2}
+    key = [
+        (order_of[_state(r)], -np.nan_to_num(m, nan=-np.inf))
+        for r, m in zip(results, table["mean_test_score"], strict=True)
+    ]
     order = sorted(range(len(results)), key=lambda i: key[i])
     rank = np.empty(len(results), dtype=np.int32)
     rank[order] = np.arange(1, len(results) + 1)
