@@ -358,6 +358,67 @@ def test_a_tampered_record_is_an_error_naming_its_key(run_dir, key, value):
     assert error.value.file == str(record) and error.value.key.startswith(key)
 
 
+def _set_score(record: Path, value) -> None:
+    data = json.loads(record.read_text())
+    data["scores"]["accuracy"] = value
+    record.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_score_that_is_not_a_number_is_shown_as_missing(run_dir, value, capsys):
+    """A fold that could not be scored: show, report and the comparison go on without it."""
+    X, y = load_iris(return_X_y=True)
+    models = {
+        "tree": DecisionTreeClassifier(max_depth=2),
+        "stump": DecisionTreeClassifier(max_depth=1),
+    }
+    Experiment(models, X, y, cv=3, verbose=0).run(run_dir / "two", restart=True)
+    _set_score(run_dir / "two" / "records" / "folds" / "tree" / "0001.json", value)
+    run = load_run(run_dir / "two")
+    assert run.missing_scores == [("tree", 1, "accuracy")]
+    assert len(run.comparison["accuracy"][0].scores) == 2  # the two scored folds
+    assert main(["show", str(run_dir / "two")]) == 0
+    out = capsys.readouterr().out
+    assert "Missing scores" in out and "tree fold 1 accuracy" in out
+    text = run.report().read_text()
+    assert "tree fold 1 accuracy" in text
+    assert (">missing<" in text) == (value != value)  # a NaN cell says so; inf shows as inf
+
+
+def test_a_record_larger_than_a_run_writes_is_refused_unread(run_dir, monkeypatch, capsys):
+    from ensemblekit.experiment import _records
+
+    monkeypatch.setattr(_records, "MAX_RECORD_BYTES", 2**10)
+    with pytest.raises(RunFolderError, match=r"more than a run writes there \(at most 0 MiB\)"):
+        load_run(run_dir)
+    monkeypatch.setattr(_records, "MAX_STUDY_BYTES", 2**10)
+    assert main(["show", str(run_dir)]) == 2
+    assert "study.json" in capsys.readouterr().err  # the first file read, refused
+
+
+def test_a_large_record_is_checked_whole_not_value_by_value(run_dir, monkeypatch):
+    """Reading costs time in proportion to the rows: no Python call per probability."""
+    from ensemblekit.experiment import _schema
+
+    record = run_dir / "records" / "folds" / "tree" / "0001.json"
+    data = json.loads(record.read_text())
+    n = 20_000
+    data.update(n_test=n, y_true=[i % 3 for i in range(n)], proba=[[0.2, 0.3, 0.5]] * n)
+    record.write_text(json.dumps(data))
+    calls = []
+    number = _schema.Reader.number
+    monkeypatch.setattr(
+        _schema.Reader, "number", lambda *a, **k: calls.append(1) or number(*a, **k)
+    )
+    load_run(run_dir)
+    assert len(calls) < 50
+    data["proba"][-1] = [0.2, 0.3, "x"]  # one value out of place is still found and named
+    record.write_text(json.dumps(data))
+    with pytest.raises(RunFolderError) as error:
+        load_run(run_dir)
+    assert error.value.key == f"proba[{n - 1}][2]"
+
+
 def test_a_report_never_writes_through_a_link(run_dir, tmp_path, capsys):
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_text("mine")

@@ -127,3 +127,69 @@ def test_parameters_are_flattened_within_mlflows_limits():
     assert flat["class"] == "x.Y" and flat["estimator"] == "a.B" and flat["estimator__n"] == "null"
     assert flat["steps"] == '["cut", "b"]' and flat["cut"] == "drop" and flat["b"] == "a.B"
     assert len(flat["b__long"]) == 6000 and flat["b__long"].endswith("…")
+
+
+def test_two_exports_at_once_end_with_one_set_of_runs(run_dir, tmp_path, monkeypatch):
+    """Both exports search before either creates (the race, made certain by a barrier):
+    each creates its runs, then both keep the oldest, and the other is deleted."""
+    import threading
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking_uri=uri).create_experiment("iris in mlflow")
+    barrier, searched = threading.Barrier(2, timeout=60), threading.local()
+    search_runs = MlflowClient.search_runs
+
+    def racing(self, *args, **kwargs):
+        found = search_runs(self, *args, **kwargs)
+        if not getattr(searched, "once", False):  # each thread's first look finds nothing
+            searched.once = True
+            barrier.wait()
+            return []
+        return found
+
+    monkeypatch.setattr(MlflowClient, "search_runs", racing)
+    ids, errors = [], []
+
+    def export():
+        try:
+            ids.append(load_run(run_dir).to_mlflow(uri))
+        except Exception as error:  # pragma: no cover - shown by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=export) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(set(ids)) == 1
+    monkeypatch.setattr(MlflowClient, "search_runs", search_runs)
+    runs = _runs(MlflowClient(tracking_uri=uri))
+    assert sorted(r.data.tags["ensemblekit.role"] for r in runs) == ["model", "model", "study"]
+
+
+def test_a_nan_score_is_exported_as_missing_with_a_warning(run_dir, tmp_path):
+    import json
+
+    record = run_dir / "records" / "folds" / "tree" / "0001.json"
+    data = json.loads(record.read_text())
+    data["scores"]["accuracy"] = float("nan")
+    record.write_text(json.dumps(data))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.warns(UserWarning, match="'tree': accuracy.fold not finite"):
+        load_run(run_dir).to_mlflow(uri)
+    client = MlflowClient(tracking_uri=uri)
+    tree = next(r for r in _runs(client) if r.data.tags.get("ensemblekit.model") == "tree")
+    assert [m.step for m in client.get_metric_history(tree.info.run_id, "accuracy.fold")] == [0, 2]
+
+
+def test_mlflows_own_errors_are_one_line_naming_the_uri_or_experiment(run_dir, tmp_path, capsys):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    client.delete_experiment(client.create_experiment("gone"))
+    assert main(["export", str(run_dir), "--mlflow", uri, "--experiment", "gone"]) == 2
+    err = capsys.readouterr().err
+    assert "'gone'" in err and "is deleted" in err and "Traceback" not in err
+    assert main(["export", str(run_dir), "--mlflow", "nosuchscheme://x/y"]) == 2
+    err = capsys.readouterr().err
+    assert "'nosuchscheme://x/y'" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -239,6 +239,7 @@ def _run(args) -> int:
 def main(argv=None) -> int:
     """The ``ensemblekit`` command line; returns its exit status."""
     from ._checker import StudyError
+    from ._mlflow import MlflowExportError
     from ._records import load_run
     from ._schema import RunFolderError
 
@@ -255,7 +256,7 @@ def main(argv=None) -> int:
         else:
             print(f"Report: {run.report(args.output)}")
         return 0
-    except (StudyError, RunFolderError, OSError, ImportError) as error:
+    except (StudyError, RunFolderError, MlflowExportError, OSError, ImportError) as error:
         print(f"ensemblekit {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@
 Everything goes through ``MlflowClient`` with the given tracking URI, so the process's
 MLflow settings (``mlflow.set_tracking_uri``, an active run) stay as the user left them.
 A tag holds a digest of the study; exporting the same study again finds its runs and adds
-only what is new (folds finished since, a changed mean), so nothing is duplicated.
+only what is new (folds finished since, a changed mean), so nothing is duplicated, also
+when two exports run at once (each run is created, then the oldest of its key kept).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import numpy as np
 # MLflow's limits (mlflow.utils.validation): key and value lengths, entries per batch.
 _KEY_LENGTH, _PARAM_LENGTH, _TAG_LENGTH, _BATCH = 250, 6000, 8000, 100
 _ROLE, _DIGEST, _MODEL = "ensemblekit.role", "ensemblekit.study_digest", "ensemblekit.model"
+
+
+class MlflowExportError(RuntimeError):
+    """MLflow refused the export: the message names the URI or the experiment, and why."""
 
 
 def _mlflow():
@@ -88,17 +93,34 @@ def flat_params(spec, prefix: str = "") -> dict[str, str]:
 
 def to_mlflow(run, tracking_uri: str, experiment_name: str | None = None) -> str:
     """Export ``run`` (a :class:`RunResults`) to the MLflow tracking server or store at
-    ``tracking_uri``; returns the study's parent run id (see ``RunResults.to_mlflow``)."""
-    _mlflow()
+    ``tracking_uri``; returns the study's parent run id (see ``RunResults.to_mlflow``).
+
+    MLflow's own errors (a URI it cannot use, a deleted experiment) are raised as one
+    :class:`MlflowExportError` that names the URI or the experiment."""
+    mlflow = _mlflow()
+    name = experiment_name or run.study["name"]
+    try:
+        return _export(run, tracking_uri, name)
+    except mlflow.exceptions.MlflowException as error:
+        first = str(error.message if hasattr(error, "message") else error).strip()
+        first = first.splitlines()[0] if first else type(error).__name__
+        raise MlflowExportError(
+            f"MLflow at {tracking_uri!r} refused the export to experiment {name!r}: {first}"
+        ) from None
+    except (ValueError, TypeError) as error:  # a URI scheme MLflow has no store for
+        if "uri" not in str(error).lower() and "scheme" not in str(error).lower():
+            raise
+        raise MlflowExportError(
+            f"MLflow cannot use the tracking URI {tracking_uri!r}: {error}"
+        ) from None
+
+
+def _export(run, tracking_uri: str, name: str) -> str:
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    name = experiment_name or run.study["name"]
-    experiment = client.get_experiment_by_name(name)
-    experiment_id = (
-        client.create_experiment(name) if experiment is None else experiment.experiment_id
-    )
+    experiment_id = _experiment(client, name, tracking_uri)
     digest = study_digest(run.study)
     tags = {
         _ROLE: "study",
@@ -132,13 +154,51 @@ def to_mlflow(run, tracking_uri: str, experiment_name: str | None = None) -> str
     return parent
 
 
+def _experiment(client, name: str, tracking_uri: str) -> str:
+    """The id of the experiment ``name``, created if absent (by whichever export of two
+    at once gets there first); a deleted one is an error that says how to go on."""
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            return client.create_experiment(name)
+        except MlflowException:  # another export created it in between
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+    if experiment.lifecycle_stage == "deleted":
+        raise MlflowExportError(
+            f"The MLflow experiment {name!r} at {tracking_uri!r} is deleted: restore it "
+            f"(mlflow experiments restore --experiment-id {experiment.experiment_id}), or "
+            "export to another one (--experiment NAME)."
+        )
+    return experiment.experiment_id
+
+
 def _find_or_create(client, experiment_id: str, query: str, name: str, tags: dict) -> str:
-    """The id of the run ``query`` finds, or of a new one named ``name`` with ``tags``."""
-    found = client.search_runs([experiment_id], filter_string=query, max_results=1)
-    if found:
-        return found[0].info.run_id
+    """The id of the run ``query`` finds, or of a new one named ``name`` with ``tags``.
+
+    Two exports at once may both find none and both create one; each then looks again
+    and keeps the oldest (by start time, then id), and the one that made another
+    deletes its own, so both go on with the same run."""
+    found = _oldest(client.search_runs([experiment_id], filter_string=query, max_results=100))
+    if found is not None:
+        return found
     tags = {key: str(value)[:_TAG_LENGTH] for key, value in tags.items()}
-    return client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    mine = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+    kept = _oldest(client.search_runs([experiment_id], filter_string=query, max_results=100))
+    if kept is not None and kept != mine:
+        client.delete_run(mine)
+        return kept
+    return mine
+
+
+def _oldest(runs) -> str | None:
+    """The id of the run made first (start time, then id: every export agrees on it)."""
+    if not runs:
+        return None
+    return min(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id)).info.run_id
 
 
 def _model_metrics(run, table, model: str) -> list[tuple[str, float, int]]:
@@ -156,6 +216,14 @@ def _model_metrics(run, table, model: str) -> list[tuple[str, float, int]]:
         metrics += [
             (f"{scorer}.{part}", getattr(row, part), 0) for part in ("mean", "ci_low", "ci_high")
         ]
+    missing = sorted({key for key, value, _ in metrics if not np.isfinite(value)})
+    if missing:
+        warnings.warn(
+            f"Model {model!r}: {', '.join(missing)} not finite (NaN or inf) in the run "
+            "folder, exported as missing values (MLflow holds no metric for them).",
+            UserWarning,
+            stacklevel=4,
+        )
     return [(key, float(value), step) for key, value, step in metrics if np.isfinite(value)]
 
 

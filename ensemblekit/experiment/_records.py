@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -33,6 +34,11 @@ except ImportError:  # pragma: no cover - Windows: one writer per folder is not 
 STUDY_FILE = "study.json"
 RECORDS = "records"
 LOCK_FILE = ".lock"
+#: The largest ``study.json`` and record a run folder may hold. A study's record is a few
+#: kilobytes; a fold's record grows with its test rows (about 60 bytes a row and class, so
+#: 256 MiB holds a million test rows of four classes). Larger files are refused unread.
+MAX_STUDY_BYTES = 8 * 2**20
+MAX_RECORD_BYTES = 256 * 2**20
 
 
 def digest(*parts) -> str:
@@ -146,8 +152,16 @@ class RunFolder:
         target = self.inside(relative)
         if not target.is_file():
             return None
+        limit = MAX_STUDY_BYTES if relative == STUDY_FILE else MAX_RECORD_BYTES
         try:
             with open(target, encoding="utf-8") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > limit:
+                    raise RunFolderError(
+                        target,
+                        f"holds {size / 2**20:.0f} MiB, more than a run writes there (at most "
+                        f"{limit // 2**20} MiB): it is not read. Remove it, or rerun the study.",
+                    )
                 return json.load(handle)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             message = f"is not a record a run writes (not JSON: {error})."
@@ -374,25 +388,40 @@ class RunResults:
         ]
 
     @property
+    def missing_scores(self) -> list[tuple[str, int, str]]:
+        """``(model, fold, scorer)`` of each recorded score that is not a number (NaN or
+        inf: a fold whose predictions could not be scored). The comparison leaves those
+        folds out of that scorer's table; ``show`` and the report say so."""
+        return [
+            (model, fold, scorer)
+            for (model, fold), record in sorted(self._folds.items())
+            for scorer in self.scorers
+            if not math.isfinite(record["scores"][scorer])
+        ]
+
+    @property
     def comparison(self) -> ComparisonTables | None:
         """:class:`~ensemblekit.model_selection.ComparisonTables` over the folds every
-        model has finished (None before two of them have)."""
+        model has finished with a finite score (a scorer with fewer than two such folds has
+        no table; None when no scorer has one)."""
         folds = self.common_folds()
-        if len(folds) < 2:
-            return None
         settings = self.study["analyses"].get("comparison", {})
         records = [self._folds[model, fold] for model in self.models for fold in folds]
-        by_scorer = {
-            scorer: {
-                model: np.array([self._folds[model, f]["scores"][scorer] for f in folds])
-                for model in self.models
-            }
-            for scorer in self.scorers
-        }
+        missing = {(fold, scorer) for _, fold, scorer in self.missing_scores}
+        by_scorer = {}
+        for scorer in self.scorers:
+            scored = [f for f in folds if (f, scorer) not in missing]
+            if len(scored) >= 2:
+                by_scorer[scorer] = {
+                    model: np.array([self._folds[model, f]["scores"][scorer] for f in scored])
+                    for model in self.models
+                }
+        if not by_scorer:
+            return None
         correction = settings.get("correction", "holm")
         return ComparisonTables.from_scores(
             by_scorer,
-            {name: tuple(limits) for name, limits in self.study["scorers"].items()},
+            {name: tuple(self.study["scorers"][name]) for name in by_scorer},
             test=settings.get("test", "corrected_ttest"),
             confidence_level=settings.get("confidence_level", 0.95),
             correction=None if correction == "none" else correction,
@@ -499,8 +528,10 @@ class RunResults:
         finished fold's score as the metric ``<scorer>.fold`` with the fold as its step,
         and the comparison's ``<scorer>.mean``, ``.ci_low`` and ``.ci_high``. Exporting
         again (after a resumed run, say) updates those runs instead of adding new ones: a
-        tag holds a digest of the study. Needs mlflow (``pip install 'ensemblekit[mlflow]'``);
-        the report needs matplotlib and is left out, with a warning, without it.
+        tag holds a digest of the study, and two exports at once end with one set of runs.
+        A score that is NaN in the run folder is exported as a missing value, with a
+        warning. Needs mlflow (``pip install 'ensemblekit[mlflow]'``); the report needs
+        matplotlib and is left out, with a warning, without it.
 
         Parameters
         ----------
@@ -515,6 +546,12 @@ class RunResults:
         -------
         run_id : str
             The parent run's id.
+
+        Raises
+        ------
+        RuntimeError
+            ``MlflowExportError``, one line naming the URI or the experiment, when MLflow
+            refuses (a URI it cannot use, a deleted experiment).
 
         Examples
         --------

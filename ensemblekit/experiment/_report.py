@@ -30,12 +30,29 @@ def analysis_lines(run) -> list[str]:
     return lines
 
 
+def missing_line(run) -> str | None:
+    """The scores a run folder holds as NaN or inf, shown as missing (the first ten)."""
+    missing = run.missing_scores
+    if not missing:
+        return None
+    named = ", ".join(f"{model} fold {fold} {scorer}" for model, fold, scorer in missing[:10])
+    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    return (
+        f"Missing scores (not a number in the run folder), left out of the comparison: "
+        f"{named}{more}."
+    )
+
+
 def summary_lines(run) -> list[str]:
     """What ``ensemblekit show`` prints after the status line."""
     lines = []
     tables = run.comparison
+    if missing := missing_line(run):
+        lines.append(missing)
     if tables is None:
-        lines.append("No comparison yet: it needs two folds that every model has finished.")
+        lines.append(
+            "No comparison yet: it needs two folds that every model has finished and scored."
+        )
     else:
         folds = len(run.common_folds())
         if folds < run.n_folds:
@@ -197,6 +214,7 @@ def render_report(run) -> str:
         scorers=run.scorers,
         n_folds=run.n_folds,
         common_folds=len(run.common_folds()),
+        missing=missing_line(run),
         comparison=_comparison(run),
         folds=_folds(run),
         calibration=_calibration(run),
