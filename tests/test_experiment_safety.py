@@ -220,6 +220,19 @@ def test_a_model_name_must_be_a_plain_file_name(name, tmp_path):
         Experiment({name: DecisionTreeClassifier()}, X, y)
 
 
+def test_two_model_names_that_differ_in_case_only_are_refused(tmp_path, run_dir):
+    body = TREE + TREE.replace("[models.tree]", "[models.Tree]")
+    with pytest.raises(StudyError, match="'Tree' and 'tree' differ in case only") as error:
+        Experiment.from_toml(_study(tmp_path, body))
+    assert error.value.key == "models.Tree"
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(StudyError, match="differ in case only"):
+        Experiment({"tree": DecisionTreeClassifier(), "TREE": DecisionTreeClassifier()}, X, y)
+    _tamper(run_dir, lambda s: s["models"].update({"TrEe": s["models"]["tree"]}))
+    with pytest.raises(RunFolderError, match="differ in case only"):
+        load_run(run_dir)
+
+
 def test_a_misspelt_splitter_gets_a_suggestion(tmp_path):
     study = _study(tmp_path, TREE, HEAD.replace('"StratifiedKFold"', '"StratifiedKFolds"'))
     with pytest.raises(StudyError, match="did you mean 'StratifiedKFold'") as error:

@@ -533,3 +533,16 @@ def test_mixed_precision_runs_the_forward_pass_in_low_precision(precision, digit
         assert net.stacking_blocker(X, y, [MemberPlan(0)]) is None
     with pytest.raises(ValueError, match="'precision' parameter"):
         NeuralNetClassifier(precision="bf16").fit(X, y)
+
+
+def test_outputs_that_overflow_float16_blame_the_inputs_not_the_weights(digits):
+    X, y = digits
+    net = NeuralNetClassifier(precision="16-mixed", max_epochs=2, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="exceed float16's range") as error:
+        net.predict_proba(X[:20] * 1e6)
+    assert "weights hold NaN" not in str(error.value)
+    assert np.isfinite(net.set_params(precision="32-true").predict_proba(X[:20] * 1e6)).all()
+    with torch.no_grad():
+        net.module_.parameters().__next__()[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="its weights hold NaN or inf"):
+        net.predict_proba(X[:20])

@@ -150,3 +150,13 @@ def test_training_on_gives_the_scores_of_starting_again_bit_for_bit(digits):
     np.testing.assert_array_equal(
         on.best_estimator_.predict_proba(X), again.best_estimator_.predict_proba(X)
     )
+
+
+@pytest.mark.parametrize("factor", [1, 0.5, 0, -2])
+@pytest.mark.parametrize("search", [StackedHalvingGridSearchCV, StackedHalvingRandomSearchCV])
+def test_a_factor_that_keeps_every_candidate_is_refused_by_name(search, factor, digits):
+    """scikit-learn takes factor=1 and divides by log(1) = 0; a factor below 1 would keep
+    more candidates than it has."""
+    X, y = digits
+    with pytest.raises(ValueError, match=r"The 'factor' parameter .* range \(1(\.0)?, inf\)"):
+        search(NeuralNetClassifier(**NET), GRID, factor=factor, cv=2).fit(X, y)

@@ -15,7 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._analyses import ANALYSES, FITTED
-from ._study import name_refusal
+from ._study import name_refusal, same_folder, same_folder_refusal
 
 
 class RunFolderError(ValueError):
@@ -168,9 +168,11 @@ def check_study(study, file) -> dict:
     models = r.table(*r.get(study, "models"))
     if not models:
         r.fail("models", "names no model.")
-    for name in models:
+    for i, name in enumerate(models):
         if (refusal := name_refusal(name)) is not None:
             r.fail("models", refusal)
+        if (other := same_folder(name, list(models)[:i])) is not None:
+            r.fail("models", same_folder_refusal(name, other))
     scorers = r.table(*r.get(study, "scorers"))
     for name, limits in scorers.items():
         for i, limit in enumerate(r.list(limits, f"scorers.{name}", 2)):

@@ -296,6 +296,20 @@ def name_refusal(name) -> str | None:
     )
 
 
+def same_folder(name: str, names) -> str | None:
+    """A name among ``names`` before ``name`` that differs from it in case only: on a
+    file system that ignores case (macOS, Windows) the two share one folder of records."""
+    folded = name.casefold()
+    return next((other for other in names if other.casefold() == folded), None)
+
+
+def same_folder_refusal(name: str, other: str) -> str:
+    return (
+        f"{name!r} and {other!r} differ in case only, and on a file system that ignores "
+        "case (macOS, Windows) they would share one folder of records: rename one."
+    )
+
+
 def check_net_components(estimator, n_features: int, n_outputs: int, path, checker) -> None:
     """Build the module and criterion of every net in ``estimator`` once, as its fit
     would, so that a bad value (``module__hidden_units = "big"``) fails before any fold.
@@ -352,6 +366,8 @@ def check_models(models, checker: Checker, path=("models",)) -> dict:
     for name, spec in models.items():
         if (refusal := name_refusal(name)) is not None:
             checker.fail((*path, name), refusal)
+        if (other := same_folder(name, out)) is not None:
+            checker.fail((*path, name), same_folder_refusal(name, other))
         if isinstance(spec, dict):
             if "class" not in spec and "pipeline" not in spec:
                 checker.fail(

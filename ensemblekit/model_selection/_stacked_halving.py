@@ -13,6 +13,8 @@ import copy
 import queue
 import threading
 import time
+from numbers import Real
+from typing import ClassVar
 
 import joblib
 import numpy as np
@@ -22,7 +24,12 @@ from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
 
 from ..engine import MemberPlan, fit_members
 from ..nets._stack_blockers import stackable_param
+from ..utils._private import Interval
 from ._stacked_search import _SHARED_DOC, _fold_rows, _group_record, _StackedSearchMixin
+
+#: Each round keeps 1 / factor of the candidates and gives them factor times the resource,
+#: so factor must exceed 1 (scikit-learn admits (0, 1], then divides by log(1) = 0).
+_FACTOR = [Interval(Real, 1, None, closed="neither")]
 
 
 class _StackedHalvingMixin(_StackedSearchMixin):
@@ -311,6 +318,11 @@ class StackedHalvingGridSearchCV(_StackedHalvingMixin, HalvingGridSearchCV):
     9
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **HalvingGridSearchCV._parameter_constraints,
+        "factor": _FACTOR,
+    }
+
     def __init__(
         self, estimator, param_grid, *, factor=3, resource="max_epochs", max_resources="auto",
         min_resources="exhaust", aggressive_elimination=False, cv=5, scoring=None,
@@ -377,6 +389,11 @@ class StackedHalvingRandomSearchCV(_StackedHalvingMixin, HalvingRandomSearchCV):
     >>> search.n_candidates_, search.n_resources_
     ([9, 3, 1], [1, 3, 9])
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **HalvingRandomSearchCV._parameter_constraints,
+        "factor": _FACTOR,
+    }
 
     def __init__(
         self, estimator, param_distributions, *, n_candidates="exhaust", factor=3,

@@ -209,14 +209,30 @@ def _rows_per_chunk(device: torch.device, bytes_per_row: int, n_rows: int) -> in
 
 
 def finite_outputs(output: np.ndarray, net) -> np.ndarray:
-    """``output`` when finite: a prediction is never NaN without an error."""
-    if not np.isfinite(output).all():
+    """``output`` when finite: a prediction is never NaN without an error, and the error
+    says whose fault it is (the weights, or inputs too large for the precision)."""
+    if np.isfinite(output).all():
+        return output
+    name = type(net).__name__
+    module = getattr(net, "module_", None)
+    weights = list(module.parameters()) if isinstance(module, torch.nn.Module) else []
+    if not all(bool(torch.isfinite(w).all()) for w in weights):
         raise ValueError(
-            f"{type(net).__name__}'s outputs are not finite: its weights hold NaN or inf (a "
-            "fit that diverged, or weights loaded from elsewhere). Refit it, with a lower lr "
-            "if it diverged."
+            f"{name}'s outputs are not finite: its weights hold NaN or inf (a fit that "
+            "diverged, or weights loaded from elsewhere). Refit it, with a lower lr if it "
+            "diverged."
         )
-    return output
+    if getattr(net, "precision", None) == "16-mixed":
+        raise ValueError(
+            f"{name}'s outputs are not finite under precision='16-mixed', though its weights "
+            "are: the inputs or the activations exceed float16's range (65504). Scale the "
+            "inputs, or predict in a wider type: net.set_params(precision='bf16-mixed') or "
+            "'32-true'."
+        )
+    raise ValueError(
+        f"{name}'s outputs are not finite, though its weights are: the inputs hold values "
+        "too large for the net, or its module makes NaN or inf. Scale the inputs."
+    )
 
 
 def _predicts_stacked(member) -> bool:
