@@ -134,7 +134,9 @@ def test_a_broken_trial_fails_alone_and_the_search_goes_on(case, digits, tmp_pat
         NeuralNetClassifier(**{**NET, "max_epochs": 3}), BROKEN[case], n_trials=4,
         batch_size=4, cv=CV, study=study, random_state=0,
     )  # fmt: skip
-    with pytest.warns(FitFailedWarning, match=r"Trial \d+ \(.*\) failed") as caught:
+    with pytest.warns(
+        FitFailedWarning, match=r"1 of 4 trials failed.*\nTrial \d+ \(.*\) failed"
+    ) as caught:
         search.fit(X, y)
     caught = [w for w in caught if w.category is FitFailedWarning]
     assert len(caught) == 1
@@ -193,3 +195,16 @@ def test_timeout_must_be_a_positive_number_of_seconds(timeout, digits):
         StackedOptunaSearchCV(NeuralNetClassifier(**NET), SPACE, timeout=timeout).fit(X, y)
     with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
         StackedOptunaSearchCV(NeuralNetClassifier(**NET), SPACE, error_score="nan").fit(X, y)
+
+
+def test_every_trial_failing_alike_raises_the_error_itself(digits, tmp_path):
+    """One class in y fails every trial the same way: the data's error, not a search's."""
+    X, y = digits
+    study = _sqlite_study(tmp_path)
+    search = StackedOptunaSearchCV(
+        NeuralNetClassifier(**NET), SPACE, n_trials=4, batch_size=2, cv=2, study=study
+    )
+    with pytest.raises(ValueError, match="needs at least 2 classes") as error:
+        search.fit(X, np.zeros_like(y))
+    assert any("Every one of the 4 trials failed" in note for note in error.value.__notes__)
+    assert _states(study) == ["FAIL"] * 4

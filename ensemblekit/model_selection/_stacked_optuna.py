@@ -80,8 +80,10 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     error_score : "raise" or numeric, default=np.nan
         The fold scores of a trial whose fit fails (an invalid setting such as ``lr < 0``,
         a fit whose loss became NaN, outputs that cannot be scored): the trial is told
-        FAIL, a ``FitFailedWarning`` names it, its parameters and the error, and the
-        search goes on. With "raise", the error is raised, naming the trial and its
+        FAIL and the search goes on; at the end one ``FitFailedWarning`` names each failed
+        trial, its parameters and its error. When every trial failed with one and the
+        same error (one class in y), that error is raised: it is the data's. With
+        "raise", the first error is raised, with a note naming the trial and its
         parameters, after every trial asked is told FAIL.
     random_state : None, int or RandomState, default=None
         The seeds of nets whose ``random_state`` is None (one per fold, and the refit's)
@@ -206,6 +208,7 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             raise
         self.study_, self.trials_, self.n_splits_ = study, told, len(splits)
         self.cv_results_ = _cv_results(told, results, len(splits))
+        _raise_or_warn_about_failures(results, self.error_score)
         complete = [i for i, r in enumerate(results) if _state(r) == "COMPLETE"]
         if not complete:
             raise ValueError(_none_complete(results, self.timeout))
@@ -264,7 +267,13 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         n_folds = len(splits)
         tests = _fold_rows(X, y, splits, part=1)
         results = [
-            {"scores": [np.nan] * n_folds, "epochs": 0, "pruned": False, "error": None}
+            {
+                "scores": [np.nan] * n_folds,
+                "epochs": 0,
+                "pruned": False,
+                "error": None,
+                "exception": None,
+            }
             for _ in trials
         ]
         reported = set()  # (trial, epoch) told to the study: a retried trial's are not
@@ -353,20 +362,15 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return results
 
     def _fail(self, trial, result: dict, error: Exception, where: str) -> None:
-        """Record that ``trial`` failed (its fold scores ``error_score``), with a warning
-        naming it; with ``error_score="raise"``, raise ``error`` naming it."""
+        """Record that ``trial`` failed (its fold scores ``error_score``); with
+        ``error_score="raise"``, raise ``error`` with a note naming the trial."""
         params = ", ".join(f"{k}={v!r}" for k, v in trial.params.items())
         message = f"Trial {trial.number} ({params}) failed in {where}: {error}"
         if self.error_score == "raise":
             error.add_note(message)
             raise error
-        result["error"] = message
+        result["error"], result["exception"] = message, error
         result["scores"] = [self.error_score] * len(result["scores"])
-        warn_user(
-            f"{message} Its fold scores are error_score={self.error_score!r} and it is told "
-            "FAIL; error_score='raise' stops the search instead.",
-            FitFailedWarning,
-        )
 
     @property
     def n_features_in_(self) -> int:
@@ -469,6 +473,30 @@ def _tell(study, trial, result: dict, optuna) -> tuple:
         if "Study.stop" not in str(error):
             raise
     return study.get_trials(deepcopy=False)[trial.number], True
+
+
+def _raise_or_warn_about_failures(results: list, error_score) -> None:
+    """As scikit-learn's searches do at the end: when every trial failed with one and the
+    same error, it is the data's or the estimator's, so raise it; when some failed, one
+    ``FitFailedWarning`` names each (the first ten)."""
+    failed = [r for r in results if r["error"]]
+    if not failed:
+        return
+    if len(failed) == len(results) and len({str(r["exception"]) for r in failed}) == 1:
+        error = failed[0]["exception"]
+        error.add_note(
+            f"Every one of the {len(results)} trials failed with this error: it comes from "
+            "the data or the estimator's own settings, not from a trial's parameters."
+        )
+        raise error
+    named = "\n".join(r["error"] for r in failed[:10])
+    more = f"\n... and {len(failed) - 10} more." if len(failed) > 10 else ""
+    warn_user(
+        f"{len(failed)} of {len(results)} trials failed; they are told FAIL and their fold "
+        f"scores are error_score={error_score!r} (error_score='raise' stops the search at "
+        f"the first instead):\n{named}{more}",
+        FitFailedWarning,
+    )
 
 
 def _none_complete(results: list, timeout) -> str:

@@ -149,7 +149,8 @@ class StackedPredictor:
             if out is None:  # vmap cannot run this module: one by one from now on
                 self.stacks.remove(stack)
                 continue
-            out = first._finish_prediction(finite_outputs(out.double().numpy(), first))
+            members = [self.members[i] for i in indices]
+            out = first._finish_prediction(finite_outputs(out.double().numpy(), *members))
             for position, index in enumerate(indices):
                 outputs[index] = out[position]
         return outputs
@@ -208,14 +209,15 @@ def _rows_per_chunk(device: torch.device, bytes_per_row: int, n_rows: int) -> in
     return max(1, min(n_rows, budget // max(1, bytes_per_row)))
 
 
-def finite_outputs(output: np.ndarray, net) -> np.ndarray:
-    """``output`` when finite: a prediction is never NaN without an error, and the error
-    says whose fault it is (the weights, or inputs too large for the precision)."""
+def finite_outputs(output: np.ndarray, net, *more) -> np.ndarray:
+    """``output`` of ``net`` (and of the ``more`` nets stacked with it) when finite: a
+    prediction is never NaN without an error, and the error says whose fault it is (the
+    weights, or inputs too large for the precision)."""
     if np.isfinite(output).all():
         return output
     name = type(net).__name__
-    module = getattr(net, "module_", None)
-    weights = list(module.parameters()) if isinstance(module, torch.nn.Module) else []
+    modules = [getattr(n, "module_", None) for n in (net, *more)]
+    weights = [w for m in modules if isinstance(m, torch.nn.Module) for w in m.parameters()]
     if not all(bool(torch.isfinite(w).all()) for w in weights):
         raise ValueError(
             f"{name}'s outputs are not finite: its weights hold NaN or inf (a fit that "
