@@ -1,5 +1,6 @@
 """A run folder exported to MLflow: a parent run, a child run per model, updated in place."""
 
+import contextlib
 import shutil
 import sys
 
@@ -129,41 +130,57 @@ def test_parameters_are_flattened_within_mlflows_limits():
     assert len(flat["b__long"]) == 6000 and flat["b__long"].endswith("…")
 
 
-def test_two_exports_at_once_end_with_one_set_of_runs(run_dir, tmp_path, monkeypatch):
-    """Both exports search before either creates (the race, made certain by a barrier):
-    each creates its runs, then both keep the oldest, and the other is deleted."""
+def test_two_exports_at_once_end_with_one_set_of_runs(run_dir, tmp_path):
+    """Three exports of one run at once, as three terminals would start them."""
     import threading
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     MlflowClient(tracking_uri=uri).create_experiment("iris in mlflow")
-    barrier, searched = threading.Barrier(2, timeout=60), threading.local()
-    search_runs = MlflowClient.search_runs
-
-    def racing(self, *args, **kwargs):
-        found = search_runs(self, *args, **kwargs)
-        if not getattr(searched, "once", False):  # each thread's first look finds nothing
-            searched.once = True
-            barrier.wait()
-            return []
-        return found
-
-    monkeypatch.setattr(MlflowClient, "search_runs", racing)
-    ids, errors = [], []
+    start, ids, errors = threading.Barrier(3, timeout=60), [], []
 
     def export():
+        start.wait()
         try:
             ids.append(load_run(run_dir).to_mlflow(uri))
         except Exception as error:  # pragma: no cover - shown by the assertion below
             errors.append(error)
 
-    threads = [threading.Thread(target=export) for _ in range(2)]
+    threads = [threading.Thread(target=export) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors and len(set(ids)) == 1
-    monkeypatch.setattr(MlflowClient, "search_runs", search_runs)
+    assert not errors and len(ids) == 3 and len(set(ids)) == 1
     runs = _runs(MlflowClient(tracking_uri=uri))
+    assert sorted(r.data.tags["ensemblekit.role"] for r in runs) == ["model", "model", "study"]
+
+
+def test_an_export_that_finds_an_older_twin_after_creating_keeps_the_twin(
+    run_dir, tmp_path, monkeypatch
+):
+    """From another machine (no shared lock): the other export created the study's run
+    between this one's search and its create; this one deletes its own and goes on."""
+    from ensemblekit.experiment import _mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    first = load_run(run_dir).to_mlflow(uri)  # the twin, made first
+    client = MlflowClient(tracking_uri=uri)
+    for run in _runs(client):
+        if run.info.run_id != first:
+            client.delete_run(run.info.run_id)  # only the twin's parent is there yet
+    search_runs, blind = MlflowClient.search_runs, [True]
+
+    def late(self, *args, **kwargs):
+        found = search_runs(self, *args, **kwargs)
+        if blind.pop() if blind else False:  # the first look misses the twin
+            return []
+        return found
+
+    monkeypatch.setattr(MlflowClient, "search_runs", late)
+    monkeypatch.setattr(_mlflow, "_export_lock", lambda *args: contextlib.nullcontext())
+    assert load_run(run_dir).to_mlflow(uri) == first
+    monkeypatch.setattr(MlflowClient, "search_runs", search_runs)
+    runs = _runs(client)
     assert sorted(r.data.tags["ensemblekit.role"] for r in runs) == ["model", "model", "study"]
 
 

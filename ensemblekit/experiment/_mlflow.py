@@ -4,19 +4,27 @@ Everything goes through ``MlflowClient`` with the given tracking URI, so the pro
 MLflow settings (``mlflow.set_tracking_uri``, an active run) stay as the user left them.
 A tag holds a digest of the study; exporting the same study again finds its runs and adds
 only what is new (folds finished since, a changed mean), so nothing is duplicated, also
-when two exports run at once (each run is created, then the oldest of its key kept).
+when two exports run at once: on one machine they take turns (a lock), and from two
+machines each creates what it did not find, then keeps the oldest run of its key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the export reconciles without a lock
+    fcntl = None
 
 # MLflow's limits (mlflow.utils.validation): key and value lengths, entries per batch.
 _KEY_LENGTH, _PARAM_LENGTH, _TAG_LENGTH, _BATCH = 250, 6000, 8000, 100
@@ -100,7 +108,8 @@ def to_mlflow(run, tracking_uri: str, experiment_name: str | None = None) -> str
     mlflow = _mlflow()
     name = experiment_name or run.study["name"]
     try:
-        return _export(run, tracking_uri, name)
+        with _export_lock(tracking_uri, name, study_digest(run.study)):
+            return _export(run, tracking_uri, name)
     except mlflow.exceptions.MlflowException as error:
         first = str(error.message if hasattr(error, "message") else error).strip()
         first = first.splitlines()[0] if first else type(error).__name__
@@ -113,6 +122,33 @@ def to_mlflow(run, tracking_uri: str, experiment_name: str | None = None) -> str
         raise MlflowExportError(
             f"MLflow cannot use the tracking URI {tracking_uri!r}: {error}"
         ) from None
+
+
+@contextlib.contextmanager
+def _export_lock(tracking_uri: str, name: str, digest: str):
+    """Hold the export of one study to one store: two exports on this machine at once run
+    one after the other, so the second finds the first's runs. The lock file is this
+    user's, in the temporary folder, opened never through a link; where none can be had
+    (no ``fcntl``, a file of another user), the export goes on, and ``_find_or_create``
+    still reconciles two runs made at once."""
+    key = hashlib.sha256(f"{tracking_uri}\0{name}\0{digest}".encode()).hexdigest()[:20]
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    path = Path(tempfile.gettempdir()) / f"ensemblekit-mlflow-{uid}-{key}.lock"
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        handle = os.open(path, flags, 0o600)
+    except OSError:
+        handle = None
+    if handle is not None and os.fstat(handle).st_uid != uid:  # another user's: not waited on
+        os.close(handle)
+        handle = None
+    try:
+        if handle is not None and fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        if handle is not None:
+            os.close(handle)  # releases the lock
 
 
 def _export(run, tracking_uri: str, name: str) -> str:
@@ -179,9 +215,9 @@ def _experiment(client, name: str, tracking_uri: str) -> str:
 def _find_or_create(client, experiment_id: str, query: str, name: str, tags: dict) -> str:
     """The id of the run ``query`` finds, or of a new one named ``name`` with ``tags``.
 
-    Two exports at once may both find none and both create one; each then looks again
-    and keeps the oldest (by start time, then id), and the one that made another
-    deletes its own, so both go on with the same run."""
+    Exports on one machine hold a lock (see ``_export_lock``). Exports from two machines
+    at once may both find none and both create one; each then looks again and keeps the
+    oldest (by start time, then id), and deletes its own if another is older."""
     found = _oldest(client.search_runs([experiment_id], filter_string=query, max_results=100))
     if found is not None:
         return found
