@@ -148,6 +148,12 @@ BY_KIND = {
         'callbacks = [{class = "skorch.callbacks.MlflowLogger"}]\n',
         "models.net.callbacks[0].class",
     ),
+    "a data pipe that opens the files its data names": (
+        IRIS + '[models.net]\nclass = "ensemblekit.nets.NeuralNetClassifier"\n'
+        'dataset = {class = "torch.utils.data.datapipes.iter.FileOpener", datapipe = '
+        '{class = "torch.utils.data.datapipes.iter.IterableWrapper", iterable = ["secret"]}}\n',
+        "models.net.dataset.class",
+    ),
     "a clustering's memory": (
         IRIS + '[models.knn]\npipeline = [{class = "sklearn.cluster.FeatureAgglomeration", '
         'n_clusters = 2, memory = "cache"}, "sklearn.tree.DecisionTreeClassifier"]\n',

@@ -125,8 +125,9 @@ def kind_refusal(obj, place: str) -> str | None:
     parameters also a torch module, loss, optimizer or scheduler, a skorch callback, a
     splitter, a torch data class or a kernel; for ``[data] loader``, a ``load_*``,
     ``make_*`` function of ``sklearn.datasets`` (a ``fetch_*`` downloads and unpickles its
-    cache). A skorch callback that logs to a file or a service, and any class whose
-    defaults name a file or a folder (``Checkpoint(dirname='')``) are refused too.
+    cache). A torch data pipe (it opens the files its data names), a skorch callback
+    that logs to a file or a service, and any class whose defaults name a file or a
+    folder (``Checkpoint(dirname='')``) are refused too.
     Nothing is called.
     """
     kinds = _kinds(place)
@@ -134,6 +135,11 @@ def kind_refusal(obj, place: str) -> str | None:
     if place == "loader" and getattr(obj, "__name__", "").startswith("fetch_"):
         return f"downloads data and unpickles its cache, and {ARGUMENT_RULE}."
     if within(owner, KNOWN_PACKAGES) and any(test(obj) for test in kinds.values()):
+        if within(owner, ("torch.utils.data.datapipes",)):
+            return (
+                f"is a torch data pipe, which lists, opens or streams files named in its "
+                f"data, and {ARGUMENT_RULE}."
+            )
         if owner == "skorch.callbacks.logging" and obj.__name__ not in _QUIET_LOGS:
             return (
                 f"is skorch's {obj.__name__}, which logs to a file or a tracking service, and "
