@@ -97,7 +97,7 @@ def test_a_pipelines_memory_never_loads_planted_pickles(tmp_path):
         memory = "cache"
         """
     )
-    error = _refused(_study(tmp_path, body), key="models.cached.memory", match="a cache")
+    error = _refused(_study(tmp_path, body), key="models.cached.memory", match="'memory' takes")
     assert "unpickle anything" in error.message
 
 
@@ -153,6 +153,20 @@ BY_KIND = {
         'dataset = {class = "torch.utils.data.datapipes.iter.FileOpener", datapipe = '
         '{class = "torch.utils.data.datapipes.iter.IterableWrapper", iterable = ["secret"]}}\n',
         "models.net.dataset.class",
+    ),
+    "a cache in a search's grid": (
+        IRIS + '[models.search]\nclass = "sklearn.model_selection.GridSearchCV"\n'
+        'estimator = {pipeline = ["sklearn.preprocessing.StandardScaler", '
+        '"sklearn.tree.DecisionTreeClassifier"]}\n'
+        'param_grid = {memory = ["cache"]}\n',
+        "models.search.param_grid",
+    ),
+    "a cache in a search's distributions": (
+        IRIS + '[models.search]\nclass = "sklearn.model_selection.RandomizedSearchCV"\n'
+        'estimator = {pipeline = ["sklearn.preprocessing.StandardScaler", '
+        '"sklearn.tree.DecisionTreeClassifier"]}\n'
+        'param_distributions = [{pipeline__memory = ["cache"]}]\n',
+        "models.search.param_distributions",
     ),
     "a clustering's memory": (
         IRIS + '[models.knn]\npipeline = [{class = "sklearn.cluster.FeatureAgglomeration", '

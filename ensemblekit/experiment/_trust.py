@@ -183,20 +183,16 @@ def io_parameter(name: str) -> bool:
 
 
 def _plain(value) -> bool:
-    """A value that names no file: None, a flag or a number (``cache_size = 200``)."""
+    """A value that names no file: None, a flag or a number (``cache_size = 200``), or a
+    list of them (a grid of ``cache_size``)."""
+    if isinstance(value, list | tuple):
+        return all(_plain(item) for item in value)
     return value is None or isinstance(value, bool | int | float)
 
 
-def _texts(value):
-    """Every string in ``value``, a study's raw value (lists and tables walked)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, dict) and not {"class", "import", "pipeline"} & set(value):
-        for item in value.values():  # a table that builds a thing is checked as it is built
-            yield from _texts(item)
+def _builds(value) -> bool:
+    """A table that builds a thing: its own arguments are checked as it is built."""
+    return isinstance(value, dict) and bool({"class", "import", "pipeline"} & set(value))
 
 
 def argument_refusal(name: str, value) -> str | None:
@@ -206,16 +202,29 @@ def argument_refusal(name: str, value) -> str | None:
     A parameter whose name says it takes a file, a folder, a cache or an address
     (``dirname``, ``f_history``, ``data_home``, ``memory``, ``url``) takes only None, a
     flag or a number; and no text anywhere in an argument may be a path or an address
-    (a separator, ``~`` or ``.`` first, ``scheme://``). Both hold for a name no list
-    has: the check is by the kind of argument, not by the class.
+    (a separator, ``~`` or ``.`` first, ``scheme://``). Tables are walked with their keys
+    as names, so a search's grid (``param_grid = {memory = ["cache"]}``) is held to the
+    same rule. Both hold for a name no list has: the check is by the kind of argument,
+    not by the class.
     """
     if io_parameter(name) and not _plain(value):
         return (
-            f"takes a file, a folder, a cache or an address ({value!r:.60}), and {ARGUMENT_RULE}."
+            f"{name!r} takes a file, a folder, a cache or an address ({value!r:.60}), and "
+            f"{ARGUMENT_RULE}."
         )
-    for text in _texts(value):
-        if _PATHLIKE.search(text):
-            return f"{text!r:.60} is a path or an address, and {ARGUMENT_RULE}."
+    if _builds(value):
+        return None
+    if isinstance(value, dict):
+        items = [(str(key), item) for key, item in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(name, item) for item in value]
+    else:
+        items = []
+    for key, item in items:
+        if (refusal := argument_refusal(key, item)) is not None:
+            return refusal
+    if isinstance(value, str) and _PATHLIKE.search(value):
+        return f"{value!r:.60} is a path or an address, and {ARGUMENT_RULE}."
     return None
 
 
