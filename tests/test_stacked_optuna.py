@@ -208,3 +208,4 @@ def test_every_trial_failing_alike_raises_the_error_itself(digits, tmp_path):
         search.fit(X, np.zeros_like(y))
     assert any("Every one of the 4 trials failed" in note for note in error.value.__notes__)
     assert _states(study) == ["FAIL"] * 4
+    assert not hasattr(search, "cv_results_") and not hasattr(search, "study_")  # unfitted

@@ -206,18 +206,27 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 with contextlib.suppress(Exception):
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
-        self.study_, self.trials_, self.n_splits_ = study, told, len(splits)
-        self.cv_results_ = _cv_results(told, results, len(splits))
+        # All or nothing: the fitted attributes are set once nothing can fail any more.
+        cv_results = _cv_results(told, results, len(splits))
         _raise_or_warn_about_failures(results, self.error_score)
         complete = [i for i, r in enumerate(results) if _state(r) == "COMPLETE"]
         if not complete:
             raise ValueError(_none_complete(results, self.timeout))
-        self.best_index_ = int(max(complete, key=lambda i: self.cv_results_["mean_test_score"][i]))
-        self.best_params_ = dict(told[self.best_index_].params)
-        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        best_index = int(max(complete, key=lambda i: cv_results["mean_test_score"][i]))
+        best_params = dict(told[best_index].params)
+        fitted = {
+            "study_": study, "trials_": told, "n_splits_": len(splits),
+            "cv_results_": cv_results, "best_index_": best_index, "best_params_": best_params,
+            "best_score_": float(cv_results["mean_test_score"][best_index]),
+        }  # fmt: skip
         if self.refit:
-            best = clone(self.estimator).set_params(**self.best_params_)
-            self.best_estimator_ = set_random_states(best, seeds[-1], only_unset=True).fit(X, y)
+            best = clone(self.estimator).set_params(**best_params)
+            fitted["best_estimator_"] = set_random_states(best, seeds[-1], only_unset=True).fit(
+                X, y
+            )
+        else:
+            vars(self).pop("best_estimator_", None)
+        vars(self).update(fitted)
         return self
 
     def _check_params(self, optuna) -> None:
