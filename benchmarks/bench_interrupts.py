@@ -6,7 +6,8 @@ Each scenario runs a bagging fit of nets in a child process and stops it from ou
   that end with KeyboardInterrupt (exit 130) against those that abort (SIGABRT, "terminate
   called without an active exception"), and the seconds from the signal to the exit.
 - dask: Ctrl-C during a fit on a LocalCluster of process workers. Measures the CPU seconds
-  the workers still spend in the 5 s after the caller has stopped.
+  the workers still spend in the 5 s after the caller has stopped, and how long until
+  they are idle.
 - loky: SIGKILL of the parent during a fit with ``n_jobs=2``. Measures how long its loky
   workers live on.
 
@@ -91,9 +92,10 @@ def _cpu_seconds(processes) -> float:
     return total
 
 
-def interrupt_dask(wait: float = 3.0) -> tuple[float, float]:
-    """Ctrl-C of a fit on a LocalCluster: (seconds to exit, CPU seconds of the workers in
-    the 5 s after the caller stopped)."""
+def interrupt_dask(wait: float = 3.0) -> tuple[float, float, float]:
+    """Ctrl-C of a fit on a LocalCluster: seconds to exit, CPU seconds of the workers in
+    the 5 s after the caller stopped, and seconds until they were idle (under 0.1
+    CPU-seconds in a 0.5 s window; 10 if not within 10 s)."""
     from distributed import Client, LocalCluster
 
     with (
@@ -110,9 +112,19 @@ def interrupt_dask(wait: float = 3.0) -> tuple[float, float]:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
         stopped = time.monotonic() - start
-        before = _cpu_seconds(workers)
-        time.sleep(5)
-        return stopped, _cpu_seconds(workers) - before
+        before = last = _cpu_seconds(workers)
+        idle, cpu = None, None
+        for step in range(1, 21):  # 10 s at most
+            time.sleep(0.5)
+            now = _cpu_seconds(workers)
+            if idle is None and now - last < 0.1:
+                idle = 0.5 * (step - 1)
+            if step == 10:
+                cpu = now - before
+            last = now
+            if cpu is not None and idle is not None:
+                break
+        return stopped, cpu, 10.0 if idle is None else idle
 
 
 def _cmdline(process) -> str:
@@ -187,10 +199,10 @@ def main() -> None:
                 f"{aborts} aborted; slowest exit {slowest:.2f} s after Ctrl-C"
             )
     if "dask" in args.scenario:
-        stopped, cpu = interrupt_dask()
+        stopped, cpu, idle = interrupt_dask()
         print(
             f"dask: the caller exited {stopped:.2f} s after Ctrl-C; its 2 workers then used "
-            f"{cpu:.2f} CPU-seconds in 5 s"
+            f"{cpu:.2f} CPU-seconds in 5 s, and were idle {idle:.1f} s after it exited"
         )
     if "loky" in args.scenario:
         lived = kill_loky_parent(limit=20 if quick else 90)

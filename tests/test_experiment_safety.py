@@ -612,8 +612,11 @@ def test_a_module_that_needs_real_tensors_is_left_to_its_fit(tmp_path, monkeypat
 @pytest.mark.slow
 def test_dask_workers_stop_when_the_caller_does():
     pytest.importorskip("distributed")
-    stopped, cpu = _bench_interrupts().interrupt_dask()
-    assert stopped < 10 and cpu < 4  # of 10 CPU-seconds two busy workers would use
+    stopped, cpu, idle = _bench_interrupts().interrupt_dask()
+    # Left alone, each running member trains on for a minute (300 epochs). The workers go
+    # idle within 0.5-1 s of the caller's exit in most runs, within 4 s in about one in
+    # five (measured on 2 cores); a loaded machine stretches that, so the bound is loose.
+    assert stopped < 10 and idle < 10, (stopped, cpu, idle)
 
 
 @pytest.mark.slow
