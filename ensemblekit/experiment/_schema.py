@@ -15,7 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from ._analyses import ANALYSES, FITTED
-from ._study import name_refusal, same_folder, same_folder_refusal
+from ._study import name_refusal
 
 
 class RunFolderError(ValueError):
@@ -169,10 +169,8 @@ def check_study(study, file) -> dict:
     if not models:
         r.fail("models", "names no model.")
     for i, name in enumerate(models):
-        if (refusal := name_refusal(name)) is not None:
+        if (refusal := name_refusal(name, list(models)[:i])) is not None:
             r.fail("models", refusal)
-        if (other := same_folder(name, list(models)[:i])) is not None:
-            r.fail("models", same_folder_refusal(name, other))
     scorers = r.table(*r.get(study, "scorers"))
     for name, limits in scorers.items():
         for i, limit in enumerate(r.list(limits, f"scorers.{name}", 2)):
@@ -277,13 +275,15 @@ def check_fold_record(record, file, study: dict) -> dict:
 def _regular(values: list, kinds: str, shape: tuple, low=None, high=None) -> bool:
     """Whether ``values`` (lists from JSON) make an array of numbers of ``kinds`` and
     ``shape``, within ``[low, high)`` where given."""
+    if not values:  # no test rows
+        return shape[0] == 0
     try:
         array = np.array(values)
     except (ValueError, TypeError):  # ragged
         return False
     if array.shape != shape or array.dtype.kind not in kinds:
-        return array.size == 0 and len(shape) > 0 and shape[0] == 0
-    return array.size == 0 or low is None or (array.min() >= low and array.max() < high)
+        return False
+    return low is None or (array.min() >= low and array.max() < high)
 
 
 def check_analysis_record(record, file, study: dict):

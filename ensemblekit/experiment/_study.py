@@ -284,30 +284,24 @@ def _check_module_params(part, prefix: str, path, checker: Checker) -> None:
 _NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,99}")
 
 
-def name_refusal(name) -> str | None:
+def name_refusal(name, earlier=()) -> str | None:
     """Why ``name`` cannot name a model (None: it can): it names the model's folder of
-    records, so it must be a plain file name."""
-    if isinstance(name, str) and _NAME.fullmatch(name):
-        return None
-    return (
-        f"{name!r} cannot name a model: a model's name names its records' folder, so it "
-        "holds letters, digits, '_', '-' and '.' only, does not start with '.', and has "
-        "at most 100 characters."
-    )
-
-
-def same_folder(name: str, names) -> str | None:
-    """A name among ``names`` before ``name`` that differs from it in case only: on a
-    file system that ignores case (macOS, Windows) the two share one folder of records."""
-    folded = name.casefold()
-    return next((other for other in names if other.casefold() == folded), None)
-
-
-def same_folder_refusal(name: str, other: str) -> str:
-    return (
-        f"{name!r} and {other!r} differ in case only, and on a file system that ignores "
-        "case (macOS, Windows) they would share one folder of records: rename one."
-    )
+    records, so it must be a plain file name, and differ from the ``earlier`` names in
+    more than case (a file system that ignores case, macOS's or Windows', would give the
+    two one folder)."""
+    if not (isinstance(name, str) and _NAME.fullmatch(name)):
+        return (
+            f"{name!r} cannot name a model: a model's name names its records' folder, so it "
+            "holds letters, digits, '_', '-' and '.' only, does not start with '.', and has "
+            "at most 100 characters."
+        )
+    other = next((o for o in earlier if o.casefold() == name.casefold()), None)
+    if other is not None:
+        return (
+            f"{name!r} and {other!r} differ in case only, and on a file system that ignores "
+            "case (macOS, Windows) they would share one folder of records: rename one."
+        )
+    return None
 
 
 def check_net_components(estimator, n_features: int, n_outputs: int, path, checker) -> None:
@@ -364,10 +358,8 @@ def check_models(models, checker: Checker, path=("models",)) -> dict:
         )
     out = {}
     for name, spec in models.items():
-        if (refusal := name_refusal(name)) is not None:
+        if (refusal := name_refusal(name, out)) is not None:
             checker.fail((*path, name), refusal)
-        if (other := same_folder(name, out)) is not None:
-            checker.fail((*path, name), same_folder_refusal(name, other))
         if isinstance(spec, dict):
             if "class" not in spec and "pipeline" not in spec:
                 checker.fail(
