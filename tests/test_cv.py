@@ -225,8 +225,8 @@ def test_holm_adjusts_as_worked_by_hand():
 
 def _crafted(scores, *, scoring="accuracy", correction="holm"):
     """A table from fold scores given by hand (10 folds of 90 train, 10 test rows)."""
+    from ensemblekit.metrics import score_limits
     from ensemblekit.model_selection._comparison_table import _table
-    from ensemblekit.utils._scorer_ranges import score_limits
 
     return _table(
         {name: np.asarray(s, dtype=float) for name, s in scores.items()}, scoring=scoring,

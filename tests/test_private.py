@@ -21,7 +21,14 @@ def _owner(package: str, name: str):
         return skorch.NeuralNet(module=torch.nn.Linear, criterion=torch.nn.MSELoss)
     if (package, name) == ("torch", "Tensor"):
         return torch.zeros(1)
-    return {"BaseEstimator": BaseEstimator}[name]
+    from sklearn.model_selection._search import BaseSearchCV
+    from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
+
+    return {
+        "BaseEstimator": BaseEstimator,
+        "BaseSearchCV": BaseSearchCV,
+        "BaseSuccessiveHalving": BaseSuccessiveHalving,
+    }[name]
 
 
 @pytest.mark.parametrize("key", sorted(_private.PRIVATE_MEMBERS), ids="-".join)

@@ -9,7 +9,7 @@ import torch
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ..metrics._scorers import check_scoring
+from ..metrics import check_scoring
 from ..utils._fit_warnings import warn_user
 from ..utils._torch import net_with_state
 

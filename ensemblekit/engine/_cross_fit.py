@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics._scorers import check_scoring
+from ..metrics import check_scoring
 from ..utils._proba import align_proba
 from ..utils._random import draw_seeds
 from ._members import MemberPlan, fit_members
@@ -18,13 +18,11 @@ def cross_fit(
 ):  # fmt: skip
     """Fit ``estimator`` on every split, score each fold and predict out of fold.
 
-    The fold loop of every ensemblekit tool that cross-validates (``compare_models``, the
-    CV ensembles, a study): one member per ``(train, test)`` split, fitted by
-    :func:`fit_members`, so a net's folds train stacked as one model with
-    ``engine="auto"``. An ``estimator`` whose ``random_state`` is set keeps it; an unset one
-    gets a seed per fold drawn from ``random_state``, the rule a study
-    (:class:`ensemblekit.experiment.Experiment`) follows too, so the same models, splits
-    and ``random_state`` give the same fold scores everywhere.
+    The fold loop of every ensemblekit tool that cross-validates: one member per
+    ``(train, test)`` split, fitted by :func:`fit_members` (a net's folds train stacked).
+    An ``estimator`` whose ``random_state`` is set keeps it; an unset one gets a seed per
+    fold drawn from ``random_state``, so the same models, splits and ``random_state`` give
+    the same fold scores everywhere (in a study too).
 
     Parameters
     ----------
@@ -38,8 +36,7 @@ def cross_fit(
         Each member gets its training rows' weights.
     scoring : str, callable, list or dict, default=None
         As scikit-learn's ``check_scoring`` takes it; None uses the estimator's ``score``.
-    n_jobs : int, default=None
-    verbose : int, default=0
+    n_jobs, verbose : int, default=None, 0
     random_state : None, int or RandomState, default=None
     n_classes : int or None, default=None
         For a classifier trained on labels encoded ``0..n_classes-1``: out-of-fold
@@ -51,9 +48,8 @@ def cross_fit(
     predictions : bool, default=True
         Whether to compute the out-of-fold predictions.
     folds : list of int, default=None
-        The splits to fit (None: all). Seeds are drawn for every split all the same, so a
-        fold's member does not depend on which others are fitted: a run that resumes
-        fits only its missing folds and gets what a whole run would have.
+        The splits to fit (None: all). A fold's seed does not depend on which others are
+        fitted: a run that resumes fits its missing folds and gets what a whole run would.
     on_fold : callable, default=None
         ``on_fold(fold, member, score)``, called in this process as soon as each fold's
         member is fitted and scored, while the others still train (a study writes each
@@ -72,7 +68,6 @@ def cross_fit(
     See Also
     --------
     fit_members : the member engine under it.
-    ensemblekit.model_selection.compare_models : which differences of fold scores are real.
 
     Examples
     --------
@@ -113,13 +108,21 @@ def cross_fit(
     )  # fmt: skip
     if on_fold is None:
         score(range(len(members)), members)
-    if isinstance(raw[0], dict):  # several scorers: name -> score per fold
-        scores = {name: np.array([r[name] for r in raw]) for name in raw[0]}
-    else:
-        scores = np.array(raw)
     splits = [splits[fold] for fold in folds]
-    if not predictions:
-        return members, scores, None
+    oof = _out_of_fold(members, X, splits, n_classes) if predictions else None
+    return members, _by_scorer(raw), oof
+
+
+def _by_scorer(raw: list):
+    """The folds' scores as an array, or a dict of arrays by name for several scorers."""
+    if isinstance(raw[0], dict):
+        return {name: np.array([r[name] for r in raw]) for name in raw[0]}
+    return np.array(raw)
+
+
+def _out_of_fold(members, X, splits, n_classes) -> np.ndarray:
+    """Each row's prediction by the members whose test rows hold it (averaged over
+    repeated splits; NaN for a row no split tests)."""
     total, seen = None, np.zeros(X.shape[0])
     for member, (_, test) in zip(members, splits, strict=True):
         if n_classes is not None:
@@ -133,5 +136,4 @@ def cross_fit(
         total[test] += prediction
         seen[test] += 1
     with np.errstate(invalid="ignore"):
-        oof = total / seen.reshape(-1, *[1] * (total.ndim - 1))
-    return members, scores, oof
+        return total / seen.reshape(-1, *[1] * (total.ndim - 1))

@@ -19,15 +19,12 @@ import contextlib
 import itertools
 import os
 import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ..utils._allocator import training_allocator
@@ -37,8 +34,8 @@ from ..utils._private import _safe_indexing
 from ..utils._random import set_random_states
 from ..utils._routing import rows_of_params
 from ..utils._torch import torch_threads
+from ._backends import backend_adapter
 from ._progress import progress_bar
-from ._ray import on_ray, ray_tasks
 from ._threads import worker_threads
 
 ENGINES = ("auto", "joblib", "vectorized")
@@ -184,7 +181,6 @@ def fit_members(
     See Also
     --------
     MemberPlan : what each member is fitted on.
-    ensemblekit.utils.draw_seeds : the seeds of the plans.
 
     Examples
     --------
@@ -198,6 +194,20 @@ def fit_members(
     [2, 2, 2]
     """
     plans = list(plans)
+    _check_call(estimator, plans, reseed, engine)
+    reason = (
+        None if engine == "joblib" else stacking_reason(estimator, X, y, plans, fit_params, engine)
+    )
+    if verbose and reason is not None:
+        print(f"The {len(plans)} members train one by one: {reason}.", file=sys.stderr)
+    return run_plans(
+        estimator, X, y, plans, stacked=engine != "joblib" and reason is None, n_jobs=n_jobs,
+        verbose=verbose, fit_params=fit_params, only_unset=reseed == "unset",
+        on_fitted=on_fitted, on_epoch_end=on_epoch_end,
+    )  # fmt: skip
+
+
+def _check_call(estimator, plans: list, reseed: str, engine: str) -> None:
     if reseed not in ("all", "unset"):
         raise ValueError(f"reseed must be 'all' or 'unset', got {reseed!r}.")
     if engine not in ENGINES:
@@ -217,55 +227,40 @@ def fit_members(
             f"{type(estimator).__name__}.fit does not take X_val, y_val, which this plan "
             "gives for early stopping. Leave valid_rows out of the plans."
         )
-    reason = None if engine == "joblib" else _stacking(estimator, X, y, plans, fit_params, engine)
-    stacked = engine != "joblib" and reason is None
-    if verbose and reason is not None:
-        print(f"The {len(plans)} members train one by one: {reason}.", file=sys.stderr)
+
+
+def run_plans(
+    estimator, X, y, plans: list, *, stacked: bool, n_jobs=None, verbose=0, fit_params=None,
+    only_unset=False, on_fitted=None, on_epoch_end=None,
+) -> list:  # fmt: skip
+    """:func:`fit_members` once the way its members train is known: pack the plans into
+    tasks, dispatch them through the active backend's adapter, collect the members."""
     n_workers = max(1, min(joblib.effective_n_jobs(n_jobs), len(plans)))
-    backend = joblib.parallel.get_active_backend()[0]
-    in_process = n_workers == 1 or getattr(backend, "uses_threads", False)
-    if on_epoch_end is not None and not in_process:
+    backend = backend_adapter(n_workers)
+    if on_epoch_end is not None and not backend.in_process:
         raise ValueError(
             "on_epoch_end needs the members to train in this process: use n_jobs=1 or "
             "joblib.parallel_config(backend='threading')."
         )
     n_threads = worker_threads(n_workers)
-    only_unset = reseed == "unset"
-    if stacked:
-        # Members' numbers do not depend on their stack-mates (tested bit for bit), so
-        # the packing may follow the number of workers: one task per worker.
-        tasks = [list(part) for part in np.array_split(np.arange(len(plans)), n_workers)]
-        what = f"{len(plans)} members in {len(tasks)} stacked task{'s' * (len(tasks) > 1)}"
-    else:
-        tasks = [[i] for i in range(len(plans))]
-        what = f"{len(plans)} members"
-    # Dask scatters a large argument to one worker and runs the tasks that use it there:
-    # right for many one-member tasks, but stacked tasks are one per worker, so each one
-    # carries the data inside (a tuple, which is not scattered) and they run side by side.
-    data = ((X, y),) if stacked else (X, y)
+    tasks, what = _pack(len(plans), n_workers, stacked)
     call = next(_CALLS)
-    # Dask runs a task to its end once started, even when the client gives up: its
-    # members listen to an event the client sets instead.
-    on_dask = type(backend).__module__.startswith("joblib._dask")
-    stop = _DaskStop(f"ensemblekit-stop-{uuid.uuid4().hex}") if on_dask else None
-    if type(backend).__name__ in ("LokyBackend", "MultiprocessingBackend"):
-        # Their workers are this process's children: one whose parent is gone ends.
-        stop = _ParentGone(os.getpid())
-    with progress_bar(verbose, len(plans), what, in_process) as report:
+    with progress_bar(verbose, len(plans), what, backend.in_process) as report:
         calls = [
             (
                 estimator, [plans[i] for i in task], stacked, fit_params or {}, n_threads,
-                os.getpid(), only_unset, report, call, number, stop,
+                os.getpid(), only_unset, report, call, number, backend.stop(),
                 None if on_epoch_end is None else _InPlans(on_epoch_end, task), task,
             )
             for number, task in enumerate(tasks)
         ]  # fmt: skip
         results, notes = [None] * len(tasks), [None] * len(tasks)
+        data = backend.data(X, y, stacked)
         # Threads share one torch thread pool: limit it here, for the call, in this process.
         try:
             with (
                 torch_threads(n_threads if n_workers > 1 else None),
-                contextlib.closing(_dispatch(data, calls, backend, in_process, n_jobs, on_fitted))
+                contextlib.closing(backend.dispatch(_fit_task, data, calls, n_jobs, on_fitted))
                 as outputs,
             ):  # fmt: skip
                 for number, members, member_notes in outputs:
@@ -278,8 +273,7 @@ def fit_members(
             # members still training stop at their next batch instead of training on
             # unseen, and this process's threads are waited for (an interpreter that exits
             # with a thread inside torch aborts).
-            if isinstance(stop, _DaskStop):
-                stop.set(backend.client)
+            backend.give_up()
             abandon_member_fits(call)
             raise
     # The members' warnings about their fits (diverged, not converged): one per kind.
@@ -287,7 +281,17 @@ def fit_members(
     return [member for members in results for member in members]
 
 
-def _stacking(estimator, X, y, plans, fit_params, engine: str) -> str | None:
+def _pack(n_plans: int, n_workers: int, stacked: bool) -> tuple[list[list[int]], str]:
+    """The tasks (positions in the plans) and what they are, in words. Members' numbers
+    do not depend on their stack-mates (tested bit for bit), so stacked members may be
+    packed by the number of workers: one task per worker."""
+    if not stacked:
+        return [[i] for i in range(n_plans)], f"{n_plans} members"
+    tasks = [list(part) for part in np.array_split(np.arange(n_plans), n_workers)]
+    return tasks, f"{n_plans} members in {len(tasks)} stacked task{'s' * (len(tasks) > 1)}"
+
+
+def stacking_reason(estimator, X, y, plans, fit_params, engine: str) -> str | None:
     """Why ``estimator``'s clones cannot train stacked (None: they can)."""
     blocker = getattr(estimator, "stacking_blocker", None)
     reason = (
@@ -301,31 +305,6 @@ def _stacking(estimator, X, y, plans, fit_params, engine: str) -> str | None:
             "(which fits them one by one when they cannot be stacked) or engine='joblib'."
         )
     return reason
-
-
-def _dispatch(data, calls: list, backend, in_process: bool, n_jobs, on_fitted) -> Iterator:
-    """Each task's ``(number, members, notes)``: on Ray's workers when its backend is
-    active, else through joblib's ``Parallel``."""
-    if on_ray(backend) and not in_process:
-        yield from ray_tasks(_fit_task, data, calls)
-        return
-    parallel = Parallel(**_parallel(on_fitted, n_jobs, len(calls)))
-    yield from parallel(delayed(_fit_task)(data, *call) for call in calls)
-
-
-def _parallel(on_fitted, n_jobs, n_tasks: int) -> dict:
-    """``Parallel``'s arguments: it returns task by task when someone waits for them.
-
-    Backends that cannot (multiprocessing, Ray) return all at once, except with one
-    worker, where joblib runs the tasks in this process anyway and sequentially can.
-    """
-    if on_fitted is None or n_tasks == 1:
-        return {"n_jobs": n_jobs}
-    if joblib.parallel.get_active_backend()[0].supports_return_generator:
-        return {"n_jobs": n_jobs, "return_as": "generator_unordered"}
-    if joblib.effective_n_jobs(n_jobs) == 1:
-        return {"n_jobs": 1, "backend": "sequential", "return_as": "generator_unordered"}
-    return {"n_jobs": n_jobs}
 
 
 def _fit_task(
@@ -388,47 +367,6 @@ class _InPlans:
         stop = self.on_epoch_end([self.task[p] for p in positions], members) or ()
         where = {self.task[p]: p for p in positions}
         return [where[index] for index in stop if index in where]
-
-
-class _ParentGone:
-    """Ends this worker process once the process that started it is gone (killed, say),
-    before its task or at a member's next batch: nothing can receive its members, and
-    loky would keep an orphan idle for minutes."""
-
-    def __init__(self, parent_pid: int):
-        self.parent_pid = parent_pid
-
-    def __call__(self) -> bool:
-        if os.getppid() != self.parent_pid:
-            os._exit(1)
-        return False
-
-
-class _DaskStop:
-    """A Dask event the client sets when it gives a fit up; members read it at most every
-    half second (each read asks the scheduler)."""
-
-    def __init__(self, name: str):
-        self.name, self.next_read, self.stopped = name, 0.0, False
-
-    def set(self, client) -> None:
-        from distributed import Event
-
-        try:
-            Event(self.name, client=client).set()
-        except Exception:  # a cluster already gone has no task to stop
-            pass
-
-    def __call__(self) -> bool:
-        if not self.stopped and time.monotonic() >= self.next_read:
-            from distributed import Event
-
-            self.next_read = time.monotonic() + 0.5
-            try:
-                self.stopped = Event(self.name).is_set()
-            except Exception:  # a scheduler out of reach: train on, as without the event
-                self.stopped = False
-        return self.stopped
 
 
 def _fit_one(member, X, y, plan: MemberPlan, fit_params):

@@ -98,9 +98,22 @@ class MembersMixin:
     def __iter__(self):
         return iter(self.estimators_)
 
+    #: How ``predict`` combines the members' predictions: "mean" (each member votes with
+    #: equal weight: bagging, deep, CV and snapshot ensembles) or "weighted" (stages with
+    #: weights of their own: the boosters). Tools that read an ensemble through
+    #: ``predict_members`` (uncertainty, diversity) take only "mean" ensembles.
+    member_combination: ClassVar[str] = "weighted"
+
     def _combined_indices(self) -> range:
         """The members whose predictions are combined (all of them, unless a subclass says)."""
         return range(len(self))
+
+    @property
+    def combined_members_(self) -> list[int]:
+        """The positions in ``estimators_`` of the members ``predict`` combines, in the
+        order ``predict_members`` gives them (all members, except for a snapshot ensemble
+        with ``n_average``)."""
+        return list(self._combined_indices())
 
 
 #: Writes the ``**fit_params`` entry into a ``fit`` docstring's ``{fit_params}`` line.
@@ -260,6 +273,8 @@ class MemberEnsembleMixin(TemplateMixin, MembersMixin, MetaEstimatorMixin):
 class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
     """Members see labels encoded 0..K-1; predictions average their aligned probabilities."""
 
+    member_combination: ClassVar[str] = "mean"
+
     def _encode_y(self, y):
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
@@ -336,19 +351,39 @@ class SoftVotingClassifierMixin(PredictLogProbaMixin, ClassifierMixin):
 class AveragingRegressorMixin(RegressorMixin):
     """Predictions are the mean of the members' predictions."""
 
-    def _member_distributions(self, X) -> tuple[np.ndarray, np.ndarray] | None:
-        """The combined members' predicted means and variances, stacked, when every one of
-        them predicts a spread (nets trained with ``GaussianNLLLoss``); else None."""
+    member_combination: ClassVar[str] = "mean"
+
+    def predict_members(self, X, return_std: bool = False):
+        """Each member's own prediction on X, stacked. These are the predictions
+        ``predict`` combines (for a snapshot ensemble, its last ``n_average`` members');
+        member nets of one architecture answer in one stacked forward pass.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return each member's own predicted standard deviation, when every
+            member predicts one (nets trained with ``GaussianNLLLoss``); None otherwise.
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_members, n_samples) or (n_members, n_samples,
+            n_targets)
+        stds : ndarray of the same shape, or None
+            Only when ``return_std=True``.
+        """
+        if not return_std:
+            return super().predict_members(X)
         X = self._validate_X(X)
         indices = list(self._combined_indices())
         members = [self.estimators_[i] for i in indices]
         if not all(getattr(m, "predicts_std", lambda: False)() for m in members):
-            return None
+            return np.stack(self._combined_outputs(X)), None
         pairs = [
             member.predict(self._member_X(X, i), return_std=True)
             for i, member in zip(indices, members, strict=True)
         ]
-        return np.stack([mean for mean, _ in pairs]), np.stack([std**2 for _, std in pairs])
+        return np.stack([mean for mean, _ in pairs]), np.stack([std for _, std in pairs])
 
     def _member_output(self, index: int, X, prediction=None) -> np.ndarray:
         """Member ``index``'s prediction on X (``prediction`` when already computed)."""

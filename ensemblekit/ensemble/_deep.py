@@ -186,9 +186,9 @@ class DeepEnsembleRegressor(AveragingRegressorMixin, _BaseDeepEnsemble):
         y_std : ndarray of the same shape, only when ``return_std=True``
         """
         if return_std:
-            distributions = self._member_distributions(X)
-            if distributions is not None:
-                means, variances = distributions
+            means, stds = self.predict_members(X, return_std=True)
+            if stds is not None:
+                variances = stds**2
                 # mean(s^2 + m^2) - mu^2, written as mean(s^2) + var(m): no cancellation.
                 return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
         predictions = self.predict_members(X)

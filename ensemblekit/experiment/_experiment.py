@@ -18,9 +18,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import cross_fit
+from ..metrics import score_limits
 from ..utils._proba import align_proba
 from ..utils._random import draw_seeds
-from ..utils._scorer_ranges import score_limits
 from ._analyses import FITTED
 from ._checker import Checker, StudyError
 from ._data import data_task, load_data, make_cv

@@ -20,7 +20,7 @@ from pathlib import Path
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.pipeline import make_pipeline
 
-from ..metrics._scorers import resolve_scoring, scorer_names
+from ..metrics import resolve_scoring, scorer_names
 from ..utils._private import validate_parameter_constraints
 from ._analyses import ANALYSES
 from ._checker import Checker, Locator, StudyError, _hint

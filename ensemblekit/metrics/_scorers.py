@@ -4,6 +4,8 @@ test fold that lacks a class is scored right."""
 
 from __future__ import annotations
 
+import numpy as np
+from sklearn.base import is_classifier
 from sklearn.metrics import check_scoring as sklearn_check_scoring
 from sklearn.metrics import get_scorer_names
 
@@ -81,7 +83,16 @@ scorers = {
 
 def resolve_scoring(scoring):
     """``scoring`` as scikit-learn's ``check_scoring`` takes it, with this package's scorer
-    names (a name, names in a list, or a dict's values) replaced by their scorers."""
+    names (a name, names in a list, or a dict's values) replaced by their scorers.
+
+    Examples
+    --------
+    >>> from ensemblekit.metrics import resolve_scoring
+    >>> resolve_scoring("accuracy")
+    'accuracy'
+    >>> type(resolve_scoring("neg_multiclass_brier_score")).__name__
+    'ProbabilityScorer'
+    """
     if isinstance(scoring, str):
         return scorers.get(scoring, scoring)
     if isinstance(scoring, list | tuple | set) and any(
@@ -101,3 +112,46 @@ def check_scoring(estimator, scoring=None):
 def scorer_names() -> list[str]:
     """Every scorer name ``scoring`` takes: scikit-learn's and this package's."""
     return sorted({*get_scorer_names(), *scorers})
+
+
+# Scores of known range, by scorer name: clipping an interval to them keeps an accuracy
+# interval from reaching past 1. Unknown names and callables are not clipped.
+_UNIT_SCORES = (
+    "accuracy", "balanced_accuracy", "top_k_accuracy", "average_precision", "roc_auc", "f1",
+    "precision", "recall", "jaccard", "rand_score", "fowlkes_mallows_score",
+    "homogeneity_score", "completeness_score", "v_measure_score",
+    "normalized_mutual_info_score",
+)  # fmt: skip
+
+
+def score_limits(scoring, estimator) -> tuple[float, float]:
+    """The range ``scoring``'s values lie in, ``(-inf, inf)`` when unknown.
+
+    An interval of scores is clipped to it (an accuracy interval never reaches past 1).
+    ``scoring=None`` is ``estimator``'s default score: accuracy or R². A scorer object
+    that knows its range says so in a ``limits`` attribute, as this package's do.
+
+    Examples
+    --------
+    >>> from ensemblekit.metrics import score_limits
+    >>> score_limits("neg_log_loss", None)
+    (-inf, 0.0)
+    """
+    if scoring is None:
+        return (0.0, 1.0) if is_classifier(estimator) else (-np.inf, 1.0)  # accuracy, R²
+    scoring = resolve_scoring(scoring)
+    if not isinstance(scoring, str):
+        return getattr(scoring, "limits", (-np.inf, np.inf))  # ensemblekit's scorers know
+    base = scoring
+    for suffix in ("_ovr_weighted", "_ovo_weighted", "_ovr", "_ovo", "_micro", "_macro",
+                   "_weighted", "_samples"):  # fmt: skip
+        base = base.removesuffix(suffix)
+    if base in _UNIT_SCORES:
+        return (0.0, 1.0)
+    if scoring.startswith("neg_"):
+        return (-np.inf, 0.0)
+    if scoring in ("r2", "explained_variance") or scoring.startswith("d2_"):
+        return (-np.inf, 1.0)
+    if scoring == "matthews_corrcoef":
+        return (-1.0, 1.0)
+    return (-np.inf, np.inf)

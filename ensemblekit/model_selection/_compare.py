@@ -15,10 +15,9 @@ from sklearn.model_selection import (
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import cross_fit
-from ..metrics._scorers import check_scoring, scorer_names
+from ..metrics import check_scoring, score_limits, scorer_names
 from ..utils._random import draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
-from ..utils._scorer_ranges import score_limits
 from ._comparison_table import ComparisonTable, ComparisonTables
 from ._significance import _CORRECTIONS
 

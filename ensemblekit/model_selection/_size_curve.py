@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils.validation import check_consistent_length
 
-from ..metrics._scorers import check_scoring
+from ..metrics import check_scoring
 from ..utils._optional import axes_for, import_optional
 from ..utils._pipeline import final_step
 from ..utils._random import check_random_state
@@ -307,7 +307,7 @@ def _left_out(ensemble, n_rows: int) -> np.ndarray:
     mask = np.ones((len(samples), n_rows), dtype=bool)
     for member, rows in enumerate(samples):
         mask[member, rows] = False
-    return mask[list(bag._combined_indices())]
+    return mask[bag.combined_members_]
 
 
 def _safe_rows(X, rows):

@@ -22,10 +22,10 @@ from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
 
-from ..engine import MemberPlan, fit_members
-from ..nets._stack_blockers import stackable_param
-from ..utils._private import Interval
-from ._stacked_search import _SHARED_DOC, _fold_rows, _group_record, _StackedSearchMixin
+from ..engine import fit_candidates
+from ..metrics import scorer_names
+from ..utils._private import Interval, StrOptions
+from ._stacked_search import _SHARED_DOC, _fold_rows, _StackedSearchMixin
 
 #: Each round keeps 1 / factor of the candidates and gives them factor times the resource,
 #: so factor must exceed 1 (scikit-learn admits (0, 1], then divides by log(1) = 0).
@@ -33,18 +33,17 @@ _FACTOR = [Interval(Real, 1, None, closed="neither")]
 
 
 class _StackedHalvingMixin(_StackedSearchMixin):
-    def fit(self, X, y=None, *, groups=None, **params):
+    def _check_input_parameters(self, X, y, split_params):
+        """scikit-learn's checks, with ``max_resources="auto"`` for a parameter of the net
+        read as the net's own value (scikit-learn's "auto" is the number of rows, for
+        n_samples only); ``max_resources`` itself is left as given."""
         if self.max_resources != "auto" or self.resource == "n_samples":
-            return super().fit(X, y, groups=groups, **params)
-        # "auto" for a parameter of the net: its own value (scikit-learn's "auto" is the
-        # number of rows, for n_samples only). Set for this fit, then put back.
-        self.max_resources = self._most_resources()
-        try:
-            return super().fit(X, y, groups=groups, **params)
-        finally:
-            self.max_resources = "auto"
-
-    fit.__doc__ = _StackedSearchMixin.fit.__doc__
+            return super()._check_input_parameters(X, y, split_params)
+        checked = copy.copy(self)
+        checked.max_resources = self._most_resources()
+        super(_StackedHalvingMixin, checked)._check_input_parameters(X, y, split_params)
+        self.min_resources_, self.max_resources_ = checked.min_resources_, checked.max_resources_
+        return None
 
     def _most_resources(self) -> int:
         value = self.estimator.get_params().get(self.resource)
@@ -79,7 +78,7 @@ class _StackedHalvingMixin(_StackedSearchMixin):
             and joblib.effective_n_jobs(self.n_jobs) == 1
             and not getattr(self.estimator, "early_stopping", True)
             and not self.estimator.callbacks
-            and all(stackable_param(name) for name in names)
+            and all(self.estimator.stacks_apart(name) for name in names)
         )
 
 
@@ -128,10 +127,10 @@ class _ContinuedRounds:
             return self.evaluate_round(candidates, cv, more_results, **kwargs)
         for _, payload in replies:
             copies.update(payload)
-        self.search.stacked_groups_.append(
-            _group_record({"max_epochs": epochs}, len(copies), True, None,
-                          time.perf_counter() - start)
-        )  # fmt: skip
+        self.search.stacked_groups_.append({
+            "params": {"max_epochs": epochs}, "n_fits": len(copies), "stacked": True,
+            "reason": None, "seconds": time.perf_counter() - start,
+        })  # fmt: skip
         plain = [_without_epochs(c) for c in candidates]
         for (index, fold), member in copies.items():
             candidate = candidates[plain.index(self.candidates[index])]
@@ -143,24 +142,15 @@ class _ContinuedRounds:
         X, y, groups, self.waiting, _ = search._stacking
         self.candidates = [_without_epochs(c) for c in candidates]
         splits = list(cv.split(X, y, groups=groups))
-        n_folds = len(splits)
         self.rows = _fold_rows(X, y, splits)
         seeds = self.fold_seeds(self.rows)
-        keys = [(c, fold) for c in range(len(self.candidates)) for fold in range(n_folds)]
-        plans = [
-            MemberPlan(seed=seeds[fold], rows=splits[fold][0], params=self.candidates[c])
-            for c, fold in keys
-        ]
         base = clone(search.estimator).set_params(max_epochs=search.max_resources_)
-        if base.stacking_blocker(X, y, plans, None) is not None:
-            self.on_its_own = True
-            return
         by_size = {}  # members train in lockstep on folds of one size
-        for position, (_, fold) in enumerate(keys):
-            by_size.setdefault(len(splits[fold][0]), []).append(position)
-        for positions in by_size.values():
-            run = _Run([keys[p] for p in positions], candidates[0]["max_epochs"])
-            run.start(base, X, y, [plans[p] for p in positions])
+        for fold, (train, _) in enumerate(splits):
+            by_size.setdefault(len(train), []).append(fold)
+        for folds in by_size.values():
+            run = _Run(len(self.candidates) * len(folds), candidates[0]["max_epochs"])
+            run.start(base, X, y, self.candidates, splits, seeds, folds)
             self.runs.append(run)
 
     def close(self):
@@ -173,49 +163,56 @@ class _Run:
     """One stack of a halving search over epochs, training in a thread of its own and
     pausing at each round's epochs for the loop's word on who trains on."""
 
-    def __init__(self, keys: list[tuple[int, int]], target: int):
-        self.keys, self.target = keys, target  # (candidate, fold) of each member
+    def __init__(self, n_members: int, target: int):
+        self.n_members, self.target = n_members, target
         self.orders, self.replies = queue.Queue(), queue.Queue()
         self.stopping, self.rounds, self.thread = False, 0, None
 
-    def start(self, base, X, y, plans) -> None:
-        self.thread = threading.Thread(target=self._train, args=(base, X, y, plans), daemon=True)
+    def start(self, base, X, y, candidates, splits, seeds, folds) -> None:
+        self.thread = threading.Thread(
+            target=self._train, args=(base, X, y, candidates, splits, seeds, folds), daemon=True
+        )
         self.thread.start()
 
-    def _train(self, base, X, y, plans):
+    def _train(self, base, X, y, candidates, splits, seeds, folds):
+        def invalid(candidate, error):  # left to the search loop, which scores it
+            self.n_members -= len(folds)
+
         try:
-            fit_members(
-                base, X, y, plans, n_jobs=1, reseed="unset", engine="vectorized",
-                on_epoch_end=self._on_epoch_end,
+            fit_candidates(
+                base, X, y, candidates, splits, seeds, folds=folds, n_jobs=1,
+                engine="vectorized", on_epoch_end=self._on_epoch_end, on_invalid=invalid,
+                on_error=_raise,
             )  # fmt: skip
         except BaseException as error:  # the loop waiting for a round raises it
             self.replies.put(("error", error))
         else:
             self.replies.put(("error", RuntimeError("the stacked run ended before the round")))
 
-    def _on_epoch_end(self, indices, members):
+    def _on_epoch_end(self, keys, members):
         """At a round's epochs: copies of the members for the loop, then the loop's word
-        on who trains on (a round may repeat the epochs: aggressive elimination)."""
+        on who trains on (a round may repeat the epochs: aggressive elimination). ``keys``
+        are the members' (candidate, fold)."""
         epoch, keep = len(members[0].history), None
         if self.stopping:
-            return list(indices)
-        if epoch == self.target and not self.rounds and len(indices) < len(self.keys):
+            return list(keys)
+        if epoch == self.target and not self.rounds and len(keys) < self.n_members:
             self.stopping = True  # the memory guard split the members into stacks
             self.replies.put(("split", None))
-            return list(indices)
+            return list(keys)
         while epoch == self.target:
             copies = {
-                self.keys[index]: _snapshot(member, epoch)
-                for index, member in zip(indices, members, strict=True)
-                if keep is None or self.keys[index][0] in keep
+                key: _snapshot(member, epoch)
+                for key, member in zip(keys, members, strict=True)
+                if keep is None or key[0] in keep
             }
             self.replies.put(("round", copies))
             self.rounds += 1
             order = self.orders.get()
             if order[0] == "stop":
-                return list(indices)
+                return list(keys)
             _, keep, self.target = order
-        return [] if keep is None else [i for i in indices if self.keys[i][0] not in keep]
+        return [] if keep is None else [key for key in keys if key[0] not in keep]
 
     def close(self) -> None:
         self.stopping = True
@@ -231,6 +228,10 @@ def _snapshot(member, epochs: int):
     for name in ("_shuffle", "_watch"):  # the run's own, which a finished fit lets go
         vars(snapshot).pop(name, None)
     return snapshot
+
+
+def _raise(group, error):
+    raise error
 
 
 def _without_epochs(candidate: dict) -> dict:
@@ -321,6 +322,7 @@ class StackedHalvingGridSearchCV(_StackedHalvingMixin, HalvingGridSearchCV):
     _parameter_constraints: ClassVar[dict] = {
         **HalvingGridSearchCV._parameter_constraints,
         "factor": _FACTOR,
+        "scoring": [StrOptions(set(scorer_names())), callable, None],
     }
 
     def __init__(
@@ -393,6 +395,7 @@ class StackedHalvingRandomSearchCV(_StackedHalvingMixin, HalvingRandomSearchCV):
     _parameter_constraints: ClassVar[dict] = {
         **HalvingRandomSearchCV._parameter_constraints,
         "factor": _FACTOR,
+        "scoring": [StrOptions(set(scorer_names())), callable, None],
     }
 
     def __init__(

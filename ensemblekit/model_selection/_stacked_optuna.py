@@ -22,13 +22,12 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import check_X_y, get_tags, indexable
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..engine import MemberPlan, fit_members
-from ..metrics._scorers import check_scoring
+from ..engine import fit_candidates
+from ..metrics import check_scoring
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..nets._stack_blockers import startup_error
 from ..utils._fit_warnings import warn_user
 from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
-from ._stacked_search import _fold_rows, _shared, _stacked
+from ._stacked_search import _fold_rows
 
 
 def _optuna():
@@ -287,21 +286,14 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         ]
         reported = set()  # (trial, epoch) told to the study: a retried trial's are not
 
-        def train_stack(base, members_of):
-            plans = [
-                MemberPlan(
-                    seed=seeds[fold], rows=splits[fold][0],
-                    params=_stacked(trials[t].params),
-                )
-                for t in members_of
-                for fold in range(n_folds)
-            ]  # fmt: skip
+        def scored_each_epoch():
+            """The stack's ``on_epoch_end``: score each member on its fold's test rows,
+            report each trial's mean once all its folds are in, stop the pruned."""
             epochs = defaultdict(dict)  # (trial, epoch) -> fold -> score
 
-            def on_epoch_end(indices, members):
-                stop, done = [], set()
-                for index, member in zip(indices, members, strict=True):
-                    t, fold = members_of[index // n_folds], index % n_folds
+            def on_epoch_end(keys, members):
+                done = set()
+                for (t, fold), member in zip(keys, members, strict=True):
                     epoch = len(member.history)
                     results[t]["epochs"] = epoch
                     try:
@@ -318,18 +310,21 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                         trials[t].report(float(np.mean(results[t]["scores"])), epoch)
                     if trials[t].should_prune():
                         results[t]["pruned"] = True
-                stopping = {t for t in members_of if results[t]["pruned"] or results[t]["error"]}
-                for t in stopping:
-                    first = members_of.index(t) * n_folds
-                    stop += range(first, first + n_folds)
-                return stop
+                return [
+                    key for key in keys if results[key[0]]["pruned"] or results[key[0]]["error"]
+                ]
 
-            members = fit_members(
-                base, X, y, plans, n_jobs=1, verbose=self.verbose, reseed="unset",
-                engine="auto", on_epoch_end=on_epoch_end,
+            return on_epoch_end
+
+        def train(which, on_error):
+            fits = fit_candidates(
+                self.estimator, X, y, [trial.params for trial in trials], splits, seeds,
+                which=which, n_jobs=1, verbose=self.verbose, on_epoch_end=scored_each_epoch(),
+                on_invalid=lambda t, error: self._fail(trials[t], results[t], error,
+                                                       "its settings"),
+                on_error=on_error,
             )  # fmt: skip
-            for index, member in enumerate(members):
-                t, fold = members_of[index // n_folds], index % n_folds
+            for (t, fold), member in sorted(fits.members.items()):
                 if results[t]["pruned"] or results[t]["error"] is not None:
                     continue
                 try:  # the final weights (early stopping restores)
@@ -338,36 +333,21 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                     self._fail(trials[t], results[t], error, f"fold {fold}")
                 results[t]["epochs"] = len(member.history)
 
-        by_shared = defaultdict(list)
-        for t, trial in enumerate(trials):
-            by_shared[repr(_shared(trial.params))].append(t)
-        first_plan = MemberPlan(seed=seeds[0], rows=splits[0][0])
-        for group in by_shared.values():
-            base = clone(self.estimator).set_params(**_shared(trials[group[0]].params))
-            members_of = []
+        def alone(group, error):
+            """A trial that failed on its own: it fails (the search goes on)."""
+            if _names_its_trial(error):  # error_score="raise": the trial is named
+                raise error
+            self._fail(trials[group[0]], results[group[0]], error, "its fit")
+
+        def each_alone(group, error):
+            """A stack that failed: which of its trials fails, each trial on its own."""
+            if _names_its_trial(error) or len(group) == 1:
+                return alone(group, error)
             for t in group:
-                candidate = clone(base).set_params(**_stacked(trials[t].params))
-                error = startup_error(candidate, X, y, first_plan)
-                if error is None:
-                    members_of.append(t)
-                else:
-                    self._fail(trials[t], results[t], error, "its settings")
-            try:
-                if members_of:
-                    train_stack(base, members_of)
-            except Exception as error:
-                if _names_its_trial(error):  # error_score="raise": the trial is named
-                    raise
-                if len(members_of) == 1:
-                    self._fail(trials[members_of[0]], results[members_of[0]], error, "its fit")
-                    continue
-                for t in members_of:  # which of them fails: each trial on its own
-                    if results[t]["pruned"] or results[t]["error"] is not None:
-                        continue
-                    try:
-                        train_stack(base, [t])
-                    except Exception as error:
-                        self._fail(trials[t], results[t], error, "its fit")
+                if not (results[t]["pruned"] or results[t]["error"] is not None):
+                    train([t], alone)
+
+        train(None, each_alone)
         return results
 
     def _fail(self, trial, result: dict, error: Exception, where: str) -> None:

@@ -8,13 +8,14 @@ so ``cv_results_``, ranking, refit and scoring are ``GridSearchCV``'s.
 
 from __future__ import annotations
 
-import time
+import copy
+from typing import ClassVar
 
 import joblib
 import numpy as np
 from joblib import parallel_config
 from scipy import sparse
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
 from sklearn.model_selection import (
     GridSearchCV,
     ParameterGrid,
@@ -24,12 +25,14 @@ from sklearn.model_selection import (
 )
 from sklearn.utils import check_X_y, indexable
 
-from ..engine import MemberPlan, fit_members
-from ..metrics._scorers import resolve_scoring
+from ..engine import fit_candidates, shared_params
+from ..metrics import resolve_scoring, scorer_names
 from ..nets import NeuralNetClassifier, NeuralNetRegressor, prefitted
-from ..nets._stack_blockers import stackable_param, startup_error
-from ..utils._private import _safe_indexing
+from ..utils._private import StrOptions, _safe_indexing
 from ..utils._random import check_random_state, draw_seeds
+
+#: ``scoring`` as scikit-learn's searches take it, this package's scorer names included.
+SCORING = [StrOptions(set(scorer_names())), callable, list, tuple, dict, None]
 
 
 class _StackedSearchMixin:
@@ -55,13 +58,14 @@ class _StackedSearchMixin:
         -------
         self
         """
-        # This package's scorer names, as scorers for scikit-learn's loop: for this fit,
-        # then put back (get_params shows what was given).
-        scoring, self.scoring = self.scoring, resolve_scoring(self.scoring)
-        try:
-            return self._fit(X, y, groups, params)
-        finally:
-            self.scoring = scoring
+        return self._fit(X, y, groups, params)
+
+    def _get_scorers(self):
+        """scikit-learn's scorers of ``scoring``, this package's scorer names included
+        (resolved for the search's fit, never written to ``scoring``)."""
+        resolved = copy.copy(self)
+        resolved.scoring = resolve_scoring(self.scoring)
+        return super(_StackedSearchMixin, resolved)._get_scorers()
 
     def _fit(self, X, y, groups, params):
         if groups is not None:
@@ -118,12 +122,15 @@ class _StackedSearchMixin:
             splits = list(check_cv(cv).split(X, y, groups=groups))
             rows = _fold_rows(X, y, splits)
             seeds = fold_seeds(rows)
-            with parallel_config(backend=backend):
-                for shared, group in [] if adopt_only else _by_architecture(candidates):
-                    for candidate, fold, member in self._train_group(
-                        X, y, shared, group, splits, seeds
-                    ):
-                        waiting.add(candidate, *rows[fold], member)
+            if not adopt_only:
+                with parallel_config(backend=backend):
+                    fits = fit_candidates(
+                        self.estimator, X, y, candidates, splits, seeds, n_jobs=self.n_jobs,
+                        verbose=self.verbose, say=self._say,
+                    )  # fmt: skip
+                self.stacked_groups_ += fits.groups
+                for (c, fold), member in fits.members.items():
+                    waiting.add(candidates[c], *rows[fold], member)
             return evaluate_candidates(candidates, check_cv(splits), more_results, **kwargs)
 
         return self._search_rounds(evaluate, fold_seeds, random_state, context)
@@ -144,58 +151,6 @@ class _StackedSearchMixin:
             )
         return None
 
-    def _train_group(self, X, y, shared: dict, group: list[dict], splits, seeds) -> list:
-        """Train one architecture's candidates on every fold; entries for the search loop.
-
-        A candidate whose settings stop its fit from starting is left to the search loop,
-        which scores it ``error_score`` (or raises, with ``error_score="raise"``) as
-        scikit-learn's search does; the others train as they would without it."""
-        base = clone(self.estimator).set_params(**shared)
-        first = MemberPlan(seed=seeds[0], rows=splits[0][0])
-        errors = [startup_error(clone(base).set_params(**c), X, y, first) for c in group]
-        if any(error is not None for error in errors):
-            invalid = [c for c, error in zip(group, errors, strict=True) if error is not None]
-            error = next(error for error in errors if error is not None)
-            self._say(
-                f"{len(invalid)} of {len(group)} candidates cannot start a fit, left to the "
-                f"search loop's error_score: {error}"
-            )
-            group = [c for c, error in zip(group, errors, strict=True) if error is None]
-            if not group:
-                self.stacked_groups_.append(
-                    _group_record(shared, len(invalid) * len(splits), False, str(error), None)
-                )
-                return []
-        plans = [
-            MemberPlan(
-                seed=seed, rows=train,
-                params=_stacked(candidate),
-            )
-            for candidate in group
-            for seed, (train, _) in zip(seeds, splits, strict=True)
-        ]  # fmt: skip
-        blocker = base.stacking_blocker(X, y, plans, None)
-        what = f"{len(group)} candidates x {len(splits)} folds"
-        label = ", ".join(f"{k}={v!r}" for k, v in shared.items()) or "all candidates"
-        start = time.perf_counter()
-        try:
-            members = fit_members(
-                base, X, y, plans, n_jobs=self.n_jobs, verbose=self.verbose, reseed="unset",
-                engine="auto",
-            )  # fmt: skip
-        except Exception as error:
-            self._say(f"{label}: {what} fitted one by one in the search loop: {error}")
-            self.stacked_groups_.append(_group_record(shared, len(plans), False, str(error), None))
-            return []
-        seconds = time.perf_counter() - start
-        how = "stacked" if blocker is None else f"one by one ({blocker})"
-        self._say(f"{label}: {what} trained {how} in {seconds:.1f} s")
-        self.stacked_groups_.append(
-            _group_record(shared, len(plans), blocker is None, blocker, seconds)
-        )
-        members = iter(members)
-        return [(c, fold, next(members)) for c in group for fold in range(len(splits))]
-
     def _report_fit_times(self) -> None:
         """Fit times: each member's share of its group's training time."""
         per_member = {}
@@ -203,7 +158,7 @@ class _StackedSearchMixin:
             if record["seconds"] is not None:
                 per_member[repr(record["params"])] = record["seconds"] / record["n_fits"]
         for i, candidate in enumerate(self.cv_results_["params"]):
-            share = per_member.get(repr(_shared(candidate)))
+            share = per_member.get(repr(shared_params(self.estimator, candidate)))
             if share is not None:
                 self.cv_results_["mean_fit_time"][i] = share
                 self.cv_results_["std_fit_time"][i] = 0.0
@@ -216,31 +171,6 @@ class _StackedSearchMixin:
 def _fold_rows(X, y, splits, part: int = 0) -> list[tuple]:
     """Each fold's training rows (``part=0``) or test rows (``part=1``) of X and y."""
     return [(_safe_indexing(X, rows[part]), _safe_indexing(y, rows[part])) for rows in splits]
-
-
-def _stacked(candidate: dict) -> dict:
-    """The candidate's parameters that members trained as one model may differ in."""
-    return {k: v for k, v in candidate.items() if stackable_param(k)}
-
-
-def _shared(candidate: dict) -> dict:
-    """The candidate's parameters that members trained as one model must share."""
-    return {k: v for k, v in sorted(candidate.items()) if not stackable_param(k)}
-
-
-def _by_architecture(candidates: list[dict]) -> list[tuple[dict, list[dict]]]:
-    """Candidates grouped by what they must share (compared by repr: values may be
-    lists or arrays, which do not hash)."""
-    groups: dict[str, tuple[dict, list[dict]]] = {}
-    for candidate in candidates:
-        shared = _shared(candidate)
-        groups.setdefault(repr(shared), (shared, []))[1].append(candidate)
-    return list(groups.values())
-
-
-def _group_record(shared, n_fits, stacked, reason, seconds) -> dict:
-    return {"params": shared, "n_fits": n_fits, "stacked": stacked, "reason": reason,
-            "seconds": seconds}  # fmt: skip
 
 
 _SHARED_DOC = """
@@ -333,6 +263,11 @@ class StackedGridSearchCV(_StackedSearchMixin, GridSearchCV):
         )  # fmt: skip
         self.random_state = random_state
 
+    _parameter_constraints: ClassVar[dict] = {
+        **GridSearchCV._parameter_constraints,
+        "scoring": SCORING,
+    }
+
     def _candidates(self, random_state):
         return ParameterGrid(self.param_grid)
 
@@ -400,6 +335,11 @@ class StackedRandomizedSearchCV(_StackedSearchMixin, RandomizedSearchCV):
             random_state=random_state, error_score=error_score,
             return_train_score=return_train_score,
         )  # fmt: skip
+
+    _parameter_constraints: ClassVar[dict] = {
+        **RandomizedSearchCV._parameter_constraints,
+        "scoring": SCORING,
+    }
 
     def _candidates(self, random_state):
         return ParameterSampler(self.param_distributions, self.n_iter, random_state=random_state)

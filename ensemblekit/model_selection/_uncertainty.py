@@ -8,16 +8,6 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
-from ..ensemble import (
-    BaggingClassifier,
-    BaggingRegressor,
-    CVEnsembleClassifier,
-    CVEnsembleRegressor,
-    DeepEnsembleClassifier,
-    DeepEnsembleRegressor,
-    SnapshotEnsembleClassifier,
-    SnapshotEnsembleRegressor,
-)
 from ..utils._pipeline import final_step
 from ..utils._results import ArrayFieldsEqual
 
@@ -88,14 +78,6 @@ def entropy(proba: np.ndarray) -> np.ndarray:
     return -terms.sum(axis=-1)
 
 
-# The ensembles whose members vote with equal weight (the boosters weigh theirs).
-_VOTING = (
-    BaggingClassifier, BaggingRegressor, CVEnsembleClassifier, CVEnsembleRegressor,
-    DeepEnsembleClassifier, DeepEnsembleRegressor, SnapshotEnsembleClassifier,
-    SnapshotEnsembleRegressor,
-)  # fmt: skip
-
-
 def member_predictions(ensemble, X) -> np.ndarray:
     """The combined members' predictions on X, stacked: (n_members, n_samples, ...).
 
@@ -104,12 +86,12 @@ def member_predictions(ensemble, X) -> np.ndarray:
     """
     ensemble, X = final_step(ensemble, X)
     check_is_fitted(ensemble)
-    if isinstance(ensemble, _VOTING):
+    if getattr(ensemble, "member_combination", None) == "mean":
         return ensemble.predict_members(X)
     raise TypeError(
         f"{type(ensemble).__name__} is not an ensemble whose members vote with equal "
-        "weight; pass a fitted bagging, deep, CV or snapshot ensemble of ensemblekit (or a "
-        "Pipeline that ends in one)."
+        "weight (member_combination='mean'); pass a fitted bagging, deep, CV or snapshot "
+        "ensemble of ensemblekit (or a Pipeline that ends in one)."
     )
 
 
@@ -179,4 +161,5 @@ def _per_row(values: np.ndarray) -> np.ndarray:
 
 def _distributions(ensemble, X):
     ensemble, X = final_step(ensemble, X)
-    return ensemble._member_distributions(X)
+    means, stds = ensemble.predict_members(X, return_std=True)
+    return None if stds is None else (means, stds**2)

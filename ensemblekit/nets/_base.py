@@ -44,7 +44,7 @@ from ._precision import as_float32 as precision_float32
 from ._precision import autocast, grad_scaler
 from ._prefit import adopt_prefitted
 from ._settings import _SettingsMixin
-from ._stack_blockers import stacking_blocker
+from ._stack_blockers import stackable_param, stacking_blocker, startup_error
 from ._stack_log import echo as _echo  # the names nets pickled before hold
 from ._stack_log import quiet as _noop
 from ._stack_predict import finite_outputs
@@ -261,6 +261,54 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
             In words, for a message ("the callback 'X' acts on every batch").
         """
         return stacking_blocker(self, X, y, plans, fit_params)
+
+    @staticmethod
+    def stacks_apart(name: str) -> bool:
+        """Whether members trained stacked as one model may differ in the parameter
+        ``name``.
+
+        A search groups its candidates by the parameters for which this says False and
+        stacks each group's candidates x folds. Stacked members may differ in the
+        learning rate and the optimizer's settings (``lr``, ``optimizer__weight_decay``,
+        any ``optimizer__*``), which the stacked optimizer keeps per member.
+
+        Parameters
+        ----------
+        name : str
+            A parameter of this net, as ``set_params`` takes it.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> from ensemblekit.nets import NeuralNetClassifier
+        >>> NeuralNetClassifier.stacks_apart("lr"), NeuralNetClassifier.stacks_apart("module")
+        (True, False)
+        """
+        return stackable_param(name)
+
+    def startup_error(self, X, y, plan) -> Exception | None:
+        """What stops this net's fit on ``plan`` from starting; None if it starts.
+
+        An invalid setting (``lr=-1``, ``module__dropout=1.5``, an optimizer's
+        ``weight_decay=-1``) is found here before any member trains, so that a search
+        leaves such a candidate to its ``error_score`` and trains the others stacked.
+        Nothing is trained and the net is not changed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        plan : MemberPlan
+            The rows (and seed) a member would train on.
+
+        Returns
+        -------
+        error : Exception or None
+        """
+        return startup_error(self, X, y, plan)
 
     def fit_stacked(
         self, members: list, X, y, plans, *, on_epoch=None, on_epoch_end=None, numbers=None

@@ -11,8 +11,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ..imbalance._losses import compute_class_weight
-from ..imbalance._resampling import BalancedBatchSampler
+from ..imbalance import BalancedBatchSampler, compute_class_weight
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import Interval, StrOptions
 from ..utils._validation import as_float32, check_numeric, plain

@@ -55,6 +55,19 @@ __all__ = [
 #: Private methods and attributes of other packages' classes that ensemblekit calls,
 #: reads or overrides: ``(package, class, name) -> why, and the risk``.
 PRIVATE_MEMBERS: dict[tuple[str, str, str], str] = {
+    ("sklearn", "BaseSearchCV", "_get_scorers"): (
+        "overridden by the stacked grid, random and halving searches, which resolve this "
+        "package's scorer names (neg_multiclass_brier_score) for scikit-learn's loop "
+        "without writing the resolved scorers to their scoring parameter. scikit-learn's "
+        "fit and get_metadata_routing ask it. Risk: low."
+    ),
+    ("sklearn", "BaseSuccessiveHalving", "_check_input_parameters"): (
+        "overridden by the stacked halving searches: max_resources='auto' for a net's "
+        "parameter (max_epochs) is the net's own value, where scikit-learn's 'auto' is "
+        "the number of rows; the override checks a copy, never writing max_resources. "
+        "Risk: medium (it sets min_resources_ and max_resources_, which the override "
+        "copies back)."
+    ),
     ("sklearn", "BaseEstimator", "_validate_params"): (
         "called at the start of every ensemble's fit, as scikit-learn's own estimators "
         "do, to check the parameters against _parameter_constraints. Risk: low."
