@@ -399,12 +399,12 @@ def test_a_score_that_is_not_a_number_is_shown_as_missing(run_dir, value, capsys
 
 
 def test_a_record_larger_than_a_run_writes_is_refused_unread(run_dir, monkeypatch, capsys):
-    from ensemblekit.experiment import _records
+    from ensemblekit.experiment import _store
 
-    monkeypatch.setattr(_records, "MAX_RECORD_BYTES", 2**10)
+    monkeypatch.setattr(_store, "MAX_RECORD_BYTES", 2**10)
     with pytest.raises(RunFolderError, match=r"more than a run writes there \(at most 0 MiB\)"):
         load_run(run_dir)
-    monkeypatch.setattr(_records, "MAX_STUDY_BYTES", 2**10)
+    monkeypatch.setattr(_store, "MAX_STUDY_BYTES", 2**10)
     assert main(["show", str(run_dir)]) == 2
     assert "study.json" in capsys.readouterr().err  # the first file read, refused
 

@@ -89,9 +89,7 @@ def fit_candidates(
     X, y : array-like
     candidates : sequence of dict
         Parameter settings, as a search's ``ParameterGrid`` gives them.
-    splits : sequence of (train, test) index arrays
-    seeds : sequence of int
-        One per split.
+    splits, seeds : sequence of (train, test) index arrays, sequence of int (one per split)
     which, folds : sequence of int or None, default=None
         The candidates and the folds to train (None: all); keys keep their positions.
     n_jobs, verbose : as in :func:`fit_members`
@@ -100,12 +98,10 @@ def fit_candidates(
     on_epoch_end : callable or None, default=None
         ``on_epoch_end(keys, members)`` after every epoch of stacked members, with their
         (candidate, fold) keys; returns the keys to stop (a search prunes a trial).
-    on_invalid : callable or None, default=None
-        ``on_invalid(candidate, error)`` as a candidate is found unable to start (it may
-        raise, to stop the search).
-    on_error : callable or None, default=None
-        ``on_error(group, error)`` when a group's training raises, with its candidates;
-        it may raise. None records the error in the group's record and goes on.
+    on_invalid, on_error : callable or None, default=None
+        ``on_invalid(candidate, error)`` for a candidate that cannot start;
+        ``on_error(candidates, error)`` when a group's training raises (None: the group's
+        record keeps the error). Either may raise, to stop the search.
     say : callable or None, default=None
         Receives a line on how each group trained.
 
@@ -135,11 +131,7 @@ def fit_candidates(
     which = list(range(len(candidates)) if which is None else which)
     folds = list(range(len(splits)) if folds is None else folds)
     fits = CandidateFits()
-    groups: dict[str, tuple[dict, list[int]]] = {}
-    for index in which:  # compared by repr: values may be lists, which do not hash
-        shared = shared_params(estimator, candidates[index])
-        groups.setdefault(repr(shared), (shared, []))[1].append(index)
-    for shared, group in groups.values():
+    for shared, group in _groups(estimator, candidates, which):
         base = clone(estimator).set_params(**shared)
         first = MemberPlan(seed=seeds[0], rows=splits[0][0])
         group = _startable(
@@ -161,6 +153,16 @@ def fit_candidates(
             what=f"{len(group)} candidates x {len(folds)} folds",
         )  # fmt: skip
     return fits
+
+
+def _groups(estimator, candidates, which) -> list[tuple[dict, list[int]]]:
+    """The candidates grouped by what stacked members must share, in order of first
+    appearance (compared by repr: values may be lists, which do not hash)."""
+    groups: dict[str, tuple[dict, list[int]]] = {}
+    for index in which:
+        shared = shared_params(estimator, candidates[index])
+        groups.setdefault(repr(shared), (shared, []))[1].append(index)
+    return list(groups.values())
 
 
 def _startable(base, X, y, shared, candidates, group, first, n_fits, fits, on_invalid, say):

@@ -2,8 +2,8 @@
 
 from ._checker import StudyError
 from ._experiment import Experiment, StudyChangedError
+from ._kit import RunFolderError
 from ._records import RunResults, load_run
-from ._schema import RunFolderError
 
 __all__ = [
     "Experiment",

@@ -239,9 +239,9 @@ def _run(args) -> int:
 def main(argv=None) -> int:
     """The ``ensemblekit`` command line; returns its exit status."""
     from ._checker import StudyError
+    from ._kit import RunFolderError
     from ._mlflow import MlflowExportError
     from ._records import load_run
-    from ._schema import RunFolderError
 
     args = _parser().parse_args(argv)
     try:

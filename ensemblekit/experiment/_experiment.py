@@ -25,20 +25,13 @@ from ._analyses import FITTED
 from ._checker import Checker, StudyError
 from ._data import data_task, load_data, make_cv
 from ._fingerprint import _changes, describe, versions
-from ._records import (
-    STUDY_FILE,
-    RunFolder,
-    RunResults,
-    analysis_path,
-    digest,
-    encode,
-    fold_path,
-)
+from ._kit import check_scoring, encode
+from ._records import RunResults
+from ._store import STUDY_FILE, RunFolder, analysis_path, digest, fold_path
 from ._study import (
     check_analyses,
     check_models,
     check_net_components,
-    check_scoring,
     check_settings,
     read_study,
 )

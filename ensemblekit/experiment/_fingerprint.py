@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from .. import __version__
-from ._records import (
+from ._store import (
     digest,
 )
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 from pathlib import Path
 
 import jinja2
 import markupsafe
 import numpy as np
 
-from ..utils._optional import import_optional
-from ._analyses import FITTED
+from ._analyses import ANALYSES, FITTED
+from ._kit import pyplot
+from ._store import write_atomic
 
 
 def analysis_lines(run) -> list[str]:
@@ -88,11 +88,6 @@ _POLICY = (
 )
 
 
-def _pyplot():
-    """matplotlib's pyplot, or an error that names the ``plot`` extra."""
-    return import_optional("matplotlib.pyplot", "The HTML report")
-
-
 def _fmt(value, spec: str) -> str:
     """A number in ``spec``; anything else is refused (the run folder was checked)."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
@@ -106,52 +101,6 @@ def _exact(value) -> str:
     return repr(float(value))
 
 
-def _figure(fig) -> str:
-    """A matplotlib figure as base64 PNG, for an ``<img>`` in the page."""
-    plt = _pyplot()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _comparison(run) -> list[dict] | None:
-    tables = run.comparison
-    if tables is None:
-        return None
-    out = []
-    for scorer, table in tables.items():
-        out.append(
-            {
-                "scorer": scorer,
-                "level": f"{table.confidence_level:.0%}",
-                "p_name": "p" if table.correction is None else f"p ({table.correction})",
-                "test": "corrected resampled t-test"
-                if table.test == "corrected_ttest"
-                else "t-test",
-                "n_folds": len(table[0].scores),
-                "rows": list(table),
-                "summary": table.summary,
-                "figure": _figure(_comparison_figure(table)),
-            }
-        )
-    return out
-
-
-def _comparison_figure(table):
-    """Every fold's score beside each mean (left), each model's difference (right)."""
-    plt = _pyplot()
-    height = 0.45 * len(table) + 1.6
-    if len(table) == 1:
-        fig, ax = plt.subplots(figsize=(6, height), constrained_layout=True)
-        table.plot(ax=ax, kind="scores")
-        return fig
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, height), constrained_layout=True)
-    table.plot(ax=left, kind="scores")
-    table.plot(ax=right, kind="difference")
-    return fig
-
-
 def _folds(run) -> list[dict]:
     """Every fold's scores, as recorded."""
     return [
@@ -160,27 +109,6 @@ def _folds(run) -> list[dict]:
         for fold in range(run.n_folds)
         if (record := run.fold_record(model, fold)) is not None
     ]
-
-
-def _calibration(run) -> dict | None:
-    from ..metrics import ReliabilityDisplay
-
-    calibration = run.calibration
-    if not calibration:
-        return None
-    settings = run.study["analyses"]["calibration"]
-    pooled = {m: run.out_of_fold(m) for m in calibration}
-    y = next(iter(pooled.values()))[0]
-    fig, ax = _pyplot().subplots(figsize=(5.5, 5), constrained_layout=True)
-    ReliabilityDisplay.from_predictions(
-        y,
-        {m: p for m, (_, p) in pooled.items()},
-        n_bins=settings["n_bins"],
-        strategy=settings["strategy"],
-        labels=np.arange(len(run.study["data"]["classes"])),
-        ax=ax,
-    )
-    return {**settings, "models": calibration, "figure": _figure(fig)}
 
 
 def _analyses(run) -> list[dict]:
@@ -215,9 +143,9 @@ def render_report(run) -> str:
         n_folds=run.n_folds,
         common_folds=len(run.common_folds()),
         missing=missing_line(run),
-        comparison=_comparison(run),
+        comparison=ANALYSES["comparison"].section(run),
         folds=_folds(run),
-        calibration=_calibration(run),
+        calibration=ANALYSES["calibration"].section(run),
         analyses=_analyses(run),
         study_text=study.get("study_text"),
         source=study.get("source") or "",
@@ -228,9 +156,7 @@ def render_report(run) -> str:
 
 def write_report(run, path: Path) -> Path:
     """Write ``run``'s HTML report at ``path``, whole or not at all, never through a link."""
-    from ._records import write_atomic
-
-    _pyplot()
+    pyplot()
     text = render_report(run)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

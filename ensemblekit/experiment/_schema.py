@@ -8,144 +8,11 @@ a loop over a made-up number of folds, or a traceback from deep inside matplotli
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from numbers import Integral, Real
-
 import numpy as np
 
 from ._analyses import ANALYSES, FITTED
+from ._kit import Reader, short
 from ._study import name_refusal
-
-
-class RunFolderError(ValueError):
-    """A file of a run folder that does not hold what a run writes: the file, the key, why.
-
-    Raised by :func:`load_run` (and so by ``ensemblekit show`` and ``report``) for a file
-    that is not JSON, a value of the wrong type or size, or a path that is a symbolic link;
-    and by :meth:`Experiment.run` for a folder it will not write into.
-
-    Parameters
-    ----------
-    file : str
-        The file (or folder) at fault.
-    message : str
-        What is wrong with it.
-    key : str, default=""
-        The dotted key at fault inside the file.
-
-    Attributes
-    ----------
-    file, message, key
-        As given.
-
-    See Also
-    --------
-    load_run : reads a run folder.
-    StudyError : a study that cannot run.
-
-    Examples
-    --------
-    >>> import json, pathlib, tempfile
-    >>> from ensemblekit.experiment import RunFolderError, load_run
-    >>> with tempfile.TemporaryDirectory() as run_dir:
-    ...     _ = pathlib.Path(run_dir, "study.json").write_text('{"format": 1, "name": 7}')
-    ...     try:
-    ...         load_run(run_dir)
-    ...     except RunFolderError as error:
-    ...         print(error.key, "-", error.message)
-    name - must be a string, got 7.
-    """
-
-    def __init__(self, file, message: str, key: str = ""):
-        self.file, self.message, self.key = str(file), message, key
-        super().__init__(f"{self.file}: {key + ': ' if key else ''}{message}")
-
-
-class Reader:
-    """Checks the values of one file as its keys are read, failing with the file's name."""
-
-    def __init__(self, file):
-        self.file = file
-
-    def fail(self, key: str, message: str):
-        raise RunFolderError(self.file, message, key)
-
-    def table(self, value, key: str) -> dict:
-        if not isinstance(value, dict):
-            self.fail(key, f"must be a table, got {_short(value)}.")
-        return value
-
-    def get(self, table: dict, name: str, key: str = ""):
-        full = f"{key}.{name}" if key else name
-        if name not in table:
-            self.fail(full, "is missing.")
-        return table[name], full
-
-    def string(self, value, key: str, *, optional: bool = False):
-        if value is None and optional:
-            return value
-        if not isinstance(value, str):
-            self.fail(key, f"must be a string, got {_short(value)}.")
-        return value
-
-    def integer(self, value, key: str, low: int = 0, *, optional: bool = False):
-        if value is None and optional:
-            return value
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-            self.fail(key, f"must be an integer >= {low}, got {_short(value)}.")
-        return int(value)
-
-    def number(self, value, key: str, *, optional: bool = False, finite: bool = False):
-        """A float (NaN allowed, as a fold's score may be, unless ``finite``)."""
-        if value is None and optional:
-            return value
-        if isinstance(value, bool) or not isinstance(value, Real):
-            self.fail(key, f"must be a number, got {_short(value)}.")
-        if finite and not math.isfinite(value):
-            self.fail(key, f"must be a finite number, got {value!r}.")
-        return float(value)
-
-    def strings(self, value, key: str) -> dict:
-        """A table of strings to strings."""
-        for name, item in self.table(value, key).items():
-            self.string(item, f"{key}.{name}")
-        return value
-
-    def list(self, value, key: str, length: int | None = None, *, optional: bool = False):
-        if value is None and optional:
-            return value
-        if not isinstance(value, list):
-            self.fail(key, f"must be a list, got {_short(value)}.")
-        if length is not None and len(value) != length:
-            self.fail(key, f"must have {length} entries (one per fold), got {len(value)}.")
-        return value
-
-    def array(self, value, key: str, ndim: int | None = None) -> np.ndarray:
-        """An array ``encode`` wrote: ``{"array": [...], "dtype": ...}``, numeric."""
-        table = self.table(value, key)
-        if table.keys() != {"array", "dtype"}:
-            self.fail(key, "must be an array as a run writes it: {'array': [...], 'dtype': ...}.")
-        try:
-            dtype = np.dtype(table["dtype"])
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.kind not in "biuf":
-            self.fail(f"{key}.dtype", f"must be a numeric dtype, got {_short(table['dtype'])}.")
-        try:
-            array = np.asarray(self.list(table["array"], f"{key}.array"), dtype=dtype)
-        except (TypeError, ValueError, OverflowError):
-            self.fail(f"{key}.array", f"is not a regular array of {dtype} numbers.")
-        if ndim is not None and array.ndim != ndim:
-            self.fail(f"{key}.array", f"must have {ndim} dimensions, got {array.ndim}.")
-        return array
-
-
-def _short(value) -> str:
-    """``value`` for an error message, cut short: a file may hold anything."""
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
-
 
 # ------------------------------------------------------------------ study.json
 
@@ -155,12 +22,12 @@ def check_study(study, file) -> dict:
     r = Reader(file)
     r.table(study, "")
     if study.get("format") != 1:
-        found = _short(study.get("format"))
+        found = short(study.get("format"))
         r.fail("format", f"must be 1 (the run format this version reads), got {found}.")
     for key in ("name", "task", "engine"):
         r.string(r.get(study, key)[0], key)
     if study["task"] not in ("classification", "regression"):
-        r.fail("task", f"must be 'classification' or 'regression', got {_short(study['task'])}.")
+        r.fail("task", f"must be 'classification' or 'regression', got {short(study['task'])}.")
     r.integer(*r.get(study, "random_state"))
     for key in ("study_text", "source"):
         r.string(study.get(key), key, optional=True)
@@ -185,7 +52,7 @@ def check_study(study, file) -> dict:
         r.fail("data.classes", "must list the classes of a classification, and only then.")
     for i, label in enumerate(r.list(classes, "data.classes") if classes is not None else ()):
         if isinstance(label, bool) or not isinstance(label, str | int | float):
-            r.fail(f"data.classes[{i}]", f"must be a label (text or number), got {_short(label)}.")
+            r.fail(f"data.classes[{i}]", f"must be a label (text or number), got {short(label)}.")
     cv = r.table(*r.get(study, "cv"))
     for key in ("description", "digest"):
         r.string(*r.get(cv, key, "cv"))
@@ -217,13 +84,13 @@ def _check_analyses(r: Reader, study: dict, models: dict) -> None:
             check(value, f"{key}.{name}", **({"optional": True} if "?" in kind_of else {}))
             choices = analysis.choices.get(name)
             if choices is not None and value not in choices:
-                r.fail(f"{key}.{name}", f"must be one of {list(choices)}, got {_short(value)}.")
+                r.fail(f"{key}.{name}", f"must be one of {list(choices)}, got {short(value)}.")
             if name in ("confidence_level", "test_size") and not 0 < value < 1:
                 r.fail(f"{key}.{name}", f"must be between 0 and 1, got {value!r}.")
             if name == "n_bins" and value < 1:
                 r.fail(f"{key}.{name}", f"must be at least 1, got {value!r}.")
         if "model" in settings and settings["model"] not in models:
-            r.fail(f"{key}.model", f"{_short(settings['model'])} is not a model of the study.")
+            r.fail(f"{key}.model", f"{short(settings['model'])} is not a model of the study.")
     fingerprints = r.table(*r.get(study, "analysis_fingerprints"))
     for kind, fingerprint in fingerprints.items():
         if kind not in analyses:
@@ -292,33 +159,7 @@ def check_analysis_record(record, file, study: dict):
     r.table(record, "")
     kind = r.string(*r.get(record, "kind"))
     if kind not in FITTED:
-        r.fail("kind", f"must be one of {sorted(FITTED)}, got {_short(kind)}.")
+        r.fail("kind", f"must be one of {sorted(FITTED)}, got {short(kind)}.")
     r.string(*r.get(record, "fingerprint"))
     r.table(*r.get(record, "settings"))
     return FITTED[kind].check_record(r.get(record, "result")[0], record, study, r)
-
-
-def decode(cls, fields, r: Reader | None = None, key: str = "result"):
-    """The result ``encode`` wrote, as an instance of the dataclass ``cls``, each field
-    checked for the type its annotation names."""
-    r = r or Reader("a result")
-    names = {f.name: f.type for f in dataclasses.fields(cls)}
-    if r.table(fields, key).keys() != names.keys():
-        r.fail(key, f"must hold the fields of {cls.__name__}: {sorted(names)}.")
-    values = {}
-    for name, annotation in names.items():
-        value, full = fields[name], f"{key}.{name}"
-        optional = "None" in str(annotation)
-        if value is None and optional:
-            values[name] = None
-        elif "ndarray" in str(annotation):
-            values[name] = r.array(value, full)
-        elif "float" in str(annotation):
-            values[name] = r.number(value, full)
-        elif "int" in str(annotation):
-            values[name] = r.integer(value, full)
-        elif "str" in str(annotation):
-            values[name] = r.string(value, full)
-        else:  # a table of parameters: shown escaped, as JSON gives it
-            values[name] = r.table(value, full)
-    return cls(**values)

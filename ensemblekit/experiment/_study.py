@@ -20,7 +20,6 @@ from pathlib import Path
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.pipeline import make_pipeline
 
-from ..metrics import resolve_scoring, scorer_names
 from ..utils._private import validate_parameter_constraints
 from ._analyses import ANALYSES
 from ._checker import Checker, Locator, StudyError, _hint
@@ -383,27 +382,6 @@ def check_models(models, checker: Checker, path=("models",)) -> dict:
 
 
 # ------------------------------------------------------------------ scoring, settings
-
-
-def check_scoring(scoring, classifier: bool, checker: Checker, path=("scoring",)) -> dict:
-    """Scorer name -> what ``check_scoring`` takes (the name, or ensemblekit's scorer)."""
-    if scoring is None:
-        scoring = ["accuracy"] if classifier else ["r2"]
-    if isinstance(scoring, str):
-        scoring = [scoring]
-    if not isinstance(scoring, list | tuple) or not scoring:
-        checker.fail(path, f"must be a scorer name or a list of them, got {scoring!r}.")
-    known = scorer_names()
-    out = {}
-    for i, name in enumerate(scoring):
-        if not isinstance(name, str) or name not in known:
-            checker.fail(
-                (*path, i),
-                f"{name!r} is not a scorer name; {_hint(name, known)} The names are in "
-                "sklearn.metrics.get_scorer_names() and ensemblekit.metrics.scorers.",
-            )
-        out[name] = resolve_scoring(name)
-    return out
 
 
 def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -> dict:

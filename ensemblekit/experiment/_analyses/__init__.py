@@ -2,7 +2,8 @@
 
 from ._base import Analysis
 from ._bias_variance import BiasVariance
-from ._folds import Calibration, Comparison
+from ._calibration import Calibration
+from ._comparison import Comparison
 from ._size_curve import SizeCurve
 from ._uncertainty import Uncertainty
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from sklearn.base import clone
+
+from ...utils._random import set_random_states
+from .._kit import decode
+
 
 class Analysis:
     """One kind of study analysis, ``[analyses.KIND]`` in a study file.
@@ -47,10 +52,6 @@ class Analysis:
     def fitted_model(self, study, settings: dict, split: tuple, fitted: dict):
         """The study's model of ``settings["model"]`` fitted on the split's training rows
         (once per model and split, for every analysis that asks)."""
-        from sklearn.base import clone
-
-        from ...utils._random import set_random_states
-
         seed, (X_train, _, y_train, _) = split
         key = (settings["model"], settings["test_size"])
         if key not in fitted:
@@ -60,8 +61,6 @@ class Analysis:
 
     def check_record(self, result, record: dict, study: dict, reader):
         """The result decoded from a run folder's record, every value checked."""
-        from .._schema import decode
-
         return decode(self.result_type, result, reader, "result")
 
     def lines(self, model: str, result) -> list[str]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ...model_selection import BiasVarianceResult
+from ...model_selection import (
+    BiasVarianceDisplay,
+    BiasVarianceResult,
+    bias_variance_curve,
+    bias_variance_decomp,
+)
+from .._kit import decode, figure, hint, pyplot
 from ._base import Analysis
 
 
@@ -32,8 +38,6 @@ class BiasVariance(Analysis):
     result_type = BiasVarianceResult
 
     def check(self, settings, models, classifier, path, checker) -> None:
-        from .._checker import _hint
-
         losses = ("0-1", "log_loss") if classifier else ("mse",)
         settings["loss"] = settings["loss"] or losses[0]
         checker.choice(settings["loss"], (*path, "loss"), losses)
@@ -50,14 +54,12 @@ class BiasVariance(Analysis):
             if name not in params:
                 checker.fail(
                     (*path, "param_name"),
-                    f"is not a parameter of model {settings['model']!r}; {_hint(name, params)}",
+                    f"is not a parameter of model {settings['model']!r}; {hint(name, params)}",
                 )
             if not isinstance(values, list) or len(values) < 2:
                 checker.fail((*path, "param_range"), "must list at least two values.")
 
     def run(self, study, settings, split, fitted):
-        from ...model_selection import bias_variance_curve, bias_variance_decomp
-
         seed, (X_train, X_test, y_train, y_test) = split
         model = study._models[settings["model"]]
         common = {
@@ -75,8 +77,6 @@ class BiasVariance(Analysis):
         return curve, {}
 
     def check_record(self, result, record, study, reader):
-        from .._schema import decode
-
         if not reader.list(result, "result"):
             reader.fail("result", "holds no decomposition.")
         return [
@@ -96,9 +96,6 @@ class BiasVariance(Analysis):
         return lines
 
     def section(self, run, result, settings):
-        from ...model_selection import BiasVarianceDisplay
-        from .._report import _figure, _pyplot
-
         section = {
             "results": result,
             "names": list(result[0].params) or ["model"],
@@ -106,7 +103,7 @@ class BiasVariance(Analysis):
             "figure": None,
         }
         if len(result) > 1:
-            fig, ax = _pyplot().subplots(figsize=(6, 4), constrained_layout=True)
+            fig, ax = pyplot().subplots(figsize=(6, 4), constrained_layout=True)
             BiasVarianceDisplay.from_result(result, ax=ax)
-            section["figure"] = _figure(fig)
+            section["figure"] = figure(fig)
         return section

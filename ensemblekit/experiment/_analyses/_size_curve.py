@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ...model_selection import EnsembleSizeCurve
+from ...model_selection import EnsembleSizeCurve, ensemble_size_curve
+from .._kit import Checker, check_scoring, figure, pyplot
 from ._base import Analysis
 
 
@@ -28,17 +29,11 @@ class SizeCurve(Analysis):
     needs_ensemble = True
 
     def check(self, settings, models, classifier, path, checker) -> None:
-        from .._study import check_scoring
-
         checker.number(settings["n_orderings"], (*path, "n_orderings"), 1, None, integer=True)
         if settings["scoring"] is not None:
             check_scoring(settings["scoring"], classifier, checker, (*path, "scoring"))
 
     def run(self, study, settings, split, fitted):
-        from ...model_selection import ensemble_size_curve
-        from .._checker import Checker
-        from .._study import check_scoring
-
         seed, (_, X_test, _, y_test) = split
         scoring = settings["scoring"] or next(iter(study._scorers))
         entry = check_scoring(scoring, study._classifier, Checker())[scoring]
@@ -64,9 +59,7 @@ class SizeCurve(Analysis):
         ]
 
     def section(self, run, result, settings):
-        from .._report import _figure, _pyplot
-
-        fig, ax = _pyplot().subplots(figsize=(6, 4), constrained_layout=True)
+        fig, ax = pyplot().subplots(figsize=(6, 4), constrained_layout=True)
         result.plot(ax=ax)
         return {
             "scoring": result.scoring,
@@ -74,5 +67,5 @@ class SizeCurve(Analysis):
             "first": result.mean[0],
             "last": result.mean[-1],
             "size": int(result.sizes[-1]),
-            "figure": _figure(fig),
+            "figure": figure(fig),
         }

@@ -6,7 +6,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...model_selection import PredictiveUncertainty
+from ...model_selection import PredictiveUncertainty, predictive_uncertainty
+from .._kit import encode, figure, pyplot
 from ._base import Analysis
 
 
@@ -20,9 +21,6 @@ class Uncertainty(Analysis):
     needs_ensemble = True
 
     def run(self, study, settings, split, fitted):
-        from ...model_selection import predictive_uncertainty
-        from .._records import encode
-
         _, (_, X_test, _, y_test) = split
         model = self.fitted_model(study, settings, split, fitted)
         return predictive_uncertainty(model, X_test), {"y_true": encode(np.asarray(y_test))}
@@ -48,9 +46,7 @@ class Uncertainty(Analysis):
         return [f"uncertainty of {model!r} on held-out rows: {', '.join(parts)}"]
 
     def section(self, run, result, settings):
-        from .._report import _figure, _pyplot
-
-        plt = _pyplot()
+        plt = pyplot()
         record = run.analysis_record("uncertainty")
         y_true = np.asarray(record["y_true"]["array"])
         names = [n for n in ("total", "aleatoric", "epistemic") if getattr(result, n) is not None]
@@ -90,5 +86,5 @@ class Uncertainty(Analysis):
             "n_rows": len(result.total),
             "means": [(n, float(getattr(result, n).mean())) for n in names],
             "split": len(groups) == 2,
-            "figure": _figure(fig),
+            "figure": figure(fig),
         }
