@@ -262,3 +262,13 @@ def test_each_checker_finds_a_planted_violation():
 @pytest.mark.parametrize("row", ["| 0 | `utils` | nothing of ensemblekit |"])
 def test_the_table_reader_reads_the_rows_the_page_shows(row):
     assert floor_table(f"## The packages, as floors\n\n{row}\n") == {"utils": set()}
+
+
+def test_every_file_the_page_names_exists():
+    named = re.findall(r"`((?:[\w.]+/)+[\w.]*)`", DEVELOPERS.read_text())
+    assert len(named) > 10
+    named = [path.replace("KIND", "comparison") for path in named]  # a placeholder
+    missing = [
+        path for path in named if not any((base / path).exists() for base in (ROOT, ROOT.parent))
+    ]
+    assert missing == []
