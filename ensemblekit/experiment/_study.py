@@ -20,7 +20,9 @@ from pathlib import Path
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.pipeline import make_pipeline
 
+from ..utils._pipeline import final_step
 from ..utils._private import validate_parameter_constraints
+from ..utils._torch import signature_has
 from ._analyses import ANALYSES
 from ._checker import Checker, Locator, StudyError, _hint
 from ._trust import (
@@ -312,8 +314,6 @@ def check_net_components(estimator, n_features: int, n_outputs: int, path, check
     """
     import torch
 
-    from ..utils._torch import signature_has
-
     parts = [("", estimator)] + [
         (f"{name}__", value)
         for name, value in estimator.get_params(deep=True).items()
@@ -386,8 +386,6 @@ def check_models(models, checker: Checker, path=("models",)) -> dict:
 
 def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -> dict:
     """Each analysis's settings, defaults filled in; models named must exist and fit."""
-    from ..utils._pipeline import final_step
-
     analyses = {} if analyses is None else analyses
     checker.keys(analyses, ("analyses",), ANALYSES, what="[analyses]")
     out = {}
