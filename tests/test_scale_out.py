@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from ensemblekit.engine import _members
+from ensemblekit.engine import _backends, _members
 from ensemblekit.ensemble import BaggingClassifier
 from ensemblekit.experiment._cli import main
 from ensemblekit.nets import NeuralNetClassifier, _pickle
@@ -42,9 +42,9 @@ def test_ray_gets_the_tasks_and_gives_the_same_members(
     bag = BaggingClassifier(net, n_estimators=4, engine=engine, random_state=0)
     expected = bag.fit(X, y).predict_proba(X)
     sent = []
-    ray_tasks = _members.ray_tasks
+    ray_tasks = _backends.ray_tasks
     monkeypatch.setattr(
-        _members,
+        _backends,
         "ray_tasks",
         lambda f, data, calls: sent.append(len(calls)) or ray_tasks(f, data, calls),
     )

@@ -6,7 +6,8 @@ from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-from ensemblekit.model_selection import StackedOptunaSearchCV, _stacked_optuna
+from ensemblekit.engine import _candidates
+from ensemblekit.model_selection import StackedOptunaSearchCV
 from ensemblekit.nets import NeuralNetClassifier
 
 optuna = pytest.importorskip("optuna")
@@ -38,11 +39,11 @@ def _study(**pruner):
 def test_batches_are_trained_stacked_and_told_their_cv_score(digits, monkeypatch):
     X, y = digits
     calls = []
-    fit_members = _stacked_optuna.fit_members
+    run_plans = _candidates.run_plans  # the engine's call per group of trials
     monkeypatch.setattr(
-        _stacked_optuna,
-        "fit_members",
-        lambda *a, **k: calls.append(len(a[3])) or fit_members(*a, **k),
+        _candidates,
+        "run_plans",
+        lambda *a, **k: calls.append(len(a[3])) or run_plans(*a, **k),
     )
     told = []
     search = StackedOptunaSearchCV(

@@ -34,6 +34,17 @@ class CandidateFits:
     invalid : dict of int to Exception
         The candidates whose fit cannot start (an invalid setting), and why. They are
         not trained.
+
+    See Also
+    --------
+    fit_candidates : the function that returns it.
+
+    Examples
+    --------
+    >>> from ensemblekit.engine import CandidateFits
+    >>> fits = CandidateFits()
+    >>> fits.members, fits.groups, fits.invalid
+    ({}, [], {})
     """
 
     members: dict = field(default_factory=dict)
@@ -49,8 +60,34 @@ def stacks_apart(estimator, name: str) -> bool:
 
 
 def shared_params(estimator, candidate: dict) -> dict:
-    """The candidate's parameters that stacked members of ``estimator`` must share, by
-    name: one group of the search trains the candidates that agree on them."""
+    """The candidate's parameters that stacked members of ``estimator`` must share.
+
+    One group of a search trains the candidates that agree on these; they may differ in
+    the rest (for the nets: ``lr`` and ``optimizer__*``, as their ``stacks_apart`` says).
+    An estimator without stacked training shares every parameter.
+
+    Parameters
+    ----------
+    estimator : estimator
+    candidate : dict
+        Parameter name to value.
+
+    Returns
+    -------
+    shared : dict
+        Sorted by name.
+
+    See Also
+    --------
+    fit_candidates : trains the groups.
+
+    Examples
+    --------
+    >>> from ensemblekit.engine import shared_params
+    >>> from ensemblekit.nets import NeuralNetClassifier
+    >>> shared_params(NeuralNetClassifier(), {"lr": 0.1, "module__hidden_units": (32,)})
+    {'module__hidden_units': (32,)}
+    """
     return {k: v for k, v in sorted(candidate.items()) if not stacks_apart(estimator, k)}
 
 

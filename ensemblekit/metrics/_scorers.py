@@ -85,6 +85,23 @@ def resolve_scoring(scoring):
     """``scoring`` as scikit-learn's ``check_scoring`` takes it, with this package's scorer
     names (a name, names in a list, or a dict's values) replaced by their scorers.
 
+    Parameters
+    ----------
+    scoring : str, callable, list, tuple, set, dict or None
+        Anything a ``scoring`` parameter takes.
+
+    Returns
+    -------
+    scoring : str, callable, dict or None
+        The same, with ``"neg_expected_calibration_error"`` and
+        ``"neg_multiclass_brier_score"`` as scorers; a list that names one becomes a dict
+        of name to scorer. Other values are returned as they are.
+
+    See Also
+    --------
+    check_scoring : the scorer itself, these names included.
+    scorers : this package's scorers by name.
+
     Examples
     --------
     >>> from ensemblekit.metrics import resolve_scoring
@@ -105,12 +122,57 @@ def resolve_scoring(scoring):
 
 
 def check_scoring(estimator, scoring=None):
-    """scikit-learn's ``check_scoring``, which also knows this package's scorer names."""
+    """scikit-learn's ``check_scoring``, which also knows this package's scorer names.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The estimator to score (None scores by ``estimator.score``).
+    scoring : str, callable, list, tuple, dict or None, default=None
+        As scikit-learn's ``check_scoring`` takes it, or one of :data:`scorers`' names.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)``; several names give a multi-metric scorer.
+
+    See Also
+    --------
+    resolve_scoring : the names swapped for their scorers, nothing checked.
+    scorer_names : every name ``scoring`` takes.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from ensemblekit.metrics import check_scoring
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = LogisticRegression(max_iter=500).fit(X, y)
+    >>> scorer = check_scoring(model, "neg_multiclass_brier_score")
+    >>> bool(-2 <= scorer(model, X, y) <= 0)
+    True
+    """
     return sklearn_check_scoring(estimator, scoring=resolve_scoring(scoring))
 
 
 def scorer_names() -> list[str]:
-    """Every scorer name ``scoring`` takes: scikit-learn's and this package's."""
+    """Every scorer name ``scoring`` takes: scikit-learn's and this package's.
+
+    Returns
+    -------
+    names : list of str
+        Sorted.
+
+    See Also
+    --------
+    check_scoring : the scorer of a name.
+
+    Examples
+    --------
+    >>> from ensemblekit.metrics import scorer_names
+    >>> "neg_expected_calibration_error" in scorer_names(), "accuracy" in scorer_names()
+    (True, True)
+    """
     return sorted({*get_scorer_names(), *scorers})
 
 
@@ -128,14 +190,28 @@ def score_limits(scoring, estimator) -> tuple[float, float]:
     """The range ``scoring``'s values lie in, ``(-inf, inf)`` when unknown.
 
     An interval of scores is clipped to it (an accuracy interval never reaches past 1).
-    ``scoring=None`` is ``estimator``'s default score: accuracy or R². A scorer object
-    that knows its range says so in a ``limits`` attribute, as this package's do.
+
+    Parameters
+    ----------
+    scoring : str, callable or None
+        A scorer name, or a scorer: one that knows its range says so in a ``limits``
+        attribute, as this package's do; other callables are not clipped.
+    estimator : estimator or None
+        For ``scoring=None``: its default score, accuracy for a classifier, R² otherwise.
+
+    Returns
+    -------
+    low, high : float
+
+    See Also
+    --------
+    scorer_names : the names it knows.
 
     Examples
     --------
     >>> from ensemblekit.metrics import score_limits
-    >>> score_limits("neg_log_loss", None)
-    (-inf, 0.0)
+    >>> score_limits("neg_log_loss", None), score_limits("roc_auc", None)
+    ((-inf, 0.0), (0.0, 1.0))
     """
     if scoring is None:
         return (0.0, 1.0) if is_classifier(estimator) else (-np.inf, 1.0)  # accuracy, R²
