@@ -304,7 +304,10 @@ def test_ctrl_c_stops_any_fit_promptly_and_leaves_it_unfitted(what, backend):
     line = done.stdout.strip().splitlines()[-1]
     match = re.fullmatch(r"raised (-?[\d.]+) s late; fitted: False; epochs after: (\d+)", line)
     assert match, line
-    assert float(match[1]) < 2.0
+    # The fit stops, where left alone it would train 100,000 epochs: a bound on behaviour,
+    # not on speed (unloaded, every backend raises within 0.1 s, Dask within 1 s;
+    # benchmarks/bench_interrupts.py measures it). A busy CI machine once took 2.3 s.
+    assert float(match[1]) < 10.0
     # Nothing trains on after the interrupt (in this process; loky's workers are stopped).
     assert int(match[2]) == 0
 
