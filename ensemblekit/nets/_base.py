@@ -47,7 +47,7 @@ from ._settings import _SettingsMixin
 from ._stack_blockers import stackable_param, stacking_blocker, startup_error
 from ._stack_log import echo as _echo  # the names nets pickled before hold
 from ._stack_log import quiet as _noop
-from ._stack_predict import finite_outputs
+from ._stack_predict import finite_outputs, prediction_tensor
 from ._stacked import fit_stacked
 from ._watch import DivergenceWarning, divergence, non_convergence
 
@@ -615,7 +615,7 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
         X = self._validate_X(X, reset=False)
         with self._threads():
             outputs = [
-                y[0] if isinstance(y, tuple) else y
+                prediction_tensor(y)
                 for y in self.forward_iter(_ArrayData(X, device=self.device), device="cpu")
             ]
         nonlinearity = nonlinearity or self._get_predict_nonlinearity()

@@ -179,7 +179,7 @@ class StackedPredictor:
                     out = forward(params, buffers, inputs, training=False)
                 except Exception:  # the members predict one by one, as their own nets do
                     return None
-            out = nonlinearity(out)
+            out = nonlinearity(prediction_tensor(out))
             if result is None:
                 result = out.new_empty((K, len(X), *out.shape[2:]))
             result[:, start : start + size] = out
@@ -207,6 +207,15 @@ def _rows_per_chunk(device: torch.device, bytes_per_row: int, n_rows: int) -> in
     limit = PREDICT_CHUNK_BYTES.get(device.type, PREDICT_CHUNK_BYTES["cuda"])
     budget = min(_available_memory(device) // 4, limit)
     return max(1, min(n_rows, budget // max(1, bytes_per_row)))
+
+
+def prediction_tensor(output) -> torch.Tensor:
+    """The prediction a module's output carries, as a plain tensor: the first item of a
+    tuple, detached from autograd. A module that returns a parameter, or a view of one
+    (a constant baseline), gives a tensor that requires grad even under ``no_grad``."""
+    if isinstance(output, tuple | list):
+        output = output[0]
+    return output.detach()
 
 
 def finite_outputs(output: np.ndarray, net, *more) -> np.ndarray:
