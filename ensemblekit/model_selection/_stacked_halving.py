@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
+from sklearn.pipeline import Pipeline
 
 from ..engine import fit_candidates
 from ..metrics import scorer_names
@@ -46,7 +47,14 @@ class _StackedHalvingMixin(_StackedSearchMixin):
         return None
 
     def _most_resources(self) -> int:
-        value = self.estimator.get_params().get(self.resource)
+        params = self.estimator.get_params()
+        if isinstance(self.estimator, Pipeline) and self.resource not in params:
+            name = self.estimator.steps[-1][0]
+            raise ValueError(
+                f"resource={self.resource!r} is not a parameter of the Pipeline: name the "
+                f"net's, resource='{name}__{self.resource}', or use resource='n_samples'."
+            )
+        value = params.get(self.resource)
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise ValueError(
                 f"max_resources='auto' takes the most {self.resource} from the estimator, "
@@ -269,7 +277,7 @@ class StackedHalvingGridSearchCV(_StackedHalvingMixin, HalvingGridSearchCV):
     {halving}{shared}
     Parameters
     ----------
-    estimator : NeuralNetClassifier or NeuralNetRegressor
+    estimator : NeuralNetClassifier, NeuralNetRegressor, or a Pipeline ending in one
     param_grid : dict or list of dicts
     factor : int or float, default=3
         The proportion of candidates kept each round is ``1 / factor``, and the
@@ -351,7 +359,7 @@ class StackedHalvingRandomSearchCV(_StackedHalvingMixin, HalvingRandomSearchCV):
     {halving}{shared}
     Parameters
     ----------
-    estimator : NeuralNetClassifier or NeuralNetRegressor
+    estimator : NeuralNetClassifier, NeuralNetRegressor, or a Pipeline ending in one
     param_distributions : dict or list of dicts
     n_candidates : int or "exhaust", default="exhaust"
     factor : int or float, default=3

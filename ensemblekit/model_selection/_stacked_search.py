@@ -9,13 +9,14 @@ so ``cv_results_``, ranking, refit and scoring are ``GridSearchCV``'s.
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import ClassVar
 
 import joblib
 import numpy as np
 from joblib import parallel_config
 from scipy import sparse
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import (
     GridSearchCV,
     ParameterGrid,
@@ -23,6 +24,7 @@ from sklearn.model_selection import (
     RandomizedSearchCV,
     check_cv,
 )
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_X_y, indexable
 
 from ..engine import fit_candidates, shared_params
@@ -75,8 +77,10 @@ class _StackedSearchMixin:
         if reason is not None:
             self._say(f"every fit on its own: {reason}")
             return super().fit(X, y, **params)
-        # The nets' own checks, before any training (a list becomes an array, as they take it).
-        check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
+        # The nets' own checks, before any training (a list becomes an array, as they take
+        # it); a Pipeline's first steps take X as it comes.
+        if not isinstance(self.estimator, Pipeline):
+            check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
         X, y = (np.asarray(v) if isinstance(v, list | tuple) else v for v in (X, y))
         X, y = indexable(X, y)
         # The search loop's fits run in this thread, where they find their members; the
@@ -124,16 +128,75 @@ class _StackedSearchMixin:
             seeds = fold_seeds(rows)
             if not adopt_only:
                 with parallel_config(backend=backend):
-                    fits = fit_candidates(
-                        self.estimator, X, y, candidates, splits, seeds, n_jobs=self.n_jobs,
-                        verbose=self.verbose, say=self._say,
-                    )  # fmt: skip
-                self.stacked_groups_ += fits.groups
-                for (c, fold), member in fits.members.items():
-                    waiting.add(candidates[c], *rows[fold], member)
+                    if isinstance(self.estimator, Pipeline):
+                        self._train_pipelines(X, y, candidates, splits, seeds, drawn[-1], waiting)
+                    else:
+                        self._train_nets(candidates, rows, splits, seeds, waiting)
             return evaluate_candidates(candidates, check_cv(splits), more_results, **kwargs)
 
         return self._search_rounds(evaluate, fold_seeds, random_state, context)
+
+    def _train_nets(self, candidates, rows, splits, seeds, waiting) -> None:
+        """Every candidate net on every fold, stacked; each member waits for the loop's fit
+        of its candidate on its fold's rows."""
+        X, y = self._stacking[:2]
+        fits = fit_candidates(
+            self.estimator, X, y, candidates, splits, seeds, n_jobs=self.n_jobs,
+            verbose=self.verbose, say=self._say,
+        )  # fmt: skip
+        self.stacked_groups_ += fits.groups
+        for (c, fold), member in fits.members.items():
+            waiting.add(candidates[c], *rows[fold], member)
+
+    def _train_pipelines(self, X, y, candidates, splits, seeds, refit_seed, waiting) -> None:
+        """A Pipeline ending in a net: per setting of the steps before the net, those steps
+        fit once per fold, and the candidates' nets train stacked over candidates x folds
+        on the transformed rows (the folds' rows one after another, each member on its
+        fold's part). Each member waits for the loop's fit of its Pipeline, whose net gets
+        the same transformed rows: the loop's steps fit as these did."""
+        name, net = self.estimator.steps[-1]
+        prefix = f"{name}__"
+        by_steps: dict[str, tuple[dict, list[int]]] = {}
+        for c, candidate in enumerate(candidates):
+            steps = {k: v for k, v in sorted(candidate.items()) if not k.startswith(prefix)}
+            by_steps.setdefault(repr(steps), (steps, []))[1].append(c)
+        for steps, group in by_steps.values():
+            if name in steps:  # the candidates replace the net: the loop fits them
+                self._say(f"{len(group)} candidates set the step {name!r}: fitted one by one")
+                continue
+            before = clone(self.estimator).set_params(**steps)[:-1]
+            parts = [
+                (clone(before).fit_transform(X_train, y_train), y_train)
+                for X_train, y_train in _fold_rows(X, y, splits)
+            ]
+            for (Xt, yt), seed in zip(parts, seeds, strict=True):
+                waiting.seed(Xt, yt, seed)  # a net the loop fits itself, as the bare search
+            waiting.seed(clone(before).fit_transform(X, y), y, refit_seed)
+            if any(sparse.issparse(Xt) for Xt, _ in parts):
+                self._say(f"{steps or 'the steps'} give sparse rows: fitted one by one")
+                continue
+            X_all = np.concatenate([np.asarray(Xt) for Xt, _ in parts])
+            y_all = np.concatenate([np.asarray(yt) for _, yt in parts])
+            ends = np.cumsum([0, *(len(yt) for _, yt in parts)])
+            no_rows = np.array([], dtype=int)
+            fold_splits = [(np.arange(a, b), no_rows) for a, b in itertools.pairwise(ends)]
+            nets = [
+                {
+                    k.removeprefix(prefix): v
+                    for k, v in candidates[c].items()
+                    if k.startswith(prefix)
+                }
+                for c in group
+            ]
+            fits = fit_candidates(
+                net, X_all, y_all, nets, fold_splits, seeds, n_jobs=self.n_jobs,
+                verbose=self.verbose, say=self._say,
+            )  # fmt: skip
+            for record in fits.groups:
+                record["params"] = {**steps, **{prefix + k: v for k, v in record["params"].items()}}
+            self.stacked_groups_ += fits.groups
+            for (i, fold), member in fits.members.items():
+                waiting.add(nets[i], *parts[fold], member)
 
     def _search_rounds(self, evaluate, fold_seeds, random_state, context):
         """Hand ``evaluate`` the candidates (grid and random search: all at once)."""
@@ -144,10 +207,11 @@ class _StackedSearchMixin:
             return f"fit parameters are given ({', '.join(sorted(params))})"
         if sparse.issparse(X):
             return "X is sparse (stacked training takes dense X)"
-        if not isinstance(self.estimator, NeuralNetClassifier | NeuralNetRegressor):
+        net = self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator
+        if not isinstance(net, NeuralNetClassifier | NeuralNetRegressor):
             return (
-                f"the estimator is a {type(self.estimator).__name__}, not an ensemblekit net "
-                "(scale X beforehand and search the net itself to stack its fits)"
+                f"the estimator is a {type(self.estimator).__name__}, neither an ensemblekit "
+                "net nor a Pipeline that ends in one"
             )
         return None
 
@@ -158,14 +222,30 @@ class _StackedSearchMixin:
             if record["seconds"] is not None:
                 per_member[repr(record["params"])] = record["seconds"] / record["n_fits"]
         for i, candidate in enumerate(self.cv_results_["params"]):
-            share = per_member.get(repr(shared_params(self.estimator, candidate)))
+            share = per_member.get(repr(self._shared(candidate)))
             if share is not None:
                 self.cv_results_["mean_fit_time"][i] = share
                 self.cv_results_["std_fit_time"][i] = 0.0
 
+    def _shared(self, candidate: dict) -> dict:
+        """What the candidate's members share with their stack (a Pipeline's: the steps
+        before the net, and the net's shared parameters), as its group records it."""
+        if not isinstance(self.estimator, Pipeline):
+            return shared_params(self.estimator, candidate)
+        name, net = self.estimator.steps[-1]
+        prefix = f"{name}__"
+        steps = {k: v for k, v in sorted(candidate.items()) if not k.startswith(prefix)}
+        shared = shared_params(net, _net_params(candidate, prefix))
+        return {**steps, **{prefix + k: v for k, v in shared.items()}}
+
     def _say(self, message: str) -> None:
         if self.verbose:
             print(f"{type(self).__name__}: {message}")
+
+
+def _net_params(candidate: dict, prefix: str) -> dict:
+    """The candidate's parameters of the Pipeline's net, as the net names them."""
+    return {k.removeprefix(prefix): v for k, v in candidate.items() if k.startswith(prefix)}
 
 
 def _fold_rows(X, y, splits, part: int = 0) -> list[tuple]:
@@ -182,8 +262,13 @@ _SHARED_DOC = """
     values, and each group is stacked. A group the stacked engine cannot train (a callback
     acting on every batch, an optimizer whose update of a weight depends on other weights)
     trains one fit at a time, in parallel over ``n_jobs``, and ``verbose`` says why; so does
-    the whole search when the estimator is not an ensemblekit net (a Pipeline), X is
-    sparse, or fit parameters other than ``groups`` are given.
+    the whole search when the estimator is neither an ensemblekit net nor a Pipeline that
+    ends in one, X is sparse, or fit parameters other than ``groups`` are given.
+
+    A Pipeline that ends in a net (scaling, then the net) stacks too: per setting of the
+    steps before the net, those steps fit once per fold, and the nets train stacked over
+    candidates x folds on the transformed rows. Its parameters keep their Pipeline names
+    (``neuralnetclassifier__lr``).
 
     Each stacked member is the net its own fit would give, up to float rounding, so
     ``cv_results_`` agrees with scikit-learn's search over the same nets, folds and seeds.
@@ -206,7 +291,7 @@ class StackedGridSearchCV(_StackedSearchMixin, GridSearchCV):
     {shared}
     Parameters
     ----------
-    estimator : NeuralNetClassifier or NeuralNetRegressor
+    estimator : NeuralNetClassifier, NeuralNetRegressor, or a Pipeline ending in one
     param_grid : dict or list of dicts
     scoring : str, callable, list, tuple, dict or None, default=None
     n_jobs : int or None, default=None
@@ -283,7 +368,7 @@ class StackedRandomizedSearchCV(_StackedSearchMixin, RandomizedSearchCV):
     {shared}
     Parameters
     ----------
-    estimator : NeuralNetClassifier or NeuralNetRegressor
+    estimator : NeuralNetClassifier, NeuralNetRegressor, or a Pipeline ending in one
     param_distributions : dict or list of dicts
     n_iter : int, default=10
     scoring : str, callable, list, tuple, dict or None, default=None
