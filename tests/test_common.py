@@ -182,6 +182,9 @@ def test_every_public_estimator_is_checked():
     assert public - OPTIONAL <= {type(estimator) for estimator in ESTIMATORS}
 
 
+# scikit-learn's checks give the stacked searches sparse X and sample weights, which they
+# fit one at a time on purpose, saying so with a NotStackedWarning.
+@pytest.mark.filterwarnings("ignore::ensemblekit.model_selection.NotStackedWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check, monkeypatch):
     if getattr(check, "func", check).__name__ == SUBSET_CHECK:

@@ -131,6 +131,7 @@ NO_ATTRIBUTES = {
     "engine.MemberPlan": "a frozen dataclass: its fields are its Parameters",
     "model_selection.ComparisonTables": "a dict of ComparisonTable by scorer",
     "model_selection.SearchBorderWarning": "a warning: its message is all it holds",
+    "model_selection.NotStackedWarning": "a warning: its message is all it holds",
     "nets.DivergenceWarning": "a warning: its message is all it holds",
     "experiment.StudyChangedError": "StudyError's attributes",
 }

@@ -9,7 +9,11 @@ from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
-from ensemblekit.model_selection import StackedGridSearchCV, StackedHalvingGridSearchCV
+from ensemblekit.model_selection import (
+    NotStackedWarning,
+    StackedGridSearchCV,
+    StackedHalvingGridSearchCV,
+)
 from ensemblekit.nets import NeuralNetClassifier, _prefit
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -78,7 +82,8 @@ def test_steps_that_give_sparse_rows_or_replace_the_net_are_fitted_by_the_loop(b
         {"neuralnetclassifier__lr": [1e-2, 3e-2]},
         {"neuralnetclassifier": [NeuralNetClassifier(max_epochs=1, random_state=0)]},
     ]
-    ours = StackedGridSearchCV(pipe, grid, cv=2, random_state=0, verbose=1).fit(X, y)
+    with pytest.warns(NotStackedWarning, match="2 group.*sparse rows"):
+        ours = StackedGridSearchCV(pipe, grid, cv=2, random_state=0, verbose=1).fit(X, y)
     theirs = GridSearchCV(pipe, grid, cv=2).fit(X, y)
     _same_results(ours, theirs, X)
     assert ours.stacked_groups_ == []

@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ensemblekit.diagnostics import GradientMonitor
 from ensemblekit.model_selection import (
+    NotStackedWarning,
     SearchBorderWarning,
     StackedGridSearchCV,
     StackedRandomizedSearchCV,
@@ -104,7 +105,8 @@ def test_what_cannot_stack_falls_back_and_says_why(iris, capsys):
     X, y = iris
     # A callback acting on every batch: the group trains one fit at a time.
     monitored = _net(callbacks=[GradientMonitor()])
-    ours = StackedGridSearchCV(monitored, GRID, cv=CV, verbose=1).fit(X, y)
+    with pytest.warns(NotStackedWarning, match="1 group.* the first because the callback"):
+        ours = StackedGridSearchCV(monitored, GRID, cv=CV, verbose=1).fit(X, y)
     _assert_same_results(ours, GridSearchCV(clone(monitored), GRID, cv=CV).fit(X, y))
     assert ours.stacked_groups_[0]["stacked"] is False
     assert "acts on every batch" in ours.stacked_groups_[0]["reason"]
@@ -113,11 +115,13 @@ def test_what_cannot_stack_falls_back_and_says_why(iris, capsys):
     # A Pipeline that does not end in a net, or fit parameters: scikit-learn's search.
     pipeline = make_pipeline(StandardScaler(), LogisticRegression())
     ours = StackedGridSearchCV(pipeline, {"logisticregression__C": [0.1, 1.0]}, cv=CV, verbose=1)
-    ours.fit(X, y)
+    with pytest.warns(NotStackedWarning, match="because the estimator is a Pipeline"):
+        ours.fit(X, y)
     message = "every fit on its own: the estimator is a Pipeline, neither an ensemblekit net"
     assert message in capsys.readouterr().out
     weights = np.linspace(0.5, 2.0, len(y))
-    ours = StackedGridSearchCV(_net(), GRID, cv=CV).fit(X, y, sample_weight=weights)
+    with pytest.warns(NotStackedWarning, match="fit parameters are given"):
+        ours = StackedGridSearchCV(_net(), GRID, cv=CV).fit(X, y, sample_weight=weights)
     theirs = GridSearchCV(_net(), GRID, cv=CV).fit(X, y, sample_weight=weights)
     _assert_same_results(ours, theirs)
     assert ours.stacked_groups_ == []

@@ -44,7 +44,7 @@ from ._significance import (
 from ._size_curve import EnsembleSizeCurve, EnsembleSizeDisplay, ensemble_size_curve
 from ._stacked_halving import StackedHalvingGridSearchCV, StackedHalvingRandomSearchCV
 from ._stacked_optuna import StackedOptunaSearchCV
-from ._stacked_search import StackedGridSearchCV, StackedRandomizedSearchCV
+from ._stacked_search import NotStackedWarning, StackedGridSearchCV, StackedRandomizedSearchCV
 from ._uncertainty import PredictiveUncertainty, predictive_uncertainty
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "ComparisonTable",
     "ComparisonTables",
     "NestedCVResult",
+    "NotStackedWarning",
     "SearchBorderWarning",
     "SignificanceResult",
     "check_search_border",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import warnings
 from typing import ClassVar
 
 import joblib
@@ -32,6 +33,34 @@ from ..metrics import resolve_scoring, scorer_names
 from ..nets import NeuralNetClassifier, NeuralNetRegressor, prefitted
 from ..utils._private import StrOptions, _safe_indexing
 from ..utils._random import check_random_state, draw_seeds
+
+
+class NotStackedWarning(UserWarning):
+    """A stacked search, or some of its candidates, trained one fit at a time.
+
+    The results are right all the same (they are scikit-learn's search's); the search is
+    only slower. The message names the reason: an estimator that is neither an
+    ensemblekit net nor a Pipeline ending in one, sparse X, fit parameters, or a group of
+    candidates the stacked engine cannot train (``stacked_groups_`` lists them).
+
+    See Also
+    --------
+    StackedGridSearchCV : a search that warns so.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from ensemblekit.model_selection import NotStackedWarning, StackedGridSearchCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = StackedGridSearchCV(LogisticRegression(max_iter=500), {"C": [1.0]}, cv=3).fit(X, y)
+    >>> [w.category.__name__ for w in caught]
+    ['NotStackedWarning']
+    """
+
 
 #: ``scoring`` as scikit-learn's searches take it, this package's scorer names included.
 SCORING = [StrOptions(set(scorer_names())), callable, list, tuple, dict, None]
@@ -76,6 +105,12 @@ class _StackedSearchMixin:
         reason = self._why_not_stacked(X, {k: v for k, v in params.items() if k != "groups"})
         if reason is not None:
             self._say(f"every fit on its own: {reason}")
+            warnings.warn(
+                f"{type(self).__name__} fits every candidate on its own, as scikit-learn's "
+                f"search does, because {reason}.",
+                NotStackedWarning,
+                stacklevel=3,
+            )
             return super().fit(X, y, **params)
         # The nets' own checks, before any training (a list becomes an array, as they take
         # it); a Pipeline's first steps take X as it comes.
@@ -93,6 +128,17 @@ class _StackedSearchMixin:
             finally:
                 del self._stacking
         self._report_fit_times()
+        alone = [g for g in self.stacked_groups_ if not g["stacked"] and g["seconds"] is not None]
+        alone += getattr(self, "_unstacked", [])
+        vars(self).pop("_unstacked", None)
+        if alone:
+            warnings.warn(
+                f"{type(self).__name__}: {len(alone)} group(s) of candidates trained one fit "
+                f"at a time, not stacked; the first because {alone[0]['reason']} (see "
+                "stacked_groups_).",
+                NotStackedWarning,
+                stacklevel=3,
+            )
         return self
 
     def _run_search(self, evaluate_candidates, *, callback_ctx=None):
@@ -162,7 +208,7 @@ class _StackedSearchMixin:
             by_steps.setdefault(repr(steps), (steps, []))[1].append(c)
         for steps, group in by_steps.values():
             if name in steps:  # the candidates replace the net: the loop fits them
-                self._say(f"{len(group)} candidates set the step {name!r}: fitted one by one")
+                self._fitted_alone(f"{len(group)} candidates set the step {name!r} itself")
                 continue
             before = clone(self.estimator).set_params(**steps)[:-1]
             parts = [
@@ -173,7 +219,9 @@ class _StackedSearchMixin:
                 waiting.seed(Xt, yt, seed)  # a net the loop fits itself, as the bare search
             waiting.seed(clone(before).fit_transform(X, y), y, refit_seed)
             if any(sparse.issparse(Xt) for Xt, _ in parts):
-                self._say(f"{steps or 'the steps'} give sparse rows: fitted one by one")
+                self._fitted_alone(
+                    f"the steps before the net give sparse rows ({steps or 'as set'})"
+                )
                 continue
             X_all = np.concatenate([np.asarray(Xt) for Xt, _ in parts])
             y_all = np.concatenate([np.asarray(yt) for _, yt in parts])
@@ -237,6 +285,11 @@ class _StackedSearchMixin:
         steps = {k: v for k, v in sorted(candidate.items()) if not k.startswith(prefix)}
         shared = shared_params(net, _net_params(candidate, prefix))
         return {**steps, **{prefix + k: v for k, v in shared.items()}}
+
+    def _fitted_alone(self, reason: str) -> None:
+        """Candidates the search loop fits one at a time, and why (warned once per fit)."""
+        self._say(f"fitted one by one: {reason}")
+        vars(self).setdefault("_unstacked", []).append({"reason": reason})
 
     def _say(self, message: str) -> None:
         if self.verbose:
