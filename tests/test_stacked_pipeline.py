@@ -4,6 +4,7 @@ are GridSearchCV's on the same Pipeline."""
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -100,3 +101,32 @@ def test_a_pipeline_halving_search_over_the_nets_epochs(digits, tiny_net_params,
     _same_results(ours, theirs, X)
     assert all(g["stacked"] for g in ours.stacked_groups_)
     assert adopted.count(False) == 1
+
+
+def test_an_optuna_search_on_a_pipeline_scores_each_trial_as_the_pipeline_would(digits):
+    optuna = pytest.importorskip("optuna")
+    from sklearn.model_selection import KFold, cross_val_score
+
+    from ensemblekit.model_selection import StackedOptunaSearchCV
+
+    X, y = digits
+    net = NeuralNetClassifier(module__hidden_units=(16,), max_epochs=3, random_state=0)
+    pipe = make_pipeline(StandardScaler(), net)
+    D = optuna.distributions
+    space = {
+        "neuralnetclassifier__lr": D.FloatDistribution(1e-3, 1e-1, log=True),
+        "standardscaler__with_mean": D.CategoricalDistribution([True, False]),
+    }
+    cv = KFold(2, shuffle=True, random_state=0)
+    sampler = optuna.samplers.RandomSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    search = StackedOptunaSearchCV(pipe, space, n_trials=4, batch_size=4, cv=cv, study=study)
+    search.fit(X, y)
+    for trial in search.trials_:
+        expected = cross_val_score(clone(pipe).set_params(**trial.params), X, y, cv=cv)
+        assert trial.value == pytest.approx(expected.mean(), abs=1e-6)
+    assert (
+        search.best_estimator_.steps[0][1].with_mean
+        == search.best_params_["standardscaler__with_mean"]
+    )
+    assert search.predict(X).shape == (len(X),)

@@ -10,15 +10,19 @@ slots freed, and is told PRUNED. A trial that trains to the end is told its CV s
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections import defaultdict
 from copy import deepcopy
+from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_X_y, get_tags, indexable
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -27,7 +31,7 @@ from ..metrics import check_scoring
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._fit_warnings import warn_user
 from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
-from ._stacked_search import _fold_rows
+from ._stacked_search import _fold_rows, _net_params
 
 
 def _optuna():
@@ -56,7 +60,9 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : NeuralNetClassifier or NeuralNetRegressor
+    estimator : NeuralNetClassifier, NeuralNetRegressor, or a Pipeline ending in one
+        A Pipeline's steps before the net fit once per fold (per setting of theirs a
+        trial samples), and its trials' nets train stacked on the transformed rows.
     param_distributions : dict of str to optuna.distributions.BaseDistribution
         Net parameters and their distributions (``FloatDistribution(1e-4, 1e-1,
         log=True)`` for ``lr``).
@@ -166,7 +172,8 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         optuna = _optuna()
         self._check_params(optuna)
-        check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
+        if not isinstance(self.estimator, Pipeline):  # a Pipeline's steps take X as it is
+            check_X_y(X, y, dtype=None, multi_output=True, y_numeric=False)
         X, y = (np.asarray(v) if isinstance(v, list | tuple) else v for v in (X, y))
         X, y = indexable(X, y)
         if is_classifier(self.estimator) and np.ndim(y) == 2 and np.shape(y)[1] == 1:
@@ -229,10 +236,11 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _check_params(self, optuna) -> None:
-        if not isinstance(self.estimator, NeuralNetClassifier | NeuralNetRegressor):
+        net = self.estimator[-1] if isinstance(self.estimator, Pipeline) else self.estimator
+        if not isinstance(net, NeuralNetClassifier | NeuralNetRegressor):
             raise ValueError(
-                f"estimator must be an ensemblekit NeuralNetClassifier or NeuralNetRegressor, "
-                f"got {type(self.estimator).__name__}: scale X beforehand and search the net."
+                "estimator must be an ensemblekit NeuralNetClassifier or NeuralNetRegressor, "
+                f"or a Pipeline that ends in one, got {type(self.estimator).__name__}."
             )
         if not isinstance(self.param_distributions, dict) or not all(
             isinstance(d, optuna.distributions.BaseDistribution)
@@ -273,7 +281,11 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         fit raises (a trial whose loss became NaN), its trials train again one by one, so
         that only the one at fault fails."""
         n_folds = len(splits)
-        tests = _fold_rows(X, y, splits, part=1)
+        part_of = {
+            t: part
+            for part in _fold_data(self.estimator, X, y, splits, trials)
+            for t in part.trials
+        }
         results = [
             {
                 "scores": [np.nan] * n_folds,
@@ -297,7 +309,8 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                     epoch = len(member.history)
                     results[t]["epochs"] = epoch
                     try:
-                        epochs[t, epoch][fold] = _finite(scorer(member, *tests[fold]))
+                        test = part_of[t].tests[fold]
+                        epochs[t, epoch][fold] = _finite(scorer(member, *test))
                     except Exception as error:  # outputs that cannot be scored
                         self._fail(trials[t], results[t], error, f"epoch {epoch}, fold {fold}")
                     if results[t]["error"] is not None or len(epochs[t, epoch]) < n_folds:
@@ -317,8 +330,9 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             return on_epoch_end
 
         def train(which, on_error):
+            part = part_of[which[0]]
             fits = fit_candidates(
-                self.estimator, X, y, [trial.params for trial in trials], splits, seeds,
+                part.estimator, part.X, part.y, part.candidates, part.splits, seeds,
                 which=which, n_jobs=1, verbose=self.verbose, on_epoch_end=scored_each_epoch(),
                 on_invalid=lambda t, error: self._fail(trials[t], results[t], error,
                                                        "its settings"),
@@ -328,7 +342,8 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 if results[t]["pruned"] or results[t]["error"] is not None:
                     continue
                 try:  # the final weights (early stopping restores)
-                    results[t]["scores"][fold] = _finite(scorer(member, *tests[fold]))
+                    test = part.tests[fold]
+                    results[t]["scores"][fold] = _finite(scorer(member, *test))
                 except Exception as error:
                     self._fail(trials[t], results[t], error, f"fold {fold}")
                 results[t]["epochs"] = len(member.history)
@@ -347,7 +362,8 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 if not (results[t]["pruned"] or results[t]["error"] is not None):
                     train([t], alone)
 
-        train(None, each_alone)
+        for part in dict.fromkeys(part_of.values()):  # each once, in the trials' order
+            train(part.trials, each_alone)
         return results
 
     def _fail(self, trial, result: dict, error: Exception, where: str) -> None:
@@ -427,6 +443,61 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "best_estimator_")
         return check_scoring(self.estimator, scoring=self.scoring)(self.best_estimator_, X, y)
+
+
+@dataclass(eq=False)
+class _Part:
+    """Trials that train on the same rows: all of them for a net; for a Pipeline, those
+    that share the steps before the net, which are fitted once per fold. ``X`` holds the
+    folds' training rows as the net sees them, one fold after another (``splits`` says
+    where), ``tests`` each fold's test rows as the net sees them, and ``candidates`` every
+    trial's parameters as the net names them."""
+
+    trials: list
+    estimator: object
+    X: object
+    y: object
+    splits: list
+    tests: list
+    candidates: list
+
+
+def _fold_data(estimator, X, y, splits, trials) -> list[_Part]:
+    """The trials' parts, for a net or a Pipeline that ends in one."""
+    if not isinstance(estimator, Pipeline):
+        candidates = [trial.params for trial in trials]
+        tests = _fold_rows(X, y, splits, part=1)
+        return [_Part(list(range(len(trials))), estimator, X, y, splits, tests, candidates)]
+    name, net = estimator.steps[-1]
+    prefix = f"{name}__"
+    candidates = [_net_params(trial.params, prefix) for trial in trials]
+    by_steps: dict[str, tuple[dict, list[int]]] = {}
+    for t, trial in enumerate(trials):
+        steps = {k: v for k, v in sorted(trial.params.items()) if not k.startswith(prefix)}
+        by_steps.setdefault(repr(steps), (steps, []))[1].append(t)
+    parts = []
+    for steps, group in by_steps.values():
+        before, train, tests = clone(estimator).set_params(**steps)[:-1], [], []
+        for fit_rows, test_rows in zip(
+            _fold_rows(X, y, splits), _fold_rows(X, y, splits, 1), strict=True
+        ):
+            fold = clone(before)
+            train.append((_dense(fold.fit_transform(*fit_rows)), fit_rows[1]))
+            tests.append((_dense(fold.transform(test_rows[0])), test_rows[1]))
+        ends = np.cumsum([0, *(len(rows) for _, rows in train)])
+        fit_splits = [
+            (np.arange(a, b), np.array([], dtype=int)) for a, b in itertools.pairwise(ends)
+        ]
+        X_all = np.concatenate([rows for rows, _ in train])
+        y_all = np.concatenate([np.asarray(target) for _, target in train])
+        parts.append(_Part(group, net, X_all, y_all, fit_splits, tests, candidates))
+    return parts
+
+
+def _dense(rows) -> np.ndarray:
+    """Rows as the stacked nets train on them (a sparse output of a step made dense, as a
+    net densifies its batches)."""
+    return rows.toarray() if sparse.issparse(rows) else np.asarray(rows)
 
 
 def _finite(score) -> float:
