@@ -360,3 +360,12 @@ def test_an_ensemble_refuses_a_member_of_the_other_kind(ensemble, member, twin, 
     wrapped = member() if "Snapshot" in twin else make_pipeline(StandardScaler(), member())
     with pytest.raises(ValueError, match=f"is a (classifier|regressor).*use {twin}"):
         ensemble(wrapped).fit(X, y)
+
+
+@pytest.mark.parametrize("classes", [[], [1]])
+def test_classes_naming_fewer_than_two_labels_is_refused_by_name(classes):
+    X, y = np.zeros((4, 2), dtype=np.float32), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"^classes must name at least 2 classes, got \["):
+        NeuralNetClassifier(classes=classes, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match=r"^partial_fit\(classes=...\) must name at least 2"):
+        NeuralNetClassifier(max_epochs=1).partial_fit(X, y, classes=classes)

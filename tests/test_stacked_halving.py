@@ -1,14 +1,21 @@
 """Successive halving of nets, each round stacked: scikit-learn's rounds, elimination and
 results, with the candidates x folds of a round trained as one model."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import loguniform
 from sklearn.datasets import make_classification
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import HalvingGridSearchCV, HalvingRandomSearchCV
 
-from ensemblekit.model_selection import StackedHalvingGridSearchCV, StackedHalvingRandomSearchCV
+from ensemblekit.model_selection import (
+    NotStackedWarning,
+    StackedHalvingGridSearchCV,
+    StackedHalvingRandomSearchCV,
+)
 from ensemblekit.nets import NeuralNetClassifier
 
 # Tiny nets trained a few epochs on purpose: that they have not converged is expected.
@@ -76,8 +83,21 @@ def test_auto_takes_the_most_resource_from_the_net_and_leaves_the_parameter(digi
     bad = StackedHalvingGridSearchCV(
         NeuralNetClassifier(**NET), {"lr": [1e-3]}, resource="module__dropout", cv=2
     )
-    with pytest.raises(ValueError, match="max_resources='auto' takes the most module__dropout"):
+    with pytest.raises(ValueError, match="resource='module__dropout' needs an integer"):
         bad.fit(X, y)
+    # A resource the estimator does not have, or a non-net with the default resource: the
+    # message speaks of the resource and names the fix.
+    for estimator, resource, fix in [
+        (NeuralNetClassifier(**NET), "epochs", "use resource='max_epochs'"),
+        (LogisticRegression(), "max_epochs", "name an integer parameter of it"),
+    ]:
+        search = StackedHalvingGridSearchCV(estimator, {}, resource=resource, cv=2)
+        with (
+            warnings.catch_warnings(),  # a LogisticRegression is searched as scikit-learn does
+            pytest.raises(ValueError, match=f"resource='{resource}' is not a parameter.*{fix}"),
+        ):
+            warnings.simplefilter("ignore", NotStackedWarning)
+            search.fit(X, y)
     with pytest.raises(ValueError, match="Cannot use parameter max_epochs as the resource"):
         StackedHalvingGridSearchCV(NeuralNetClassifier(**NET), {"max_epochs": [3, 9]}, cv=2).fit(
             X, y

@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from ..engine import fit_candidates
 from ..metrics import scorer_names
+from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._private import Interval, StrOptions
 from ._stacked_search import _SHARED_DOC, _fold_rows, _StackedSearchMixin
 
@@ -48,17 +49,25 @@ class _StackedHalvingMixin(_StackedSearchMixin):
 
     def _most_resources(self) -> int:
         params = self.estimator.get_params()
-        if isinstance(self.estimator, Pipeline) and self.resource not in params:
-            name = self.estimator.steps[-1][0]
+        if self.resource not in params:
+            what = type(self.estimator).__name__
+            if isinstance(self.estimator, Pipeline):
+                name = self.estimator.steps[-1][0]
+                fix = f"name the net's, resource='{name}__{self.resource}', or use"
+            elif isinstance(self.estimator, NeuralNetClassifier | NeuralNetRegressor):
+                fix = "use resource='max_epochs' (the default) or"
+            else:
+                fix = "name an integer parameter of it, or use"
             raise ValueError(
-                f"resource={self.resource!r} is not a parameter of the Pipeline: name the "
-                f"net's, resource='{name}__{self.resource}', or use resource='n_samples'."
+                f"resource={self.resource!r} is not a parameter of {what}: {fix} "
+                "resource='n_samples' (more rows each round)."
             )
         value = params.get(self.resource)
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise ValueError(
-                f"max_resources='auto' takes the most {self.resource} from the estimator, "
-                f"whose {self.resource} is {value!r}: pass max_resources as an int."
+                f"resource={self.resource!r} needs an integer {self.resource} on the "
+                f"estimator (the most any round trains with), got {value!r}: set it, or pass "
+                "max_resources as an int."
             )
         return int(value)
 

@@ -186,6 +186,12 @@ class NeuralNetClassifier(PredictLogProbaMixin, ClassifierMixin, NeuralNetBase):
         if reset:
             classes = self.classes if classes is None else classes
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+            if classes is not None and len(self.classes_) < 2:
+                given = "classes" if self.classes is not None else "partial_fit(classes=...)"
+                raise ValueError(
+                    f"{given} must name at least 2 classes, got {np.asarray(classes).tolist()}: "
+                    "pass every label y may hold, or leave classes=None to take them from y."
+                )
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs at least 2 classes in y, got 1 class "
