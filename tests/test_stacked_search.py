@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -303,3 +303,17 @@ def test_the_search_changes_nothing_it_was_given_and_its_loop_gets_the_same_spli
     assert search.estimator is net and net.get_params(deep=False) == before
     assert search.cv is cv and search.random_state == 0
     assert search.best_estimator_.random_state is not None  # the refit was seeded
+
+
+@pytest.mark.parametrize("search", [StackedGridSearchCV, StackedRandomizedSearchCV])
+def test_a_generator_of_splits_is_taken_as_grid_search_cv_takes_it(search, iris):
+    X, y = iris
+    folds = KFold(3, shuffle=True, random_state=0)
+    space = {"lr": [1e-2, 3e-2]}
+    extra = {"n_iter": 2, "random_state": 0} if search is StackedRandomizedSearchCV else {}
+    ours = search(_net(), space, cv=folds.split(X, y), **extra).fit(X, y)
+    peer = RandomizedSearchCV if extra else GridSearchCV
+    theirs = peer(_net(), space, cv=folds.split(X, y), **extra).fit(X, y)
+    _assert_same_results(ours, theirs)
+    assert ours.n_splits_ == 3 and ours.stacked_groups_[0]["stacked"]
+    assert not isinstance(ours.cv, list)  # the parameter stays as given

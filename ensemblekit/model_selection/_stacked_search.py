@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import warnings
+from collections.abc import Iterator
 from typing import ClassVar
 
 import joblib
@@ -89,6 +90,16 @@ class _StackedSearchMixin:
         -------
         self
         """
+        if isinstance(self.cv, Iterator) and not hasattr(self.cv, "split"):
+            # Splits from a generator can be read once, and both scikit-learn's loop and
+            # the stacked training read them: a copy of the search fits on them as a list,
+            # and this one takes its fitted attributes (its parameters stay as given).
+            search = copy.copy(self)
+            search.cv = list(self.cv)
+            search._fit(X, y, groups, params)
+            given = set(self._get_param_names())
+            vars(self).update({k: v for k, v in vars(search).items() if k not in given})
+            return self
         return self._fit(X, y, groups, params)
 
     def _get_scorers(self):
