@@ -60,6 +60,17 @@ class Transposed(nn.Module):
         return (self.w @ x.T).T
 
 
+class Flat(nn.Module):
+    """One value per row, shape (n,), as skorch's regressors allow: for a regressor."""
+
+    def __init__(self, n_features, n_outputs, random_state=None):
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+
+    def forward(self, x):
+        return self.linear(x)[:, 0]
+
+
 MODULES = [Constant, Parameter, Pair, Transposed]
 
 
@@ -102,7 +113,7 @@ def test_a_classifier_predicts_plain_arrays_whatever_its_module_returns(module, 
     np.testing.assert_allclose(members, one_by_one, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [*MODULES, Flat], ids=lambda m: m.__name__)
 def test_a_regressor_predicts_plain_arrays_whatever_its_module_returns(module, regression):
     X, y = regression
     X, y = X.astype(np.float32), y.astype(np.float32)
@@ -111,6 +122,11 @@ def test_a_regressor_predicts_plain_arrays_whatever_its_module_returns(module, r
     for rows in (X, X[:1]):
         prediction = net.predict(rows)
         assert type(prediction) is np.ndarray and prediction.shape == (len(rows),)
+    if module is Flat:  # trained on the rows' own targets, not a broadcast n x n loss
+        learned = NeuralNetRegressor(**params, lr=0.05, random_state=0).set_params(max_epochs=30)
+        assert np.corrcoef(learned.fit(X, y).predict(X), y)[0, 1] > 0.9
+        stacked = DeepEnsembleRegressor(learned, n_estimators=2, random_state=0).fit(X, y)
+        assert np.corrcoef(stacked.predict(X), y)[0, 1] > 0.9
     for ensemble in (
         DeepEnsembleRegressor(NeuralNetRegressor(**params), n_estimators=3),
         BaggingRegressor(NeuralNetRegressor(**params), n_estimators=3),

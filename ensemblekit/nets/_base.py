@@ -539,6 +539,9 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
         -------
         losses : torch.Tensor of shape (batch_size,)
         """
+        flat = isinstance(y_pred, torch.Tensor) and y_pred.dim() == 1
+        if flat and y_true.dim() == 2 and y_true.shape[1] == 1:
+            y_true = y_true[:, 0]  # a module that returns one value per row: shape (n,)
         loss = self.criterion_(y_pred, y_true)
         return loss.flatten(1).mean(1) if loss.dim() > 1 else loss
 

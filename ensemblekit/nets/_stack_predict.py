@@ -179,7 +179,7 @@ class StackedPredictor:
                     out = forward(params, buffers, inputs, training=False)
                 except Exception:  # the members predict one by one, as their own nets do
                     return None
-            out = nonlinearity(prediction_tensor(out))
+            out = nonlinearity(prediction_tensor(out, ndim=3))
             if result is None:
                 result = out.new_empty((K, len(X), *out.shape[2:]))
             result[:, start : start + size] = out
@@ -209,13 +209,16 @@ def _rows_per_chunk(device: torch.device, bytes_per_row: int, n_rows: int) -> in
     return max(1, min(n_rows, budget // max(1, bytes_per_row)))
 
 
-def prediction_tensor(output) -> torch.Tensor:
+def prediction_tensor(output, ndim: int = 2) -> torch.Tensor:
     """The prediction a module's output carries, as a plain tensor: the first item of a
-    tuple, detached from autograd. A module that returns a parameter, or a view of one
-    (a constant baseline), gives a tensor that requires grad even under ``no_grad``."""
+    tuple, detached from autograd, with at least ``ndim`` dimensions (rows, outputs; and
+    members first when stacked). A module that returns a parameter, or a view of one (a
+    constant baseline), gives a tensor that requires grad even under ``no_grad``; one that
+    returns one value per row gives shape (n,), read as one output column."""
     if isinstance(output, tuple | list):
         output = output[0]
-    return output.detach()
+    output = output.detach()
+    return output.unsqueeze(-1) if output.dim() == ndim - 1 else output
 
 
 def finite_outputs(output: np.ndarray, net, *more) -> np.ndarray:
