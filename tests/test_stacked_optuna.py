@@ -210,3 +210,15 @@ def test_every_trial_failing_alike_raises_the_error_itself(digits, tmp_path):
     assert any("Every one of the 4 trials failed" in note for note in error.value.__notes__)
     assert _states(study) == ["FAIL"] * 4
     assert not hasattr(search, "cv_results_") and not hasattr(search, "study_")  # unfitted
+
+
+def test_what_optuna_search_cv_users_rely_on_is_there(digits):
+    X, y = digits
+    search = StackedOptunaSearchCV(
+        NeuralNetClassifier(**NET), SPACE, n_trials=3, batch_size=3, cv=CV, random_state=0
+    ).fit(X, y)
+    assert search.best_trial_ is search.trials_[search.best_index_]
+    assert search.best_trial_.params == search.best_params_
+    frame = search.trials_dataframe()
+    assert len(frame) == 3 and "value" in frame.columns
+    assert frame["value"].max() == pytest.approx(search.best_score_)

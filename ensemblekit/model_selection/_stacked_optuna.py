@@ -110,6 +110,9 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     best_params_ : dict
     best_score_ : float
     best_index_ : int
+    best_trial_ : optuna.trial.FrozenTrial
+        The best complete trial of this fit, as optuna-integration's ``OptunaSearchCV``
+        names it.
     best_estimator_ : estimator
         With ``refit=True``.
     n_splits_ : int
@@ -224,6 +227,7 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             "study_": study, "trials_": told, "n_splits_": len(splits),
             "cv_results_": cv_results, "best_index_": best_index, "best_params_": best_params,
             "best_score_": float(cv_results["mean_test_score"][best_index]),
+            "best_trial_": told[best_index],
         }  # fmt: skip
         if self.refit:
             best = clone(self.estimator).set_params(**best_params)
@@ -376,6 +380,23 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
             raise error
         result["error"], result["exception"] = message, error
         result["scores"] = [self.error_score] * len(result["scores"])
+
+    def trials_dataframe(self, **kwargs):
+        """The study's trials as a pandas DataFrame (``study_.trials_dataframe``), as
+        optuna-integration's ``OptunaSearchCV`` gives them.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to ``optuna.Study.trials_dataframe`` (``attrs``, ``multi_index``).
+
+        Returns
+        -------
+        trials : pandas.DataFrame
+            Every trial of the study, this fit's and any it held before.
+        """
+        check_is_fitted(self, "study_")
+        return self.study_.trials_dataframe(**kwargs)
 
     @property
     def n_features_in_(self) -> int:
