@@ -741,3 +741,10 @@ def test_the_demo_study_runs_in_quick_mode_and_writes_its_report(tmp_path):
     assert f"Report: {tmp_path / 'demo' / 'report.html'}" in result.stdout
     assert "significantly ahead" in result.stdout or "No model is" in result.stdout
     assert load_run(tmp_path / "demo").complete
+
+
+def test_progress_counts_every_analysis_the_study_declares(iris_run):
+    _, run_dir = iris_run
+    run = load_run(run_dir)
+    # Calibration is read from the folds: done once they are.
+    assert run.progress == "12 of 12 folds recorded (2 models x 6 folds), 1 of 1 analyses."

@@ -1,6 +1,7 @@
 """A run folder exported to MLflow: a parent run, a child run per model, updated in place."""
 
 import contextlib
+import re
 import shutil
 import sys
 
@@ -111,7 +112,9 @@ def test_exporting_again_updates_the_runs_it_made(run_dir, tmp_path):
 def test_the_cli_exports_and_names_the_extra(run_dir, tmp_path, monkeypatch, capsys):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     assert main(["export", str(run_dir), "--mlflow", uri, "--experiment", "mine"]) == 0
-    assert "parent run" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "parent run" in said and ". to MLflow" not in said
+    assert re.search(r"^Exported '.+' \(\d+ of \d+ folds recorded.*\) to MLflow at ", said)
     assert len(_runs(MlflowClient(tracking_uri=uri), "mine")) == 3
     monkeypatch.setitem(sys.modules, "mlflow", None)  # as if MLflow were not installed
     assert main(["export", str(run_dir), "--mlflow", uri]) == 2
@@ -210,3 +213,17 @@ def test_mlflows_own_errors_are_one_line_naming_the_uri_or_experiment(run_dir, t
     err = capsys.readouterr().err
     assert "'nosuchscheme://x/y'" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_slash_in_the_study_name_does_not_make_mlflow_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(STUDY.replace('name = "iris in mlflow"', 'name = "iris/trees"'))
+    study = Experiment.from_toml(study_file)
+    study.verbose = 0
+    study.run(tmp_path / "run")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    load_run(tmp_path / "run").to_mlflow(uri)
+    client = MlflowClient(tracking_uri=uri)
+    assert client.get_experiment_by_name("iris/trees") is None
+    assert len(_runs(client, "iris-trees")) == 3

@@ -252,7 +252,11 @@ def main(argv=None) -> int:
             print(run)
         elif args.command == "export":
             run_id = run.to_mlflow(args.mlflow, args.experiment)
-            print(f"Exported {run.status} to MLflow at {args.mlflow}: parent run {run_id}.")
+            progress = run.progress.split(";")[0].rstrip(".")
+            print(
+                f"Exported {run.study['name']!r} ({progress}) to MLflow at {args.mlflow}: "
+                f"parent run {run_id}."
+            )
         else:
             print(f"Report: {run.report(args.output)}")
         return 0

@@ -106,7 +106,9 @@ def to_mlflow(run, tracking_uri: str, experiment_name: str | None = None) -> str
     MLflow's own errors (a URI it cannot use, a deleted experiment) are raised as one
     :class:`MlflowExportError` that names the URI or the experiment."""
     mlflow = _mlflow()
-    name = experiment_name or run.study["name"]
+    # MLflow's UI reads "/" in an experiment's name as folders (its breadcrumb splits
+    # there): the study's name goes in with "-" instead; a name given is taken as it is.
+    name = experiment_name or run.study["name"].replace("/", "-")
     try:
         with _export_lock(tracking_uri, name, study_digest(run.study)):
             return _export(run, tracking_uri, name)

@@ -243,7 +243,8 @@ class RunResults:
             (``sqlite:///mlflow.db``), Databricks. The process's own MLflow settings are
             neither read nor changed.
         experiment_name : str or None, default=None
-            The MLflow experiment, created if missing; None: the study's name.
+            The MLflow experiment, created if missing; None: the study's name, a "/" in it
+            (which MLflow's UI reads as a folder) made "-".
 
         Returns
         -------
@@ -268,13 +269,15 @@ class RunResults:
     @property
     def progress(self) -> str:
         """What is recorded, of what."""
-        analyses = self.study["analysis_fingerprints"]
+        declared = self.study["analyses"]
         line = (
             f"{self.done} of {self.total} folds recorded ({len(self.models)} "
             f"model{'s' * (len(self.models) > 1)} x {self.n_folds} folds)"
         )
-        if analyses:
-            line += f", {len(self._analyses)} of {len(analyses)} analyses"
+        if declared:  # a fold analysis is done with the folds; a fitted one, when recorded
+            fitted = self.study["analysis_fingerprints"]
+            from_folds = len(set(declared) - set(fitted)) if self.done == self.total else 0
+            line += f", {len(self._analyses) + from_folds} of {len(declared)} analyses"
         return line + ("" if self.complete else "; run the study again to finish it") + "."
 
     @property
