@@ -468,3 +468,23 @@ def test_check_search_border_suggests_only_values_the_parameter_accepts(grid, be
     search = _FixedBest(pipeline, grid, {next(iter(grid)): best})
     findings = check_search_border(search, warn=False)
     assert [f.suggestion for f in findings] == ([] if suggestion is None else [suggestion])
+
+
+def test_a_table_reads_cleanly_no_negative_zero_and_p_values_in_one_style():
+    from ensemblekit.experiment._report import _fmt
+    from ensemblekit.model_selection import ComparisonTables
+
+    scores = {
+        "a": np.ones(4),
+        "b": np.array([0.6, 0.61, 0.59, 0.604]),
+        "c": np.array([1.0, 1.0, 1.0, 1.0 - 1e-9]),  # a difference that rounds to zero
+    }
+    text = str(ComparisonTables.from_scores({"accuracy": scores}, {"accuracy": (0.0, 1.0)},
+                                            n_train=80, n_test=20)["accuracy"])  # fmt: skip
+    assert "-0.0000" not in text and "+0.0000" in text
+    p_values = [line.split()[-1].rstrip("*").strip() for line in text.splitlines()[3:5]]
+    assert p_values[0].count(".") == 1 and len(p_values[0].split(".")[1]) == 3  # 0.530
+    assert "e-0" in text.splitlines()[4]  # 1.5e-05, not 1.46e-05 beside 1
+    assert _fmt(-1e-9, "+.4f") == "+0.0000" and _fmt(-1e-9, ".4f") == "0.0000"
+    assert _fmt(float("-inf"), ".4f") == "-inf" and _fmt(1.0, "p") == "1.000"
+    assert _fmt(1.46e-5, "p") == "1.5e-05"

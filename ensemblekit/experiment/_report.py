@@ -89,10 +89,17 @@ _POLICY = (
 
 
 def _fmt(value, spec: str) -> str:
-    """A number in ``spec``; anything else is refused (the run folder was checked)."""
+    """A number in ``spec``; anything else is refused (the run folder was checked). The
+    spec "p" is a p-value's: three decimals, or scientific below 0.001, so a column never
+    shows 1 beside 1.46e-05; a zero is never signed negative."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"the report shows numbers here, got {type(value).__name__}")
-    return format(value, spec)
+    if spec == "p":
+        spec = ".1e" if value < 0.001 else ".3f"
+    text = format(value, spec)
+    if text.startswith("-") and float(text) == 0:
+        text = ("+" if "+" in spec else "") + text[1:]  # "-0.0000" is "0.0000"
+    return text
 
 
 def _exact(value) -> str:

@@ -214,16 +214,31 @@ class ComparisonTable(list):
             f"{'vs best':>8s} {level + ' interval':>20s} {adjusted:>10s}",
         ]
         for r in self:
-            interval = f"[{r.ci_low:.4f}, {r.ci_high:.4f}]"
-            line = f"{r.name:{width}s} {r.mean:8.4f} {interval:>20s}"
+            interval = f"[{_num(r.ci_low, '.4f')}, {_num(r.ci_high, '.4f')}]"
+            line = f"{r.name:{width}s} {_num(r.mean, '.4f'):>8s} {interval:>20s}"
             if r is self[0]:
                 lines.append(f"{line}  {'best':>8s}")
                 continue
             mark = " *" if r.significant else ""
-            interval = f"[{r.diff_low:+.4f}, {r.diff_high:+.4f}]"
-            lines.append(f"{line}  {r.diff:+8.4f} {interval:>20s} {r.pvalue_adjusted:10.3g}{mark}")
+            interval = f"[{_num(r.diff_low, '+.4f')}, {_num(r.diff_high, '+.4f')}]"
+            diff, p = _num(r.diff, "+.4f"), _pvalue(r.pvalue_adjusted)
+            lines.append(f"{line}  {diff:>8s} {interval:>20s} {p:>10s}{mark}")
         lines.append(textwrap.fill(self.summary, width=88, break_on_hyphens=False))
         return "\n".join(lines)
+
+
+def _num(value: float, spec: str) -> str:
+    """``value`` in ``spec``, a zero never signed negative ("-0.0000" is "0.0000")."""
+    text = format(value, spec)
+    if text.startswith("-") and float(text) == 0:
+        text = ("+" if "+" in spec else "") + text[1:]
+    return text
+
+
+def _pvalue(value: float) -> str:
+    """A p-value in one style down a column: three decimals, or two significant digits in
+    scientific notation below 0.001 (1.000 beside 1.5e-05, never 1 beside 1.46e-05)."""
+    return f"{value:.3f}" if not value < 0.001 else f"{value:.1e}"
 
 
 class ComparisonTables(dict):
