@@ -384,6 +384,7 @@ def test_get_params_lists_the_default_module_parameters_as_a_search_takes_them(d
         "module__activation": "relu",
         "module__dropout": 0.0,
         "module__batch_norm": False,
+        "module__depth": None,
     }  # n_features, n_outputs and random_state come from the fit
     assert "module__hidden_units" not in net.get_params(deep=False)  # clone: as given
     assert NeuralNetClassifier(module__dropout=0.3).get_params()["module__dropout"] == 0.3

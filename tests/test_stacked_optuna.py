@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -222,3 +223,18 @@ def test_what_optuna_search_cv_users_rely_on_is_there(digits):
     frame = search.trials_dataframe()
     assert len(frame) == 3 and "value" in frame.columns
     assert frame["value"].max() == pytest.approx(search.best_score_)
+
+
+def test_widths_and_depths_search_as_integers_without_a_warning(digits):
+    D = optuna.distributions
+    space = {
+        "module__hidden_units": D.IntDistribution(8, 32, log=True),
+        "module__depth": D.IntDistribution(1, 2),
+    }
+    X, y = digits  # warnings are errors here: Optuna's about tuples would fail the test
+    search = StackedOptunaSearchCV(
+        NeuralNetClassifier(**NET), space, n_trials=3, batch_size=3, cv=CV, random_state=0
+    ).fit(X, y)
+    best, layers = search.best_params_, search.best_estimator_.module_.layers
+    widths = [m.out_features for m in layers if isinstance(m, torch.nn.Linear)][:-1]
+    assert widths == [best["module__hidden_units"]] * best["module__depth"]

@@ -72,6 +72,11 @@ class MLP(nn.Module):
         Dropout probability after each hidden activation, in [0, 1).
     batch_norm : bool, default=False
         Insert ``BatchNorm1d`` after each hidden linear layer.
+    depth : int or None, default=None
+        The number of hidden layers, each ``hidden_units`` wide (an int): a search over
+        widths and depths as two integers (``module__hidden_units`` and
+        ``module__depth``), which Optuna samples without warnings where tuples warn. None
+        takes ``hidden_units`` as it is.
     random_state : int or None, default=None
         Seed of the weight initialisation and dropout masks. ``None`` draws a seed from
         torch's global generator.
@@ -106,11 +111,12 @@ class MLP(nn.Module):
         activation: str | Callable[[], nn.Module] = "relu",
         dropout: float = 0.0,
         batch_norm: bool = False,
+        depth: int | None = None,
         random_state: int | None = None,
     ):
         super().__init__()
         _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout)
-        hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
+        hidden_units = _layer_widths(hidden_units, depth)
         if random_state is None:
             random_state = int(torch.randint(_MAX_SEED, ()).item())
         self.seed = int(random_state)
@@ -159,6 +165,20 @@ class MLP(nn.Module):
         state = self.__dict__.copy()
         state["_generators"] = {}
         return state
+
+
+def _layer_widths(hidden_units, depth) -> tuple[int, ...]:
+    """The hidden layers' widths: ``hidden_units`` as given, or one width ``depth`` times."""
+    if depth is None:
+        return (hidden_units,) if isinstance(hidden_units, Integral) else tuple(hidden_units)
+    if isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 0:
+        raise ValueError(f"depth must be None or an integer >= 0, got {depth!r}.")
+    if not isinstance(hidden_units, Integral):
+        raise ValueError(
+            f"depth={depth} repeats one width: give hidden_units as an int (the width of "
+            f"each layer), got {hidden_units!r}."
+        )
+    return (int(hidden_units),) * int(depth)
 
 
 def _check_mlp_args(n_features, n_outputs, hidden_units, activation, dropout) -> None:
