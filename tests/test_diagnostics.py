@@ -245,6 +245,10 @@ _SHUFFLED = np.random.RandomState(0).permutation
             {"module__hidden_units": (1,)}, "iris", "overfit_small_subset",
             "raise module__hidden_units",
         ),
+        (
+            {"module__hidden_units": 1, "module__depth": 1}, "iris", "overfit_small_subset",
+            "module__hidden_units=(1,)); raise module__hidden_units",
+        ),
         ({}, "iris x 100", "initial_loss", "StandardScaler"),
         ({}, "digits, labels shuffled", "labels_carry_signal", "how X and y were joined"),
         (
@@ -256,7 +260,7 @@ _SHUFFLED = np.random.RandomState(0).permutation
     ],
     ids=[
         "lr 1e-7", "Adam lr 10 (overfit)", "Adam lr 10 (decay)", "SGD lr 50",
-        "hidden_units (1,)", "X x 100", "shuffled labels, subset 20",
+        "hidden_units (1,)", "hidden_units 1, depth 1", "X x 100", "shuffled labels, subset 20",
         "shuffled labels, subset 1000", "identical rows", "dead ReLUs",
     ],
 )  # fmt: skip
@@ -280,6 +284,9 @@ def test_each_planted_fault_fails_its_check_and_names_the_setting(
     assert not report.ok
     assert report[check].status == "fail", report[check]
     assert advice in report[check].advice
+    exploded = report[check].advice.startswith("the loss exploded")
+    if check == "overfit_small_subset" and exploded:  # the peak, not a loss near 0
+        assert report[check].value > 1.0, report[check]
 
 
 def test_labels_carry_signal_cannot_judge_too_few_rows(iris):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import torch
 from sklearn.base import clone, is_classifier
@@ -154,6 +156,8 @@ def _overfit(
     goal = 1.0 if is_classifier(net) else 0.99
     advice = _why_not_fitted(small, net.lr, losses, fit, goal, reference, start, X[rows], y[rows])
     status = "pass" if advice is None else "fail"
+    if advice is not None and advice.startswith("the loss exploded"):
+        value = float(np.max(losses))  # the number that failed it, not a loss that came back
     if advice is None:
         advice = "the net can fit a small subset exactly, as it should"
     elif advice.startswith("nearly"):
@@ -193,6 +197,8 @@ def _why_not_fitted(small, lr, losses, fit, goal, reference, start, X, y) -> str
             "or shuffled apart) or for duplicated rows"
         )
     hidden = small.get_params().get("module__hidden_units")
+    if isinstance(hidden, Integral):  # one width, module__depth layers of it
+        hidden = (hidden,) * (small.get_params().get("module__depth") or 1)
     n_params = sum(p.numel() for p in small.module_.parameters())
     n_outputs = len(small.classes_) if is_classifier(small) else 1
     if n_params < len(X) or (hidden is not None and min(hidden, default=n_outputs) < n_outputs):
