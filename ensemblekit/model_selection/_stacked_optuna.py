@@ -10,7 +10,6 @@ slots freed, and is told PRUNED. A trial that trains to the end is told its CV s
 from __future__ import annotations
 
 import contextlib
-import itertools
 import time
 from collections import defaultdict
 from copy import deepcopy
@@ -31,7 +30,7 @@ from ..metrics import check_scoring
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
 from ..utils._fit_warnings import warn_user
 from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
-from ._stacked_search import _fold_rows, _net_params
+from ._stacked_search import _fold_rows, _net_params, by_steps, folds_in_a_row
 
 
 def _optuna():
@@ -490,14 +489,9 @@ def _fold_data(estimator, X, y, splits, trials) -> list[_Part]:
         tests = _fold_rows(X, y, splits, part=1)
         return [_Part(list(range(len(trials))), estimator, X, y, splits, tests, candidates)]
     name, net = estimator.steps[-1]
-    prefix = f"{name}__"
-    candidates = [_net_params(trial.params, prefix) for trial in trials]
-    by_steps: dict[str, tuple[dict, list[int]]] = {}
-    for t, trial in enumerate(trials):
-        steps = {k: v for k, v in sorted(trial.params.items()) if not k.startswith(prefix)}
-        by_steps.setdefault(repr(steps), (steps, []))[1].append(t)
+    candidates = [_net_params(trial.params, f"{name}__") for trial in trials]
     parts = []
-    for steps, group in by_steps.values():
+    for steps, group in by_steps(estimator, [trial.params for trial in trials]):
         before, train, tests = clone(estimator).set_params(**steps)[:-1], [], []
         for fit_rows, test_rows in zip(
             _fold_rows(X, y, splits), _fold_rows(X, y, splits, 1), strict=True
@@ -505,12 +499,7 @@ def _fold_data(estimator, X, y, splits, trials) -> list[_Part]:
             fold = clone(before)
             train.append((_dense(fold.fit_transform(*fit_rows)), fit_rows[1]))
             tests.append((_dense(fold.transform(test_rows[0])), test_rows[1]))
-        ends = np.cumsum([0, *(len(rows) for _, rows in train)])
-        fit_splits = [
-            (np.arange(a, b), np.array([], dtype=int)) for a, b in itertools.pairwise(ends)
-        ]
-        X_all = np.concatenate([rows for rows, _ in train])
-        y_all = np.concatenate([np.asarray(target) for _, target in train])
+        X_all, y_all, fit_splits = folds_in_a_row(train)
         parts.append(_Part(group, net, X_all, y_all, fit_splits, tests, candidates))
     return parts
 

@@ -212,12 +212,8 @@ class _StackedSearchMixin:
         fold's part). Each member waits for the loop's fit of its Pipeline, whose net gets
         the same transformed rows: the loop's steps fit as these did."""
         name, net = self.estimator.steps[-1]
-        prefix = f"{name}__"
-        by_steps: dict[str, tuple[dict, list[int]]] = {}
-        for c, candidate in enumerate(candidates):
-            steps = {k: v for k, v in sorted(candidate.items()) if not k.startswith(prefix)}
-            by_steps.setdefault(repr(steps), (steps, []))[1].append(c)
-        for steps, group in by_steps.values():
+        nets = [_net_params(candidate, f"{name}__") for candidate in candidates]
+        for steps, group in by_steps(self.estimator, candidates):
             if name in steps:  # the candidates replace the net: the loop fits them
                 self._fitted_alone(f"{len(group)} candidates set the step {name!r} itself")
                 continue
@@ -234,28 +230,19 @@ class _StackedSearchMixin:
                     f"the steps before the net give sparse rows ({steps or 'as set'})"
                 )
                 continue
-            X_all = np.concatenate([np.asarray(Xt) for Xt, _ in parts])
-            y_all = np.concatenate([np.asarray(yt) for _, yt in parts])
-            ends = np.cumsum([0, *(len(yt) for _, yt in parts)])
-            no_rows = np.array([], dtype=int)
-            fold_splits = [(np.arange(a, b), no_rows) for a, b in itertools.pairwise(ends)]
-            nets = [
-                {
-                    k.removeprefix(prefix): v
-                    for k, v in candidates[c].items()
-                    if k.startswith(prefix)
-                }
-                for c in group
-            ]
+            X_all, y_all, fold_splits = folds_in_a_row(parts)
             fits = fit_candidates(
-                net, X_all, y_all, nets, fold_splits, seeds, n_jobs=self.n_jobs,
+                net, X_all, y_all, nets, fold_splits, seeds, which=group, n_jobs=self.n_jobs,
                 verbose=self.verbose, say=self._say,
             )  # fmt: skip
             for record in fits.groups:
-                record["params"] = {**steps, **{prefix + k: v for k, v in record["params"].items()}}
+                record["params"] = {
+                    **steps,
+                    **{f"{name}__{k}": v for k, v in record["params"].items()},
+                }
             self.stacked_groups_ += fits.groups
-            for (i, fold), member in fits.members.items():
-                waiting.add(nets[i], *parts[fold], member)
+            for (c, fold), member in fits.members.items():
+                waiting.add(nets[c], *parts[fold], member)
 
     def _search_rounds(self, evaluate, fold_seeds, random_state, context):
         """Hand ``evaluate`` the candidates (grid and random search: all at once)."""
@@ -305,6 +292,28 @@ class _StackedSearchMixin:
     def _say(self, message: str) -> None:
         if self.verbose:
             print(f"{type(self).__name__}: {message}")
+
+
+def by_steps(pipeline, candidates) -> list[tuple[dict, list[int]]]:
+    """A Pipeline's candidates grouped by their settings of the steps before the net
+    (each group's steps fit once per fold), in order of first appearance."""
+    prefix = f"{pipeline.steps[-1][0]}__"
+    groups: dict[str, tuple[dict, list[int]]] = {}
+    for c, candidate in enumerate(candidates):
+        steps = {k: v for k, v in sorted(candidate.items()) if not k.startswith(prefix)}
+        groups.setdefault(repr(steps), (steps, []))[1].append(c)
+    return list(groups.values())
+
+
+def folds_in_a_row(parts: list) -> tuple:
+    """The folds' transformed training rows ``(Xt, yt)`` one after another, as ``X, y``
+    and the splits that give each fold its part (no test rows: members are scored on
+    rows of their own)."""
+    ends = np.cumsum([0, *(len(yt) for _, yt in parts)])
+    no_rows = np.array([], dtype=int)
+    splits = [(np.arange(a, b), no_rows) for a, b in itertools.pairwise(ends)]
+    X_all = np.concatenate([np.asarray(Xt) for Xt, _ in parts])
+    return X_all, np.concatenate([np.asarray(yt) for _, yt in parts]), splits
 
 
 def _net_params(candidate: dict, prefix: str) -> dict:
