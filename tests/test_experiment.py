@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.dummy import DummyClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -748,3 +750,20 @@ def test_progress_counts_every_analysis_the_study_declares(iris_run):
     run = load_run(run_dir)
     # Calibration is read from the folds: done once they are.
     assert run.progress == "12 of 12 folds recorded (2 models x 6 folds), 1 of 1 analyses."
+
+
+def test_the_command_line_names_the_model_a_warning_is_about(tmp_path, capsys):
+    study = _write(
+        tmp_path,
+        'name = "nets"\nrandom_state = 0\n[data]\ndataset = "iris"\n[cv]\nn_splits = 3\n'
+        '[models.short_net]\nclass = "ensemblekit.nets.NeuralNetClassifier"\nmax_epochs = 2\n',
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ConvergenceWarning)  # this module ignores it
+        assert main(["run", str(study), "--out", str(tmp_path / "run"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("ConvergenceWarning") == 1, err  # one per model and call
+    assert err.startswith(
+        "ConvergenceWarning: 'short_net' (NeuralNetClassifier): 6 of 6 folds gave this warning"
+    )
+    assert "sys.exit" not in err and ".py:" not in err  # no line of the program

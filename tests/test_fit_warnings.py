@@ -11,10 +11,18 @@ import pytest
 import torch
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ensemblekit.ensemble import AdaBoostClassifier, DeepEnsembleClassifier
+from ensemblekit.ensemble import (
+    AdaBoostClassifier,
+    BaggingClassifier,
+    CVEnsembleClassifier,
+    DeepEnsembleClassifier,
+)
+from ensemblekit.model_selection import StackedGridSearchCV, compare_models
 from ensemblekit.nets import DivergenceWarning, NeuralNetClassifier, NeuralNetRegressor
+from ensemblekit.nets._base import _copies
 from ensemblekit.nets._watch import still_improving
 
 
@@ -133,7 +141,10 @@ def test_an_ensemble_gives_one_counted_warning_whichever_engine(iris, engine):
     )
     caught = _caught(lambda: ensemble.fit(X, y))
     assert [c for c, _ in caught] == [ConvergenceWarning]
-    assert caught[0][1].startswith("4 of 4 members; the first: NeuralNetClassifier ran all")
+    assert caught[0][1].startswith(
+        "DeepEnsembleClassifier: 4 of 4 members gave this warning; the first: "
+        "NeuralNetClassifier ran all"
+    )
 
 
 def test_an_ensemble_counts_the_members_that_diverged(iris):
@@ -145,7 +156,7 @@ def test_an_ensemble_counts_the_members_that_diverged(iris):
     categories = [c for c, _ in caught]
     assert categories.count(DivergenceWarning) == 1
     message = next(m for c, m in caught if c is DivergenceWarning)
-    assert re.match(r"[1-3] of 3 members", message)
+    assert re.match(r"DeepEnsembleClassifier: [1-3] of 3 members", message)
 
 
 def test_a_booster_gives_one_counted_warning_per_fit_not_per_stage(iris):
@@ -154,4 +165,78 @@ def test_a_booster_gives_one_counted_warning_per_fit_not_per_stage(iris):
     caught = _caught(lambda: booster.fit(X, y))
     assert [c for c, _ in caught] == [ConvergenceWarning]
     n = len(booster.estimators_)
-    assert re.match(rf"{n} of {n} members; the first: NeuralNetClassifier", caught[0][1])
+    assert caught[0][1].startswith(
+        f"AdaBoostClassifier: {n} of {n} members gave this warning; the first: NeuralNetClassifier"
+    )
+
+
+def _recorded(fit):
+    """The warnings ``fit()`` gives, as recorded (with the file and line they point at)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit()
+    return caught
+
+
+def test_an_ensemble_of_ensembles_says_it_once_without_nesting(iris):
+    X, y = iris
+    bag = BaggingClassifier(NeuralNetClassifier(max_epochs=3), n_estimators=3, random_state=0)
+    cv = CVEnsembleClassifier(bag, cv=2, random_state=0, n_jobs=2)
+    caught = _recorded(lambda: cv.fit(X, y))
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    message = str(caught[0].message)
+    assert message.startswith("CVEnsembleClassifier: ") and "NeuralNetClassifier ran all" in message
+    assert message.count("gave this warning") == 1, message  # not "2 of 2: 3 of 3: ..."
+    assert caught[0].filename == __file__  # from workers too, the user's line
+
+
+def test_a_comparison_names_each_model_once_per_call(iris):
+    X, y = iris
+    models = {
+        "scaled net": make_pipeline(StandardScaler(), NeuralNetClassifier(max_epochs=3)),
+        "bag": BaggingClassifier(NeuralNetClassifier(max_epochs=3), n_estimators=2),
+    }
+    caught = _recorded(lambda: compare_models(models, X, y, cv=3, random_state=0, n_jobs=2))
+    messages = sorted(str(w.message) for w in caught if w.category is ConvergenceWarning)
+    assert len(messages) == 2
+    assert messages[0].startswith("'bag' (BaggingClassifier): 3 of 3 folds gave this warning")
+    assert messages[1].startswith(
+        "'scaled net' (Pipeline(StandardScaler, NeuralNetClassifier)): 3 of 3 folds gave"
+    )
+    assert {w.filename for w in caught} == {__file__}
+
+
+def test_a_search_gives_one_warning_for_its_candidates_and_refit(iris):
+    X, y = iris
+    search = StackedGridSearchCV(NeuralNetClassifier(max_epochs=3), {"lr": [0.01, 0.02]}, cv=2)
+    caught = _recorded(lambda: search.fit(X, y))
+    assert [str(w.message)[:51] for w in caught] == [
+        "StackedGridSearchCV: 5 of 5 fits gave this warning;"
+    ]
+
+
+def test_a_net_that_early_stops_is_told_the_settings_that_apply(iris):
+    X, y = iris
+    net = NeuralNetClassifier(max_epochs=3, early_stopping=True, random_state=0)
+    (message,) = [m for c, m in _caught(lambda: net.fit(X, y)) if c is ConvergenceWarning]
+    assert "validation loss" in message and "tol=0.01" in message
+    assert "set early_stopping=True" not in message
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one epoch
+def test_copies_of_a_row_fall_on_one_side_of_the_early_stopping_split(iris):
+    """A bootstrap draws rows more than once: a copy on each side would make the
+    validation loss a training loss, and early stopping would never stop."""
+    X, y = iris
+    rows = np.random.RandomState(0).choice(len(X), len(X))
+    net = NeuralNetClassifier(early_stopping=True, random_state=0)
+    net.set_params(max_epochs=1).fit(X, y)  # draws the split's seed
+    labels = _copies(X[rows])
+    train, valid = net._split_positions(len(rows), y[rows], copies=labels)
+    assert len(valid) and not set(labels[train]) & set(labels[valid])
+    assert len(valid) / len(rows) == pytest.approx(0.1, abs=0.05)
+    # The same groups whether the net gets the rows' values or their positions in X.
+    relabel = lambda v: np.unique(v, return_inverse=True)[1].ravel()  # noqa: E731
+    assert np.array_equal(relabel(_copies(X, rows)), labels)
+    assert len(np.unique(_copies(X))) == 149  # iris holds one row twice
+    assert _copies(np.arange(12.0).reshape(4, 3)) is None  # distinct rows: the plain split

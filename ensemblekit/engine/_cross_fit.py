@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..metrics import check_scoring
+from ..utils._fit_warnings import warnings_of
 from ..utils._proba import align_proba
 from ..utils._random import draw_seeds
 from ._members import MemberPlan, fit_members
@@ -102,10 +103,11 @@ def cross_fit(
             if on_fold is not None:
                 on_fold(folds[i], member, raw[i])
 
-    members = fit_members(
-        estimator, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset", engine=engine,
-        fit_params=fit_params, on_fitted=None if on_fold is None else score,
-    )  # fmt: skip
+    with warnings_of(noun="folds"):  # one warning per kind, its fits counted as folds
+        members = fit_members(
+            estimator, X, y, plans, n_jobs=n_jobs, verbose=verbose, reseed="unset",
+            engine=engine, fit_params=fit_params, on_fitted=None if on_fold is None else score,
+        )  # fmt: skip
     if on_fold is None:
         score(range(len(members)), members)
     splits = [splits[fold] for fold in folds]

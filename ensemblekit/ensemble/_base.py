@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine import MemberPlan, fit_members
 from ..nets import NeuralNetClassifier, NeuralNetRegressor, StackedPredictor
-from ..utils._fit_warnings import warn_user
+from ..utils._fit_warnings import warn_user, warnings_of
 from ..utils._mixins import PredictLogProbaMixin
 from ..utils._private import HasMethods, Hidden, Interval, RealNotInt, StrOptions
 from ..utils._proba import align_proba
@@ -198,10 +198,11 @@ class MemberEnsembleMixin(TemplateMixin, MembersMixin, MetaEstimatorMixin):
         template = self._template()
         self._check_template(template)
         try:
-            new = fit_members(
-                self._member_template(template), X, y, plans, n_jobs=self.n_jobs,
-                verbose=self.verbose, engine=self.engine, fit_params=fit_params,
-            )  # fmt: skip
+            with warnings_of(type(self).__name__):
+                new = fit_members(
+                    self._member_template(template), X, y, plans, n_jobs=self.n_jobs,
+                    verbose=self.verbose, engine=self.engine, fit_params=fit_params,
+                )  # fmt: skip
         except ValueError as error:
             self._explain_failure(template, y, plans, error)
             raise

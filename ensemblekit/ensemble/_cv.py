@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import check_cv
 
 from ..engine import MemberPlan, cross_fit, fit_members
+from ..utils._fit_warnings import warnings_of
 from ..utils._mixins import all_or_nothing
 from ..utils._proba import align_proba
 from ..utils._random import draw_seeds
@@ -114,16 +115,19 @@ class _BaseCVEnsemble(MemberEnsembleMixin, BaseEstimator):
         self._check_template(template)
         fold_seed, refit_seed = draw_seeds(self.random_state, 2)
         n_classes = len(self.classes_) if self._is_classifier() else None
-        self.estimators_, self.cv_scores_, self.oof_predictions_ = cross_fit(
-            template, X, y, self.splits_, sample_weight=sample_weight, scoring=self.scoring,
-            n_jobs=self.n_jobs, verbose=self.verbose, random_state=int(fold_seed),
-            n_classes=n_classes, engine=self.engine, fit_params=fit_params,
-        )  # fmt: skip
-        if self.refit:
-            self.refit_estimator_ = fit_members(
-                template, X, y, [MemberPlan(int(refit_seed), sample_weight=sample_weight)],
-                reseed="unset", engine=self.engine, fit_params=fit_params,
-            )[0]  # fmt: skip
+        with warnings_of(type(self).__name__):  # folds and refit: one warning per kind
+            self.estimators_, self.cv_scores_, self.oof_predictions_ = cross_fit(
+                template, X, y, self.splits_, sample_weight=sample_weight,
+                scoring=self.scoring, n_jobs=self.n_jobs, verbose=self.verbose,
+                random_state=int(fold_seed), n_classes=n_classes, engine=self.engine,
+                fit_params=fit_params,
+            )  # fmt: skip
+            if self.refit:
+                plan = MemberPlan(int(refit_seed), sample_weight=sample_weight)
+                self.refit_estimator_ = fit_members(
+                    template, X, y, [plan], reseed="unset", engine=self.engine,
+                    fit_params=fit_params,
+                )[0]  # fmt: skip
         return self
 
     def _check_splits(self, y) -> None:

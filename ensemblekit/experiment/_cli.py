@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import warnings
 
 _DESCRIPTION = """\
 Run a study described in a TOML file: several models scored on the same cross-validation
@@ -238,12 +239,25 @@ def _run(args) -> int:
 
 def main(argv=None) -> int:
     """The ``ensemblekit`` command line; returns its exit status."""
+    args = _parser().parse_args(argv)
+    # A warning names what it is about (the model, the fold), not a line of this program.
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from tqdm import tqdm  # above a progress bar, if one is drawn
+
+    tqdm.write(f"{category.__name__}: {message}", file=file or sys.stderr)
+
+
+def _main(args) -> int:
     from ._checker import StudyError
     from ._kit import RunFolderError
     from ._mlflow import MlflowExportError
     from ._records import load_run
 
-    args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args)

@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from ..engine import cross_fit
 from ..metrics import score_limits
+from ..utils._fit_warnings import warnings_of
 from ..utils._proba import align_proba
 from ..utils._random import draw_seeds
 from ._analyses import FITTED
@@ -412,11 +413,12 @@ class Experiment:
                     bar.update(1)
 
                 # Fold f's seed is draw_seeds(random_state, k)[f], as meta["seeds"] records.
-                cross_fit(
-                    model, self._X, self._y, self._splits, scoring=dict(self._scorers),
-                    n_jobs=self.n_jobs, random_state=self.random_state, engine=self.engine,
-                    predictions=False, folds=pending, on_fold=save,
-                )  # fmt: skip
+                with warnings_of(label=repr(name)):
+                    cross_fit(
+                        model, self._X, self._y, self._splits, scoring=dict(self._scorers),
+                        n_jobs=self.n_jobs, random_state=self.random_state,
+                        engine=self.engine, predictions=False, folds=pending, on_fold=save,
+                    )  # fmt: skip
 
     def _fold_record(self, name, fold, member, scores, meta) -> dict:
         train, test = self._splits[fold]
@@ -445,7 +447,8 @@ class Experiment:
             if self.verbose:
                 print(f"{self.name}: {kind} of {settings['model']!r}", file=sys.stderr)
             split = self._holdout(settings["test_size"])
-            result, extra = FITTED[kind].run(self, settings, split, fitted)
+            with warnings_of(label=f"{kind} of {settings['model']!r}"):
+                result, extra = FITTED[kind].run(self, settings, split, fitted)
             folder.write(
                 analysis_path(kind),
                 {

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, clone, is_classifier, is_regressor
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
+from ..utils._fit_warnings import warnings_of
 from ..utils._proba import align_proba, clip_proba
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._results import ArrayFieldsEqual
@@ -398,17 +399,18 @@ def bias_variance_decomp(
         MemberPlan(int(seed), rows=r)
         for seed, r in zip(draw_seeds(rng, len(rows)), rows, strict=True)
     ]
-    members = fit_members(
-        estimator,
-        X_all,
-        y_all,
-        plans,
-        n_jobs=n_jobs,
-        verbose=verbose,
-        reseed="unset",
-        engine=engine,
-        fit_params=fit_params,
-    )
+    with warnings_of(noun="rounds"):
+        members = fit_members(
+            estimator,
+            X_all,
+            y_all,
+            plans,
+            n_jobs=n_jobs,
+            verbose=verbose,
+            reseed="unset",
+            engine=engine,
+            fit_params=fit_params,
+        )
 
     if loss == "log_loss":
         predictions = np.stack(

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
 from ..engine import MemberPlan, fit_members
+from ..utils._fit_warnings import warnings_of
 from ..utils._proba import clip_proba
 from ..utils._random import check_random_state, draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
@@ -321,10 +322,12 @@ def bootstrap_score(
     plans = [MemberPlan(int(s), rows=r) for s, r in zip(seeds, rows, strict=False)]
     # reseed="unset": a learner the user seeded keeps its seed in every round and in the
     # full model (as in mlxtend); an unseeded one gets a seed of its own per round.
-    members = fit_members(
-        estimator, X, y, [*plans, MemberPlan(int(seeds[-1]))], n_jobs=n_jobs, verbose=verbose,
-        reseed="unset", fit_params=routed_fit_params("bootstrap_score", estimator, params),
-    )  # fmt: skip
+    with warnings_of(noun="fits (rounds and the full model)"):
+        members = fit_members(
+            estimator, X, y, [*plans, MemberPlan(int(seeds[-1]))], n_jobs=n_jobs,
+            verbose=verbose, reseed="unset",
+            fit_params=routed_fit_params("bootstrap_score", estimator, params),
+        )  # fmt: skip
     full = members.pop()
 
     losses = np.full((len(rows), n), np.nan)

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, colum
 
 from ..engine import cross_fit
 from ..metrics import check_scoring, score_limits, scorer_names
+from ..utils._fit_warnings import warnings_of
 from ..utils._random import draw_seeds
 from ..utils._routing import PARAMS_DOC, fill_doc, routed_fit_params
 from ._comparison_table import ComparisonTable, ComparisonTables
@@ -187,13 +188,13 @@ def compare_models(
     }
     n_test = float(np.mean([len(test) for _, test in splits]))
     n_train = float(np.mean([len(train) for train, _ in splits]))
-    scores = {
-        name: cross_fit(
-            est, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state,
-            engine=engine, fit_params=fit_params[name], predictions=False,
-        )[1]
-        for name, est in estimators.items()
-    }  # fmt: skip
+    scores = {}
+    for name, est in estimators.items():
+        with warnings_of(label=repr(name)):  # its fit warnings name the model
+            scores[name] = cross_fit(
+                est, X, y, splits, scoring=scoring, n_jobs=n_jobs, random_state=random_state,
+                engine=engine, fit_params=fit_params[name], predictions=False,
+            )[1]  # fmt: skip
     by_scorer = (
         {_scoring_label(scoring, first): scores}
         if names is None

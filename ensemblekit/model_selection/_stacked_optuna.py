@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..engine import fit_candidates
 from ..metrics import check_scoring
 from ..nets import NeuralNetClassifier, NeuralNetRegressor
-from ..utils._fit_warnings import warn_user
+from ..utils._fit_warnings import warn_user, warnings_of
 from ..utils._random import MAX_SEED, check_random_state, draw_seeds, set_random_states
 from ._stacked_search import _fold_rows, _net_params, by_steps, folds_in_a_row
 
@@ -172,6 +172,10 @@ class StackedOptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
+        with warnings_of(type(self).__name__, noun="fits"):  # one per kind, refit included
+            return self._fit(X, y, groups)
+
+    def _fit(self, X, y, groups):
         optuna = _optuna()
         self._check_params(optuna)
         if not isinstance(self.estimator, Pipeline):  # a Pipeline's steps take X as it is

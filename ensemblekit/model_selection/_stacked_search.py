@@ -32,6 +32,7 @@ from sklearn.utils import check_X_y, indexable
 from ..engine import fit_candidates, shared_params
 from ..metrics import resolve_scoring, scorer_names
 from ..nets import NeuralNetClassifier, NeuralNetRegressor, prefitted
+from ..utils._fit_warnings import warnings_of
 from ..utils._private import StrOptions, _safe_indexing
 from ..utils._random import check_random_state, draw_seeds
 
@@ -90,17 +91,18 @@ class _StackedSearchMixin:
         -------
         self
         """
-        if isinstance(self.cv, Iterator) and not hasattr(self.cv, "split"):
+        with warnings_of(type(self).__name__, noun="fits"):  # one per kind, refit included
+            if not (isinstance(self.cv, Iterator) and not hasattr(self.cv, "split")):
+                return self._fit(X, y, groups, params)
             # Splits from a generator can be read once, and both scikit-learn's loop and
             # the stacked training read them: a copy of the search fits on them as a list,
             # and this one takes its fitted attributes (its parameters stay as given).
             search = copy.copy(self)
             search.cv = list(self.cv)
             search._fit(X, y, groups, params)
-            given = set(self._get_param_names())
-            vars(self).update({k: v for k, v in vars(search).items() if k not in given})
-            return self
-        return self._fit(X, y, groups, params)
+        given = set(self._get_param_names())
+        vars(self).update({k: v for k, v in vars(search).items() if k not in given})
+        return self
 
     def _get_scorers(self):
         """scikit-learn's scorers of ``scoring``, this package's scorer names included

@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -232,7 +233,7 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
             weight_val = self._prepare_weights(y_val, plan.sample_weight_val, y_fit=y_fit)
             valid = _Rows(np.asarray(plan.valid_rows), y_val, weight_val)
         elif self.early_stopping:
-            positions = self._split_positions(len(rows), y_fit)
+            positions = self._split_positions(len(rows), y_fit, copies=_copies(X, plan.rows))
             train, valid = train.take(positions[0]), train.take(positions[1])
         features = None if plan.features is None else np.asarray(plan.features)
         return MemberRows(train, valid, features), torch_seed
@@ -430,18 +431,34 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
             return X, None
         if getattr(self, "_valid_set", None) is not None:
             return X, self._valid_set
-        train, valid = self._split_positions(len(X), None if X.y is None else X.y.cpu().numpy())
+        y = None if X.y is None else X.y.cpu().numpy()
+        copies = _copies(X.X.cpu().numpy()) if isinstance(X.X, torch.Tensor) else None
+        train, valid = self._split_positions(len(X), y, copies=copies)
         return X.subset(train), X.subset(valid)
 
-    def _split_positions(self, n: int, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted training and validation positions of the early-stopping split."""
-        train, valid = train_test_split(
-            np.arange(n),
+    def _split_positions(
+        self, n: int, y: np.ndarray | None, copies: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted training and validation positions of the early-stopping split. Rows
+        that are copies of one row (``copies[i]``: which, as a bootstrap draws them) fall
+        on the same side: a copy in each would make the validation loss a training loss."""
+        if copies is None:
+            train, valid = train_test_split(
+                np.arange(n),
+                test_size=self.validation_fraction,
+                random_state=self._seeds["split"],
+                stratify=self._stratify_split(y),
+            )
+            return np.sort(train), np.sort(valid)
+        firsts = np.unique(copies, return_index=True)[1]
+        _, valid_rows = train_test_split(
+            copies[firsts],
             test_size=self.validation_fraction,
             random_state=self._seeds["split"],
-            stratify=self._stratify_split(y),
+            stratify=self._stratify_split(None if y is None else y[firsts]),
         )
-        return np.sort(train), np.sort(valid)
+        in_valid = np.isin(copies, valid_rows)
+        return np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
 
     def get_dataset(self, X, y=None):
         if isinstance(X, _ArrayData):
@@ -647,3 +664,16 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
 
     def __sklearn_is_fitted__(self) -> bool:
         return bool(self.initialized_) and hasattr(self, "n_features_in_")
+
+
+def _copies(X, rows=None) -> np.ndarray | None:
+    """A label per training row (``X[rows]``, or X), equal for rows of equal values, as a
+    bootstrap draws them; None when every row is distinct. Labels follow the rows' values,
+    so a member trained on ``X[rows]`` and one trained on rows of X split alike."""
+    if sparse.issparse(X) or np.ndim(X) != 2 or not len(X):
+        return None
+    X = np.ascontiguousarray(X)
+    labels = np.unique(X.view(f"V{X.itemsize * X.shape[1]}"), return_inverse=True)[1].ravel()
+    if rows is not None:
+        labels = labels[np.asarray(rows)]
+    return labels if len(np.unique(labels)) < len(labels) else None

@@ -110,5 +110,10 @@ def non_convergence(net, start: int) -> str | None:
         f"{type(net).__name__} ran all max_epochs={net.max_epochs} and its {named} loss was "
         f"still improving (by more than tol={net.tol!r} of its best in the last "
         f"n_iter_no_change={net.n_iter_no_change} epochs): it has not converged. Raise "
-        "max_epochs or lr, or set early_stopping=True."
+        + (
+            "max_epochs, lr or tol (a validation loss that creeps down by hundredths of a "
+            "percent an epoch settles with tol=0.01 or some weight decay)."
+            if net.early_stopping
+            else "max_epochs or lr, or set early_stopping=True."
+        )
     )
