@@ -233,7 +233,11 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
             weight_val = self._prepare_weights(y_val, plan.sample_weight_val, y_fit=y_fit)
             valid = _Rows(np.asarray(plan.valid_rows), y_val, weight_val)
         elif self.early_stopping:
-            positions = self._split_positions(len(rows), y_fit, copies=_copies(X, plan.rows))
+            positions = self._split_positions(
+                len(rows),
+                y_fit,
+                copies=_copies(X if plan.features is None else X[:, plan.features], plan.rows),
+            )
             train, valid = train.take(positions[0]), train.take(positions[1])
         features = None if plan.features is None else np.asarray(plan.features)
         return MemberRows(train, valid, features), torch_seed
