@@ -29,15 +29,16 @@ demo: $(STAMP_RUN)
 # Every example, with the extras they use (plot, imbalanced, optuna); figures in examples/figures/.
 examples: $(STAMP_RUN)
 	$(PIP) -e ".[plot,imbalanced,optuna]"
-	for script in examples/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	for script in examples/*.py; do echo "== $$script"; \
+		ENSEMBLEKIT_FIGURES=examples/figures $(PY) $$script || exit 1; done
 
 # The figures the user guide shows (docs/images/), drawn by the examples in full.
 figures: $(STAMP_RUN)
 	$(PIP) -e ".[plot,optuna]"
-	$(PY) examples/plot_diagnostics.py --figures docs/images
-	$(PY) examples/plot_stacked_search.py --figures docs/images
-	$(PY) examples/plot_halving_and_optuna.py --figures docs/images
-	$(PY) examples/plot_choosing_an_ensemble.py --figures docs/images
+	ENSEMBLEKIT_FIGURES=docs/images $(PY) examples/plot_diagnostics.py
+	ENSEMBLEKIT_FIGURES=docs/images $(PY) examples/plot_stacked_search.py
+	ENSEMBLEKIT_FIGURES=docs/images $(PY) examples/plot_halving_and_optuna.py
+	ENSEMBLEKIT_FIGURES=docs/images $(PY) examples/plot_choosing_an_ensemble.py
 	# The demo study's report, as a browser shows its top (needs Debian's chromium).
 	$(VENV)/bin/ensemblekit run examples/demo.toml --out runs/demo --report -q
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,1250 \

@@ -11,6 +11,7 @@ say so in their titles.
 import importlib
 import os
 import pkgutil
+import sys
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sphinx.pycode import ModuleAnalyzer
 import ensemblekit
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))  # the gallery's scraper, _quick_note.py
 
 project = "ensemblekit"
 author = "ensemblekit developers"
@@ -65,8 +67,10 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "within_subsection_order": "FileNameSortKey",
-    # Not the value of a script's last line (save() returns the figure's path).
+    # Not the value of a script's last line.
     "capture_repr": (),
+    # matplotlib's; a quick build's figures say so in their titles.
+    "image_scrapers": ("_quick_note.scraper",),
 }
 
 html_theme = "pydata_sphinx_theme"

@@ -8,16 +8,16 @@ interval, its difference to the best with an interval, and the p-value of that d
 variance: folds share training rows, so the plain t-test over them is too confident. A
 sentence under each table says which models the best is significantly ahead of. The figure
 shows every fold's score and each model's difference to the best. Saves
-``compare_models.png`` into the figures folder (``--figures DIR``, ``$ENSEMBLEKIT_FIGURES``
-or ``examples/figures/``).
+``compare_models.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or ``figures/``
+in the current folder).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
-from _figures import save
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import RepeatedStratifiedKFold
@@ -29,6 +29,7 @@ from ensemblekit.model_selection import compare_models
 from ensemblekit.nets import NeuralNetClassifier
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 N_JOBS = 1 if QUICK else 2  # quick mode skips the worker start-up, not the parallel code
 
 
@@ -59,7 +60,8 @@ def main():
     fig.suptitle(
         f"load_breast_cancer, {cv.get_n_splits()} folds: scores, and differences to the best"
     )
-    save(fig, "compare_models.png", dpi=110)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / "compare_models.png", dpi=110)
 
 
 if __name__ == "__main__":

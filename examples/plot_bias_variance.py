@@ -2,23 +2,23 @@
 =============================================================================
 
 Friedman #1 regression (10 features, 5 informative, noise 1.0), squared loss, bootstrap
-rounds. Left: an MLP with one hidden layer of growing width; the narrow net underfits (high
-bias) and widening lowers the bias, while the variance peaks at a moderate width and falls
-again for wide nets, as is seen for over-parameterised models. Right: bagging regression
-trees; each added member lowers the variance while the bias stays. Third: a decision tree
-of growing depth on the ten digit classes, 0-1 loss, where the loss is bias + *net*
-variance: the variance on digits whose main prediction is right adds to the loss, and the
-rounds that move a wrong main prediction onto the right digit take from it. Saves
-``plot_bias_variance.png`` into the figures folder (``--figures DIR``,
-``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
+rounds. Left: an MLP with one hidden layer of growing width; the narrow net underfits
+(high bias) and widening lowers the bias, while the variance peaks at a moderate width and
+falls again for wide nets, as is seen for over-parameterised models. Right: bagging
+regression trees; each added member lowers the variance while the bias stays. Third: a
+decision tree of growing depth on the ten digit classes, 0-1 loss, where the loss is bias
++ *net* variance: the variance on digits whose main prediction is right adds to the loss,
+and the rounds that move a wrong main prediction onto the right digit take from it. Saves
+``plot_bias_variance.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or
+``figures/`` in the current folder).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
-from _figures import save
 from sklearn.datasets import load_digits, make_friedman1
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -29,6 +29,7 @@ from ensemblekit.model_selection import BiasVarianceDisplay, bias_variance_curve
 from ensemblekit.nets import NeuralNetRegressor
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 N_JOBS = 1 if QUICK else 2  # quick mode skips the worker start-up, not the parallel code
 N_ROUNDS = 3 if QUICK else 20
 
@@ -86,7 +87,8 @@ def main():
     middle.set(title="Bagging trees: members lower the variance", xlabel="members")
     BiasVarianceDisplay.from_result(tree_curve, ax=right, split_variance=True)
     right.set(title="A tree on digits: 0-1 loss = bias + net variance")
-    save(fig, "plot_bias_variance.png", dpi=110)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / "plot_bias_variance.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,18 @@ On load_digits, every method gets the same budget of ``EPOCHS`` epochs of one sm
 
 Everything trains on the same 80% of the training split; the other 20% is the soups'
 validation set. Prints test accuracy, log loss and training time, and saves
-``plot_checkpoint_ensembles.png`` into the figures folder (``--figures DIR``,
-``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
+``plot_checkpoint_ensembles.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or
+``figures/`` in the current folder).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _figures import save
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
@@ -37,6 +37,7 @@ from ensemblekit.ensemble import DeepEnsembleClassifier, SnapshotEnsembleClassif
 from ensemblekit.nets import NeuralNetClassifier
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 EPOCHS = 5 if QUICK else 50
 N_MEMBERS = 5
 
@@ -132,7 +133,8 @@ def main():
     axes[0].set_xlim(min(accuracy) - 0.02, 1.0)
     axes[1].axvline(loss[0], color="grey", linestyle="--", linewidth=1)
     fig.suptitle(f"Ensembles from one run vs a single net, load_digits, {EPOCHS} epochs each")
-    save(fig, "plot_checkpoint_ensembles.png", dpi=110)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / "plot_checkpoint_ensembles.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,19 @@ trained on a fifth of load_digits and scored on the rest, over several splits:
 
 It prints two Markdown tables, the cost and the measures (mean and standard deviation over
 the splits, and on how many splits the log loss is below the single net's), and saves
-``plot_choosing_an_ensemble.png`` into the figures folder (``--figures DIR``,
-``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``): one row per method, one panel per
-column. The user guide's "Choosing an ensemble" page shows the full run.
+``plot_choosing_an_ensemble.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or
+``figures/`` in the current folder): one row per method, one panel per column. The user
+guide's "Choosing an ensemble" page shows the full run.
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _figures import save
 from matplotlib.ticker import NullFormatter
 from scipy.stats import entropy
 from sklearn.datasets import load_digits
@@ -47,6 +47,7 @@ from ensemblekit.metrics import expected_calibration_error
 from ensemblekit.nets import NeuralNetClassifier, NeuralNetRegressor
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 EPOCHS = 3 if QUICK else 100
 MEMBERS = 3 if QUICK else 5
 STAGES = 2 * MEMBERS  # boosting's members are weak nets, so it takes more of them
@@ -180,7 +181,8 @@ def plot(results: dict, title: str) -> None:
     axes[0].set_yticks(rows, names)
     axes[0].invert_yaxis()
     fig.suptitle(title)
-    save(fig, "plot_choosing_an_ensemble.png", dpi=80)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / "plot_choosing_an_ensemble.png", dpi=80)
 
 
 def main():

@@ -14,17 +14,17 @@ Each net stops early on a tenth of its training rows (a net that fits its noise 
 too small a spread). For central intervals ``mean +- z sd`` at several levels, the example
 prints the share of held-out targets inside each (coverage, which should equal the level)
 and the Gaussian negative log likelihood, and draws coverage against the level. Saves
-``plot_deep_ensemble_coverage.png`` into the figures folder (``--figures DIR``,
-``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
+``plot_deep_ensemble_coverage.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or
+``figures/`` in the current folder).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _figures import save
 from scipy import stats
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
@@ -36,6 +36,7 @@ from ensemblekit.model_selection import predictive_uncertainty
 from ensemblekit.nets import GaussianNLLLoss, NeuralNetRegressor
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 EPOCHS = 5 if QUICK else 200
 LEVELS = np.array([0.5, 0.8, 0.9, 0.95, 0.99])
 
@@ -90,7 +91,8 @@ def main():
         xlim=(0.4, 1.01), ylim=(0, 1.01),
     )  # fmt: skip
     ax.legend(loc="lower right")
-    save(fig, "plot_deep_ensemble_coverage.png", dpi=110)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / "plot_deep_ensemble_coverage.png", dpi=110)
 
 
 if __name__ == "__main__":

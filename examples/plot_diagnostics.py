@@ -12,18 +12,18 @@
 4. The same net with a planted fault (a learning rate a hundred times the suggested one),
    whose update ratios the monitor shows far above 1e-3.
 
-Saves ``plot_diagnostics.png`` into the figures folder (``--figures DIR``,
-``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
+Saves ``plot_diagnostics.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or
+``figures/`` in the current folder).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from _figures import save
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -40,6 +40,7 @@ from ensemblekit.diagnostics import (
 from ensemblekit.nets import NeuralNetClassifier
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 EPOCHS = 4 if QUICK else 30
 
 X, y = load_digits(return_X_y=True)
@@ -86,4 +87,5 @@ try:
 except FloatingPointError as error:
     print(f"  {error}")
 
-save(fig, "plot_diagnostics.png", dpi=90)
+FIGURES.mkdir(parents=True, exist_ok=True)
+fig.savefig(FIGURES / "plot_diagnostics.png", dpi=90)

@@ -5,24 +5,24 @@ On a 95/5 make_classification problem and on load_breast_cancer (37% malignant),
 small net is trained eight ways and scored on a stratified held-out 30% by balanced accuracy
 (threshold 0.5), PR-AUC of the minority class (ranking) and Brier score (calibration).
 
-What it shows: on the skewed problem, re-weighting, balanced batches and under-sampling raise
-balanced accuracy (0.77 -> 0.83-0.88) by shifting the prior the net learns, which also makes
-its minority probabilities too high (Brier 0.025 -> 0.07-0.18). Correcting the prior after
-under-sampling (Saerens et al. 2002) restores calibrated probabilities (Brier 0.18 -> 0.04)
-and with them the 0.5 threshold's preference for the majority (balanced accuracy back to 0.5):
-resampling is not a way to choose a threshold; correct the probabilities, then pick the
-threshold your costs call for. On breast cancer (mild imbalance) the methods barely differ.
-Saves ``plot_imbalance.png`` into the figures folder (``--figures DIR``,
-``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
+What it shows: on the skewed problem, re-weighting, balanced batches and under-sampling
+raise balanced accuracy (0.77 -> 0.83-0.88) by shifting the prior the net learns, which
+also makes its minority probabilities too high (Brier 0.025 -> 0.07-0.18). Correcting the
+prior after under-sampling (Saerens et al. 2002) restores calibrated probabilities (Brier
+0.18 -> 0.04) and with them the 0.5 threshold's preference for the majority (balanced
+accuracy back to 0.5): resampling is not a way to choose a threshold; correct the
+probabilities, then pick the threshold your costs call for. On breast cancer (mild
+imbalance) the methods barely differ. Saves ``plot_imbalance.png`` into the figures folder
+(``$ENSEMBLEKIT_FIGURES``, or ``figures/`` in the current folder).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _figures import save
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, brier_score_loss
 from sklearn.model_selection import train_test_split
@@ -34,6 +34,7 @@ from ensemblekit.imbalance import FocalLoss
 from ensemblekit.nets import NeuralNetClassifier
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 EPOCHS = 3 if QUICK else 30
 
 
@@ -102,7 +103,8 @@ def main():
             if col:
                 ax.set_yticklabels([])
     fig.suptitle("One small net, eight ways to handle imbalance (held-out 30%)")
-    save(fig, "plot_imbalance.png", dpi=100)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / "plot_imbalance.png", dpi=100)
 
 
 if __name__ == "__main__":

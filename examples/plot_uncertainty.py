@@ -14,16 +14,16 @@ accuracy does not show:
 - the diversity decomposition of the deep ensemble's log loss: ensemble loss = average
   member loss - diversity.
 
-Saves ``plot_uncertainty.png`` into the figures folder (``--figures DIR``,
-``$ENSEMBLEKIT_FIGURES`` or ``examples/figures/``).
+Saves ``plot_uncertainty.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or
+``figures/`` in the current folder).
 
 Set ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
-from _figures import save
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
@@ -44,6 +44,7 @@ from ensemblekit.model_selection import (
 from ensemblekit.nets import NeuralNetClassifier
 
 QUICK = os.environ.get("ENSEMBLEKIT_QUICK") == "1"
+FIGURES = Path(os.environ.get("ENSEMBLEKIT_FIGURES", "figures"))  # where the figure goes
 EPOCHS = 4 if QUICK else 40
 MEMBERS = 3 if QUICK else 5
 N_JOBS = 1 if QUICK else 2
@@ -111,7 +112,8 @@ def main():
     diversity.plot(ax=axes[2])
     axes[2].set_title("Deep ensemble: members' and ensemble's log loss")
     fig.suptitle(f"load_digits, nets 64-64-10, {EPOCHS} epochs each")
-    save(fig, "plot_uncertainty.png", dpi=100)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURES / "plot_uncertainty.png", dpi=100)
 
 
 if __name__ == "__main__":

@@ -85,13 +85,10 @@ def cross_fit(
     """
     seeds = draw_seeds(random_state, len(splits))
     folds = list(range(len(splits)) if folds is None else folds)
+    weights = [None if sample_weight is None else sample_weight[splits[f][0]] for f in folds]
     plans = [
-        MemberPlan(
-            int(seeds[fold]),
-            rows=splits[fold][0],
-            sample_weight=None if sample_weight is None else sample_weight[splits[fold][0]],
-        )
-        for fold in folds
+        MemberPlan(int(seeds[fold]), rows=splits[fold][0], sample_weight=weight)
+        for fold, weight in zip(folds, weights, strict=True)
     ]
     scorer = check_scoring(estimator, scoring=scoring)
     raw = [None] * len(folds)
