@@ -340,6 +340,8 @@ class ComparisonTables(dict):
         Returns
         -------
         displays : dict of str to ComparisonDisplay
+            By scorer; its ``figure_`` attribute is the figure that holds them, to save
+            with ``tables.plot().figure_.savefig("comparison.png")``.
         """
         plt = import_optional("matplotlib.pyplot", "Plotting")
         if axes is None:
@@ -350,13 +352,21 @@ class ComparisonTables(dict):
             axes = axes[0]
         if len(axes) != len(self):
             raise ValueError(f"axes must hold {len(self)} Axes, one per scorer; got {len(axes)}.")
-        return {
-            name: table.plot(ax=ax, kind=kind)
+        displays = _Displays(
+            (name, table.plot(ax=ax, kind=kind))
             for (name, table), ax in zip(self.items(), axes, strict=True)
-        }
+        )
+        displays.figure_ = axes[0].figure
+        return displays
 
     def __str__(self) -> str:
         return "\n\n".join(str(table) for table in self.values())
+
+
+class _Displays(dict):
+    """The displays of :meth:`ComparisonTables.plot`, by scorer, and their ``figure_``."""
+
+    figure_ = None
 
 
 def _names(rows) -> str:
