@@ -238,26 +238,40 @@ def test_reliability_display_points_by_hand_and_several_models():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
+    from matplotlib.collections import LineCollection, PathCollection
+
     from ensemblekit.metrics import ReliabilityDisplay
 
     y = [0, 1, 1, 0]  # confidences 0.9, 0.85 right, 0.65 right, 0.7 wrong; 2 bins
     proba = np.array([[0.9, 0.1], [0.15, 0.85], [0.35, 0.65], [0.3, 0.7]])
     display = ReliabilityDisplay.from_predictions(y, {"a": proba, "b": proba[:, ::-1]}, n_bins=5)
-    confidence, accuracy = display.lines_["a"].get_data()
+    points = [c for c in display.ax_.collections if isinstance(c, PathCollection)]
+    confidence, accuracy = points[0].get_offsets().T
     # bins (.6, .8]: 0.65 right and 0.7 wrong; (.8, 1]: 0.9 and 0.85 right
     np.testing.assert_allclose(confidence, [0.675, 0.875])
     np.testing.assert_allclose(accuracy, [0.5, 1.0])
+    # Bins of 2 rows: hollow points, no line through them, each with its 95% interval.
+    assert display.lines_["a"].get_xydata().size == 0
+    assert np.all(points[0].get_facecolors()[:, :3] == 1)
+    (bars,) = [c for c in display.ax_.collections if isinstance(c, LineCollection)][:1]
+    low, high = (segment[:, 1] for segment in np.stack(bars.get_segments(), axis=1))
+    np.testing.assert_allclose(low, [0.0945, 0.3424], atol=1e-4)  # Wilson, by hand
+    np.testing.assert_allclose(high, [0.9055, 1.0], atol=1e-4)
     legend = [t.get_text() for t in display.ax_.get_legend().get_texts()]
     assert legend[1] == f"a (ECE {expected_calibration_error(y, proba, n_bins=5):.3f})"
     title = display.ax_.get_legend().get_title().get_text()
     assert title.startswith("5 equal-width bins") and "share of the rows" in title
     # Each bin's point has an area that grows with its rows: here 2 rows in each bin.
-    sizes = display.ax_.collections[0].get_sizes()
+    sizes = points[0].get_sizes()
     assert len(sizes) == 2 and sizes[0] == sizes[1]
     # One model's probabilities, as scikit-learn's from_predictions takes them.
     one = ReliabilityDisplay.from_predictions(y, proba, n_bins=5, name="mine")
     assert list(one.lines_) == ["mine"]
-    np.testing.assert_allclose(one.lines_["mine"].get_data()[1], [0.5, 1.0])
+    # Bins of 10 rows or more are joined, filled; the axes start near the lowest
+    # confidence (0.5 or more for two classes), not at 0.
+    many = ReliabilityDisplay.from_predictions(np.repeat(y, 10), np.repeat(proba, 10, axis=0))
+    np.testing.assert_allclose(many.lines_["model"].get_data()[1], [1.0, 0.0, 1.0, 1.0])
+    assert many.ax_.get_xlim()[0] == pytest.approx(0.6)
     with pytest.raises(TypeError, match="dict of model name"):
         ReliabilityDisplay.from_predictions(y, "proba")
     plt.close("all")

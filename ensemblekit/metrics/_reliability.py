@@ -7,14 +7,28 @@ import numpy as np
 from ..utils._optional import axes_for
 from ._calibration import _STRATEGIES, expected_calibration_error, reliability_bins, top_label
 
+#: Bins with fewer rows are drawn hollow and left out of the line.
+MIN_ROWS = 10
+
+
+def _wilson(accuracy: np.ndarray, count: np.ndarray, z: float = 1.959964) -> tuple:
+    """The Wilson score interval of each bin's accuracy (95% by default)."""
+    n = np.maximum(count, 1).astype(float)
+    centre = (accuracy + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
 
 class ReliabilityDisplay:
     """Top-label reliability diagram: accuracy against confidence, per bin, per model.
 
     For each model, rows are binned by their confidence ``max_k p_k``; each bin's point is
     its mean confidence and the share of its rows predicted right. A calibrated model lies
-    on the diagonal; below it, a model is overconfident. The legend gives each model's
-    expected calibration error on the same bins. scikit-learn's ``CalibrationDisplay``
+    on the diagonal; below it, a model is overconfident. Each point's area is its bin's
+    share of the rows and its bar the 95% (Wilson) interval of the bin's accuracy; the line
+    joins the bins of at least 10 rows, and fewer are drawn hollow, since they sit off the
+    diagonal by chance alone. The legend gives each model's expected calibration error on
+    the same bins. scikit-learn's ``CalibrationDisplay``
     draws the same for the positive class of a binary problem; this one takes any number
     of classes. Needs matplotlib (the ``plot`` extra).
 
@@ -32,6 +46,7 @@ class ReliabilityDisplay:
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     lines_ : dict of str to matplotlib Line2D
+        Per model, the line through its bins of at least 10 rows.
 
     See Also
     --------
@@ -67,33 +82,50 @@ class ReliabilityDisplay:
         -------
         self
         """
-        ax = axes_for(ax, figsize=(5.5, 5.5))
+        ax = axes_for(ax, figsize=(5.5, 5.5), constrained_layout=True)
+        from matplotlib.colors import to_rgba  # installed, as axes_for has checked
+
         ax.plot([0, 1], [0, 1], linestyle="--", color="0.5", label="calibrated")
         self.lines_ = {}
         for name, (confidence, accuracy, count) in self.curves.items():
+            count = np.asarray(count)
+            # A bin of a handful of rows sits far off the diagonal by chance alone: the
+            # line joins the bins of at least MIN_ROWS rows, and every bin shows its 95%
+            # interval.
+            full = count >= MIN_ROWS
             label = f"{name} (ECE {self.ece[name]:.3f})"
-            (line,) = ax.plot(confidence, accuracy, label=label)
-            # Each point's area shows how many rows its bin holds: a bin of three rows
-            # can sit far off the diagonal by chance alone.
-            share = np.asarray(count, dtype=float) / np.sum(count)
-            ax.scatter(confidence, accuracy, s=12 + 400 * share, color=line.get_color(),
-                       alpha=0.8, edgecolors="white", linewidths=0.5, zorder=3)  # fmt: skip
+            (line,) = ax.plot(confidence[full], accuracy[full], label=label, linewidth=2)
+            color = line.get_color()
+            low, high = _wilson(accuracy, count)
+            bars = np.maximum(0, [accuracy - low, high - accuracy])
+            ax.errorbar(confidence, accuracy, yerr=bars, fmt="none",
+                        ecolor=color, alpha=0.5, linewidth=1, capsize=2)  # fmt: skip
+            # Each point's area shows how many rows its bin holds; a hollow one holds few.
+            share = count / count.sum()
+            faces = np.where(full[:, None], to_rgba(color), (1.0, 1.0, 1.0, 1.0))
+            ax.scatter(confidence, accuracy, s=25 + 900 * share, facecolors=faces,
+                       edgecolors=color, linewidths=1.5, zorder=3)  # fmt: skip
             self.lines_[name] = line
-        # Both axes start where the points do (confident models crowd the top right),
-        # with the same limits, so the diagonal stays at 45 degrees.
-        lowest = min(min(c.min(), a.min()) for c, a, _ in self.curves.values())
-        start = max(0.0, np.floor((lowest - 0.05) * 10) / 10)
+        # The axes start where the points do: a top-label confidence is at least one over
+        # the number of classes (0.5 for two), and confident models crowd the top right.
+        # Both axes share a scale, so the diagonal stays at 45 degrees.
+        x_low = min(c.min() for c, _, _ in self.curves.values())
+        y_low = min(a.min() for _, a, _ in self.curves.values())
+        x_start = max(0.0, np.floor((x_low - 0.05) * 10) / 10)
+        y_start = min(x_start, max(0.0, np.floor((y_low - 0.05) * 10) / 10))
         ax.set(
             xlabel="confidence (mean of the bin's top-class probability)",
             ylabel="accuracy in the bin",
-            xlim=(start, 1.01), ylim=(start, 1.01),
+            xlim=(x_start, 1.01), ylim=(y_start, 1.01),
         )  # fmt: skip
-        ax.set_aspect("equal")
+        ax.set_aspect("equal", adjustable="box")
         bins = "equal-width" if self.strategy == "uniform" else "equal-mass"
+        # Top left, above the diagonal at low confidence: where the curves seldom go.
         ax.legend(
-            title=f"{self.n_bins} {bins} bins; a point's area\nis its share of the rows",
-            loc="lower right",
-        )
+            title=f"{self.n_bins} {bins} bins; a point's area is its\nshare of the rows, "
+            f"hollow under {MIN_ROWS} rows;\nbars: 95% intervals",
+            loc="upper left", fontsize="small", title_fontsize="small",
+        )  # fmt: skip
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
