@@ -237,7 +237,6 @@ def test_temperature_scaling_of_an_ensemble_through_scikit_learn():
 def test_reliability_display_points_by_hand_and_several_models():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
-
     from matplotlib.collections import LineCollection, PathCollection
 
     from ensemblekit.metrics import ReliabilityDisplay
