@@ -197,6 +197,20 @@ def test_a_healthy_net_passes_and_is_left_alone(iris):
     assert "PASS  overfit_small_subset" in repr(report)
 
 
+def test_sanity_check_says_which_check_runs_unless_told_not_to(iris, capsys):
+    from ensemblekit.diagnostics import sanity_check
+    from ensemblekit.nets import NeuralNetClassifier
+
+    X, y = iris
+    net = NeuralNetClassifier(random_state=0)
+    sanity_check(net, X, y, overfit_epochs=5, random_state=0)
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in lines] == [f"sanity_check {i}/4" for i in range(1, 5)]
+    assert "5 epochs on 20 rows" in lines[2]
+    sanity_check(net, X, y, overfit_epochs=5, random_state=0, verbose=0)
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize(
     ("params", "fails"),
     [

@@ -512,6 +512,7 @@ def test_the_command_line_runs_shows_and_reports(tmp_path, capsys, iris_run):
     assert str(load_run(tmp_path / "run")) in capsys.readouterr().out
     assert main(["report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").is_file()
+    assert "Writing the report" in capsys.readouterr().err  # a long step says so first
     # A folder that is not a run, and a bad study: one line that says why, exit status 2.
     assert main(["show", str(tmp_path)]) == 2
     assert "is not a run folder" in capsys.readouterr().err

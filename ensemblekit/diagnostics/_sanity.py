@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from numbers import Integral
 
 import numpy as np
@@ -324,7 +325,7 @@ def _still_falling(losses: np.ndarray) -> bool:
 
 def sanity_check(
     net, X, y, *, subset_size: int = 20, overfit_epochs: int = 1000,
-    regularization_epochs: int = 5, random_state=None,
+    regularization_epochs: int = 5, random_state=None, verbose: int = 1,
 ) -> DiagnosticReport:  # fmt: skip
     """The checks a careful practitioner runs before training a net (CS231n's notes).
 
@@ -363,6 +364,9 @@ def sanity_check(
     regularization_epochs : int, default=5
     random_state : None, int or RandomState, default=None
         Which rows form the subset.
+    verbose : int, default=1
+        With 1, a line on stderr as each check starts (the four take seconds to a minute
+        in all); 0 says nothing.
 
     Returns
     -------
@@ -405,17 +409,34 @@ def sanity_check(
     rng = check_random_state(random_state)
     # The checks judge their fits themselves: whether one diverged or did not converge is
     # in the report, not in warnings.
+    say = _Steps(verbose, 4)
     with deferred_warnings():
+        say("initial_loss: one epoch at a learning rate that does not move the weights")
         initial, chance = _initial_loss(net, X, y)
         # Where a fit starts: chance, or the initial loss when it is above chance.
         reference = initial.value if chance is None else max(chance, initial.value)
+        say(f"regularization_raises_loss: two fits of {regularization_epochs} epochs")
         regularization, decay_curves = _regularization(net, X, y, regularization_epochs, reference)
+        say(f"overfit_small_subset: {overfit_epochs} epochs on {subset_size} rows")
         overfit, overfit_curve = _overfit(net, X, y, subset_size, overfit_epochs, rng, reference)
+        say("labels_carry_signal: 200 steps on true labels, then on shuffled ones")
         signal = _labels_signal(net, X, y, rng)
     return SanityReport(
         f"sanity check of {type(net).__name__}", [initial, regularization, overfit, signal],
         chance=chance, regularization_losses=decay_curves, overfit_losses=overfit_curve,
     )  # fmt: skip
+
+
+class _Steps:
+    """Says on stderr which of ``total`` steps starts (nothing when ``verbose`` is 0)."""
+
+    def __init__(self, verbose: int, total: int):
+        self.verbose, self.total, self.done = verbose, total, 0
+
+    def __call__(self, what: str) -> None:
+        self.done += 1
+        if self.verbose:
+            print(f"sanity_check {self.done}/{self.total}: {what}", file=sys.stderr, flush=True)
 
 
 class SanityReport(DiagnosticReport):

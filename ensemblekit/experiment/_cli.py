@@ -188,6 +188,9 @@ def _backend(args):
 
     backend = args.backend or "dask"
     stack = contextlib.ExitStack()
+    if backend in ("dask", "ray"):  # a cluster takes seconds to minutes to start
+        where = args.scheduler or "a new local cluster"
+        _say(args, f"Connecting to {backend.title()} at {where}...")
     if backend == "dask":
         distributed = _import_backend("dask")
         client = distributed.Client(args.scheduler) if args.scheduler else distributed.Client()
@@ -231,6 +234,7 @@ def _run(args) -> int:
     run = experiment.run_
     print(run)
     if args.report:
+        _say(args, "Writing the report (a figure per analysis)...")
         print(f"Report: {run.report()}")
     else:
         print(f"\nSaved in {out}. Report: ensemblekit report {out}")
@@ -244,6 +248,12 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         return _main(args)
+
+
+def _say(args, line: str) -> None:
+    """A step that takes a while says so first, on stderr (not with -q)."""
+    if not getattr(args, "quiet", False):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -265,6 +275,7 @@ def _main(args) -> int:
         if args.command == "show":
             print(run)
         elif args.command == "export":
+            _say(args, f"Exporting to MLflow at {args.mlflow}: the report, then a run per model...")
             run_id = run.to_mlflow(args.mlflow, args.experiment)
             progress = run.progress.split(";")[0].rstrip(".")
             print(
@@ -272,6 +283,7 @@ def _main(args) -> int:
                 f"parent run {run_id}."
             )
         else:
+            _say(args, "Writing the report (a figure per analysis)...")
             print(f"Report: {run.report(args.output)}")
         return 0
     except (StudyError, RunFolderError, MlflowExportError, OSError, ImportError) as error:

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import joblib
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.model_selection import (
@@ -392,6 +393,14 @@ class Experiment:
         from tqdm.auto import tqdm
 
         k = len(self._splits)
+        workers = joblib.effective_n_jobs(self.n_jobs)
+        if self.verbose and workers > 1 and done.done < done.total:
+            # Until the first fold ends, the bar would stand still while workers start.
+            print(
+                f"{self.name}: {done.total - done.done} folds on {workers} workers (starting "
+                "them takes seconds; a cluster's, longer)",
+                file=sys.stderr,
+            )
         bar = tqdm(
             total=done.total,
             initial=done.done,
