@@ -96,7 +96,12 @@ def main():
     diversity = diversity_decomp(models["deep ensemble"], X_test, y_test)
     print(f"\ndeep ensemble, log loss: {diversity}")
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 5), constrained_layout=True)
+    # Two panels a row at most, so the text reads at the width of a page.
+    fig, panels = plt.subplot_mosaic(
+        [["reliability", "size"], ["diversity", "diversity"]], figsize=(12, 10),
+        constrained_layout=True,
+    )  # fmt: skip
+    axes = [panels["reliability"], panels["size"], panels["diversity"]]
     # Equal-mass bins: most rows are confident, and equal-width bins at low confidence
     # would hold a handful of rows each.
     ReliabilityDisplay.from_predictions(

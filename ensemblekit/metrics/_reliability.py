@@ -120,11 +120,14 @@ class ReliabilityDisplay:
         )  # fmt: skip
         ax.set_aspect("equal", adjustable="box")
         bins = "equal-width" if self.strategy == "uniform" else "equal-mass"
-        # Top left, above the diagonal at low confidence: where the curves seldom go.
+        # Off the curves: top left when the points lie mostly under the diagonal
+        # (overconfident), bottom right when over it.
+        over = np.mean([np.mean(a - c) for c, a, _ in self.curves.values()]) > 0
         ax.legend(
             title=f"{self.n_bins} {bins} bins; a point's area is its\nshare of the rows, "
             f"hollow under {MIN_ROWS} rows;\nbars: 95% intervals",
-            loc="upper left", fontsize="small", title_fontsize="small",
+            loc="lower right" if over else "upper left", fontsize="small",
+            title_fontsize="small",
         )  # fmt: skip
         self.ax_, self.figure_ = ax, ax.figure
         return self
