@@ -10,6 +10,8 @@ tools to validate and compare them honestly. Each subpackage holds one family:
 - ``ensemblekit.model_selection``: ``compare_models``, paired tests, nested CV, bootstrap
   estimates and intervals, bias-variance and diversity decompositions, predictive
   uncertainty, and stacked searches (grid, random, halving, Optuna).
+- ``ensemblekit.conformal``: prediction intervals with a coverage guarantee (split
+  conformal, CV+, the jackknife+ after bootstrap) around any regressor or ensemble.
 - ``ensemblekit.imbalance``: class weights, focal loss, balanced batches, prior correction.
 - ``ensemblekit.averaging``: SWA, EMA, snapshot collection and model soups.
 - ``ensemblekit.metrics``: calibration error, the multi-class Brier score, Gaussian NLL,

@@ -10,9 +10,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import ensemblekit.conformal
 import ensemblekit.ensemble
 import ensemblekit.model_selection
 import ensemblekit.nets
+from ensemblekit.conformal import ConformalRegressor
 from ensemblekit.ensemble import (
     AdaBoostClassifier,
     AdaBoostRegressor,
@@ -99,6 +101,15 @@ ESTIMATORS = [
         random_state=0,
         error_score="raise",
     ),
+    # The checks fit a few dozen rows: a level that as few calibration rows can bound.
+    ConformalRegressor(NeuralNetRegressor(**MEMBER_PARAMS), confidence_level=0.5, random_state=0),
+    ConformalRegressor(
+        NeuralNetRegressor(**MEMBER_PARAMS),
+        method="cv_plus",
+        cv=3,
+        confidence_level=0.5,
+        random_state=0,
+    ),
 ]
 try:  # the optuna extra (installed by `make test`)
     from optuna.distributions import FloatDistribution
@@ -175,7 +186,12 @@ def test_every_public_estimator_is_checked():
     """A new estimator in a package's ``__all__`` gets scikit-learn's checks: add it here."""
     public = {
         obj
-        for package in (ensemblekit.ensemble, ensemblekit.model_selection, ensemblekit.nets)
+        for package in (
+            ensemblekit.conformal,
+            ensemblekit.ensemble,
+            ensemblekit.model_selection,
+            ensemblekit.nets,
+        )
         for obj in (getattr(package, name) for name in package.__all__)
         if inspect.isclass(obj) and issubclass(obj, BaseEstimator)
     }
