@@ -14,6 +14,7 @@ from sklearn.tree import DecisionTreeRegressor
 from ensemblekit.conformal import ConformalRegressor
 from ensemblekit.conformal._quantiles import lower, rows_needed, upper
 from ensemblekit.ensemble import BaggingRegressor, CVEnsembleRegressor
+from ensemblekit.metrics import coverage_score, mean_width_score
 
 LEVELS = [0.5, 0.8, 0.9]
 
@@ -182,3 +183,21 @@ def test_bad_data_and_estimators_are_refused(data):
     model = ConformalRegressor(LinearRegression(), method="split")
     with pytest.raises(ValueError, match=r"not fitted|NotFitted"):
         model.predict_interval(X)
+
+
+def test_coverage_and_width_by_hand_and_refusals():
+    y = [1.0, 2.0, 5.0, 7.0]
+    intervals = np.array([[0, 1], [2.5, 3], [4, 6], [8, 9]], dtype=float)
+    assert coverage_score(y, intervals) == 0.5  # bounds count as inside
+    assert mean_width_score(y, intervals) == 1.125  # widths 1, 0.5, 2, 1
+    levels = np.stack([intervals, intervals + np.array([-1.0, 1.0])], axis=-1)  # (4, 2, 2)
+    np.testing.assert_allclose(coverage_score(y, levels), [0.5, 1.0])
+    np.testing.assert_allclose(mean_width_score(y, levels), [1.125, 3.125])
+    with pytest.raises(ValueError, match="shape"):
+        coverage_score(y, intervals[:, 0])
+    with pytest.raises(ValueError, match="NaN"):
+        coverage_score([1.0, np.nan, 5.0, 7.0], intervals)
+    with pytest.raises(ValueError, match="lower bound above"):
+        mean_width_score(y, intervals[:, ::-1])
+    with pytest.raises(ValueError, match="inconsistent"):
+        coverage_score(y[:3], intervals)

@@ -96,7 +96,8 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
 
     See Also
     --------
-    coverage_score, mean_width_score : how well intervals cover, and at what width.
+    ensemblekit.metrics.coverage_score : the share of targets inside their intervals.
+    ensemblekit.metrics.mean_width_score : the intervals' mean width.
 
     Examples
     --------

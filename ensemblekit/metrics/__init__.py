@@ -1,6 +1,7 @@
-"""Calibration and probabilistic metrics in scikit-learn's metric style, and their scorers."""
+"""Calibration, probabilistic and interval metrics in scikit-learn's style, and scorers."""
 
 from ._calibration import expected_calibration_error, gaussian_nll, multiclass_brier_score
+from ._intervals import coverage_score, mean_width_score
 from ._reliability import ReliabilityDisplay
 from ._scorers import (
     ProbabilityScorer,
@@ -15,8 +16,10 @@ __all__ = [
     "ProbabilityScorer",
     "ReliabilityDisplay",
     "check_scoring",
+    "coverage_score",
     "expected_calibration_error",
     "gaussian_nll",
+    "mean_width_score",
     "multiclass_brier_score",
     "resolve_scoring",
     "score_limits",
