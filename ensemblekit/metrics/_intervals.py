@@ -35,6 +35,11 @@ def coverage_score(y_true, intervals):
     -------
     coverage : float, or ndarray of shape (n_levels,)
 
+    See Also
+    --------
+    mean_width_score : the intervals' mean width.
+    ensemblekit.conformal.ConformalRegressor : intervals with a coverage guarantee.
+
     Examples
     --------
     >>> from ensemblekit.metrics import coverage_score
@@ -59,6 +64,11 @@ def mean_width_score(y_true, intervals):
     Returns
     -------
     width : float, or ndarray of shape (n_levels,)
+
+    See Also
+    --------
+    coverage_score : the share of targets inside their intervals.
+    ensemblekit.conformal.ConformalRegressor : intervals with a coverage guarantee.
 
     Examples
     --------
