@@ -180,7 +180,10 @@ def _why_not_fitted(small, lr, losses, fit, goal, reference, start, X, y) -> str
         return None
     if fit >= goal - 0.1:
         return "nearly fits the small subset: train it longer to be sure"
-    if losses[-1] > losses[0] or _oscillates(losses):
+    # A loss flat to float rounding (a module whose output does not depend on its weights)
+    # neither rose nor swung: the advice below (capacity, a bug) is the one that applies.
+    flat = np.ptp(losses) <= 1e-6 * max(abs(float(losses[0])), 1e-12)
+    if not flat and (losses[-1] > losses[0] or _oscillates(losses)):
         return (
             f"the loss rose or swung up and down instead of falling: lr={lr!r} is too large; "
             "lower it (lr_range_test suggests one)"
