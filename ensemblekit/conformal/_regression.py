@@ -361,7 +361,7 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
                     centre, spread = self._centre_spread(self.estimator_, X)
                     low, high = centre - half * spread, centre + half * spread
                 else:
-                    folds = np.stack([m.predict(X) for m in self.members_], axis=1)
+                    folds = self._fold_predictions(X)
                     low, high = folds.min(axis=1) - half, folds.max(axis=1) + half
             else:
                 centres = self._loo_centres(X)  # (n_points, n_rows)
@@ -376,8 +376,11 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
         if self.method == "jackknife_plus_ab":
             members = self.estimator_.predict_members(X).T
             return self._aggregate(members, self.out_of_bag_)
-        folds = np.stack([m.predict(X) for m in self.members_], axis=1)
-        return folds[:, self.fold_of_]
+        return self._fold_predictions(X)[:, self.fold_of_]
+
+    def _fold_predictions(self, X) -> np.ndarray:
+        """(n_points, n_folds): each fold model's prediction."""
+        return np.stack([m.predict(X) for m in self.members_], axis=1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
