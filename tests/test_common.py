@@ -14,7 +14,7 @@ import ensemblekit.conformal
 import ensemblekit.ensemble
 import ensemblekit.model_selection
 import ensemblekit.nets
-from ensemblekit.conformal import ConformalRegressor
+from ensemblekit.conformal import ConformalClassifier, ConformalRegressor
 from ensemblekit.ensemble import (
     AdaBoostClassifier,
     AdaBoostRegressor,
@@ -105,6 +105,19 @@ ESTIMATORS = [
     ConformalRegressor(NeuralNetRegressor(**MEMBER_PARAMS), confidence_level=0.5, random_state=0),
     ConformalRegressor(
         NeuralNetRegressor(**MEMBER_PARAMS),
+        method="cv_plus",
+        cv=3,
+        confidence_level=0.5,
+        random_state=0,
+    ),
+    ConformalClassifier(
+        NeuralNetClassifier(**MEMBER_PARAMS),
+        conformity_score="aps",
+        confidence_level=0.5,
+        random_state=0,
+    ),
+    ConformalClassifier(
+        NeuralNetClassifier(**MEMBER_PARAMS),
         method="cv_plus",
         cv=3,
         confidence_level=0.5,

@@ -19,10 +19,10 @@ from sklearn.utils.validation import (
 
 from ..engine import cross_fit
 from ..ensemble import BaggingRegressor, CVEnsembleRegressor
-from ..utils._fit_warnings import warn_user
 from ..utils._mixins import all_or_nothing
 from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
 from ..utils._random import check_random_state, draw_seeds, set_random_states
+from ._common import fold_of_each_row, out_of_bag
 from ._quantiles import check_levels, lower, upper, warn_if_unbounded
 
 METHODS = ("split", "cv_plus", "cv_minmax", "jackknife_plus_ab")
@@ -245,7 +245,7 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
                 splits = ensemble.splits_
             else:
                 splits = list(check_cv(self.cv).split(X, y))
-        fold_of = _fold_of_each_row(splits, len(X))
+        fold_of = fold_of_each_row(splits, len(X))
         if ensemble is None:
             members = cross_fit(
                 self.estimator, X, y, splits, random_state=self.random_state,
@@ -270,27 +270,7 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
             bagging = self.estimator
         else:
             bagging = clone(self.estimator).fit(X, y)
-        out = np.ones((len(X), len(bagging.estimators_)), dtype=bool)
-        for k, rows in enumerate(bagging.estimators_samples_):
-            if len(rows) and rows.max() >= len(X):
-                raise ValueError(
-                    f"X has {len(X)} rows, but the bagging estimator drew row {rows.max()}: "
-                    "with prefit=True, pass the rows it was fitted on."
-                )
-            out[rows, k] = False
-        unseen = np.flatnonzero(~out.any(axis=1))
-        if len(unseen) == len(X):
-            raise ValueError(
-                "Every member drew every row, so no row has an out-of-bag prediction: "
-                "use bootstrap=True (or max_samples below 1) and more estimators."
-            )
-        if len(unseen):
-            warn_user(
-                f"{len(unseen)} rows (the first: {unseen[:5].tolist()}) were drawn by every "
-                "member and have no out-of-bag residual; they are left out of the "
-                "calibration. More estimators leave fewer such rows.",
-                UserWarning,
-            )
+        out = out_of_bag(bagging, len(X))
         self.estimator_, self.out_of_bag_ = bagging, out
         members = bagging.predict_members(X).T  # (n_rows, n_members)
         own = np.array([self._combine(members[i], out[i]) for i in range(len(X))])
@@ -386,19 +366,3 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = get_tags(self.estimator).input_tags.allow_nan
         return tags
-
-
-def _fold_of_each_row(splits: list, n: int) -> np.ndarray:
-    """Which split tests each row; a ValueError unless each row is tested exactly once."""
-    fold_of = np.full(n, -1)
-    counts = np.zeros(n, dtype=int)
-    for k, (_, test) in enumerate(splits):
-        fold_of[test] = k
-        counts[test] += 1
-    if np.any(counts != 1):
-        raise ValueError(
-            f"cv must test each row exactly once (KFold, StratifiedKFold, GroupKFold); "
-            f"{int((counts == 0).sum())} rows are never tested and "
-            f"{int((counts > 1).sum())} more than once."
-        )
-    return fold_of

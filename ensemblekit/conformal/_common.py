@@ -1,0 +1,52 @@
+"""What the conformal regressor and classifier share: which rows each fold model or
+bagging member left out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..utils._fit_warnings import warn_user
+
+
+def out_of_bag(bagging, n_rows: int) -> np.ndarray:
+    """(n_rows, n_members) booleans: True where a fitted bagging estimator's member did not
+    draw the row. A ValueError when no row was left out, or when the rows are not the
+    ones it was fitted on; a warning naming the rows every member drew."""
+    out = np.ones((n_rows, len(bagging.estimators_)), dtype=bool)
+    for k, rows in enumerate(bagging.estimators_samples_):
+        if len(rows) and rows.max() >= n_rows:
+            raise ValueError(
+                f"X has {n_rows} rows, but the bagging estimator drew row {rows.max()}: "
+                "with prefit=True, pass the rows it was fitted on."
+            )
+        out[rows, k] = False
+    unseen = np.flatnonzero(~out.any(axis=1))
+    if len(unseen) == n_rows:
+        raise ValueError(
+            "Every member drew every row, so no row has an out-of-bag prediction: "
+            "use bootstrap=True (or max_samples below 1) and more estimators."
+        )
+    if len(unseen):
+        warn_user(
+            f"{len(unseen)} rows (the first: {unseen[:5].tolist()}) were drawn by every "
+            "member and have no out-of-bag residual; they are left out of the "
+            "calibration. More estimators leave fewer such rows.",
+            UserWarning,
+        )
+    return out
+
+
+def fold_of_each_row(splits: list, n: int) -> np.ndarray:
+    """Which split tests each row; a ValueError unless each row is tested exactly once."""
+    fold_of = np.full(n, -1)
+    counts = np.zeros(n, dtype=int)
+    for k, (_, test) in enumerate(splits):
+        fold_of[test] = k
+        counts[test] += 1
+    if np.any(counts != 1):
+        raise ValueError(
+            f"cv must test each row exactly once (KFold, StratifiedKFold, GroupKFold); "
+            f"{int((counts == 0).sum())} rows are never tested and "
+            f"{int((counts > 1).sum())} more than once."
+        )
+    return fold_of
