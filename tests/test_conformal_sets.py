@@ -1,13 +1,13 @@
-"""Conformal prediction sets: MAPIE's sets from the same model and draws, CV+ and the
-jackknife+ after bootstrap against loops written from the papers, per-class calibration,
-randomized sets, bad input."""
+"""Conformal prediction sets and their metrics: MAPIE's sets from the same model and
+draws, CV+ and the jackknife+ after bootstrap against loops written from the papers,
+per-class calibration, randomized sets, bad input."""
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -15,6 +15,13 @@ from sklearn.svm import LinearSVC
 from ensemblekit.conformal import ConformalClassifier
 from ensemblekit.conformal._set_scores import label_scores, true_scores
 from ensemblekit.ensemble import BaggingClassifier, CVEnsembleClassifier
+from ensemblekit.metrics import (
+    conditional_coverage,
+    mean_set_size,
+    resolve_scoring,
+    score_limits,
+    set_coverage_score,
+)
 
 LEVELS = [0.5, 0.8, 0.9]
 
@@ -257,3 +264,50 @@ def test_too_few_rows_of_a_class_widen_its_sets_and_say_so(data, fitted):
     ):
         model.fit(X[keep], y[keep])
     assert model.predict_set(X_test)[:, 3].all()
+
+
+def test_set_metrics_by_hand():
+    sets = np.array([[True, False, False], [True, True, False], [False, False, True]])
+    assert set_coverage_score(["b", "b", "c"], sets, classes=["a", "b", "c"]) == pytest.approx(
+        2 / 3
+    )
+    assert set_coverage_score([1, 1, 2], sets) == pytest.approx(2 / 3)  # columns
+    # Classes need not be sorted: each label is found in its own column.
+    assert set_coverage_score(["a", "a", "b"], sets, classes=["c", "a", "b"]) == pytest.approx(
+        2 / 3
+    )
+    assert mean_set_size([0, 0, 0], sets) == pytest.approx(4 / 3)
+    three = np.stack([sets, np.ones_like(sets)], axis=-1)
+    np.testing.assert_allclose(set_coverage_score([1, 1, 2], three), [2 / 3, 1.0])
+    with pytest.raises(ValueError, match=r"no column for: \['z'\]"):
+        set_coverage_score(["a", "z", "a"], sets, classes=["a", "b", "c"])
+    with pytest.raises(ValueError, match="booleans"):
+        set_coverage_score([0, 1, 2], sets.astype(float))
+
+
+def test_conditional_coverage_by_class_size_and_width():
+    sets = np.array([[True, False], [True, True], [False, False], [False, True]])
+    by_class = conditional_coverage([0, 1, 1, 1], sets, by="class")
+    np.testing.assert_allclose(by_class.coverage, [1.0, 2 / 3])
+    np.testing.assert_array_equal(by_class.rows, [1, 3])
+    by_size = conditional_coverage([0, 1, 1, 1], sets, by="size")
+    np.testing.assert_array_equal(by_size.group, [0, 1, 2])
+    np.testing.assert_allclose(by_size.coverage, [0.0, 1.0, 1.0])
+    intervals = np.array([[0, 1], [0, 1], [0, 4], [0, 4]], dtype=float)
+    by_width = conditional_coverage([0.5, 2.0, 3.0, 5.0], intervals, by="size", n_bins=2)
+    np.testing.assert_allclose(by_width.coverage, [0.5, 0.5])
+    np.testing.assert_allclose(by_width.mean_size, [1.0, 4.0])
+    with pytest.raises(ValueError, match="one level"):
+        conditional_coverage([0], np.ones((1, 2, 2), dtype=bool))
+    with pytest.raises(ValueError, match="NaN"):
+        conditional_coverage([np.nan, 1.0], intervals[:2])
+
+
+def test_coverage_scorers_in_cross_validate(data):
+    X, y, _, _ = data
+    model = ConformalClassifier(LogisticRegression(max_iter=500), random_state=0)
+    scores = cross_validate(
+        model, X, y, cv=3, scoring=resolve_scoring(["coverage", "neg_mean_size"])
+    )
+    assert np.all(scores["test_coverage"] > 0.75) and np.all(scores["test_neg_mean_size"] < 0)
+    assert score_limits("coverage", model) == (0.0, 1.0)

@@ -314,12 +314,14 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
             return np.asarray(self.estimator_.predict(X), dtype=float)
         return np.mean([member.predict(X) for member in self.members_], axis=0)
 
-    def predict_interval(self, X) -> np.ndarray:
+    def predict_interval(self, X, confidence_level=None) -> np.ndarray:
         """The intervals at each confidence level.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        confidence_level : float or list of float, default=None
+            Levels other than the fitted ones (the calibration is kept: no refit).
 
         Returns
         -------
@@ -328,13 +330,19 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
             Lower and upper bounds; infinite when too few rows calibrated the level.
         """
         check_is_fitted(self, "conformity_scores_")
-        if self.method in ("cv_plus", "jackknife_plus_ab") and len(X) > _CHUNK:
-            # Each point weighs every calibration row: a chunk of points at a time.
-            parts = [self.predict_interval(X[i : i + _CHUNK]) for i in range(0, len(X), _CHUNK)]
-            return np.concatenate(parts)
+        levels = self.levels_ if confidence_level is None else check_levels(confidence_level)
+        # The "plus" intervals weigh every calibration row at each point: in chunks.
+        chunk = _CHUNK if self.method in ("cv_plus", "jackknife_plus_ab") else max(len(X), 1)
+        intervals = np.concatenate(
+            [self._intervals(X[i : i + chunk], levels) for i in range(0, max(len(X), 1), chunk)]
+        )
+        single = np.ndim(self.confidence_level if confidence_level is None else confidence_level)
+        return intervals[..., 0] if single == 0 else intervals
+
+    def _intervals(self, X, levels) -> np.ndarray:
         scores = self.conformity_scores_
         bounds = []
-        for level in self.levels_:
+        for level in levels:
             if self.method in ("split", "cv_minmax"):
                 half = upper(scores, level)
                 if self.method == "split":
@@ -348,8 +356,7 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
                 low = lower(centres - scores, level, axis=1)
                 high = upper(centres + scores, level, axis=1)
             bounds.append(np.stack([low, high], axis=1))
-        intervals = np.stack(bounds, axis=-1)
-        return intervals[..., 0] if np.ndim(self.confidence_level) == 0 else intervals
+        return np.stack(bounds, axis=-1)
 
     def _loo_centres(self, X) -> np.ndarray:
         """At each point, the prediction of the model(s) that did not see each row."""

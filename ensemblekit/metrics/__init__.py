@@ -1,7 +1,14 @@
 """Calibration, probabilistic and interval metrics in scikit-learn's style, and scorers."""
 
 from ._calibration import expected_calibration_error, gaussian_nll, multiclass_brier_score
-from ._intervals import coverage_score, mean_width_score
+from ._intervals import (
+    CoverageScorer,
+    conditional_coverage,
+    coverage_score,
+    mean_set_size,
+    mean_width_score,
+    set_coverage_score,
+)
 from ._reliability import ReliabilityDisplay
 from ._scorers import (
     ProbabilityScorer,
@@ -13,16 +20,20 @@ from ._scorers import (
 )
 
 __all__ = [
+    "CoverageScorer",
     "ProbabilityScorer",
     "ReliabilityDisplay",
     "check_scoring",
+    "conditional_coverage",
     "coverage_score",
     "expected_calibration_error",
     "gaussian_nll",
+    "mean_set_size",
     "mean_width_score",
     "multiclass_brier_score",
     "resolve_scoring",
     "score_limits",
     "scorer_names",
     "scorers",
+    "set_coverage_score",
 ]

@@ -10,6 +10,7 @@ from sklearn.metrics import check_scoring as sklearn_check_scoring
 from sklearn.metrics import get_scorer_names
 
 from ._calibration import expected_calibration_error, multiclass_brier_score
+from ._intervals import CoverageScorer
 
 
 class ProbabilityScorer:
@@ -78,6 +79,9 @@ scorers = {
     "neg_multiclass_brier_score": ProbabilityScorer(
         multiclass_brier_score, "neg_multiclass_brier_score", (-2.0, 0.0)
     ),
+    # Conformal estimators: coverage, and minus the mean interval width or set size.
+    "coverage": CoverageScorer("coverage"),
+    "neg_mean_size": CoverageScorer("size"),
 }
 
 
