@@ -1,12 +1,16 @@
 """Conformal intervals: the quantile by hand, MAPIE's intervals from the same models, the
 jackknife+ after bootstrap against a loop written from the paper, coverage, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import make_regression
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import GridSearchCV, KFold, RepeatedKFold
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, LogisticRegression, QuantileRegressor
+from sklearn.model_selection import GridSearchCV, KFold, RepeatedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeRegressor
@@ -15,6 +19,8 @@ from ensemblekit.conformal import ConformalRegressor
 from ensemblekit.conformal._quantiles import lower, rows_needed, upper
 from ensemblekit.ensemble import BaggingRegressor, CVEnsembleRegressor
 from ensemblekit.metrics import coverage_score, mean_width_score
+from ensemblekit.nets import NeuralNetRegressor, PinballLoss
+from ensemblekit.utils._random import check_random_state, draw_seeds
 
 LEVELS = [0.5, 0.8, 0.9]
 
@@ -201,3 +207,115 @@ def test_coverage_and_width_by_hand_and_refusals():
         mean_width_score(y, intervals[:, ::-1])
     with pytest.raises(ValueError, match="inconsistent"):
         coverage_score(y[:3], intervals)
+
+
+def test_pinball_loss_by_hand_and_a_net_that_learns_quantiles():
+    loss = PinballLoss(quantiles=(0.9, 0.1), reduction="none")  # sorted: (0.1, 0.9)
+    assert loss.quantiles == (0.1, 0.9) and loss.outputs_per_target == 2
+    # y = 1, both quantiles at 0: residual 1, losses 0.1 and 0.9; at 2: -1, 0.9 and 0.1.
+    out = loss(torch.tensor([[0.0, 0.0], [2.0, 2.0]]), torch.tensor([[1.0], [1.0]]))
+    np.testing.assert_allclose(out.numpy(), [0.5, 0.5])
+    # Two targets: quantile-major outputs (the first quantile of each target, then the next).
+    two = PinballLoss(quantiles=(0.1, 0.9), reduction="none")
+    split = two.split(torch.arange(4.0).reshape(1, 4))
+    np.testing.assert_array_equal(split.numpy(), [[[0.0, 2.0], [1.0, 3.0]]])
+    for bad in [(), (0.5, 0.5), (0.0, 0.5), "a"]:
+        with pytest.raises(ValueError, match="quantiles"):
+            PinballLoss(quantiles=bad)
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (400, 2)).astype(np.float32)
+    y = X[:, 0] + rng.normal(size=400)
+    net = NeuralNetRegressor(
+        criterion=PinballLoss, criterion__quantiles=(0.1, 0.5, 0.9), max_epochs=30, lr=0.02,
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a few epochs, on purpose
+        net.fit(X, y)
+    quantiles = net.predict_quantiles(X)
+    assert (
+        quantiles.shape == (400, 3)
+        and [m for m in net.module_.modules() if isinstance(m, torch.nn.Linear)][-1].out_features
+        == 3
+    )
+    np.testing.assert_allclose(net.predict(X), quantiles[:, 1], rtol=1e-6)
+    below = (y[:, None] < quantiles).mean(axis=0)
+    assert below[0] < 0.25 and below[2] > 0.75, below
+    with pytest.raises(ValueError, match="PinballLoss"):
+        NeuralNetRegressor().predict_quantiles(X)
+
+
+def _quantile_model(q):
+    return QuantileRegressor(quantile=q, alpha=0.0, solver="highs")
+
+
+def test_cqr_widens_the_quantile_band_by_the_calibration_rows_worst_miss(data):
+    X, y, X_test, _ = data
+    model = ConformalRegressor(
+        _quantile_model(0.5), method="cqr", confidence_level=[0.8, 0.5], random_state=0
+    ).fit(X, y)
+    models = model.quantile_models_
+    assert models.quantiles == (0.1, 0.25, 0.5, 0.75, 0.9)
+    # By hand, from the fitted quantile models and the calibration rows they did not see.
+    _, X_cal, _, y_cal = train_test_split(
+        X, y, test_size=0.3, random_state=int(draw_seeds(check_random_state(0), 2)[0])
+    )
+    for j, (level, low_q, high_q) in enumerate([(0.8, 0.1, 0.9), (0.5, 0.25, 0.75)]):
+        low = models.models[models.quantiles.index(low_q)]
+        high = models.models[models.quantiles.index(high_q)]
+        assert low.quantile == low_q and high.quantile == high_q
+        misses = np.maximum(low.predict(X_cal) - y_cal, y_cal - high.predict(X_cal))
+        half = np.sort(misses)[int(np.ceil(level * (len(misses) + 1))) - 1]
+        expected = np.stack([low.predict(X_test) - half, high.predict(X_test) + half], axis=1)
+        np.testing.assert_allclose(model.predict_interval(X_test)[..., j], expected)
+    with pytest.raises(ValueError, match="fit with confidence_level including them"):
+        model.predict_interval(X_test, confidence_level=0.9)
+
+
+def test_cqr_is_narrower_than_split_where_the_noise_grows(data):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-3, 3, (3000, 1))
+    y = np.sin(X[:, 0]) + np.abs(X[:, 0]) * rng.normal(size=3000)
+    base = HistGradientBoostingRegressor(max_iter=50, random_state=0)
+    split = ConformalRegressor(base, random_state=0).fit(X[:1500], y[:1500])
+    quantile = base.set_params(loss="quantile")
+    cqr = ConformalRegressor(quantile, method="cqr", random_state=0).fit(X[:1500], y[:1500])
+    intervals = {"split": split.predict_interval(X[1500:]), "cqr": cqr.predict_interval(X[1500:])}
+    for found in intervals.values():
+        assert coverage_score(y[1500:], found) > 0.87
+    ratio = mean_width_score(y[1500:], intervals["cqr"]) / mean_width_score(
+        y[1500:], intervals["split"]
+    )
+    assert ratio < 0.95, ratio
+
+
+def test_cqr_trains_one_net_for_every_quantile(data):
+    X, y, X_test, _ = data
+    net = NeuralNetRegressor(max_epochs=5, lr=0.01, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = ConformalRegressor(net, method="cqr", confidence_level=[0.5, 0.9], random_state=0)
+        model.fit(X, y)
+    fitted = model.quantile_models_.net
+    assert fitted.predicts_quantiles() and fitted.criterion_.quantiles == (
+        0.05,
+        0.25,
+        0.5,
+        0.75,
+        0.95,
+    )
+    assert len(fitted.history) == 5  # one fit: five epochs
+    intervals = model.predict_interval(X_test)
+    assert intervals.shape == (100, 2, 2) and np.all(intervals[:, 0] <= intervals[:, 1])
+    # The fitted net, prefit, calibrates to the same intervals on the same rows.
+    _, X_cal, _, y_cal = train_test_split(
+        X, y, test_size=0.3, random_state=int(draw_seeds(check_random_state(0), 2)[0])
+    )
+    prefit = ConformalRegressor(fitted, method="cqr", confidence_level=[0.5, 0.9], prefit=True)
+    np.testing.assert_allclose(prefit.fit(X_cal, y_cal).predict_interval(X_test), intervals)
+    with pytest.raises(ValueError, match=r"criterion__quantiles=\[0.025"):
+        ConformalRegressor(fitted, method="cqr", confidence_level=0.95, prefit=True).fit(X, y)
+    with pytest.raises(TypeError, match="quantile parameter"):
+        ConformalRegressor(LinearRegression(), method="cqr").fit(X, y)

@@ -9,6 +9,7 @@ from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 
 from ensemblekit.metrics import (
+    ProbabilityScorer,
     expected_calibration_error,
     gaussian_nll,
     multiclass_brier_score,
@@ -143,12 +144,19 @@ def test_bad_input_names_the_argument(kwargs, match):
 
 
 # ---------------------------------------------------------------- scorers
+#: The scorers of any classifier's probabilities (the coverage scorers need a conformal
+#: estimator: tests/test_conformal_sets.py).
+PROBABILITY_SCORERS = {
+    name: scorer for name, scorer in scorers.items() if isinstance(scorer, ProbabilityScorer)
+}
+
+
 def test_scorers_work_in_cross_validate_searches_and_compare_models():
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=500)
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    result = cross_validate(model, X, y, cv=cv, scoring=scorers)
-    for name in scorers:
+    result = cross_validate(model, X, y, cv=cv, scoring=PROBABILITY_SCORERS)
+    for name in PROBABILITY_SCORERS:
         assert (result[f"test_{name}"] <= 0).all()
     fold = next(iter(cv.split(X, y)))[0]
     fitted = model.fit(X[fold], y[fold])
@@ -158,13 +166,13 @@ def test_scorers_work_in_cross_validate_searches_and_compare_models():
         model, {"C": [0.01, 1.0]}, cv=cv, scoring=scorers["neg_multiclass_brier_score"]
     )
     assert search.fit(X, y).best_params_ == {"C": 1.0}
-    tables = compare_models({"logistic": model}, X, y, cv=cv, scoring=scorers)
+    tables = compare_models({"logistic": model}, X, y, cv=cv, scoring=PROBABILITY_SCORERS)
     table = tables["neg_expected_calibration_error"]
     assert table.scoring == "neg_expected_calibration_error"
     assert -1.0 <= table[0].ci_low and table[0].ci_high <= 0.0  # clipped to the range
 
 
-@pytest.mark.parametrize("name", list(scorers))
+@pytest.mark.parametrize("name", list(PROBABILITY_SCORERS))
 def test_this_package_scorer_names_are_taken_wherever_a_scoring_is(name, tiny_net_params):
     from sklearn.tree import DecisionTreeClassifier
 

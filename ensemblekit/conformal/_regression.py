@@ -23,9 +23,10 @@ from ..utils._mixins import all_or_nothing
 from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
 from ..utils._random import check_random_state, draw_seeds, set_random_states
 from ._common import fold_of_each_row, out_of_bag
+from ._cqr import QuantileModels, quantiles_for
 from ._quantiles import check_levels, lower, upper, warn_if_unbounded
 
-METHODS = ("split", "cv_plus", "cv_minmax", "jackknife_plus_ab")
+METHODS = ("split", "cv_plus", "cv_minmax", "jackknife_plus_ab", "cqr")
 #: Test points per block of the "plus" intervals (a block holds points x calibration rows).
 _CHUNK = 256
 
@@ -55,6 +56,15 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
       ``aggregation``. It needs no fit beyond the bagging fit (with ``prefit=True``
       none at all); coverage at least ``2 * level - 1``.
 
+    - ``"cqr"`` (Romano, Patterson & Candès 2019): conformalized quantile regression.
+      Models of each level's lower and upper quantiles of y given x are fitted on part
+      of the rows and widened by the calibration rows' largest miss; intervals are as
+      wide as the model finds the noise, row by row. A ``NeuralNetRegressor`` learns
+      every quantile in one fit (the outputs of one module trained on
+      :class:`~ensemblekit.nets.PinballLoss`); a scikit-learn quantile regressor
+      (``HistGradientBoostingRegressor(loss="quantile")``) is fitted once per quantile.
+      Coverage at least the level.
+
     With ``conformity_score="normalized"`` (split only), residuals are divided by the model's
     predicted spread, ``predict(X, return_std=True)`` (a deep ensemble's, or a net
     trained with ``GaussianNLLLoss``), so intervals are wide where the model is unsure.
@@ -63,15 +73,18 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : regressor
         For ``"jackknife_plus_ab"``, a ``BaggingRegressor``; for the CV methods with
-        ``prefit=True``, a fitted ``CVEnsembleRegressor``.
-    method : {"split", "cv_plus", "cv_minmax", "jackknife_plus_ab"}, default="split"
+        ``prefit=True``, a fitted ``CVEnsembleRegressor``; for ``"cqr"``, a
+        ``NeuralNetRegressor`` or a regressor with a ``quantile`` parameter (with
+        ``prefit=True``, a net trained with ``PinballLoss`` on the quantiles each level needs,
+        ``(1 - level) / 2`` and ``(1 + level) / 2``, and 0.5).
+    method : {"split", "cv_plus", "cv_minmax", "jackknife_plus_ab", "cqr"}, default="split"
     confidence_level : float or list of float, default=0.9
         The share of new targets the intervals should hold; several give intervals at
         each level.
     conformity_score : {"absolute", "normalized"}, default="absolute"
         The residual, or the residual over the model's predicted spread.
     calibration_size : float or int, default=0.3
-        The rows ``"split"`` holds out to calibrate (a share or a count).
+        The rows ``"split"`` and ``"cqr"`` hold out to calibrate (a share or a count).
     cv : int or cross-validation splitter, default=5
         The folds of the CV methods; each row must be tested exactly once.
     aggregation : {"mean", "median"}, default="mean"
@@ -90,8 +103,13 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
     estimator_ : regressor
         The fitted model that ``predict`` uses (for the CV methods, a
         ``CVEnsembleRegressor`` when one was given, else None).
-    conformity_scores_ : ndarray of shape (n_calibration,)
-        The calibration residuals (NaN for a row no member left out).
+    conformity_scores_ : ndarray of shape (n_calibration,), or (n_calibration, n_levels) for
+        ``"cqr"``
+        The calibration residuals (NaN for a row no member left out); for ``"cqr"``, how
+        far each row's target lies outside its quantile band at each level (negative
+        inside).
+    quantile_models_ : QuantileModels
+        ``"cqr"`` only: ``quantile_models_(X)`` predicts the learned quantiles.
     levels_ : ndarray of shape (n_levels,)
 
     See Also
@@ -183,30 +201,52 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
         calibrate = {
             "split": self._fit_split,
             "jackknife_plus_ab": self._fit_jackknife_ab,
+            "cqr": self._fit_cqr,
         }.get(self.method, self._fit_cv)
         calibrate(X, y)
         self.n_features_in_ = X.shape[1]
-        n = int(np.sum(~np.isnan(self.conformity_scores_)))
+        scores = self.conformity_scores_.reshape(len(self.conformity_scores_), -1)
+        n = int(np.sum(~np.isnan(scores[:, 0])))
         warn_if_unbounded(n, self.levels_, "calibration residuals")
         return self
 
     # ------------------------------------------------------------------ calibration
-    def _fit_split(self, X, y) -> None:
+    def _calibration_split(self, X, y):
+        """(X_fit, y_fit, X_cal, y_cal, fit_seed): the rows to fit on (None with
+        ``prefit``) and to calibrate on."""
         if self.prefit:
             check_is_fitted(self.estimator)
-            estimator, X_cal, y_cal = self.estimator, X, y
+            return None, None, X, y, None
+        split_seed, fit_seed = draw_seeds(check_random_state(self.random_state), 2)
+        X_fit, X_cal, y_fit, y_cal = train_test_split(
+            X, y, test_size=self.calibration_size, random_state=int(split_seed)
+        )
+        return X_fit, y_fit, X_cal, y_cal, int(fit_seed)
+
+    def _fit_split(self, X, y) -> None:
+        X_fit, y_fit, X_cal, y_cal, fit_seed = self._calibration_split(X, y)
+        if self.prefit:
+            estimator = self.estimator
         else:
-            rng = check_random_state(self.random_state)
-            split_seed, fit_seed = draw_seeds(rng, 2)
-            X_fit, X_cal, y_fit, y_cal = train_test_split(
-                X, y, test_size=self.calibration_size, random_state=int(split_seed)
-            )
             # An estimator left unseeded gets a seed of the random_state: same state, same fit.
-            estimator = set_random_states(clone(self.estimator), int(fit_seed), only_unset=True)
+            estimator = set_random_states(clone(self.estimator), fit_seed, only_unset=True)
             estimator.fit(X_fit, y_fit)
         centre, spread = self._centre_spread(estimator, X_cal)
         self.estimator_ = estimator
         self.conformity_scores_ = np.abs(y_cal - centre) / spread
+
+    def _fit_cqr(self, X, y) -> None:
+        X_fit, y_fit, X_cal, y_cal, fit_seed = self._calibration_split(X, y)
+        models = QuantileModels(
+            self.estimator, quantiles_for(self.levels_), fit_seed, X_fit, y_fit, self.prefit
+        )
+        predicted = models(X_cal)
+        scores = []
+        for level in self.levels_:
+            low, high = models.columns_of(level)
+            scores.append(np.maximum(predicted[:, low] - y_cal, y_cal - predicted[:, high]))
+        self.estimator_, self.quantile_models_ = None, models
+        self.conformity_scores_ = np.stack(scores, axis=1)
 
     def _centre_spread(self, estimator, X):
         if self.conformity_score == "absolute":
@@ -310,6 +350,8 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "conformity_scores_")
+        if self.method == "cqr":
+            return self.quantile_models_(X)[:, self.quantile_models_.quantiles.index(0.5)]
         if self.estimator_ is not None:
             return np.asarray(self.estimator_.predict(X), dtype=float)
         return np.mean([member.predict(X) for member in self.members_], axis=0)
@@ -341,6 +383,8 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _intervals(self, X, levels) -> np.ndarray:
         scores = self.conformity_scores_
+        if self.method == "cqr":
+            return self._cqr_intervals(X, levels)
         bounds = []
         for level in levels:
             if self.method in ("split", "cv_minmax"):
@@ -356,6 +400,21 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
                 low = lower(centres - scores, level, axis=1)
                 high = upper(centres + scores, level, axis=1)
             bounds.append(np.stack([low, high], axis=1))
+        return np.stack(bounds, axis=-1)
+
+    def _cqr_intervals(self, X, levels) -> np.ndarray:
+        unknown = [level for level in levels if level not in self.levels_]
+        if unknown:
+            raise ValueError(
+                f"method='cqr' learned the quantiles of the levels {self.levels_.tolist()}, "
+                f"not of {unknown}: fit with confidence_level including them."
+            )
+        predicted = self.quantile_models_(X)
+        bounds = []
+        for level in levels:
+            half = upper(self.conformity_scores_[:, list(self.levels_).index(level)], level)
+            low, high = self.quantile_models_.columns_of(level)
+            bounds.append(np.stack([predicted[:, low] - half, predicted[:, high] + half], axis=1))
         return np.stack(bounds, axis=-1)
 
     def _loo_centres(self, X) -> np.ndarray:

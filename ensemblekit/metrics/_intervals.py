@@ -262,6 +262,15 @@ class CoverageScorer:
         The share of targets covered, or minus the mean width (intervals) or set size
         (sets): smaller is better, as scikit-learn's scorers want higher to be better.
 
+    Attributes
+    ----------
+    what : str
+        As given.
+    limits : tuple of float
+        The range the score lies in.
+    __name__ : str
+        ``"coverage"`` or ``"neg_mean_size"``, as tables show it.
+
     See Also
     --------
     coverage_score, mean_width_score, set_coverage_score, mean_set_size
@@ -286,6 +295,12 @@ class CoverageScorer:
         self.limits = (0.0, 1.0) if what == "coverage" else (-np.inf, 0.0)
 
     def __call__(self, estimator, X, y, sample_weight=None) -> float:
+        if not hasattr(estimator, "predict_set") and not hasattr(estimator, "predict_interval"):
+            raise TypeError(
+                f"The {self.__name__!r} scorer scores intervals or sets, and "
+                f"{type(estimator).__name__} predicts neither: wrap it in "
+                "ensemblekit.conformal.ConformalRegressor or ConformalClassifier."
+            )
         if hasattr(estimator, "predict_set"):
             sets = np.asarray(estimator.predict_set(X))
             sets = sets[..., 0] if sets.ndim == 3 else sets

@@ -3,6 +3,7 @@
 from ._gaussian import GaussianNLLLoss
 from ._mlp import MLP
 from ._net import NeuralNetClassifier, NeuralNetRegressor
+from ._pinball import PinballLoss
 from ._prefit import Prefitted, prefitted
 from ._stack_predict import StackedPredictor
 from ._watch import DivergenceWarning
@@ -13,6 +14,7 @@ __all__ = [
     "GaussianNLLLoss",
     "NeuralNetClassifier",
     "NeuralNetRegressor",
+    "PinballLoss",
     "Prefitted",
     "StackedPredictor",
     "prefitted",

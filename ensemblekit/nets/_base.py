@@ -520,9 +520,8 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
         kwargs = self.get_params_for("module")
         fill = {
             "n_features": getattr(self, "n_features_in_", None),
-            # A criterion that reads several values per target (a mean and a spread) says so.
             "n_outputs": getattr(self, "n_outputs_", None)
-            and self.n_outputs_ * getattr(self.criterion, "outputs_per_target", 1),
+            and self.n_outputs_ * self._outputs_per_target(),
             "random_state": getattr(self, "_seeds", {}).get("module"),
         }
         for name, value in fill.items():
@@ -534,6 +533,13 @@ class NeuralNetBase(_SettingsMixin, NeuralNet):
             module = type(self.module) if isinstance(self.module, torch.nn.Module) else self.module
             self.module_ = module(**kwargs)
         return self
+
+    def _outputs_per_target(self) -> int:
+        """Module outputs per target: a criterion that reads several (a mean and a spread,
+        quantiles) says how many, as a number or, when it depends on the criterion's
+        parameters, as a function of them."""
+        per = getattr(self.criterion, "outputs_per_target", 1)
+        return per(**self.get_params_for("criterion")) if callable(per) else per
 
     def initialize_criterion(self):
         """Build the criterion with ``reduction="none"`` so each row's loss can be weighted."""

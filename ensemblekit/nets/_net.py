@@ -19,6 +19,7 @@ from ._base import NeuralNetBase
 from ._docs import _FITTED_DOC, _SHARED_PARAMS_DOC
 from ._gaussian import GaussianNLLLoss
 from ._mlp import MLP
+from ._pinball import PinballLoss
 
 
 def _is_criterion(criterion, kind: type) -> bool:
@@ -504,11 +505,47 @@ class NeuralNetRegressor(RegressorMixin, NeuralNetBase):
             return self._finish_prediction(output)
         return self._finish_prediction(output), self._shape_like_y(output[..., self.n_outputs_ :])
 
+    def predicts_quantiles(self) -> bool:
+        """Whether the net predicts quantiles of each target (its criterion is
+        :class:`PinballLoss`)."""
+        return _is_criterion(self.criterion, PinballLoss)
+
+    def predict_quantiles(self, X) -> np.ndarray:
+        """Every quantile the net learned, for a net trained with ``criterion=PinballLoss``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n_samples, n_quantiles), or (n_samples, n_targets,
+            n_quantiles) for several targets
+            In the order of the criterion's sorted ``quantiles``.
+        """
+        if not self.predicts_quantiles():
+            raise ValueError(
+                "predict_quantiles needs a net trained on quantiles: criterion=PinballLoss "
+                "(from ensemblekit.nets), with criterion__quantiles."
+            )
+        return self._quantile_axis(self._forward_numpy(X))
+
+    def _quantile_axis(self, output: np.ndarray) -> np.ndarray:
+        """(..., n_targets * n_quantiles) quantile-major outputs as (..., [n_targets,]
+        n_quantiles)."""
+        n = len(self.criterion_.quantiles)
+        output = np.swapaxes(output.reshape(*output.shape[:-1], n, self.n_outputs_), -1, -2)
+        return output[..., 0, :] if self._y_ndim == 1 else output
+
     def _finish_prediction(self, output: np.ndarray) -> np.ndarray:
         """``predict``'s values from the module's output, shaped like the fitted ``y`` (with
-        a leading members axis when stacked): the means, for a net that predicts a spread."""
+        a leading members axis when stacked): the means, for a net that predicts a spread;
+        the middle quantile, for a net that predicts quantiles."""
         if self.predicts_std():
             output = output[..., : self.n_outputs_]
+        elif self.predicts_quantiles():
+            middle = len(self.criterion_.quantiles) // 2
+            output = output[..., middle * self.n_outputs_ : (middle + 1) * self.n_outputs_]
         return self._shape_like_y(output)
 
     def _shape_like_y(self, output: np.ndarray) -> np.ndarray:
