@@ -16,6 +16,7 @@ from ensemblekit.conformal import ConformalClassifier
 from ensemblekit.conformal._set_scores import label_scores, true_scores
 from ensemblekit.ensemble import BaggingClassifier, CVEnsembleClassifier
 from ensemblekit.metrics import (
+    CoverageDisplay,
     conditional_coverage,
     mean_set_size,
     resolve_scoring,
@@ -311,3 +312,22 @@ def test_coverage_scorers_in_cross_validate(data):
     )
     assert np.all(scores["test_coverage"] > 0.75) and np.all(scores["test_neg_mean_size"] < 0)
     assert score_limits("coverage", model) == (0.0, 1.0)
+
+
+def test_coverage_display_draws_what_the_metrics_measure(data, fitted):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    X, y, X_test, y_test = data
+    model = ConformalClassifier(fitted, conformity_score="aps", prefit=True, random_state=0)
+    model.fit(X[150:], y[150:])
+    display = CoverageDisplay.from_estimators(
+        {"aps": model}, X_test, y_test, confidence_level=LEVELS
+    )
+    levels, coverage, size = display.curves["aps"]
+    np.testing.assert_array_equal(levels, LEVELS)
+    sets = model.predict_set(X_test, LEVELS)
+    np.testing.assert_allclose(coverage, set_coverage_score(y_test, sets))
+    np.testing.assert_allclose(size, mean_set_size(y_test, sets))
+    assert display.size_label == "mean set size" and display.axes_.shape == (2,)
+    plt.close(display.figure_)

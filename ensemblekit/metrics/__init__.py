@@ -1,6 +1,7 @@
 """Calibration, probabilistic and interval metrics in scikit-learn's style, and scorers."""
 
 from ._calibration import expected_calibration_error, gaussian_nll, multiclass_brier_score
+from ._coverage_display import CoverageDisplay
 from ._intervals import (
     CoverageScorer,
     conditional_coverage,
@@ -20,6 +21,7 @@ from ._scorers import (
 )
 
 __all__ = [
+    "CoverageDisplay",
     "CoverageScorer",
     "ProbabilityScorer",
     "ReliabilityDisplay",
