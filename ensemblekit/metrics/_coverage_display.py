@@ -84,7 +84,7 @@ class CoverageDisplay:
         left.set_title("Coverage against the level asked for")
         right.set(xlabel="confidence level", ylabel=self.size_label)
         right.set_title(f"What it costs: {self.size_label}")
-        left.legend(loc="upper left", frameon=False)
+        left.legend(loc="lower right", frameon=False)
         self.axes_, self.figure_ = np.asarray(axes), left.figure
         return self
 
