@@ -13,12 +13,12 @@ out), this example compares, at levels from 50% to 95%:
 
 It draws coverage against the level (the conformal intervals sit on or above the
 diagonal, within the noise of the held-out rows; the deep ensemble's below it at most
-levels) and what each costs in width. A second figure
-shows why CQR is worth its fit where the noise grows with x: its band follows the noise,
-where split conformal's has one width everywhere.
+levels) and what each costs in width. The lower panels show why CQR is worth its fit
+where the noise grows with x: its band follows the noise, where split conformal's has
+one width everywhere.
 
-Saves ``plot_conformal.png`` and ``plot_conformal_bands.png`` into the figures folder
-(``$ENSEMBLEKIT_FIGURES``, or ``figures/`` in the current folder). Set
+Saves ``plot_conformal.png`` into the figures folder (``$ENSEMBLEKIT_FIGURES``, or
+``figures/`` in the current folder). Set
 ``ENSEMBLEKIT_QUICK=1`` for the seconds-long version the test suite runs.
 """
 
@@ -97,15 +97,18 @@ def main():
     for name, (_, coverage, width) in curves.items():
         print(f"{name:42s}" + "".join(f"{c:7.2f}" for c in coverage) + "  coverage")
         print(f"{'':42s}" + "".join(f"{w:7.2f}" for w in width) + "  width")
-    display = CoverageDisplay(curves, n_rows=len(y_test), size_label="mean width").plot()
-    display.figure_.suptitle(f"load_diabetes, {len(y_test)} held-out rows")
+    fig, axes = plt.subplot_mosaic(
+        [["coverage", "width"], ["split", "cqr"]], figsize=(10, 8), constrained_layout=True
+    )
+    display = CoverageDisplay(curves, n_rows=len(y_test), size_label="mean width")
+    display.plot([axes["coverage"], axes["width"]])
+    axes["coverage"].set_title(f"load_diabetes: coverage on {len(y_test)} held-out rows")
+    bands([axes["split"], axes["cqr"]])
     FIGURES.mkdir(parents=True, exist_ok=True)
-    display.figure_.savefig(FIGURES / "plot_conformal.png", dpi=110)
-
-    bands()
+    fig.savefig(FIGURES / "plot_conformal.png", dpi=110)
 
 
-def bands():
+def bands(axes):
     """Split conformal against CQR where the noise grows with |x|."""
     rng = np.random.RandomState(0)
     n = 600 if QUICK else 3000
@@ -113,7 +116,6 @@ def bands():
     y = np.sin(X[:, 0]) + 0.4 * np.abs(X[:, 0]) * rng.normal(size=n)
     half = n // 2
     grid = np.linspace(-3, 3, 200)[:, None]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, constrained_layout=True)
     for ax, method in zip(axes, ["split", "cqr"], strict=True):
         model = ConformalRegressor(net(), method=method, random_state=0).fit(X[:half], y[:half])
         held_out = model.predict_interval(X[half:])
@@ -127,7 +129,7 @@ def bands():
         ))  # fmt: skip
     axes[0].set_ylabel("y")
     axes[0].legend(loc="upper left", frameon=False)
-    fig.savefig(FIGURES / "plot_conformal_bands.png", dpi=110)
+    axes[1].sharey(axes[0])
 
 
 if __name__ == "__main__":
