@@ -71,6 +71,15 @@ class QuantileModels:
             return np.asarray(self.net.predict_quantiles(X), dtype=float)[:, self.columns]
         return np.stack([np.asarray(m.predict(X), dtype=float) for m in self.models], axis=1)
 
+    def band(self, predicted: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """``level``'s lower and upper quantile predictions, in order where the two models
+        cross (the same rearrangement at calibration and prediction keeps the guarantee)."""
+        low, high = self.columns_of(level)
+        return (
+            np.minimum(predicted[:, low], predicted[:, high]),
+            np.maximum(predicted[:, low], predicted[:, high]),
+        )
+
     def columns_of(self, level: float) -> tuple[int, int]:
         """The positions of ``level``'s lower and upper quantiles."""
         return self.quantiles.index(round((1 - level) / 2, 10)), self.quantiles.index(

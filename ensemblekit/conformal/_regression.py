@@ -243,8 +243,8 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
         predicted = models(X_cal)
         scores = []
         for level in self.levels_:
-            low, high = models.columns_of(level)
-            scores.append(np.maximum(predicted[:, low] - y_cal, y_cal - predicted[:, high]))
+            low, high = models.band(predicted, level)
+            scores.append(np.maximum(low - y_cal, y_cal - high))
         self.estimator_, self.quantile_models_ = None, models
         self.conformity_scores_ = np.stack(scores, axis=1)
 
@@ -413,8 +413,11 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
         bounds = []
         for level in levels:
             half = upper(self.conformity_scores_[:, list(self.levels_).index(level)], level)
-            low, high = self.quantile_models_.columns_of(level)
-            bounds.append(np.stack([predicted[:, low] - half, predicted[:, high] + half], axis=1))
+            low, high = self.quantile_models_.band(predicted, level)
+            low, high = low - half, high + half  # half < 0 narrows the band
+            # Narrowed past its middle the interval is empty; a point holds as little.
+            middle = (low + high) / 2
+            bounds.append(np.stack([np.minimum(low, middle), np.maximum(high, middle)], axis=1))
         return np.stack(bounds, axis=-1)
 
     def _loo_centres(self, X) -> np.ndarray:
