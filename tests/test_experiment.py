@@ -629,6 +629,11 @@ def test_analyses_are_recorded_and_read_back(tmp_path, monkeypatch):
 
             [analyses.uncertainty]
             model = "bag"
+
+            [analyses.conformal]
+            model = "tree"
+            score = "aps"
+            mondrian = true
         """),
     )
     study = Experiment.from_toml(_write(tmp_path, text))
@@ -640,6 +645,10 @@ def test_analyses_are_recorded_and_read_back(tmp_path, monkeypatch):
     assert [r.params for r in analyses["bias_variance"]] == [{"max_depth": 1}, {"max_depth": 3}]
     assert analyses["size_curve"].scores.shape == (3, 4)
     assert analyses["uncertainty"].total.shape == (38,)  # a quarter of 150 rows, held out
+    conformal = analyses["conformal"]  # half of 150 rows held out: 37 calibrate, 38 measure
+    assert conformal.n_calibration == 37 and conformal.n_test == 38
+    np.testing.assert_array_equal(conformal.levels, [0.5, 0.8, 0.9])
+    assert np.all((0 <= conformal.coverage) & (conformal.coverage <= 1))
     assert set(run.calibration) == {"tree", "bag"}
     assert 0 <= run.calibration["tree"]["ece"] <= 1
     # Read back, the results are the ones computed: same numbers, same types.
@@ -660,8 +669,9 @@ def test_analyses_are_recorded_and_read_back(tmp_path, monkeypatch):
         Figure, "savefig", lambda fig, *a, **k: figures.append(fig.axes) or save(fig, *a, **k)
     )
     html = run.report(tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 6  # 2 scorers, and 4 analyses
+    assert html.count("data:image/png;base64,") == 7  # 2 scorers, and 5 analyses
     assert "Bias and variance of tree" in html and "Uncertainty of bag" in html
+    assert "Conformal sets of tree" in html and "each class calibrated on its own rows" in html
     # The 0-1 table says what adds up, and names its variance column for what it is.
     assert "Expected loss = bias + net variance" in html and "variance (disagreement)" in html
     # The uncertainty figure: densities (each group's bars have area 1), in nats.

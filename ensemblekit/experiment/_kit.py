@@ -108,6 +108,13 @@ class Reader:
             self.fail(key, f"must be a string, got {short(value)}.")
         return value
 
+    def boolean(self, value, key: str, *, optional: bool = False):
+        if value is None and optional:
+            return value
+        if not isinstance(value, bool):
+            self.fail(key, f"must be true or false, got {short(value)}.")
+        return value
+
     def integer(self, value, key: str, low: int = 0, *, optional: bool = False):
         if value is None and optional:
             return value
