@@ -36,7 +36,7 @@ from ensemblekit.model_selection import (
     StackedOptunaSearchCV,
     StackedRandomizedSearchCV,
 )
-from ensemblekit.nets import GaussianNLLLoss, NeuralNetClassifier, NeuralNetRegressor
+from ensemblekit.nets import GaussianNLLLoss, NeuralNetClassifier, NeuralNetRegressor, PinballLoss
 
 # Tiny nets trained a few epochs on purpose: that they have not converged is expected. The
 # checks also feed nets unscaled X (around 100, as check_fit_idempotent does) at lr 0.01, on
@@ -57,6 +57,7 @@ ESTIMATORS = [
     NeuralNetClassifier(**NET_PARAMS),
     NeuralNetRegressor(**NET_PARAMS),
     NeuralNetRegressor(criterion=GaussianNLLLoss, **NET_PARAMS),
+    NeuralNetRegressor(criterion=PinballLoss, **NET_PARAMS),
     BaggingClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_estimators=3, random_state=0),
     BaggingRegressor(NeuralNetRegressor(**MEMBER_PARAMS), n_estimators=3, random_state=0),
     DeepEnsembleClassifier(NeuralNetClassifier(**MEMBER_PARAMS), n_estimators=3, random_state=0),
