@@ -9,7 +9,6 @@ from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 
 from ensemblekit.metrics import (
-    ProbabilityScorer,
     expected_calibration_error,
     gaussian_nll,
     multiclass_brier_score,
@@ -144,11 +143,9 @@ def test_bad_input_names_the_argument(kwargs, match):
 
 
 # ---------------------------------------------------------------- scorers
-#: The scorers of any classifier's probabilities (the coverage scorers need a conformal
-#: estimator: tests/test_conformal_sets.py).
-PROBABILITY_SCORERS = {
-    name: scorer for name, scorer in scorers.items() if isinstance(scorer, ProbabilityScorer)
-}
+#: The scorers of any classifier's probabilities (the coverage scorers, known by name but
+#: not in this dict, need a conformal estimator: tests/test_conformal_sets.py).
+PROBABILITY_SCORERS = scorers
 
 
 def test_scorers_work_in_cross_validate_searches_and_compare_models():

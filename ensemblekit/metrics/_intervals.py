@@ -281,10 +281,10 @@ class CoverageScorer:
     >>> from sklearn.linear_model import LinearRegression
     >>> from sklearn.model_selection import cross_val_score
     >>> from ensemblekit.conformal import ConformalRegressor
-    >>> from ensemblekit.metrics import scorers
+    >>> from ensemblekit.metrics import CoverageScorer
     >>> X, y = make_regression(300, 3, noise=5, random_state=0)
     >>> scores = cross_val_score(ConformalRegressor(LinearRegression(), random_state=0), X, y,
-    ...                          scoring=scorers["coverage"])
+    ...                          scoring=CoverageScorer("coverage"))
     >>> bool(scores.mean() > 0.8)
     True
     """

@@ -79,7 +79,12 @@ scorers = {
     "neg_multiclass_brier_score": ProbabilityScorer(
         multiclass_brier_score, "neg_multiclass_brier_score", (-2.0, 0.0)
     ),
-    # Conformal estimators: coverage, and minus the mean interval width or set size.
+}
+
+#: Every scorer this package names: the probabilistic ones (``scorers``, for any
+#: classifier) and the conformal estimators' coverage and minus mean width or set size.
+_BY_NAME = {
+    **scorers,
     "coverage": CoverageScorer("coverage"),
     "neg_mean_size": CoverageScorer("size"),
 }
@@ -97,9 +102,10 @@ def resolve_scoring(scoring):
     Returns
     -------
     scoring : str, callable, dict or None
-        The same, with ``"neg_expected_calibration_error"`` and
-        ``"neg_multiclass_brier_score"`` as scorers; a list that names one becomes a dict
-        of name to scorer. Other values are returned as they are.
+        The same, with ``"neg_expected_calibration_error"``,
+        ``"neg_multiclass_brier_score"``, ``"coverage"`` and ``"neg_mean_size"`` (of a
+        conformal estimator, :class:`CoverageScorer`) as scorers; a list that names one
+        becomes a dict of name to scorer. Other values are returned as they are.
 
     See Also
     --------
@@ -115,13 +121,13 @@ def resolve_scoring(scoring):
     'ProbabilityScorer'
     """
     if isinstance(scoring, str):
-        return scorers.get(scoring, scoring)
+        return _BY_NAME.get(scoring, scoring)
     if isinstance(scoring, list | tuple | set) and any(
-        isinstance(name, str) and name in scorers for name in scoring
+        isinstance(name, str) and name in _BY_NAME for name in scoring
     ):
-        return {name: scorers.get(name, name) for name in scoring}
+        return {name: _BY_NAME.get(name, name) for name in scoring}
     if isinstance(scoring, dict):
-        return {k: scorers.get(v, v) if isinstance(v, str) else v for k, v in scoring.items()}
+        return {k: _BY_NAME.get(v, v) if isinstance(v, str) else v for k, v in scoring.items()}
     return scoring
 
 
@@ -177,7 +183,7 @@ def scorer_names() -> list[str]:
     >>> "neg_expected_calibration_error" in scorer_names(), "accuracy" in scorer_names()
     (True, True)
     """
-    return sorted({*get_scorer_names(), *scorers})
+    return sorted({*get_scorer_names(), *_BY_NAME})
 
 
 # Scores of known range, by scorer name: clipping an interval to them keeps an accuracy
