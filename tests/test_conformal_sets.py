@@ -331,3 +331,25 @@ def test_coverage_display_draws_what_the_metrics_measure(data, fitted):
     np.testing.assert_allclose(size, mean_set_size(y_test, sets))
     assert display.size_label == "mean set size" and display.axes_.shape == (2,)
     plt.close(display.figure_)
+
+
+def test_hostile_inputs_to_the_metrics_and_the_loss():
+    from ensemblekit.metrics import coverage_score, mean_width_score
+    from ensemblekit.nets import PinballLoss
+
+    for metric in (coverage_score, mean_width_score):
+        with pytest.raises(ValueError, match="empty"):
+            metric([], np.zeros((0, 2)))
+    for metric in (set_coverage_score, mean_set_size):
+        with pytest.raises(ValueError, match="empty"):
+            metric([], np.zeros((0, 3), dtype=bool))
+    with pytest.raises(ValueError, match="lower bound above"):
+        coverage_score([1.0], [[2.0, 0.0]])
+    # Infinite bounds (too few calibration rows) are honest: they cover, infinitely wide.
+    assert coverage_score([1.0], [[-np.inf, np.inf]]) == 1.0
+    assert mean_width_score([1.0], [[-np.inf, np.inf]]) == np.inf
+    for bad in ([np.nan], [0.5, np.inf], [1.0]):
+        with pytest.raises(ValueError, match="quantiles"):
+            PinballLoss(quantiles=bad)
+    with pytest.raises(ValueError, match="by must be"):
+        conditional_coverage([0], np.ones((1, 2), dtype=bool), by="nope")

@@ -16,6 +16,8 @@ def _check_intervals(y_true, intervals) -> tuple[np.ndarray, np.ndarray]:
             f"predict_interval returns them, got {intervals.shape}."
         )
     check_consistent_length(y_true, intervals)
+    if not len(y_true):
+        raise ValueError("y_true is empty: coverage and width need at least one row.")
     if np.isnan(y_true).any() or np.isnan(intervals).any():
         raise ValueError("y_true and intervals must not hold NaN.")
     if np.any(intervals[:, 0] > intervals[:, 1]):
@@ -93,6 +95,8 @@ def _check_sets(y_true, sets, classes) -> tuple[np.ndarray, np.ndarray]:
         )
     y_true = column_or_1d(y_true)
     check_consistent_length(y_true, sets)
+    if not len(y_true):
+        raise ValueError("y_true is empty: coverage and set size need at least one row.")
     if classes is None:
         classes = np.arange(sets.shape[1])
     classes = np.asarray(classes)
