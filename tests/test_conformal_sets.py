@@ -353,3 +353,22 @@ def test_hostile_inputs_to_the_metrics_and_the_loss():
             PinballLoss(quantiles=bad)
     with pytest.raises(ValueError, match="by must be"):
         conditional_coverage([0], np.ones((1, 2), dtype=bool), by="nope")
+
+
+def test_a_study_scores_a_conformal_model_by_coverage_and_set_size(tmp_path):
+    from ensemblekit.experiment import Experiment
+
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(
+        'name = "sets"\nscoring = ["coverage", "neg_mean_size"]\nrandom_state = 0\n'
+        '[data]\nloader = "sklearn.datasets.load_iris"\n[cv]\nn_splits = 3\n'
+        '[models.sets]\nclass = "ensemblekit.conformal.ConformalClassifier"\n'
+        'estimator = { class = "sklearn.linear_model.LogisticRegression", max_iter = 500 }\n'
+        "confidence_level = 0.8\nrandom_state = 0\n"
+    )
+    study = Experiment.from_toml(study_file)
+    study.verbose = 0
+    run = study.run(tmp_path / "run").run_
+    tables = run.comparison
+    assert 0.5 <= tables["coverage"][0].mean <= 1.0
+    assert tables["neg_mean_size"][0].mean < 0
