@@ -319,3 +319,23 @@ def test_cqr_trains_one_net_for_every_quantile(data):
         ConformalRegressor(fitted, method="cqr", confidence_level=0.95, prefit=True).fit(X, y)
     with pytest.raises(TypeError, match="quantile parameter"):
         ConformalRegressor(LinearRegression(), method="cqr").fit(X, y)
+
+
+def test_jackknife_ab_fits_the_bagging_ensemble_once_and_nothing_else(data, monkeypatch):
+    X, y, X_test, _ = data
+    fits = []
+    original = BaggingRegressor.fit
+    monkeypatch.setattr(
+        BaggingRegressor, "fit", lambda self, *a, **k: fits.append(self) or original(self, *a, **k)
+    )
+    member_fits = []
+    tree_fit = DecisionTreeRegressor.fit
+    monkeypatch.setattr(
+        DecisionTreeRegressor, "fit",
+        lambda self, *a, **k: member_fits.append(self) or tree_fit(self, *a, **k),
+    )  # fmt: skip
+    bagging = BaggingRegressor(DecisionTreeRegressor(max_depth=3), n_estimators=20, random_state=0)
+    model = ConformalRegressor(bagging, method="jackknife_plus_ab", confidence_level=0.8)
+    model.fit(X, y)
+    model.predict_interval(X_test)
+    assert len(fits) == 1 and len(member_fits) == 20  # the bagging fit, its 20 members: no more
