@@ -339,3 +339,25 @@ def test_jackknife_ab_fits_the_bagging_ensemble_once_and_nothing_else(data, monk
     model.fit(X, y)
     model.predict_interval(X_test)
     assert len(fits) == 1 and len(member_fits) == 20  # the bagging fit, its 20 members: no more
+
+
+def test_a_regression_study_reports_the_conformal_coverage_of_every_model(tmp_path):
+    from ensemblekit.experiment import Experiment
+
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(
+        'name = "intervals"\nrandom_state = 0\n'
+        '[data]\nloader = "sklearn.datasets.load_diabetes"\n[cv]\nn_splits = 2\n'
+        '[models.ridge]\nclass = "sklearn.linear_model.Ridge"\n'
+        '[models.tree]\nclass = "sklearn.tree.DecisionTreeRegressor"\nmax_depth = 3\n'
+        "[analyses.conformal]\nlevels = [0.8, 0.5]\n"
+    )
+    study = Experiment.from_toml(study_file)
+    study.verbose = 0
+    run = study.run(tmp_path / "run").run_
+    result = run.analyses["conformal"]
+    assert result.names == ["ridge", "tree"] and result.coverage.shape == (2, 2)
+    np.testing.assert_array_equal(result.levels, [0.5, 0.8])  # sorted
+    assert np.all(result.size[:, 0] < result.size[:, 1])  # wider at the higher level
+    html = run.report(tmp_path / "report.html").read_text()
+    assert "Conformal intervals of ridge, tree" in html and "mean width" in html

@@ -631,7 +631,6 @@ def test_analyses_are_recorded_and_read_back(tmp_path, monkeypatch):
             model = "bag"
 
             [analyses.conformal]
-            model = "tree"
             score = "aps"
             mondrian = true
         """),
@@ -648,6 +647,7 @@ def test_analyses_are_recorded_and_read_back(tmp_path, monkeypatch):
     conformal = analyses["conformal"]  # half of 150 rows held out: 37 calibrate, 38 measure
     assert conformal.n_calibration == 37 and conformal.n_test == 38
     np.testing.assert_array_equal(conformal.levels, [0.5, 0.8, 0.9])
+    assert conformal.names == ["tree", "bag"] and conformal.coverage.shape == (2, 3)
     assert np.all((0 <= conformal.coverage) & (conformal.coverage <= 1))
     assert set(run.calibration) == {"tree", "bag"}
     assert 0 <= run.calibration["tree"]["ece"] <= 1
@@ -671,7 +671,7 @@ def test_analyses_are_recorded_and_read_back(tmp_path, monkeypatch):
     html = run.report(tmp_path / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 7  # 2 scorers, and 5 analyses
     assert "Bias and variance of tree" in html and "Uncertainty of bag" in html
-    assert "Conformal sets of tree" in html and "each class calibrated on its own rows" in html
+    assert "Conformal sets of tree, bag" in html and "each class calibrated on its own rows" in html
     # The 0-1 table says what adds up, and names its variance column for what it is.
     assert "Expected loss = bias + net variance" in html and "variance (disagreement)" in html
     # The uncertainty figure: densities (each group's bars have area 1), in nats.

@@ -334,7 +334,9 @@ class Experiment:
             "engine": self.engine,
             "analyses": self._analyses,
             "analysis_fingerprints": {
-                kind: digest(kind, settings, models.get(settings["model"]), data, self.random_state)
+                kind: digest(
+                    kind, settings, _models_digested(settings, models), data, self.random_state
+                )
                 for kind, settings in self._analyses.items()
                 if kind in FITTED
             },
@@ -453,10 +455,11 @@ class Experiment:
         for kind, settings in self._analyses.items():
             if kind not in FITTED or done.analysis_record(kind) is not None:
                 continue
+            of = "every model" if settings["model"] is None else repr(settings["model"])
             if self.verbose:
-                print(f"{self.name}: {kind} of {settings['model']!r}", file=sys.stderr)
+                print(f"{self.name}: {kind} of {of}", file=sys.stderr)
             split = self._holdout(settings["test_size"])
-            with warnings_of(label=f"{kind} of {settings['model']!r}"):
+            with warnings_of(label=f"{kind} of {of}"):
                 result, extra = FITTED[kind].run(self, settings, split, fitted)
             folder.write(
                 analysis_path(kind),
@@ -506,3 +509,11 @@ class Experiment:
             f"Experiment({self.name!r}: models {list(self._models)}, {len(self._splits)} "
             f"folds, scoring {list(self._scorers)}, analyses {list(self._analyses)})"
         )
+
+
+def _models_digested(settings: dict, models: dict):
+    """What a fitted analysis's fingerprint holds of the models: the one it names, or every
+    model's description when it names none (``every_model``)."""
+    if settings["model"] is None:
+        return [models[name] for name in sorted(models)]
+    return models.get(settings["model"])

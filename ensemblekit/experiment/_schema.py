@@ -89,7 +89,7 @@ def _check_analyses(r: Reader, study: dict, models: dict) -> None:
                 r.fail(f"{key}.{name}", f"must be between 0 and 1, got {value!r}.")
             if name == "n_bins" and value < 1:
                 r.fail(f"{key}.{name}", f"must be at least 1, got {value!r}.")
-        if "model" in settings and settings["model"] not in models:
+        if settings.get("model") is not None and settings["model"] not in models:
             r.fail(f"{key}.model", f"{short(settings['model'])} is not a model of the study.")
     fingerprints = r.table(*r.get(study, "analysis_fingerprints"))
     for kind, fingerprint in fingerprints.items():

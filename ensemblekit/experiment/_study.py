@@ -396,15 +396,19 @@ def check_analyses(analyses, models: dict, classifier: bool, checker: Checker) -
         merged = {**analysis.defaults, **settings}
         if "model" in merged:
             model = merged["model"]
-            if model is None:
+            if model is None and analysis.every_model:
+                model = None
+            elif model is None:
                 checker.fail(path, f"needs model = one of {list(models)}.")
-            if model not in models:
+            elif model not in models:
                 checker.fail(
                     (*path, "model"),
                     f"{model!r} is not a model of the study; {_hint(model, models)}",
                 )
-            if analysis.needs_ensemble and not hasattr(
-                final_step(models[model])[0], "predict_members"
+            if (
+                model is not None
+                and analysis.needs_ensemble
+                and not hasattr(final_step(models[model])[0], "predict_members")
             ):
                 checker.fail(
                     (*path, "model"),

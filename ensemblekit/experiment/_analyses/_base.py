@@ -32,6 +32,13 @@ class Analysis:
     result_type: ClassVar[type | None] = None
     #: Whether its model must be one of ensemblekit's ensembles (``predict_members``).
     needs_ensemble: ClassVar[bool] = False
+    #: Whether ``model = None`` (left out) runs it on every model of the study.
+    every_model: ClassVar[bool] = False
+
+    def models_of(self, settings: dict, models) -> list[str]:
+        """The names of the models it runs on: the one it names, or, for an analysis of
+        ``every_model`` that names none, all of them."""
+        return list(models) if settings["model"] is None else [settings["model"]]
 
     def check(self, settings: dict, models: dict, classifier: bool, path, checker) -> None:
         """Check the settings of a study file (defaults filled in) beyond their keys; may
