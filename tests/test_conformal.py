@@ -361,3 +361,16 @@ def test_a_regression_study_reports_the_conformal_coverage_of_every_model(tmp_pa
     assert np.all(result.size[:, 0] < result.size[:, 1])  # wider at the higher level
     html = run.report(tmp_path / "report.html").read_text()
     assert "Conformal intervals of ridge, tree" in html and "mean width" in html
+
+
+def test_an_unseeded_bagging_ensemble_is_seeded_from_random_state(data):
+    X, y, X_test, _ = data
+    bagging = BaggingRegressor(DecisionTreeRegressor(max_depth=3), n_estimators=25)
+    intervals = [
+        ConformalRegressor(bagging, method="jackknife_plus_ab", random_state=seed)
+        .fit(X, y)
+        .predict_interval(X_test)
+        for seed in (0, 0, 1)
+    ]  # fmt: skip
+    np.testing.assert_array_equal(intervals[0], intervals[1])
+    assert not np.array_equal(intervals[0], intervals[2])

@@ -20,7 +20,7 @@ from ..utils._mixins import all_or_nothing
 from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
 from ..utils._random import check_random_state, draw_seeds, set_random_states
 from ..utils._validation import plain
-from ._common import fold_of_each_row, out_of_bag
+from ._common import fitted_bagging, fold_of_each_row, out_of_bag
 from ._quantiles import check_levels, rows_needed, upper
 from ._set_scores import SCORES, admits, label_scores, true_scores
 
@@ -249,17 +249,7 @@ class ConformalClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return np.asarray(ensemble.oof_predictions_, dtype=float), y
 
     def _fit_jackknife_ab(self, X, y, split_seed, fit_seed):
-        if not isinstance(self.estimator, BaggingClassifier):
-            raise TypeError(
-                "method='jackknife_plus_ab' takes a BaggingClassifier (its members and "
-                f"their out-of-bag rows), got {type(self.estimator).__name__}."
-            )
-        if self.prefit:
-            check_is_fitted(self.estimator)
-            bagging = self.estimator
-        else:
-            bagging = set_random_states(clone(self.estimator), fit_seed, only_unset=True)
-            bagging.fit(X, y)
+        bagging = fitted_bagging(self.estimator, BaggingClassifier, self.prefit, X, y, fit_seed)
         self.classes_ = np.asarray(bagging.classes_)
         self.out_of_bag_ = out_of_bag(bagging, len(X))
         self.estimator_ = bagging

@@ -4,8 +4,26 @@ bagging member left out."""
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils._fit_warnings import warn_user
+from ..utils._random import set_random_states
+
+
+def fitted_bagging(estimator, kind: type, prefit: bool, X, y, seed: int):
+    """The bagging ensemble of the jackknife+ after bootstrap: ``estimator`` as it is with
+    ``prefit``, else a clone fitted on X, y (an unset ``random_state`` seeded); a TypeError
+    unless it is a ``kind`` (BaggingRegressor or BaggingClassifier)."""
+    if not isinstance(estimator, kind):
+        raise TypeError(
+            f"method='jackknife_plus_ab' takes a {kind.__name__} (its members and their "
+            f"out-of-bag rows), got {type(estimator).__name__}."
+        )
+    if prefit:
+        check_is_fitted(estimator)
+        return estimator
+    return set_random_states(clone(estimator), seed, only_unset=True).fit(X, y)
 
 
 def out_of_bag(bagging, n_rows: int) -> np.ndarray:

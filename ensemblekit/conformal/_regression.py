@@ -22,7 +22,7 @@ from ..ensemble import BaggingRegressor, CVEnsembleRegressor
 from ..utils._mixins import all_or_nothing
 from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
 from ..utils._random import check_random_state, draw_seeds, set_random_states
-from ._common import fold_of_each_row, out_of_bag
+from ._common import fitted_bagging, fold_of_each_row, out_of_bag
 from ._cqr import QuantileModels, quantiles_for
 from ._quantiles import check_levels, lower, upper, warn_if_unbounded
 
@@ -300,16 +300,9 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
         self.conformity_scores_ = np.abs(y - oof)
 
     def _fit_jackknife_ab(self, X, y) -> None:
-        if not isinstance(self.estimator, BaggingRegressor):
-            raise TypeError(
-                "method='jackknife_plus_ab' takes a BaggingRegressor (its members and "
-                f"their out-of-bag rows), got {type(self.estimator).__name__}."
-            )
-        if self.prefit:
-            check_is_fitted(self.estimator)
-            bagging = self.estimator
-        else:
-            bagging = clone(self.estimator).fit(X, y)
+        # An unset random_state of the bagging estimator is seeded: same state, same fit.
+        fit_seed = int(draw_seeds(check_random_state(self.random_state), 2)[1])
+        bagging = fitted_bagging(self.estimator, BaggingRegressor, self.prefit, X, y, fit_seed)
         out = out_of_bag(bagging, len(X))
         self.estimator_, self.out_of_bag_ = bagging, out
         members = bagging.predict_members(X).T  # (n_rows, n_members)
