@@ -256,6 +256,15 @@ def test_refusals_name_the_argument_and_fit_nothing(data, fitted):
         ConformalClassifier(no_bootstrap, method="jackknife_plus_ab").fit(X, y)
 
 
+def test_a_class_without_calibration_rows_joins_every_set(data, fitted):
+    X, y, X_test, _ = data
+    keep = np.flatnonzero(y[150:] != 2) + 150
+    model = ConformalClassifier(fitted, mondrian=True, prefit=True)
+    with pytest.warns(UserWarning, match="0 calibration rows of class 2"):
+        model.fit(X[keep], y[keep])
+    assert model.predict_set(X_test)[:, 2].all()
+
+
 def test_too_few_rows_of_a_class_widen_its_sets_and_say_so(data, fitted):
     X, y, X_test, _ = data
     keep = np.r_[np.flatnonzero(y[150:] != 3), np.flatnonzero(y[150:] == 3)[:4]] + 150

@@ -39,6 +39,8 @@ def upper(values: np.ndarray, level: float, axis: int = -1) -> np.ndarray:
     """The ceil(level * (n + 1))-th smallest of ``values`` along ``axis`` (n: its finite
     count there, NaN left out), or +inf where n is too small for the level."""
     values = np.moveaxis(np.asarray(values, dtype=float), axis, -1)
+    if values.shape[-1] == 0:  # no scores: no finite quantile
+        return np.full(values.shape[:-1], np.inf)[()]
     n = np.sum(~np.isnan(values), axis=-1)
     k = np.ceil(level * (n + 1) - 1e-12).astype(int)  # 1-based rank
     ordered = np.sort(values, axis=-1)  # NaN sort last
