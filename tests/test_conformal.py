@@ -270,6 +270,19 @@ def test_cqr_widens_the_quantile_band_by_the_calibration_rows_worst_miss(data):
         np.testing.assert_allclose(model.predict_interval(X_test)[..., j], expected)
     with pytest.raises(ValueError, match="fit with confidence_level including them"):
         model.predict_interval(X_test, confidence_level=0.9)
+    # Narrowed past its middle (every calibration row deep inside its band), an interval
+    # is the band's middle point, never a lower bound above the upper one.
+    inside = ConformalRegressor(_quantile_model(0.5), method="cqr", random_state=0).fit(X, y)
+    inside.conformity_scores_ = np.full_like(inside.conformity_scores_, -1e6)
+    point = inside.predict_interval(X_test)
+    low, high = inside.quantile_models_.band(inside.quantile_models_(X_test), 0.9)
+    np.testing.assert_allclose(point, np.stack([(low + high) / 2] * 2, axis=1))
+    # Too few calibration rows for the level: infinite bounds, never NaN.
+    few = ConformalRegressor(_quantile_model(0.5), method="cqr", calibration_size=5)
+    with pytest.warns(UserWarning, match="too few"):
+        few.fit(X, y)
+    bounds = few.predict_interval(X_test)
+    assert np.all(bounds[:, 0] == -np.inf) and np.all(bounds[:, 1] == np.inf)
 
 
 def test_cqr_is_narrower_than_split_where_the_noise_grows(data):

@@ -409,8 +409,9 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
             low, high = self.quantile_models_.band(predicted, level)
             low, high = low - half, high + half  # half < 0 narrows the band
             # Narrowed past its middle the interval is empty; a point holds as little.
-            middle = (low + high) / 2
-            bounds.append(np.stack([np.minimum(low, middle), np.maximum(high, middle)], axis=1))
+            crossed = low > high
+            low[crossed] = high[crossed] = (low[crossed] + high[crossed]) / 2
+            bounds.append(np.stack([low, high], axis=1))
         return np.stack(bounds, axis=-1)
 
     def _loo_centres(self, X) -> np.ndarray:
