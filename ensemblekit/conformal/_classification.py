@@ -20,7 +20,7 @@ from ..utils._mixins import all_or_nothing
 from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
 from ..utils._random import check_random_state, draw_seeds, set_random_states
 from ..utils._validation import plain
-from ._common import fitted_bagging, fold_of_each_row, out_of_bag
+from ._common import at_levels, fitted_bagging, fold_of_each_row, out_of_bag
 from ._quantiles import check_levels, rows_needed, upper
 from ._set_scores import SCORES, admits, label_scores, true_scores
 
@@ -346,18 +346,13 @@ class ConformalClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             True where the label (a column of ``classes_``) is in the set.
         """
         check_is_fitted(self, "conformity_scores_")
-        levels = self.levels_ if confidence_level is None else check_levels(confidence_level)
         u = None
         if self.randomized and self.conformity_score in ("aps", "raps"):
             u = np.random.RandomState(self._set_seed).uniform(size=len(X))
-        chunk = len(X) if self.method == "split" else _CHUNK
-        # The "plus" methods score each point by every calibration row's model: in chunks.
-        sets = np.concatenate([
-            self._sets(X[i : i + chunk], None if u is None else u[i : i + chunk], levels)
-            for i in range(0, max(len(X), 1), max(chunk, 1))
-        ])  # fmt: skip
-        single = np.ndim(self.confidence_level if confidence_level is None else confidence_level)
-        return sets[..., 0] if single == 0 else sets
+        return at_levels(
+            self, len(X), confidence_level, None if self.method == "split" else _CHUNK,
+            lambda rows, levels: self._sets(X[rows], None if u is None else u[rows], levels),
+        )  # fmt: skip
 
     def _sets(self, X, u, levels) -> np.ndarray:
         kind, n_classes = self.conformity_score, len(self.classes_)

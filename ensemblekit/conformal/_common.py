@@ -9,6 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._fit_warnings import warn_user
 from ..utils._random import set_random_states
+from ._quantiles import check_levels
 
 
 def fitted_bagging(estimator, kind: type, prefit: bool, X, y, seed: int):
@@ -68,3 +69,17 @@ def fold_of_each_row(splits: list, n: int) -> np.ndarray:
             f"{int((counts > 1).sum())} more than once."
         )
     return fold_of
+
+
+def at_levels(estimator, n_points: int, confidence_level, chunk, predict) -> np.ndarray:
+    """``predict(rows, levels)`` for every point, ``chunk`` points at a time (``rows``: a
+    slice; None: all at once), at the fitted levels or the ``confidence_level`` given; the
+    levels axis dropped when the level is a single number. The "plus" methods weigh every
+    calibration row at each point, hence the chunks."""
+    levels = estimator.levels_ if confidence_level is None else check_levels(confidence_level)
+    step = max(chunk or n_points, 1)
+    out = np.concatenate(
+        [predict(slice(i, i + step), levels) for i in range(0, max(n_points, 1), step)]
+    )
+    asked = estimator.confidence_level if confidence_level is None else confidence_level
+    return out[..., 0] if np.ndim(asked) == 0 else out

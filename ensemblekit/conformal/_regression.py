@@ -22,7 +22,7 @@ from ..ensemble import BaggingRegressor, CVEnsembleRegressor
 from ..utils._mixins import all_or_nothing
 from ..utils._private import HasMethods, Interval, RealNotInt, StrOptions
 from ..utils._random import check_random_state, draw_seeds, set_random_states
-from ._common import fitted_bagging, fold_of_each_row, out_of_bag
+from ._common import at_levels, fitted_bagging, fold_of_each_row, out_of_bag
 from ._cqr import QuantileModels, quantiles_for
 from ._quantiles import check_levels, lower, upper, warn_if_unbounded
 
@@ -365,14 +365,14 @@ class ConformalRegressor(RegressorMixin, MetaEstimatorMixin, BaseEstimator):
             Lower and upper bounds; infinite when too few rows calibrated the level.
         """
         check_is_fitted(self, "conformity_scores_")
-        levels = self.levels_ if confidence_level is None else check_levels(confidence_level)
-        # The "plus" intervals weigh every calibration row at each point: in chunks.
-        chunk = _CHUNK if self.method in ("cv_plus", "jackknife_plus_ab") else max(len(X), 1)
-        intervals = np.concatenate(
-            [self._intervals(X[i : i + chunk], levels) for i in range(0, max(len(X), 1), chunk)]
+        chunk = _CHUNK if self.method in ("cv_plus", "jackknife_plus_ab") else None
+        return at_levels(
+            self,
+            len(X),
+            confidence_level,
+            chunk,
+            lambda rows, levels: self._intervals(X[rows], levels),
         )
-        single = np.ndim(self.confidence_level if confidence_level is None else confidence_level)
-        return intervals[..., 0] if single == 0 else intervals
 
     def _intervals(self, X, levels) -> np.ndarray:
         scores = self.conformity_scores_
